@@ -1,0 +1,64 @@
+// The in-memory model of one user's secret file, whatever its on-disk format.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "twostep/otp.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep {
+
+enum class TokenKind { totp, hotp };
+
+// Explicit limits for everything that comes from a file.
+inline constexpr std::size_t kMaxTokens = 8;
+inline constexpr std::size_t kMaxBackupCodes = 32;
+inline constexpr std::size_t kMaxTokenNameLength = 64;
+inline constexpr std::uint32_t kMaxWindow = 10;          // steps each side
+inline constexpr std::uint32_t kMaxRateLimitAttempts = 100;
+inline constexpr std::uint32_t kMaxRateLimitInterval = 86400;
+
+struct Token {
+  std::string name = "phone";     // [A-Za-z0-9._-]{1,64}; not secret
+  TokenKind kind = TokenKind::totp;
+  SecretBytes key;                // raw key bytes
+  HashAlgorithm algorithm = HashAlgorithm::sha1;
+  unsigned digits = 6;
+  std::uint32_t period = 30;      // TOTP only
+  // TOTP replay floor: the last accepted step; a code for this step or any
+  // earlier one is refused (RFC 6238 5.2). nullopt: nothing accepted yet.
+  std::optional<std::uint64_t> last_step;
+  std::int64_t time_skew_steps = 0;  // google-authenticator TIME_SKEW
+  std::uint64_t counter = 0;          // HOTP: next counter expected
+
+  Token clone() const;
+};
+
+// A backup (scratch) code. Native files hold only `hash`
+// ("sha256:<salt hex>:<digest hex>"); google-authenticator files hold the
+// plain 8-digit code, since that format has nowhere to put a hash.
+struct BackupCode {
+  std::string hash;      // native
+  SecretBytes plain;     // google-authenticator
+};
+
+struct RateLimit {
+  std::uint32_t max_failures = 0;   // 0 = off
+  std::uint32_t interval_s = 0;
+  // Unix times of recent failures, oldest first; at most max_failures kept.
+  std::vector<std::int64_t> failures;
+};
+
+struct Enrollment {
+  std::vector<Token> tokens;            // at least one
+  std::uint32_t window = 1;             // accepted steps each side of now (TOTP),
+                                        // look-ahead is 2*window+1 counters (HOTP)
+  bool replay_protection = true;
+  RateLimit rate_limit;
+  std::vector<BackupCode> backup_codes;
+};
+
+}  // namespace twostep

@@ -1,0 +1,65 @@
+// Verification policy: window, replay floor, rate limit, backup codes.
+// Pure functions over an Enrollment; the caller persists the changed state
+// with lock_and_update_secret_file().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "twostep/enrollment.hpp"
+#include "twostep/result.hpp"
+
+namespace twostep {
+
+enum class VerifyResult {
+  accepted,
+  rejected,        // wrong code (recorded as a failure)
+  replayed,        // right code, but at/before the replay floor (recorded)
+  rate_limited,    // refused without checking; not recorded (cannot extend lockout)
+  malformed,       // not a code at all (non-digits, wrong length); recorded
+};
+const char* to_string(VerifyResult result) noexcept;
+
+enum class VerifyMethod { none, totp, hotp, backup };
+const char* to_string(VerifyMethod method) noexcept;
+
+struct VerifyOutcome {
+  VerifyResult result = VerifyResult::rejected;
+  VerifyMethod method = VerifyMethod::none;
+  std::size_t token_index = 0;        // which token matched (totp/hotp)
+  // Set when the code matched a TOTP step far outside the window (up to
+  // kClockSkewSearchSteps away): the device clock looks off by about this many
+  // seconds (positive: the device is ahead). Never accepted.
+  std::optional<std::int64_t> clock_skew_seconds;
+  bool state_changed = false;         // the caller must write the file back
+};
+
+inline constexpr std::uint32_t kClockSkewSearchSteps = 40;  // 20 minutes at 30 s
+
+struct VerifyOptions {
+  std::optional<std::uint32_t> window_override;  // module argument window=N
+  bool allow_backup_codes = true;
+};
+
+// Verifies `typed` (whitespace ignored) against every token and then the
+// backup codes, at Unix time `now`. Updates replay floors, HOTP counters,
+// rate-limit failures and removes a used backup code in `enrollment`.
+VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed,
+                          std::int64_t now, const VerifyOptions& options = {});
+
+// Rate limit check alone (used by verify_code, exposed for tests and status).
+bool is_rate_limited(const RateLimit& limit, std::int64_t now);
+void record_failure(RateLimit& limit, std::int64_t now);
+
+// Backup codes: `count` fresh 8-digit codes (CSPRNG). Returns the plain
+// codes to show once; `enrollment.backup_codes` gets them hashed (native) or
+// plain (google_authenticator_style).
+inline constexpr unsigned kBackupCodeDigits = 8;
+Result<std::vector<SecretBytes>> generate_backup_codes(Enrollment& enrollment,
+                                                       std::size_t count,
+                                                       bool store_plain);
+std::string hash_backup_code(std::string_view code);  // fresh random salt
+bool backup_code_matches(const BackupCode& stored, std::string_view code);
+
+}  // namespace twostep

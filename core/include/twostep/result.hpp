@@ -1,0 +1,71 @@
+// Errors as values: every fallible core function returns Result<T>.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace twostep {
+
+// One enum for every failure the core reports; front ends map it (the PAM
+// module in exactly one function) to their own codes.
+enum class ErrorCode {
+  invalid_argument,   // caller passed something out of range
+  malformed,          // input text/file does not parse; message names the line
+  too_large,          // an explicit limit was exceeded
+  unsafe_file,        // symlink, wrong owner/mode, hard link, not regular
+  not_found,          // file does not exist
+  lock_timeout,       // could not get the file lock in time
+  io,                 // read/write/rename/fsync failed (errno text in message)
+  crypto,             // OpenSSL failure
+  cancelled,          // the update callback chose not to write
+};
+
+const char* to_string(ErrorCode code) noexcept;
+
+struct Error {
+  ErrorCode code;
+  std::string message;  // never contains secret material
+};
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}       // NOLINT
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  T& value() & { assert(ok()); return std::get<0>(v_); }
+  const T& value() const& { assert(ok()); return std::get<0>(v_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  bool ok() const noexcept { return ok_; }
+  explicit operator bool() const noexcept { return ok_; }
+  const Error& error() const { assert(!ok_); return error_; }
+
+ private:
+  Error error_{ErrorCode::invalid_argument, {}};
+  bool ok_ = true;
+};
+
+using Status = Result<void>;
+
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
+
+}  // namespace twostep

@@ -1,0 +1,47 @@
+// On-disk secret file formats: native and google-authenticator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twostep/enrollment.hpp"
+#include "twostep/result.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep {
+
+enum class FileFormat { native, google_authenticator };
+const char* to_string(FileFormat format) noexcept;
+
+inline constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+inline constexpr std::size_t kMaxLineLength = 1024;
+inline constexpr std::size_t kMaxLines = 256;
+
+// A parsed file: the shared model plus what a writer needs to give the file
+// back byte-identical where nothing changed (google-authenticator lines the
+// core does not use, original option order, comments in native files).
+struct SecretDocument {
+  FileFormat format = FileFormat::native;
+  Enrollment enrollment;
+  // Opaque to callers: the original lines, so writers preserve unknowns.
+  std::vector<std::string> original_lines;
+  // google-authenticator: the file had no DISALLOW_REUSE line.
+  bool ga_had_disallow_reuse = false;
+};
+
+// Detects the format from the first line ("twostep-secret 1" → native).
+// Errors are ErrorCode::malformed / too_large with "line N: ..." messages that
+// never quote secret material.
+Result<SecretDocument> parse_secret_document(std::string_view text);
+Result<SecretDocument> parse_native(std::string_view text);
+Result<SecretDocument> parse_google_authenticator(std::string_view text);
+
+// Serializes in the document's own format. The output may hold secrets.
+Result<SecretBytes> serialize_secret_document(const SecretDocument& document);
+
+// A fresh document for a new enrollment.
+SecretDocument make_document(FileFormat format, Enrollment enrollment);
+
+}  // namespace twostep
