@@ -1,1 +1,379 @@
-// placeholder: implemented by the core issue
+#include "twostep/policy.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <string>
+
+namespace twostep {
+namespace {
+
+constexpr std::string_view kBackupHashPrefix = "sha256:";
+constexpr std::size_t kBackupSaltBytes = 16;
+constexpr std::size_t kMaxBackupSaltBytes = 64;
+constexpr std::size_t kSha256Bytes = 32;
+
+// ---- step arithmetic -------------------------------------------------------
+
+std::uint64_t add_saturating(std::uint64_t a, std::uint64_t b) {
+  return b > std::numeric_limits<std::uint64_t>::max() - a
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+std::uint64_t sub_clamped(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+
+// totp_step(now) shifted by the stored skew, clamped to [0, max].
+std::uint64_t current_step(const Token& token, std::int64_t now) {
+  const std::uint64_t step = totp_step(now, token.period);
+  const std::int64_t skew = token.time_skew_steps;
+  // 0 - skew in unsigned space is |skew| even for INT64_MIN.
+  if (skew < 0) return sub_clamped(step, 0 - static_cast<std::uint64_t>(skew));
+  return add_saturating(step, static_cast<std::uint64_t>(skew));
+}
+
+std::int64_t signed_distance(std::uint64_t from, std::uint64_t to) {
+  return to >= from ? static_cast<std::int64_t>(to - from)
+                    : -static_cast<std::int64_t>(from - to);
+}
+
+// ---- code matching ---------------------------------------------------------
+
+struct StepRange {
+  std::uint64_t first;
+  std::uint64_t last;  // inclusive
+};
+
+bool code_at(const Token& token, std::uint64_t counter, const SecretBytes& typed) {
+  auto code = hotp(token.key.span(), counter, token.digits, token.algorithm);
+  if (!code) return false;
+  const SecretBytes expected = format_code(*code, token.digits);
+  return constant_time_equal(expected.span(), typed.span());
+}
+
+// Checks every counter in `range` (no early exit, so the time taken does not
+// reveal where in the window a code matched). Returns the highest match.
+std::optional<std::uint64_t> match_in_range(const Token& token, StepRange range,
+                                            const SecretBytes& typed) {
+  std::optional<std::uint64_t> matched;
+  for (std::uint64_t step = range.first;; ++step) {
+    if (code_at(token, step, typed)) matched = step;
+    if (step == range.last) break;
+  }
+  return matched;
+}
+
+StepRange window_around(std::uint64_t center, std::uint32_t window) {
+  return {sub_clamped(center, window), add_saturating(center, window)};
+}
+
+bool token_is_usable(const Token& token, unsigned typed_digits) {
+  if (token.digits != typed_digits || token.key.empty()) return false;
+  return token.kind == TokenKind::hotp || token.period >= kMinPeriod;
+}
+
+// The step, outside the window but within kClockSkewSearchSteps, whose code
+// matches; the closest one wins. Only a hint: never accepted.
+std::optional<std::int64_t> find_clock_skew(const Token& token, std::int64_t now,
+                                            std::uint32_t window, const SecretBytes& typed) {
+  const std::uint64_t center = current_step(token, now);
+  std::optional<std::int64_t> best;
+  auto consider = [&](StepRange range) {
+    if (range.first > range.last) return;
+    for (std::uint64_t step = range.first;; ++step) {
+      if (code_at(token, step, typed)) {
+        const std::int64_t distance = signed_distance(center, step);
+        if (!best || (distance < 0 ? -distance : distance) < (*best < 0 ? -*best : *best)) {
+          best = distance;
+        }
+      }
+      if (step == range.last) break;
+    }
+  };
+  const StepRange inside = window_around(center, window);
+  if (inside.first > 0) {
+    consider({sub_clamped(center, kClockSkewSearchSteps), inside.first - 1});
+  }
+  if (inside.last < std::numeric_limits<std::uint64_t>::max()) {
+    consider({inside.last + 1, add_saturating(center, kClockSkewSearchSteps)});
+  }
+  if (!best) return std::nullopt;
+  return *best * static_cast<std::int64_t>(token.period);
+}
+
+// ---- outcome helpers -------------------------------------------------------
+
+void fail(Enrollment& enrollment, VerifyOutcome& outcome, VerifyResult result,
+          std::int64_t now) {
+  const std::vector<std::int64_t> before = enrollment.rate_limit.failures;
+  record_failure(enrollment.rate_limit, now);
+  if (enrollment.rate_limit.failures != before) outcome.state_changed = true;
+  outcome.result = result;
+}
+
+void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method) {
+  if (!enrollment.rate_limit.failures.empty()) {
+    enrollment.rate_limit.failures.clear();
+    outcome.state_changed = true;
+  }
+  outcome.result = VerifyResult::accepted;
+  outcome.method = method;
+}
+
+// ---- hex -------------------------------------------------------------------
+
+void append_hex(std::string& out, std::span<const std::uint8_t> bytes) {
+  constexpr char kHex[] = "0123456789abcdef";
+  for (const std::uint8_t b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0x0fu]);
+  }
+}
+
+std::optional<std::uint8_t> hex_nibble(char c) {
+  if (c >= '0' && c <= '9') return static_cast<std::uint8_t>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<std::uint8_t>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<std::uint8_t>(c - 'A' + 10);
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::vector<std::uint8_t> out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const auto high = hex_nibble(hex[i]);
+    const auto low = hex_nibble(hex[i + 1]);
+    if (!high || !low) return std::nullopt;
+    out.push_back(static_cast<std::uint8_t>((*high << 4) | *low));
+  }
+  return out;
+}
+
+// SHA-256(salt || code) into `digest`.
+bool salted_digest(std::span<const std::uint8_t> salt, std::string_view code,
+                   std::array<std::uint8_t, kSha256Bytes>& digest) {
+  SecretBytes message(salt.data(), salt.size());
+  message.append(code);
+  unsigned int length = 0;
+  return EVP_Digest(message.data(), message.size(), digest.data(), &length, EVP_sha256(),
+                    nullptr) == 1 &&
+         length == digest.size();
+}
+
+// One uniformly distributed code in [0, 10^8): rejection sampling so that no
+// value is more likely than another.
+Result<std::uint32_t> random_backup_code_value() {
+  constexpr std::uint32_t kRange = 100000000;
+  constexpr std::uint32_t kLimit =
+      std::numeric_limits<std::uint32_t>::max() / kRange * kRange;  // 4200000000
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::array<std::uint8_t, 4> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+      return make_error(ErrorCode::crypto, "RAND_bytes failed");
+    }
+    const std::uint32_t value = (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
+                                (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
+    wipe(bytes.data(), bytes.size());
+    if (value < kLimit) return value % kRange;
+  }
+  return make_error(ErrorCode::crypto, "random source looks broken");
+}
+
+std::optional<std::size_t> matching_backup_code(const Enrollment& enrollment,
+                                                std::string_view code) {
+  std::optional<std::size_t> found;
+  // Every stored code is compared, whether or not one matched already.
+  for (std::size_t i = 0; i < enrollment.backup_codes.size(); ++i) {
+    if (backup_code_matches(enrollment.backup_codes[i], code) && !found) found = i;
+  }
+  return found;
+}
+
+}  // namespace
+
+const char* to_string(VerifyResult result) noexcept {
+  switch (result) {
+    case VerifyResult::accepted: return "accepted";
+    case VerifyResult::rejected: return "rejected";
+    case VerifyResult::replayed: return "replayed";
+    case VerifyResult::rate_limited: return "rate_limited";
+    case VerifyResult::malformed: return "malformed";
+  }
+  return "unknown";
+}
+
+const char* to_string(VerifyMethod method) noexcept {
+  switch (method) {
+    case VerifyMethod::none: return "none";
+    case VerifyMethod::totp: return "totp";
+    case VerifyMethod::hotp: return "hotp";
+    case VerifyMethod::backup: return "backup";
+  }
+  return "unknown";
+}
+
+bool is_rate_limited(const RateLimit& limit, std::int64_t now) {
+  if (limit.max_failures == 0 || limit.interval_s == 0) return false;
+  // t counts when now - interval < t <= now; written without overflow.
+  std::size_t recent = 0;
+  for (const std::int64_t t : limit.failures) {
+    if (t <= now && now - t < static_cast<std::int64_t>(limit.interval_s)) ++recent;
+  }
+  return recent >= limit.max_failures;
+}
+
+void record_failure(RateLimit& limit, std::int64_t now) {
+  if (limit.max_failures == 0 || limit.interval_s == 0) {
+    limit.failures.clear();
+    return;
+  }
+  const auto interval = static_cast<std::int64_t>(limit.interval_s);
+  // Drop expired entries and entries from the future (the clock went back):
+  // neither may keep anyone locked out.
+  std::erase_if(limit.failures, [&](std::int64_t t) { return t > now || now - t >= interval; });
+  std::sort(limit.failures.begin(), limit.failures.end());
+  limit.failures.push_back(now);
+  if (limit.failures.size() > limit.max_failures) {
+    const auto excess = static_cast<std::ptrdiff_t>(limit.failures.size() - limit.max_failures);
+    limit.failures.erase(limit.failures.begin(), limit.failures.begin() + excess);
+  }
+}
+
+VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
+                          const VerifyOptions& options) {
+  VerifyOutcome outcome;
+  if (is_rate_limited(enrollment.rate_limit, now)) {
+    outcome.result = VerifyResult::rate_limited;
+    return outcome;
+  }
+  const auto parsed = parse_typed_code(typed);
+  if (!parsed) {
+    fail(enrollment, outcome, VerifyResult::malformed, now);
+    return outcome;
+  }
+  const SecretBytes typed_code =
+      format_code(static_cast<std::uint32_t>(parsed->value), parsed->digits);
+  // Bounded like every other count from outside: kMaxWindow steps each side.
+  const std::uint32_t window =
+      std::min(options.window_override.value_or(enrollment.window), kMaxWindow);
+
+  bool replayed = false;
+  for (std::size_t index = 0; index < enrollment.tokens.size(); ++index) {
+    Token& token = enrollment.tokens[index];
+    if (!token_is_usable(token, parsed->digits)) continue;
+    if (token.kind == TokenKind::hotp) {
+      const std::uint64_t look_ahead = 2 * std::uint64_t{window};
+      const auto matched = match_in_range(
+          token, {token.counter, add_saturating(token.counter, look_ahead)}, typed_code);
+      if (!matched) continue;
+      token.counter = add_saturating(*matched, 1);
+      outcome.state_changed = true;
+      outcome.token_index = index;
+      accept(enrollment, outcome, VerifyMethod::hotp);
+      return outcome;
+    }
+    const auto matched =
+        match_in_range(token, window_around(current_step(token, now), window), typed_code);
+    if (!matched) continue;
+    if (enrollment.replay_protection && token.last_step && *matched <= *token.last_step) {
+      replayed = true;
+      outcome.token_index = index;
+      continue;  // another token may still take it
+    }
+    if (token.last_step != *matched) {
+      token.last_step = *matched;
+      outcome.state_changed = true;
+    }
+    outcome.token_index = index;
+    accept(enrollment, outcome, VerifyMethod::totp);
+    return outcome;
+  }
+  if (replayed) {
+    fail(enrollment, outcome, VerifyResult::replayed, now);
+    return outcome;
+  }
+  outcome.token_index = 0;
+
+  if (options.allow_backup_codes && parsed->digits == kBackupCodeDigits) {
+    if (const auto used = matching_backup_code(enrollment, typed_code.view())) {
+      enrollment.backup_codes.erase(enrollment.backup_codes.begin() +
+                                    static_cast<std::ptrdiff_t>(*used));
+      outcome.state_changed = true;
+      accept(enrollment, outcome, VerifyMethod::backup);
+      return outcome;
+    }
+  }
+
+  for (const Token& token : enrollment.tokens) {
+    if (token.kind != TokenKind::totp || !token_is_usable(token, parsed->digits)) continue;
+    outcome.clock_skew_seconds = find_clock_skew(token, now, window, typed_code);
+    if (outcome.clock_skew_seconds) break;
+  }
+  fail(enrollment, outcome, VerifyResult::rejected, now);
+  return outcome;
+}
+
+std::string hash_backup_code(std::string_view code) {
+  std::array<std::uint8_t, kBackupSaltBytes> salt{};
+  if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1) return {};
+  std::array<std::uint8_t, kSha256Bytes> digest{};
+  if (!salted_digest(salt, code, digest)) return {};
+  std::string out(kBackupHashPrefix);
+  append_hex(out, salt);
+  out.push_back(':');
+  append_hex(out, digest);
+  return out;
+}
+
+bool backup_code_matches(const BackupCode& stored, std::string_view code) {
+  if (stored.hash.empty()) {
+    return !stored.plain.empty() && constant_time_equal(stored.plain.view(), code);
+  }
+  std::string_view hash = stored.hash;
+  if (!hash.starts_with(kBackupHashPrefix)) return false;
+  hash.remove_prefix(kBackupHashPrefix.size());
+  const std::size_t colon = hash.find(':');
+  if (colon == std::string_view::npos) return false;
+  const auto salt = parse_hex(hash.substr(0, colon));
+  const auto want = parse_hex(hash.substr(colon + 1));
+  if (!salt || salt->empty() || salt->size() > kMaxBackupSaltBytes || !want ||
+      want->size() != kSha256Bytes) {
+    return false;
+  }
+  std::array<std::uint8_t, kSha256Bytes> digest{};
+  if (!salted_digest(*salt, code, digest)) return false;
+  return constant_time_equal(std::span<const std::uint8_t>(digest), *want);
+}
+
+Result<std::vector<SecretBytes>> generate_backup_codes(Enrollment& enrollment, std::size_t count,
+                                                       bool store_plain) {
+  const std::size_t existing = enrollment.backup_codes.size();
+  if (existing > kMaxBackupCodes || count > kMaxBackupCodes - existing) {
+    return make_error(ErrorCode::invalid_argument,
+                      "at most " + std::to_string(kMaxBackupCodes) + " backup codes");
+  }
+  std::vector<SecretBytes> shown;
+  std::vector<BackupCode> stored;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto value = random_backup_code_value();
+    if (!value) return value.error();
+    SecretBytes code = format_code(*value, kBackupCodeDigits);
+    BackupCode entry;
+    if (store_plain) {
+      entry.plain = code.clone();
+    } else {
+      entry.hash = hash_backup_code(code.view());
+      if (entry.hash.empty()) return make_error(ErrorCode::crypto, "hashing backup code failed");
+    }
+    stored.push_back(std::move(entry));
+    shown.push_back(std::move(code));
+  }
+  for (auto& entry : stored) enrollment.backup_codes.push_back(std::move(entry));
+  return shown;
+}
+
+}  // namespace twostep
