@@ -1,5 +1,7 @@
 #include "twostep/otp.hpp"
 
+#include "otp_generator.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -9,16 +11,6 @@
 
 namespace twostep {
 namespace {
-
-// One deleter per OpenSSL handle type.
-struct EvpMacDeleter {
-  void operator()(EVP_MAC* mac) const noexcept { EVP_MAC_free(mac); }
-};
-struct EvpMacCtxDeleter {
-  void operator()(EVP_MAC_CTX* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
-};
-using EvpMacPtr = std::unique_ptr<EVP_MAC, EvpMacDeleter>;
-using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, EvpMacCtxDeleter>;
 
 // Wipes a stack buffer holding a MAC when it goes out of scope.
 template <std::size_t N>
@@ -76,6 +68,15 @@ std::optional<HashAlgorithm> parse_hash_algorithm(std::string_view name) {
 
 Result<std::uint32_t> hotp(std::span<const std::uint8_t> key, std::uint64_t counter,
                            unsigned digits, HashAlgorithm algorithm) {
+  auto generator = detail::OtpGenerator::create(key, digits, algorithm);
+  if (!generator) return generator.error();
+  return generator->code(counter);
+}
+
+namespace detail {
+
+Result<OtpGenerator> OtpGenerator::create(std::span<const std::uint8_t> key, unsigned digits,
+                                          HashAlgorithm algorithm) {
   if (digits < kMinDigits || digits > kMaxDigits) {
     return make_error(ErrorCode::invalid_argument, "digits must be 6..8");
   }
@@ -83,7 +84,7 @@ Result<std::uint32_t> hotp(std::span<const std::uint8_t> key, std::uint64_t coun
 
   EvpMacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   if (!mac) return make_error(ErrorCode::crypto, "EVP_MAC_fetch(HMAC) failed");
-  EvpMacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+  EvpMacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));  // holds its own reference to mac
   if (!ctx) return make_error(ErrorCode::crypto, "EVP_MAC_CTX_new failed");
 
   // OSSL_PARAM wants a non-const char*; OpenSSL only reads it.
@@ -96,22 +97,31 @@ Result<std::uint32_t> hotp(std::span<const std::uint8_t> key, std::uint64_t coun
   if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params.data()) != 1) {
     return make_error(ErrorCode::crypto, "EVP_MAC_init failed");
   }
+  return OtpGenerator(std::move(ctx), digits);
+}
 
+Result<std::uint32_t> OtpGenerator::code(std::uint64_t counter) {
+  // A null key re-initialises the context with the key it already holds.
+  if (EVP_MAC_init(ctx_.get(), nullptr, 0, nullptr) != 1) {
+    return make_error(ErrorCode::crypto, "EVP_MAC_init failed");
+  }
   std::array<std::uint8_t, 8> message{};
   for (std::size_t i = 0; i < message.size(); ++i) {
     message[message.size() - 1 - i] = static_cast<std::uint8_t>(counter >> (8 * i));
   }
-  if (EVP_MAC_update(ctx.get(), message.data(), message.size()) != 1) {
+  if (EVP_MAC_update(ctx_.get(), message.data(), message.size()) != 1) {
     return make_error(ErrorCode::crypto, "EVP_MAC_update failed");
   }
   WipedArray<EVP_MAX_MD_SIZE> out;
   std::size_t out_len = 0;
-  if (EVP_MAC_final(ctx.get(), out.bytes.data(), &out_len, out.bytes.size()) != 1 ||
+  if (EVP_MAC_final(ctx_.get(), out.bytes.data(), &out_len, out.bytes.size()) != 1 ||
       out_len < 20 || out_len > out.bytes.size()) {
     return make_error(ErrorCode::crypto, "EVP_MAC_final failed");
   }
-  return truncate_mac({out.bytes.data(), out_len}) % kPowersOfTen[digits];
+  return truncate_mac({out.bytes.data(), out_len}) % kPowersOfTen[digits_];
 }
+
+}  // namespace detail
 
 std::uint64_t totp_step(std::int64_t unix_time, std::uint32_t period, std::int64_t t0) {
   if (period == 0 || unix_time <= t0) return 0;

@@ -1,5 +1,7 @@
 #include "twostep/policy.hpp"
 
+#include "otp_generator.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -47,20 +49,23 @@ struct StepRange {
   std::uint64_t last;  // inclusive
 };
 
-bool code_at(const Token& token, std::uint64_t counter, const SecretBytes& typed) {
-  auto code = hotp(token.key.span(), counter, token.digits, token.algorithm);
+using detail::OtpGenerator;
+
+bool code_at(OtpGenerator& generator, std::uint64_t counter, const SecretBytes& typed) {
+  auto code = generator.code(counter);
   if (!code) return false;
-  const SecretBytes expected = format_code(*code, token.digits);
+  const SecretBytes expected = format_code(*code, generator.digits());
   return constant_time_equal(expected.span(), typed.span());
 }
 
 // Checks every counter in `range` (no early exit, so the time taken does not
 // reveal where in the window a code matched). Returns the highest match.
-std::optional<std::uint64_t> match_in_range(const Token& token, StepRange range,
+std::optional<std::uint64_t> match_in_range(OtpGenerator& generator, StepRange range,
                                             const SecretBytes& typed) {
   std::optional<std::uint64_t> matched;
+  if (range.first > range.last) return matched;
   for (std::uint64_t step = range.first;; ++step) {
-    if (code_at(token, step, typed)) matched = step;
+    if (code_at(generator, step, typed)) matched = step;
     if (step == range.last) break;
   }
   return matched;
@@ -79,29 +84,31 @@ bool token_is_usable(const Token& token, unsigned typed_digits) {
 // matches; the closest one wins. Only a hint: never accepted.
 std::optional<std::int64_t> find_clock_skew(const Token& token, std::int64_t now,
                                             std::uint32_t window, const SecretBytes& typed) {
+  auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
+  if (!generator) return std::nullopt;
   const std::uint64_t center = current_step(token, now);
-  std::optional<std::int64_t> best;
-  auto consider = [&](StepRange range) {
-    if (range.first > range.last) return;
-    for (std::uint64_t step = range.first;; ++step) {
-      if (code_at(token, step, typed)) {
-        const std::int64_t distance = signed_distance(center, step);
-        if (!best || (distance < 0 ? -distance : distance) < (*best < 0 ? -*best : *best)) {
-          best = distance;
-        }
-      }
-      if (step == range.last) break;
-    }
-  };
   const StepRange inside = window_around(center, window);
+  std::optional<std::uint64_t> below;
+  std::optional<std::uint64_t> above;
   if (inside.first > 0) {
-    consider({sub_clamped(center, kClockSkewSearchSteps), inside.first - 1});
+    below = match_in_range(*generator,
+                           {sub_clamped(center, kClockSkewSearchSteps), inside.first - 1}, typed);
   }
   if (inside.last < std::numeric_limits<std::uint64_t>::max()) {
-    consider({inside.last + 1, add_saturating(center, kClockSkewSearchSteps)});
+    // The lowest match above the window is the closest one.
+    const StepRange range{inside.last + 1, add_saturating(center, kClockSkewSearchSteps)};
+    for (std::uint64_t step = range.last; range.first <= range.last; --step) {
+      if (code_at(*generator, step, typed)) above = step;
+      if (step == range.first) break;
+    }
   }
-  if (!best) return std::nullopt;
-  return *best * static_cast<std::int64_t>(token.period);
+  std::optional<std::int64_t> steps;
+  if (below) steps = signed_distance(center, *below);
+  if (above && (!steps || signed_distance(center, *above) < -*steps)) {
+    steps = signed_distance(center, *above);
+  }
+  if (!steps) return std::nullopt;
+  return *steps * static_cast<std::int64_t>(token.period);
 }
 
 // ---- outcome helpers -------------------------------------------------------
@@ -265,10 +272,12 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
   for (std::size_t index = 0; index < enrollment.tokens.size(); ++index) {
     Token& token = enrollment.tokens[index];
     if (!token_is_usable(token, parsed->digits)) continue;
+    auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
+    if (!generator) continue;
     if (token.kind == TokenKind::hotp) {
       const std::uint64_t look_ahead = 2 * std::uint64_t{window};
       const auto matched = match_in_range(
-          token, {token.counter, add_saturating(token.counter, look_ahead)}, typed_code);
+          *generator, {token.counter, add_saturating(token.counter, look_ahead)}, typed_code);
       if (!matched) continue;
       token.counter = add_saturating(*matched, 1);
       outcome.state_changed = true;
@@ -277,7 +286,7 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
       return outcome;
     }
     const auto matched =
-        match_in_range(token, window_around(current_step(token, now), window), typed_code);
+        match_in_range(*generator, window_around(current_step(token, now), window), typed_code);
     if (!matched) continue;
     if (enrollment.replay_protection && token.last_step && *matched <= *token.last_step) {
       replayed = true;
