@@ -1,1 +1,49 @@
-// placeholder: implemented by the core issue
+#include "twostep/secret_file.hpp"
+
+#include "secret_file_text.hpp"
+
+namespace twostep {
+
+SecretDocument::~SecretDocument() {
+  for (auto& line : original_lines) wipe(line.data(), line.capacity());
+}
+
+const char* to_string(FileFormat format) noexcept {
+  switch (format) {
+    case FileFormat::native: return "native";
+    case FileFormat::google_authenticator: return "google-authenticator";
+  }
+  return "unknown";
+}
+
+Result<SecretDocument> parse_secret_document(std::string_view text) {
+  // A base32 secret (the first line of a google-authenticator file) never
+  // contains '-', so the native header cannot be mistaken for one.
+  if (text.starts_with("twostep-secret")) return parse_native(text);
+  return parse_google_authenticator(text);
+}
+
+Result<SecretBytes> serialize_secret_document(const SecretDocument& document) {
+  auto out = document.format == FileFormat::native
+                 ? file_text::serialize_native(document)
+                 : file_text::serialize_google_authenticator(document);
+  if (!out) return out;
+  // Never hand back (and so never write) a file that would not load again.
+  const auto check = document.format == FileFormat::native
+                         ? parse_native(out->view())
+                         : parse_google_authenticator(out->view());
+  if (!check) {
+    return make_error(ErrorCode::invalid_argument,
+                      "document cannot be stored: " + check.error().message);
+  }
+  return out;
+}
+
+SecretDocument make_document(FileFormat format, Enrollment enrollment) {
+  SecretDocument document;
+  document.format = format;
+  document.enrollment = std::move(enrollment);
+  return document;
+}
+
+}  // namespace twostep

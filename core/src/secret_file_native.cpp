@@ -1,1 +1,497 @@
-// placeholder: implemented by the core issue
+// The native format, "twostep-secret 1" (docs/secret-file.md).
+#include <array>
+#include <limits>
+
+#include "secret_file_text.hpp"
+#include "twostep/base32.hpp"
+#include "twostep/secret_file.hpp"
+
+namespace twostep {
+namespace {
+
+using file_text::line_error;
+
+constexpr std::string_view kHeader = "twostep-secret 1";
+constexpr std::string_view kHeaderPrefix = "twostep-secret";
+constexpr std::string_view kBackupPrefix = "sha256:";
+constexpr std::size_t kBackupSaltHex = 32;
+constexpr std::size_t kBackupDigestHex = 64;
+
+// Settings lines, in the order a fresh file (and any added line) lists them.
+enum Setting : std::size_t { kWindow, kReplay, kRateLimit, kRateFailures, kSettingCount };
+constexpr std::array<std::string_view, kSettingCount> kSettingNames = {
+    "window", "replay-protection", "rate-limit", "rate-failures"};
+
+// Where each item of the document came from, so the writer can keep lines.
+struct NativeLayout {
+  std::array<std::optional<std::size_t>, kSettingCount> settings;
+  std::vector<std::size_t> token_lines;   // parallel to enrollment.tokens
+  std::vector<std::size_t> backup_lines;  // parallel to enrollment.backup_codes
+};
+
+struct ParsedNative {
+  SecretDocument document;
+  NativeLayout layout;
+};
+
+bool is_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '.' || c == '_' || c == '-';
+}
+
+bool valid_token_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTokenNameLength) return false;
+  for (const char c : name) {
+    if (!is_name_char(c)) return false;
+  }
+  return true;
+}
+
+bool is_lower_hex(std::string_view text) {
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// "sha256:<32 hex salt>:<64 hex digest>", lower-case hex.
+bool valid_backup_hash(std::string_view hash) {
+  if (hash.size() != kBackupPrefix.size() + kBackupSaltHex + 1 + kBackupDigestHex) return false;
+  if (!hash.starts_with(kBackupPrefix)) return false;
+  hash.remove_prefix(kBackupPrefix.size());
+  if (hash[kBackupSaltHex] != ':') return false;
+  return is_lower_hex(hash.substr(0, kBackupSaltHex)) &&
+         is_lower_hex(hash.substr(kBackupSaltHex + 1));
+}
+
+// Non-negative Unix time.
+std::optional<std::int64_t> parse_time(std::string_view text) {
+  if (text.starts_with('-')) return std::nullopt;
+  return file_text::parse_integer<std::int64_t>(text);
+}
+
+// ---- parsing ------------------------------------------------------------------
+
+class NativeParser {
+ public:
+  Result<ParsedNative> run(std::string_view text);
+
+ private:
+  Status parse_line(std::size_t index, std::string_view content);
+  Status parse_setting(std::size_t number, Setting setting,
+                       const std::vector<std::string_view>& fields);
+  Status parse_token(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
+                           Token& token);
+  Status parse_backup(std::size_t number, const std::vector<std::string_view>& fields);
+
+  ParsedNative parsed_;
+  Enrollment& enrollment_ = parsed_.document.enrollment;
+  NativeLayout& layout_ = parsed_.layout;
+};
+
+Result<ParsedNative> NativeParser::run(std::string_view text) {
+  auto lines = file_text::split_lines(text);
+  if (!lines) return lines.error();
+  if (lines->empty()) return line_error(1, "missing header \"twostep-secret 1\"");
+  parsed_.document.format = FileFormat::native;
+  parsed_.document.original_lines = std::move(*lines);
+  const auto& all = parsed_.document.original_lines;
+
+  const std::string_view header = file_text::content_of(all[0]);
+  if (header != kHeader) {
+    if (header.starts_with(kHeaderPrefix)) return line_error(1, "unsupported version");
+    return line_error(1, "missing header \"twostep-secret 1\"");
+  }
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    auto status = parse_line(i, file_text::content_of(all[i]));
+    if (!status) return status.error();
+  }
+  if (enrollment_.tokens.empty()) return line_error(all.size(), "no token line in the file");
+  return std::move(parsed_);
+}
+
+Status NativeParser::parse_line(std::size_t index, std::string_view content) {
+  const std::size_t number = index + 1;
+  const std::string_view trimmed = file_text::trim(content);
+  if (trimmed.empty() || trimmed.front() == '#') return {};
+  const auto fields = file_text::split_fields(trimmed);
+  const std::string_view keyword = fields[0];
+  for (std::size_t s = 0; s < kSettingCount; ++s) {
+    if (keyword != kSettingNames[s]) continue;
+    if (layout_.settings[s]) return line_error(number, "duplicate " + std::string(keyword));
+    layout_.settings[s] = index;
+    return parse_setting(number, static_cast<Setting>(s), fields);
+  }
+  if (keyword == "token") {
+    auto status = parse_token(number, fields);
+    if (status) layout_.token_lines.push_back(index);
+    return status;
+  }
+  if (keyword == "backup") {
+    auto status = parse_backup(number, fields);
+    if (status) layout_.backup_lines.push_back(index);
+    return status;
+  }
+  // The keyword is not quoted: a line of unknown text might be a pasted secret.
+  return line_error(number, "unknown keyword");
+}
+
+Status NativeParser::parse_setting(std::size_t number, Setting setting,
+                                   const std::vector<std::string_view>& fields) {
+  const std::string name(kSettingNames[setting]);
+  const std::size_t args = fields.size() - 1;
+  switch (setting) {
+    case kWindow: {
+      const auto value = args == 1 ? file_text::parse_integer<std::uint32_t>(fields[1])
+                                   : std::nullopt;
+      if (!value || *value > kMaxWindow) {
+        return line_error(number, "window must be 0.." + std::to_string(kMaxWindow));
+      }
+      enrollment_.window = *value;
+      return {};
+    }
+    case kReplay:
+      if (args != 1 || (fields[1] != "on" && fields[1] != "off")) {
+        return line_error(number, "replay-protection must be on or off");
+      }
+      enrollment_.replay_protection = fields[1] == "on";
+      return {};
+    case kRateLimit: {
+      if (args == 1 && fields[1] == "off") {
+        enrollment_.rate_limit.max_failures = 0;
+        enrollment_.rate_limit.interval_s = 0;
+        return {};
+      }
+      const auto attempts =
+          args == 2 ? file_text::parse_integer<std::uint32_t>(fields[1]) : std::nullopt;
+      const auto interval =
+          args == 2 ? file_text::parse_integer<std::uint32_t>(fields[2]) : std::nullopt;
+      if (!attempts || !interval || *attempts == 0 || *attempts > kMaxRateLimitAttempts ||
+          *interval == 0 || *interval > kMaxRateLimitInterval) {
+        return line_error(number, "rate-limit must be \"off\" or <1.." +
+                                      std::to_string(kMaxRateLimitAttempts) + "> <1.." +
+                                      std::to_string(kMaxRateLimitInterval) + " seconds>");
+      }
+      enrollment_.rate_limit.max_failures = *attempts;
+      enrollment_.rate_limit.interval_s = *interval;
+      return {};
+    }
+    case kRateFailures: {
+      if (args > kMaxRateLimitAttempts) {
+        return line_error(number, "more than " + std::to_string(kMaxRateLimitAttempts) +
+                                      " rate-failures", ErrorCode::too_large);
+      }
+      for (std::size_t i = 1; i < fields.size(); ++i) {
+        const auto time = parse_time(fields[i]);
+        if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
+        enrollment_.rate_limit.failures.push_back(*time);
+      }
+      return {};
+    }
+    case kSettingCount: break;
+  }
+  return line_error(number, "unknown setting " + name);
+}
+
+Status NativeParser::parse_token(std::size_t number, const std::vector<std::string_view>& fields) {
+  if (enrollment_.tokens.size() >= kMaxTokens) {
+    return line_error(number, "more than " + std::to_string(kMaxTokens) + " tokens",
+                      ErrorCode::too_large);
+  }
+  constexpr std::array<std::string_view, 9> kKeys = {
+      "name", "type", "algorithm", "digits", "period", "counter", "secret", "last-step",
+      "time-skew"};
+  std::array<bool, kKeys.size()> seen{};
+  Token token;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    const std::size_t equals = fields[i].find('=');
+    if (equals == std::string_view::npos) {
+      return line_error(number, "token field " + std::to_string(i) + " is not key=value");
+    }
+    const std::string_view key = fields[i].substr(0, equals);
+    const std::string_view value = fields[i].substr(equals + 1);
+    std::size_t k = 0;
+    while (k < kKeys.size() && kKeys[k] != key) ++k;
+    if (k == kKeys.size()) {
+      return line_error(number, "unknown token field " + std::to_string(i));
+    }
+    if (seen[k]) return line_error(number, "duplicate token field " + std::string(key));
+    seen[k] = true;
+    auto status = parse_token_field(number, key, value, token);
+    if (!status) return status;
+  }
+  for (const std::string_view required : {"name", "type", "secret"}) {
+    std::size_t k = 0;
+    while (kKeys[k] != required) ++k;
+    if (!seen[k]) return line_error(number, "token without " + std::string(required));
+  }
+  const bool totp = token.kind == TokenKind::totp;
+  if (!totp && (seen[4] || seen[7] || seen[8])) {
+    return line_error(number, "period, last-step and time-skew are for totp tokens only");
+  }
+  if (totp && seen[5]) return line_error(number, "counter is for hotp tokens only");
+  for (const Token& other : enrollment_.tokens) {
+    if (other.name == token.name) return line_error(number, "duplicate token name");
+  }
+  enrollment_.tokens.push_back(std::move(token));
+  return {};
+}
+
+Status NativeParser::parse_token_field(std::size_t number, std::string_view key,
+                                       std::string_view value, Token& token) {
+  if (key == "name") {
+    if (!valid_token_name(value)) {
+      return line_error(number, "token name must be 1.." + std::to_string(kMaxTokenNameLength) +
+                                    " of A-Z a-z 0-9 . _ -");
+    }
+    token.name = std::string(value);
+  } else if (key == "type") {
+    if (value != "totp" && value != "hotp") return line_error(number, "type must be totp or hotp");
+    token.kind = value == "totp" ? TokenKind::totp : TokenKind::hotp;
+  } else if (key == "algorithm") {
+    const auto algorithm = parse_hash_algorithm(value);
+    if (!algorithm) return line_error(number, "algorithm must be SHA1, SHA256 or SHA512");
+    token.algorithm = *algorithm;
+  } else if (key == "digits") {
+    const auto digits = file_text::parse_integer<unsigned>(value);
+    if (!digits || *digits < kMinDigits || *digits > kMaxDigits) {
+      return line_error(number, "digits must be " + std::to_string(kMinDigits) + ".." +
+                                    std::to_string(kMaxDigits));
+    }
+    token.digits = *digits;
+  } else if (key == "period") {
+    const auto period = file_text::parse_integer<std::uint32_t>(value);
+    if (!period || *period < kMinPeriod || *period > kMaxPeriod) {
+      return line_error(number, "period must be " + std::to_string(kMinPeriod) + ".." +
+                                    std::to_string(kMaxPeriod));
+    }
+    token.period = *period;
+  } else if (key == "counter") {
+    const auto counter = file_text::parse_integer<std::uint64_t>(value);
+    if (!counter) return line_error(number, "counter must be an unsigned integer");
+    token.counter = *counter;
+  } else if (key == "secret") {
+    auto decoded = base32_decode(value);
+    // base32_decode's own message names a position, never the text.
+    if (!decoded) return line_error(number, "secret: " + decoded.error().message,
+                                    decoded.error().code);
+    token.key = std::move(*decoded);
+  } else if (key == "last-step") {
+    const auto step = file_text::parse_integer<std::uint64_t>(value);
+    if (!step) return line_error(number, "last-step must be an unsigned integer");
+    token.last_step = *step;
+  } else {  // time-skew
+    const auto skew = file_text::parse_integer<std::int64_t>(value);
+    if (!skew) return line_error(number, "time-skew must be an integer");
+    token.time_skew_steps = *skew;
+  }
+  return {};
+}
+
+Status NativeParser::parse_backup(std::size_t number,
+                                  const std::vector<std::string_view>& fields) {
+  if (enrollment_.backup_codes.size() >= kMaxBackupCodes) {
+    return line_error(number, "more than " + std::to_string(kMaxBackupCodes) + " backup codes",
+                      ErrorCode::too_large);
+  }
+  if (fields.size() != 2 || !valid_backup_hash(fields[1])) {
+    return line_error(number, "backup must be sha256:<32 hex salt>:<64 hex digest>");
+  }
+  BackupCode code;
+  code.hash = std::string(fields[1]);
+  enrollment_.backup_codes.push_back(std::move(code));
+  return {};
+}
+
+// ---- writing ------------------------------------------------------------------
+
+std::string render_setting(Setting setting, const Enrollment& e) {
+  std::string line(kSettingNames[setting]);
+  switch (setting) {
+    case kWindow: return line + " " + std::to_string(e.window);
+    case kReplay: return line + (e.replay_protection ? " on" : " off");
+    case kRateLimit:
+      if (e.rate_limit.max_failures == 0) return line + " off";
+      return line + " " + std::to_string(e.rate_limit.max_failures) + " " +
+             std::to_string(e.rate_limit.interval_s);
+    case kRateFailures:
+      for (const auto time : e.rate_limit.failures) line += " " + std::to_string(time);
+      return line;
+    case kSettingCount: break;
+  }
+  return line;
+}
+
+bool setting_equal(Setting setting, const Enrollment& a, const Enrollment& b) {
+  switch (setting) {
+    case kWindow: return a.window == b.window;
+    case kReplay: return a.replay_protection == b.replay_protection;
+    case kRateLimit: {
+      const auto& x = a.rate_limit;
+      const auto& y = b.rate_limit;
+      if (x.max_failures == 0 || y.max_failures == 0) return x.max_failures == y.max_failures;
+      return x.max_failures == y.max_failures && x.interval_s == y.interval_s;
+    }
+    case kRateFailures: return a.rate_limit.failures == b.rate_limit.failures;
+    case kSettingCount: break;
+  }
+  return false;
+}
+
+// What an absent setting line means.
+bool setting_is_default(Setting setting, const Enrollment& e) {
+  const Enrollment defaults;
+  return setting_equal(setting, e, defaults);
+}
+
+SecretBytes render_token(const Token& token) {
+  const bool totp = token.kind == TokenKind::totp;
+  SecretBytes line;
+  line.append("token name=" + token.name + " type=" + (totp ? "totp" : "hotp") +
+              " algorithm=" + to_string(token.algorithm) +
+              " digits=" + std::to_string(token.digits));
+  line.append(totp ? " period=" + std::to_string(token.period)
+                   : " counter=" + std::to_string(token.counter));
+  line.append(std::string_view(" secret="));
+  line.append(base32_encode(token.key.span()).view());
+  if (totp && token.last_step) line.append(" last-step=" + std::to_string(*token.last_step));
+  if (totp && token.time_skew_steps != 0) {
+    line.append(" time-skew=" + std::to_string(token.time_skew_steps));
+  }
+  return line;
+}
+
+// Equal as far as a token line can tell (hotp lines have no period etc.).
+bool token_equal(const Token& a, const Token& b) {
+  if (a.name != b.name || a.kind != b.kind || a.algorithm != b.algorithm ||
+      a.digits != b.digits || !constant_time_equal(a.key.span(), b.key.span())) {
+    return false;
+  }
+  if (a.kind == TokenKind::hotp) return a.counter == b.counter;
+  return a.period == b.period && a.last_step == b.last_step &&
+         a.time_skew_steps == b.time_skew_steps;
+}
+
+SecretBytes text_line(const std::string& text) { return SecretBytes::from_string(text); }
+
+Status check_storable(const Enrollment& e) {
+  for (const BackupCode& code : e.backup_codes) {
+    if (code.hash.empty()) {
+      return make_error(ErrorCode::invalid_argument,
+                        "native files store backup codes only as hashes");
+    }
+  }
+  for (const Token& token : e.tokens) {
+    if (token.key.empty()) return make_error(ErrorCode::invalid_argument, "token without key");
+  }
+  return {};
+}
+
+SecretBytes render_fresh(const Enrollment& e) {
+  file_text::LineWriter writer;
+  writer.rendered(kHeader);
+  for (std::size_t s = 0; s < kSettingCount; ++s) {
+    const auto setting = static_cast<Setting>(s);
+    // Window and replay protection are always spelled out; rate state only when used.
+    if (setting >= kRateLimit && setting_is_default(setting, e)) continue;
+    writer.rendered(render_setting(setting, e));
+  }
+  for (const Token& token : e.tokens) writer.rendered(render_token(token).view());
+  for (const BackupCode& code : e.backup_codes) writer.rendered("backup " + code.hash);
+  return writer.finish();
+}
+
+void plan_settings(const NativeLayout& layout, const Enrollment& before, const Enrollment& after,
+                   file_text::EditPlan& plan) {
+  // New settings go after the last settings line, or right after the header.
+  std::size_t anchor = 0;
+  for (const auto& line : layout.settings) {
+    if (line) anchor = std::max(anchor, *line);
+  }
+  for (std::size_t s = 0; s < kSettingCount; ++s) {
+    const auto setting = static_cast<Setting>(s);
+    if (layout.settings[s]) {
+      if (!setting_equal(setting, before, after)) {
+        plan.replace(*layout.settings[s], text_line(render_setting(setting, after)));
+      }
+    } else if (!setting_is_default(setting, after)) {
+      plan.insert(anchor, text_line(render_setting(setting, after)));
+    }
+  }
+}
+
+void plan_tokens(const NativeLayout& layout, const Enrollment& before, const Enrollment& after,
+                 file_text::EditPlan& plan) {
+  std::vector<bool> placed(after.tokens.size(), false);
+  for (std::size_t k = 0; k < before.tokens.size(); ++k) {
+    const std::size_t line = layout.token_lines[k];
+    std::size_t j = 0;
+    while (j < after.tokens.size() && after.tokens[j].name != before.tokens[k].name) ++j;
+    if (j == after.tokens.size()) {
+      plan.drop(line);
+      continue;
+    }
+    placed[j] = true;
+    if (!token_equal(before.tokens[k], after.tokens[j])) {
+      plan.replace(line, render_token(after.tokens[j]));
+    }
+  }
+  const std::size_t anchor = layout.token_lines.back();
+  for (std::size_t j = 0; j < after.tokens.size(); ++j) {
+    if (!placed[j]) plan.insert(anchor, render_token(after.tokens[j]));
+  }
+}
+
+void plan_backups(const NativeLayout& layout, const Enrollment& before, const Enrollment& after,
+                  file_text::EditPlan& plan) {
+  std::vector<bool> placed(after.backup_codes.size(), false);
+  for (std::size_t k = 0; k < before.backup_codes.size(); ++k) {
+    bool kept = false;
+    for (std::size_t j = 0; j < after.backup_codes.size() && !kept; ++j) {
+      if (!placed[j] && after.backup_codes[j].hash == before.backup_codes[k].hash) {
+        placed[j] = kept = true;
+      }
+    }
+    if (!kept) plan.drop(layout.backup_lines[k]);
+  }
+  std::optional<std::size_t> anchor;
+  if (!layout.backup_lines.empty()) anchor = layout.backup_lines.back();
+  for (std::size_t j = 0; j < after.backup_codes.size(); ++j) {
+    if (!placed[j]) plan.insert(anchor, text_line("backup " + after.backup_codes[j].hash));
+  }
+}
+
+}  // namespace
+
+Result<SecretDocument> parse_native(std::string_view text) {
+  auto parsed = NativeParser().run(text);
+  if (!parsed) return parsed.error();
+  return std::move(parsed->document);
+}
+
+namespace file_text {
+
+Result<SecretBytes> serialize_native(const SecretDocument& document) {
+  const Enrollment& after = document.enrollment;
+  auto storable = check_storable(after);
+  if (!storable) return storable.error();
+  if (document.original_lines.empty()) return render_fresh(after);
+
+  const SecretBytes original = join_lines(document.original_lines);
+  auto parsed = NativeParser().run(original.view());
+  if (!parsed) {
+    return make_error(ErrorCode::invalid_argument,
+                      "original lines do not parse: " + parsed.error().message);
+  }
+  const Enrollment& before = parsed->document.enrollment;
+  const NativeLayout& layout = parsed->layout;
+  EditPlan plan(document.original_lines.size());
+  plan_settings(layout, before, after, plan);
+  plan_tokens(layout, before, after, plan);
+  plan_backups(layout, before, after, plan);
+  return plan.render(document.original_lines);
+}
+
+}  // namespace file_text
+}  // namespace twostep

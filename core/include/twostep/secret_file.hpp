@@ -23,11 +23,17 @@ inline constexpr std::size_t kMaxLines = 256;
 // back byte-identical where nothing changed (google-authenticator lines the
 // core does not use, original option order, comments in native files).
 struct SecretDocument {
+  SecretDocument() = default;
+  ~SecretDocument();  // wipes original_lines: they hold the seed text
+  SecretDocument(SecretDocument&&) noexcept = default;
+  SecretDocument& operator=(SecretDocument&&) noexcept = default;
+
   FileFormat format = FileFormat::native;
   Enrollment enrollment;
   // Opaque to callers: the original lines, so writers preserve unknowns.
   std::vector<std::string> original_lines;
-  // google-authenticator: the file had no DISALLOW_REUSE line.
+  // google-authenticator: the file had a DISALLOW_REUSE line. (twostep always
+  // enforces the replay floor and adds the line when it first writes one.)
   bool ga_had_disallow_reuse = false;
 };
 

@@ -1,0 +1,54 @@
+// Native secret files: parsing never misbehaves; a file that parses is
+// written back byte-identical; after a state change (what a login does) the
+// output still parses and is stable under another parse/serialize.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "fuzz_check.hpp"
+#include "twostep/secret_file.hpp"
+
+using namespace twostep;
+
+namespace {
+
+// What verify_code may change: replay floor, counter, failures, backup codes.
+void change_state(Enrollment& e, std::uint8_t how) {
+  Token& token = e.tokens[how % e.tokens.size()];
+  if (token.kind == TokenKind::totp) {
+    token.last_step = token.last_step.value_or(0) + 1;
+  } else {
+    token.counter += 1;
+  }
+  if ((how & 0x10) != 0 && !e.backup_codes.empty()) e.backup_codes.erase(e.backup_codes.begin());
+  if ((how & 0x20) != 0 && e.rate_limit.failures.size() < kMaxRateLimitAttempts) {
+    e.rate_limit.failures.push_back(1700000000 + how);
+  }
+  if ((how & 0x40) != 0) e.rate_limit.failures.clear();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = parse_native(text);
+  if (!parsed) {
+    FUZZ_CHECK(parsed.error().code == ErrorCode::malformed ||
+               parsed.error().code == ErrorCode::too_large);
+    FUZZ_CHECK(parsed.error().message.starts_with("line "));
+    return 0;
+  }
+  auto same = serialize_secret_document(*parsed);
+  FUZZ_CHECK(same.ok());
+  FUZZ_CHECK(same->view() == text);
+
+  change_state(parsed->enrollment, size > 0 ? data[size - 1] : 0);
+  auto changed = serialize_secret_document(*parsed);
+  FUZZ_CHECK(changed.ok());
+  auto reparsed = parse_native(changed->view());
+  FUZZ_CHECK(reparsed.ok());
+  auto again = serialize_secret_document(*reparsed);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(again->view() == changed->view());
+  return 0;
+}

@@ -1,0 +1,415 @@
+// The native "twostep-secret 1" format: parsing, strict errors, and writing
+// back byte-identical except for the lines whose meaning changed.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twostep/base32.hpp"
+#include "twostep/secret_file.hpp"
+
+using namespace twostep;
+
+namespace {
+
+constexpr std::string_view kExample =
+    "twostep-secret 1\n"
+    "# comment lines and blank lines allowed; kept verbatim on rewrite\n"
+    "\n"
+    "window 1\n"
+    "replay-protection on\n"
+    "rate-limit 5 60\n"
+    "rate-failures 1700000000 1700000005\n"
+    "token name=phone type=totp algorithm=SHA1 digits=6 period=30 secret=JBSWY3DPEHPK3PXP "
+    "last-step=56666666\n"
+    "token name=spare type=hotp algorithm=SHA1 digits=6 counter=12 "
+    "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+    "backup sha256:00112233445566778899aabbccddeeff:"
+    "0000000000000000000000000000000000000000000000000000000000000001\n"
+    "backup sha256:00112233445566778899aabbccddeeff:"
+    "0000000000000000000000000000000000000000000000000000000000000002\n";
+
+const std::string kHash3 =
+    "sha256:ffeeddccbbaa99887766554433221100:"
+    "0000000000000000000000000000000000000000000000000000000000000003";
+
+SecretDocument parse_ok(std::string_view text) {
+  auto parsed = parse_native(text);
+  if (!parsed) fail_msg("parse failed: %s", parsed.error().message.c_str());
+  return std::move(parsed.value());
+}
+
+std::string serialize_ok(const SecretDocument& document) {
+  auto out = serialize_secret_document(document);
+  if (!out) fail_msg("serialize failed: %s", out.error().message.c_str());
+  return std::string(out->view());
+}
+
+// Replaces the first occurrence of `from` (which must exist) with `to`.
+std::string replaced(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out(text);
+  const auto at = out.find(from);
+  assert_true(at != std::string::npos);
+  out.replace(at, from.size(), to);
+  return out;
+}
+
+void test_example_parses(void**) {
+  const SecretDocument doc = parse_ok(kExample);
+  const Enrollment& e = doc.enrollment;
+  assert_int_equal(static_cast<int>(doc.format), static_cast<int>(FileFormat::native));
+  assert_int_equal(e.window, 1);
+  assert_true(e.replay_protection);
+  assert_int_equal(e.rate_limit.max_failures, 5);
+  assert_int_equal(e.rate_limit.interval_s, 60);
+  assert_int_equal(e.rate_limit.failures.size(), 2);
+  assert_int_equal(e.rate_limit.failures[1], 1700000005);
+  assert_int_equal(e.tokens.size(), 2);
+  const Token& phone = e.tokens[0];
+  assert_string_equal(phone.name.c_str(), "phone");
+  assert_int_equal(static_cast<int>(phone.kind), static_cast<int>(TokenKind::totp));
+  assert_int_equal(phone.key.size(), 10);
+  assert_memory_equal(phone.key.data(), "Hello!\xde\xad\xbe\xef", 10);
+  assert_int_equal(phone.period, 30);
+  assert_true(phone.last_step.has_value());
+  assert_int_equal(*phone.last_step, 56666666);
+  const Token& spare = e.tokens[1];
+  assert_int_equal(static_cast<int>(spare.kind), static_cast<int>(TokenKind::hotp));
+  assert_int_equal(spare.counter, 12);
+  assert_int_equal(spare.key.size(), 20);
+  assert_false(spare.last_step.has_value());
+  assert_int_equal(e.backup_codes.size(), 2);
+  assert_true(e.backup_codes[0].hash.ends_with("0001"));
+}
+
+void test_defaults(void**) {
+  const SecretDocument doc =
+      parse_ok("twostep-secret 1\ntoken name=a type=totp secret=JBSWY3DPEHPK3PXP\n");
+  const Enrollment& e = doc.enrollment;
+  assert_int_equal(e.window, 1);
+  assert_true(e.replay_protection);
+  assert_int_equal(e.rate_limit.max_failures, 0);
+  assert_int_equal(e.tokens[0].digits, 6);
+  assert_int_equal(e.tokens[0].period, 30);
+  assert_int_equal(static_cast<int>(e.tokens[0].algorithm), static_cast<int>(HashAlgorithm::sha1));
+  assert_false(e.tokens[0].last_step.has_value());
+}
+
+// Valid files, some written by hand: nothing changed means nothing rewritten.
+void test_round_trip_byte_identical(void**) {
+  const std::vector<std::string> files = {
+      std::string(kExample),
+      // no trailing newline, tabs, extra spaces, field order, lower case
+      "twostep-secret 1\n"
+      "  # indented comment\n"
+      "window\t3\n"
+      "\t\n"
+      "token   secret=jbswy3dpehpk3pxp===  digits=8 name=x.Y_z-1\ttype=totp algorithm=sha256  \n"
+      "replay-protection off\n"
+      "rate-limit off\n"
+      "rate-failures\n"
+      "token type=hotp name=h counter=0 secret=JBSW-Y3DP-EHPK-3PXP",
+      "twostep-secret 1\n"
+      "token name=t type=totp algorithm=SHA512 digits=7 period=60 secret=JBSWY3DPEHPK3PXP "
+      "last-step=0 time-skew=-3\n\n\n# trailing comment\n",
+  };
+  for (const auto& text : files) {
+    const SecretDocument doc = parse_ok(text);
+    assert_string_equal(serialize_ok(doc).c_str(), text.c_str());
+  }
+}
+
+void test_last_step_change_rewrites_one_line(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.tokens[0].last_step = 56666670;
+  const std::string expected = replaced(kExample, "last-step=56666666", "last-step=56666670");
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+}
+
+// A hand-formatted line that changes is re-rendered canonically; its
+// neighbours stay as they were.
+void test_changed_line_is_rendered_canonically(void**) {
+  const std::string text =
+      "twostep-secret 1\n"
+      "token  secret=jbswy3dpehpk3pxp type=totp name=a\n"
+      "window   2\n";
+  SecretDocument doc = parse_ok(text);
+  doc.enrollment.tokens[0].last_step = 7;
+  const std::string expected =
+      "twostep-secret 1\n"
+      "token name=a type=totp algorithm=SHA1 digits=6 period=30 secret=JBSWY3DPEHPK3PXP "
+      "last-step=7\n"
+      "window   2\n";
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+}
+
+void test_rate_failures_added_after_settings(void**) {
+  const std::string text =
+      "twostep-secret 1\n"
+      "rate-limit 3 30\n"
+      "# tokens\n"
+      "token name=a type=totp secret=JBSWY3DPEHPK3PXP\n";
+  SecretDocument doc = parse_ok(text);
+  doc.enrollment.rate_limit.failures = {1700000100, 1700000101};
+  const std::string expected =
+      "twostep-secret 1\n"
+      "rate-limit 3 30\n"
+      "rate-failures 1700000100 1700000101\n"
+      "# tokens\n"
+      "token name=a type=totp secret=JBSWY3DPEHPK3PXP\n";
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+
+  // ... and a file with no settings at all gets them right after the header.
+  SecretDocument bare = parse_ok("twostep-secret 1\ntoken name=a type=totp secret=JBSWY3DPEHPK3PXP");
+  bare.enrollment.window = 2;
+  assert_string_equal(serialize_ok(bare).c_str(),
+                      "twostep-secret 1\nwindow 2\ntoken name=a type=totp secret=JBSWY3DPEHPK3PXP");
+}
+
+void test_rate_failures_cleared(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.rate_limit.failures.clear();
+  const std::string expected =
+      replaced(kExample, "rate-failures 1700000000 1700000005\n", "rate-failures\n");
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+}
+
+void test_used_backup_code_line_dropped(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.backup_codes.erase(doc.enrollment.backup_codes.begin());
+  const std::string expected = replaced(
+      kExample,
+      "backup sha256:00112233445566778899aabbccddeeff:"
+      "0000000000000000000000000000000000000000000000000000000000000001\n",
+      "");
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+}
+
+void test_new_backup_code_appended_after_last(void**) {
+  const std::string text = std::string(kExample) + "# end\n";
+  SecretDocument doc = parse_ok(text);
+  BackupCode code;
+  code.hash = kHash3;
+  doc.enrollment.backup_codes.push_back(std::move(code));
+  const std::string expected = replaced(text, "# end\n", "backup " + kHash3 + "\n# end\n");
+  assert_string_equal(serialize_ok(doc).c_str(), expected.c_str());
+}
+
+void test_token_added_and_removed(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  Token laptop;
+  laptop.name = "laptop";
+  laptop.key = SecretBytes::from_string("12345678901234567890");
+  laptop.algorithm = HashAlgorithm::sha256;
+  laptop.digits = 8;
+  doc.enrollment.tokens.push_back(std::move(laptop));
+  const std::string added = serialize_ok(doc);
+  const std::string expected_added = replaced(
+      kExample, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+      "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+      "token name=laptop type=totp algorithm=SHA256 digits=8 period=30 "
+      "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n");
+  assert_string_equal(added.c_str(), expected_added.c_str());
+
+  SecretDocument again = parse_ok(added);
+  again.enrollment.tokens.erase(again.enrollment.tokens.begin());  // drop "phone"
+  const std::string expected_removed = replaced(
+      expected_added,
+      "token name=phone type=totp algorithm=SHA1 digits=6 period=30 secret=JBSWY3DPEHPK3PXP "
+      "last-step=56666666\n",
+      "");
+  assert_string_equal(serialize_ok(again).c_str(), expected_removed.c_str());
+}
+
+void test_fresh_document(void**) {
+  Enrollment e;
+  Token token;
+  token.name = "phone";
+  token.key = SecretBytes::from_string("Hello!\xde\xad\xbe\xef");
+  e.tokens.push_back(std::move(token));
+  BackupCode code;
+  code.hash = kHash3;
+  e.backup_codes.push_back(std::move(code));
+  const SecretDocument doc = make_document(FileFormat::native, std::move(e));
+  const std::string text = serialize_ok(doc);
+  const std::string expected =
+      "twostep-secret 1\n"
+      "window 1\n"
+      "replay-protection on\n"
+      "token name=phone type=totp algorithm=SHA1 digits=6 period=30 "
+      "secret=JBSWY3DPEHPK3PXP\n"
+      "backup " + kHash3 + "\n";
+  assert_string_equal(text.c_str(), expected.c_str());
+  // ... and it loads back to the same thing.
+  const SecretDocument back = parse_ok(text);
+  assert_string_equal(serialize_ok(back).c_str(), expected.c_str());
+}
+
+void test_serialize_refuses_what_would_not_load(void**) {
+  {
+    SecretDocument doc = parse_ok(kExample);
+    doc.enrollment.tokens[0].name = "has space";
+    auto out = serialize_secret_document(doc);
+    assert_false(out.ok());
+    assert_int_equal(static_cast<int>(out.error().code), static_cast<int>(ErrorCode::invalid_argument));
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    doc.enrollment.tokens[1].name = "phone";  // duplicate
+    assert_false(serialize_secret_document(doc).ok());
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    doc.enrollment.tokens[0].digits = 9;
+    assert_false(serialize_secret_document(doc).ok());
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    BackupCode plain;
+    plain.plain = SecretBytes::from_string("12345678");
+    doc.enrollment.backup_codes.push_back(std::move(plain));
+    auto out = serialize_secret_document(doc);
+    assert_false(out.ok());
+    assert_int_equal(static_cast<int>(out.error().code), static_cast<int>(ErrorCode::invalid_argument));
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    doc.enrollment.tokens.clear();
+    assert_false(serialize_secret_document(doc).ok());
+  }
+}
+
+struct BadCase {
+  std::string text;
+  ErrorCode code;
+  std::string message;
+};
+
+std::string with_header(const std::string& body) { return "twostep-secret 1\n" + body; }
+
+const std::string kToken = "token name=a type=totp secret=JBSWY3DPEHPK3PXP\n";
+
+std::vector<BadCase> bad_cases() {
+  std::vector<BadCase> cases = {
+      {"", ErrorCode::malformed, "line 1: missing header \"twostep-secret 1\""},
+      {"JBSWY3DPEHPK3PXP\n", ErrorCode::malformed, "line 1: missing header \"twostep-secret 1\""},
+      {"twostep-secret 2\n" + kToken, ErrorCode::malformed, "line 1: unsupported version"},
+      {"twostep-secret 1 \n" + kToken, ErrorCode::malformed, "line 1: unsupported version"},
+      {with_header(kToken + "colour red\n"), ErrorCode::malformed, "line 3: unknown keyword"},
+      {with_header("JBSWY3DPEHPK3PXP\n" + kToken), ErrorCode::malformed, "line 2: unknown keyword"},
+      {with_header("window 1\n" + kToken + "window 2\n"), ErrorCode::malformed,
+       "line 4: duplicate window"},
+      {with_header("window 11\n" + kToken), ErrorCode::malformed, "line 2: window must be 0..10"},
+      {with_header("window -1\n" + kToken), ErrorCode::malformed, "line 2: window must be 0..10"},
+      {with_header("window +1\n" + kToken), ErrorCode::malformed, "line 2: window must be 0..10"},
+      {with_header("window 1x\n" + kToken), ErrorCode::malformed, "line 2: window must be 0..10"},
+      {with_header("replay-protection yes\n" + kToken), ErrorCode::malformed,
+       "line 2: replay-protection must be on or off"},
+      {with_header("rate-limit 0 60\n" + kToken), ErrorCode::malformed,
+       "line 2: rate-limit must be \"off\" or <1..100> <1..86400 seconds>"},
+      {with_header("rate-failures 17 -3\n" + kToken), ErrorCode::malformed,
+       "line 2: rate-failures: invalid time 2"},
+      {with_header("token name=a type=totp digits=9 secret=JBSWY3DPEHPK3PXP\n"),
+       ErrorCode::malformed, "line 2: digits must be 6..8"},
+      {with_header("token name=a type=totp period=0 secret=JBSWY3DPEHPK3PXP\n"),
+       ErrorCode::malformed, "line 2: period must be 1..3600"},
+      {with_header("token name=a type=totp secret=JBSW1Y3DPEHPK3PXP\n"), ErrorCode::malformed,
+       "line 2: secret: base32: invalid character at position 5"},
+      {with_header("token name=a type=totp secret=JBSWY3DPEHPK3PXP colour=red\n"),
+       ErrorCode::malformed, "line 2: unknown token field 4"},
+      {with_header("token name=a type=totp JBSWY3DPEHPK3PXP\n"), ErrorCode::malformed,
+       "line 2: token field 3 is not key=value"},
+      {with_header("token name=a name=b type=totp secret=JBSWY3DPEHPK3PXP\n"),
+       ErrorCode::malformed, "line 2: duplicate token field name"},
+      {with_header("token name=a type=totp\n"), ErrorCode::malformed,
+       "line 2: token without secret"},
+      {with_header("token name=a type=totp counter=3 secret=JBSWY3DPEHPK3PXP\n"),
+       ErrorCode::malformed, "line 2: counter is for hotp tokens only"},
+      {with_header("token name=a type=hotp counter=18446744073709551616 "
+                   "secret=JBSWY3DPEHPK3PXP\n"),
+       ErrorCode::malformed, "line 2: counter must be an unsigned integer"},
+      {with_header("token name=a/b type=totp secret=JBSWY3DPEHPK3PXP\n"), ErrorCode::malformed,
+       "line 2: token name must be 1..64 of A-Z a-z 0-9 . _ -"},
+      {with_header(kToken + kToken), ErrorCode::malformed, "line 3: duplicate token name"},
+      {with_header("window 1\n"), ErrorCode::malformed, "line 2: no token line in the file"},
+      {with_header(kToken + "backup sha256:00:11\n"), ErrorCode::malformed,
+       "line 3: backup must be sha256:<32 hex salt>:<64 hex digest>"},
+      {with_header("# a\tb\r\n" + kToken), ErrorCode::malformed,
+       "line 2: control character in column 6"},
+      {with_header("# " + std::string(1023, 'x') + "\n" + kToken), ErrorCode::too_large,
+       "line 2: longer than 1024 bytes"},
+  };
+  std::string many_lines = with_header(kToken);
+  for (int i = 0; i < 255; ++i) many_lines += "#\n";
+  cases.push_back({many_lines, ErrorCode::too_large, "line 257: more than 256 lines"});
+  std::string many_tokens = "twostep-secret 1\n";
+  for (int i = 0; i < 9; ++i) {
+    many_tokens += "token name=t" + std::to_string(i) + " type=totp secret=JBSWY3DPEHPK3PXP\n";
+  }
+  cases.push_back({many_tokens, ErrorCode::too_large, "line 10: more than 8 tokens"});
+  std::string big = with_header(kToken);
+  for (int i = 0; i < 70; ++i) big += "# " + std::string(1000, 'x') + "\n";
+  // 17 + 47 bytes, then 1003 per comment line: line 68 ends at 66262 > 65536.
+  cases.push_back({big, ErrorCode::too_large, "line 68: file larger than 65536 bytes"});
+  std::string many_backups = with_header(kToken);
+  for (int i = 0; i < 33; ++i) many_backups += "backup " + kHash3 + "\n";
+  cases.push_back({many_backups, ErrorCode::too_large, "line 35: more than 32 backup codes"});
+  return cases;
+}
+
+void test_malformed_cases(void**) {
+  for (const auto& c : bad_cases()) {
+    auto parsed = parse_native(c.text);
+    if (parsed.ok()) fail_msg("accepted: expected \"%s\"", c.message.c_str());
+    if (parsed.error().message != c.message || parsed.error().code != c.code) {
+      fail_msg("expected \"%s\" (%s), got \"%s\" (%s)", c.message.c_str(), to_string(c.code),
+               parsed.error().message.c_str(), to_string(parsed.error().code));
+    }
+    // No secret (nor a line that might be one) is ever quoted.
+    assert_true(parsed.error().message.find("JBSW") == std::string::npos);
+  }
+}
+
+void test_dispatch(void**) {
+  auto native = parse_secret_document(kExample);
+  assert_true(native.ok());
+  assert_int_equal(static_cast<int>(native->format), static_cast<int>(FileFormat::native));
+  auto ga = parse_secret_document("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n");
+  assert_true(ga.ok());
+  assert_int_equal(static_cast<int>(ga->format),
+                   static_cast<int>(FileFormat::google_authenticator));
+  auto future = parse_secret_document("twostep-secret 9\n");
+  assert_false(future.ok());
+  assert_string_equal(future.error().message.c_str(), "line 1: unsupported version");
+  assert_string_equal(to_string(FileFormat::native), "native");
+  assert_string_equal(to_string(FileFormat::google_authenticator), "google-authenticator");
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_example_parses),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_round_trip_byte_identical),
+      cmocka_unit_test(test_last_step_change_rewrites_one_line),
+      cmocka_unit_test(test_changed_line_is_rendered_canonically),
+      cmocka_unit_test(test_rate_failures_added_after_settings),
+      cmocka_unit_test(test_rate_failures_cleared),
+      cmocka_unit_test(test_used_backup_code_line_dropped),
+      cmocka_unit_test(test_new_backup_code_appended_after_last),
+      cmocka_unit_test(test_token_added_and_removed),
+      cmocka_unit_test(test_fresh_document),
+      cmocka_unit_test(test_serialize_refuses_what_would_not_load),
+      cmocka_unit_test(test_malformed_cases),
+      cmocka_unit_test(test_dispatch),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

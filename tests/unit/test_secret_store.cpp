@@ -1,0 +1,454 @@
+// The locked, atomic secret-file store: what reaches the disk, what is
+// refused, and what happens under failure and concurrency.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "twostep/otp.hpp"
+#include "twostep/policy.hpp"
+#include "twostep/secret_store.hpp"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+using namespace twostep;
+
+namespace {
+
+constexpr char kKey[] = "12345678901234567890";  // RFC 4226 test key
+const std::string kFile =
+    "twostep-secret 1\n"
+    "# test file\n"
+    "token name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+
+struct TestDir {
+  std::string path;
+  std::string file;
+};
+
+int setup_dir(void** state) {
+  char name[] = "/tmp/twostep-store-XXXXXX";
+  if (::mkdtemp(name) == nullptr) return -1;
+  auto* dir = new TestDir{name, std::string(name) + "/secret"};
+  *state = dir;
+  return 0;
+}
+
+int teardown_dir(void** state) {
+  auto* dir = static_cast<TestDir*>(*state);
+  const std::string command = "rm -rf '" + dir->path + "'";
+  const int rc = std::system(command.c_str());
+  delete dir;
+  return rc == 0 ? 0 : -1;
+}
+
+TestDir& dir_of(void** state) { return *static_cast<TestDir*>(*state); }
+
+void write_file(const std::string& path, const std::string& text, mode_t mode = 0600) {
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  assert_int_equal(::fchmod(fd, mode), 0);
+  ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+std::vector<std::string> dir_entries(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(path.c_str());
+  assert_non_null(dir);
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+struct stat stat_of(const std::string& path) {
+  struct stat st {};
+  assert_int_equal(::lstat(path.c_str(), &st), 0);
+  return st;
+}
+
+void assert_error(const Status& status, ErrorCode code, const char* fragment) {
+  if (status.ok()) fail_msg("succeeded; expected %s", to_string(code));
+  if (status.error().code != code ||
+      status.error().message.find(fragment) == std::string::npos) {
+    fail_msg("expected %s containing \"%s\", got %s \"%s\"", to_string(code), fragment,
+             to_string(status.error().code), status.error().message.c_str());
+  }
+}
+
+UpdateDecision set_last_step(SecretDocument& document) {
+  document.enrollment.tokens[0].last_step = 99;
+  return UpdateDecision::write;
+}
+
+void test_update_writes_atomically(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile, 0400);
+  const struct stat before = stat_of(dir.file);
+  assert_true(lock_and_update_secret_file(dir.file, {}, set_last_step).ok());
+  const std::string expected =
+      "twostep-secret 1\n"
+      "# test file\n"
+      "token name=phone type=totp algorithm=SHA1 digits=6 period=30 "
+      "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ last-step=99\n";
+  assert_string_equal(read_file(dir.file).c_str(), expected.c_str());
+  const struct stat after = stat_of(dir.file);
+  assert_true(after.st_ino != before.st_ino);  // a new file was renamed in
+  assert_int_equal(after.st_mode & 07777, 0400);  // the original mode is kept
+  assert_int_equal(after.st_uid, before.st_uid);
+  assert_int_equal(after.st_nlink, 1);
+  const auto entries = dir_entries(dir.path);
+  assert_int_equal(entries.size(), 1);  // no temp file left behind
+
+  auto read = read_secret_file(dir.file, {});
+  assert_true(read.ok());
+  assert_int_equal(*read->enrollment.tokens[0].last_step, 99);
+
+  // A relative path without a directory part: temp file and fsync in ".".
+  char* cwd = ::getcwd(nullptr, 0);
+  assert_non_null(cwd);
+  assert_int_equal(::chdir(dir.path.c_str()), 0);
+  const auto relative = lock_and_update_secret_file("secret", {}, [](SecretDocument& document) {
+    document.enrollment.tokens[0].last_step = 100;
+    return UpdateDecision::write;
+  });
+  assert_int_equal(::chdir(cwd), 0);
+  std::free(cwd);
+  assert_true(relative.ok());
+  assert_true(read_file(dir.file).find("last-step=100\n") != std::string::npos);
+  assert_int_equal(dir_entries(dir.path).size(), 1);
+}
+
+void test_keep_leaves_file_untouched(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile);
+  const struct stat before = stat_of(dir.file);
+  bool called = false;
+  const auto status = lock_and_update_secret_file(dir.file, {}, [&](SecretDocument& document) {
+    called = true;
+    document.enrollment.tokens[0].last_step = 5;  // changed, but not written
+    return UpdateDecision::keep;
+  });
+  assert_true(status.ok());
+  assert_true(called);
+  const struct stat after = stat_of(dir.file);
+  assert_int_equal(after.st_ino, before.st_ino);
+  assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  assert_string_equal(read_file(dir.file).c_str(), kFile.c_str());
+}
+
+// A write that fails half way (the file-size limit stops it) must leave the
+// original byte for byte and no temp file. Root ignores directory
+// permissions, so RLIMIT_FSIZE is the way to make the write fail.
+void test_failed_write_leaves_original(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile);
+  const pid_t child = ::fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{kFile.size() + 16, kFile.size() + 16};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(10);
+    const auto status = lock_and_update_secret_file(dir.file, {}, [](SecretDocument& document) {
+      for (int i = 0; i < 20; ++i) {
+        BackupCode code;
+        code.hash = "sha256:00112233445566778899aabbccddeeff:" + std::string(63, '0') +
+                    static_cast<char>('a' + i % 6);
+        document.enrollment.backup_codes.push_back(std::move(code));
+      }
+      return UpdateDecision::write;
+    });
+    if (status.ok()) ::_exit(11);
+    if (status.error().code != ErrorCode::io) ::_exit(12);
+    if (status.error().message.find("File too large") == std::string::npos) ::_exit(13);
+    if (status.error().message.find(dir.file) == std::string::npos) ::_exit(14);
+    ::_exit(0);
+  }
+  int wstatus = 0;
+  assert_int_equal(::waitpid(child, &wstatus, 0), child);
+  assert_true(WIFEXITED(wstatus));
+  assert_int_equal(WEXITSTATUS(wstatus), 0);
+  assert_string_equal(read_file(dir.file).c_str(), kFile.c_str());
+  const auto entries = dir_entries(dir.path);
+  assert_int_equal(entries.size(), 1);
+  assert_string_equal(entries[0].c_str(), "secret");
+}
+
+void test_unsafe_files_refused(void** state) {
+  const TestDir& dir = dir_of(state);
+  const auto never = [](SecretDocument&) -> UpdateDecision {
+    fail_msg("update callback called for an unsafe file");
+    return UpdateDecision::keep;
+  };
+  const std::string target = dir.path + "/target";
+  write_file(target, kFile);
+  assert_int_equal(::symlink(target.c_str(), dir.file.c_str()), 0);
+  assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::unsafe_file,
+               "is a symlink");
+  const auto read = read_secret_file(dir.file, {});
+  assert_false(read.ok());
+  assert_int_equal(static_cast<int>(read.error().code), static_cast<int>(ErrorCode::unsafe_file));
+  ::unlink(dir.file.c_str());
+
+  for (const mode_t mode : {mode_t{0644}, mode_t{0640}, mode_t{0604}, mode_t{0620}, mode_t{0602}}) {
+    write_file(dir.file, kFile, mode);
+    assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::unsafe_file,
+                 "accessible by group or others");
+  }
+  write_file(dir.file, kFile);
+  assert_int_equal(::link(dir.file.c_str(), (dir.path + "/second").c_str()), 0);
+  assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::unsafe_file,
+               "has 2 hard links");
+  ::unlink((dir.path + "/second").c_str());
+
+  FileExpectations other_owner;
+  other_owner.owner = ::geteuid() + 4242;
+  assert_error(lock_and_update_secret_file(dir.file, other_owner, never), ErrorCode::unsafe_file,
+               "is owned by uid");
+
+  ::unlink(dir.file.c_str());
+  assert_int_equal(::mkfifo(dir.file.c_str(), 0600), 0);  // must not hang on open
+  assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::unsafe_file,
+               "not a regular file");
+  ::unlink(dir.file.c_str());
+  assert_int_equal(::mkdir(dir.file.c_str(), 0700), 0);
+  assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::unsafe_file,
+               "not a regular file");
+  ::rmdir(dir.file.c_str());
+  assert_error(lock_and_update_secret_file(dir.file, {}, never), ErrorCode::not_found,
+               "does not exist");
+  assert_string_equal(read_file(target).c_str(), kFile.c_str());
+}
+
+void test_bad_content_refused(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, "twostep-secret 1\nwindow 99\n");
+  auto read = read_secret_file(dir.file, {});
+  assert_false(read.ok());
+  assert_int_equal(static_cast<int>(read.error().code), static_cast<int>(ErrorCode::malformed));
+  assert_string_equal(read.error().message.c_str(),
+                      (dir.file + ": line 2: window must be 0..10").c_str());
+  write_file(dir.file, kFile + std::string(70000, '#'));
+  read = read_secret_file(dir.file, {});
+  assert_false(read.ok());
+  assert_int_equal(static_cast<int>(read.error().code), static_cast<int>(ErrorCode::too_large));
+}
+
+// Another process holds the lock: we give up after lock_timeout.
+void test_lock_timeout(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile);
+  int locked[2];
+  int release[2];
+  assert_int_equal(::pipe(locked), 0);
+  assert_int_equal(::pipe(release), 0);
+  const pid_t child = ::fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    ::close(locked[0]);
+    ::close(release[1]);
+    const int fd = ::open(dir.file.c_str(), O_RDONLY);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+    if (::write(locked[1], "x", 1) != 1) ::_exit(2);
+    char byte;
+    (void)!::read(release[0], &byte, 1);  // until the parent closes its end
+    ::_exit(0);
+  }
+  ::close(locked[1]);
+  ::close(release[0]);
+  char byte;
+  assert_int_equal(::read(locked[0], &byte, 1), 1);
+
+  FileExpectations expectations;
+  expectations.lock_timeout = std::chrono::milliseconds(200);
+  bool called = false;
+  const auto start = std::chrono::steady_clock::now();
+  const auto status = lock_and_update_secret_file(dir.file, expectations, [&](SecretDocument&) {
+    called = true;
+    return UpdateDecision::write;
+  });
+  const auto waited = std::chrono::steady_clock::now() - start;
+  assert_error(status, ErrorCode::lock_timeout, "locked by another process");
+  assert_false(called);
+  assert_true(waited >= std::chrono::milliseconds(200));
+  assert_true(waited < std::chrono::milliseconds(2000));
+  auto read = read_secret_file(dir.file, expectations);  // shared lock waits too
+  assert_false(read.ok());
+  assert_int_equal(static_cast<int>(read.error().code), static_cast<int>(ErrorCode::lock_timeout));
+
+  ::close(release[1]);
+  int wstatus = 0;
+  assert_int_equal(::waitpid(child, &wstatus, 0), child);
+  assert_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  ::close(locked[0]);
+  // Once released, the update goes through.
+  assert_true(lock_and_update_secret_file(dir.file, expectations, set_last_step).ok());
+}
+
+// 20 processes released at once submit the same valid TOTP code: exactly one
+// is accepted in every round; the others see the replay floor.
+enum ChildResult { kAccepted = 0, kReplayed = 1, kOther = 2, kStoreError = 3 };
+
+[[noreturn]] void verify_in_child(const std::string& path, int barrier, const std::string& code,
+                                  std::int64_t now) {
+  char byte;
+  (void)!::read(barrier, &byte, 1);  // blocks until the parent closes the pipe
+  VerifyResult result = VerifyResult::malformed;
+  const auto status = lock_and_update_secret_file(path, {}, [&](SecretDocument& document) {
+    const VerifyOutcome outcome = verify_code(document.enrollment, code, now);
+    result = outcome.result;
+    return outcome.state_changed ? UpdateDecision::write : UpdateDecision::keep;
+  });
+  if (!status) {
+    std::fprintf(stderr, "child: %s\n", status.error().message.c_str());
+    ::_exit(kStoreError);
+  }
+  if (result == VerifyResult::accepted) ::_exit(kAccepted);
+  ::_exit(result == VerifyResult::replayed ? kReplayed : kOther);
+}
+
+void test_concurrent_logins_accept_once(void** state) {
+  const TestDir& dir = dir_of(state);
+  constexpr int kRounds = 20;
+  constexpr int kProcesses = 20;
+  const SecretBytes key = SecretBytes::from_string(kKey);
+  for (int round = 0; round < kRounds; ++round) {
+    write_file(dir.file, kFile);
+    const std::int64_t now = std::time(nullptr);
+    const std::uint64_t step = totp_step(now, 30);
+    auto value = hotp(key.span(), step, 6, HashAlgorithm::sha1);
+    assert_true(value.ok());
+    const std::string code(format_code(*value, 6).view());
+
+    int barrier[2];
+    assert_int_equal(::pipe(barrier), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kProcesses; ++i) {
+      const pid_t child = ::fork();
+      assert_true(child >= 0);
+      if (child == 0) {
+        ::close(barrier[1]);
+        verify_in_child(dir.file, barrier[0], code, now);
+      }
+      children.push_back(child);
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);  // go
+    int counts[4] = {0, 0, 0, 0};
+    for (const pid_t child : children) {
+      int wstatus = 0;
+      assert_int_equal(::waitpid(child, &wstatus, 0), child);
+      assert_true(WIFEXITED(wstatus));
+      const int rc = WEXITSTATUS(wstatus);
+      assert_in_range(rc, 0, 3);
+      ++counts[rc];
+    }
+    if (counts[kAccepted] != 1 || counts[kReplayed] != kProcesses - 1) {
+      fail_msg("round %d: accepted %d, replayed %d, other %d, store errors %d", round,
+               counts[kAccepted], counts[kReplayed], counts[kOther], counts[kStoreError]);
+    }
+    auto final_state = read_secret_file(dir.file, {});
+    assert_true(final_state.ok());
+    assert_int_equal(*final_state->enrollment.tokens[0].last_step, step);
+    assert_int_equal(dir_entries(dir.path).size(), 1);
+  }
+}
+
+SecretDocument sample_document() {
+  Enrollment enrollment;
+  Token token;
+  token.key = SecretBytes::from_string(kKey);
+  enrollment.tokens.push_back(std::move(token));
+  return make_document(FileFormat::native, std::move(enrollment));
+}
+
+void test_create_secret_file(void** state) {
+  const TestDir& dir = dir_of(state);
+  const SecretDocument document = sample_document();
+  const std::string expected(serialize_secret_document(document)->view());
+  assert_true(create_secret_file(dir.file, document, false).ok());
+  assert_string_equal(read_file(dir.file).c_str(), expected.c_str());
+  assert_int_equal(stat_of(dir.file).st_mode & 07777, 0600);
+  assert_true(read_secret_file(dir.file, {}).ok());
+
+  write_file(dir.file, kFile);
+  assert_error(create_secret_file(dir.file, document, false), ErrorCode::invalid_argument,
+               "already exists");
+  assert_string_equal(read_file(dir.file).c_str(), kFile.c_str());
+  assert_true(create_secret_file(dir.file, document, true).ok());
+  assert_string_equal(read_file(dir.file).c_str(), expected.c_str());
+
+  ::unlink(dir.file.c_str());
+  const std::string target = dir.path + "/target";
+  write_file(target, kFile);
+  assert_int_equal(::symlink(target.c_str(), dir.file.c_str()), 0);
+  assert_error(create_secret_file(dir.file, document, true), ErrorCode::unsafe_file,
+               "is a symlink");
+  assert_string_equal(read_file(target).c_str(), kFile.c_str());
+  ::unlink(dir.file.c_str());
+  ::unlink(target.c_str());
+
+  if (::geteuid() == 0) {  // chown only when running as root
+    assert_true(create_secret_file(dir.file, document, true, uid_t{65534}, gid_t{65534}).ok());
+    const struct stat st = stat_of(dir.file);
+    assert_int_equal(st.st_uid, 65534);
+    assert_int_equal(st.st_gid, 65534);
+    FileExpectations nobody;
+    nobody.owner = 65534;
+    assert_true(read_secret_file(dir.file, nobody).ok());
+    // An update as root keeps that owner.
+    assert_true(lock_and_update_secret_file(dir.file, nobody, set_last_step).ok());
+    assert_int_equal(stat_of(dir.file).st_uid, 65534);
+  }
+  assert_int_equal(dir_entries(dir.path).size(), 1);
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_update_writes_atomically, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_keep_leaves_file_untouched, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_failed_write_leaves_original, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_bad_content_refused, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_lock_timeout, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_concurrent_logins_accept_once, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_create_secret_file, setup_dir, teardown_dir),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
