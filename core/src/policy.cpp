@@ -171,12 +171,15 @@ bool salted_digest(std::span<const std::uint8_t> salt, std::string_view code,
          length == digest.size();
 }
 
-// One uniformly distributed code in [0, 10^8): rejection sampling so that no
-// value is more likely than another.
+// One uniformly distributed code in [10^7, 10^8): eight digits with no
+// leading zero, the only form google-authenticator files accept, used for
+// both formats so a code reads the same wherever it is stored. Rejection
+// sampling keeps every value equally likely.
 Result<std::uint32_t> random_backup_code_value() {
-  constexpr std::uint32_t kRange = 100000000;
+  constexpr std::uint32_t kLowest = 10000000;
+  constexpr std::uint32_t kRange = 90000000;
   constexpr std::uint32_t kLimit =
-      std::numeric_limits<std::uint32_t>::max() / kRange * kRange;  // 4200000000
+      std::numeric_limits<std::uint32_t>::max() / kRange * kRange;
   for (int attempt = 0; attempt < 64; ++attempt) {
     std::array<std::uint8_t, 4> bytes{};
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
@@ -185,7 +188,7 @@ Result<std::uint32_t> random_backup_code_value() {
     const std::uint32_t value = (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
                                 (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
     wipe(bytes.data(), bytes.size());
-    if (value < kLimit) return value % kRange;
+    if (value < kLimit) return kLowest + value % kRange;
   }
   return make_error(ErrorCode::crypto, "random source looks broken");
 }

@@ -418,6 +418,9 @@ void test_backup_codes_look_uniform(void**) {
   int distinct_first = 0;
   bool seen[10] = {};
   for (const auto& code : *codes) {
+    // Eight digits, never a leading zero: google-authenticator refuses those.
+    assert_int_equal(code.size(), kBackupCodeDigits);
+    assert_true(code.view()[0] != '0');
     const int first = code.view()[0] - '0';
     if (!seen[first]) ++distinct_first;
     seen[first] = true;
