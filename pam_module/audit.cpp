@@ -1,0 +1,32 @@
+#include "audit.hpp"
+
+namespace twostep::pam {
+
+std::string sanitize_log_field(std::string_view value) {
+  if (value.empty()) {
+    return "-";
+  }
+  std::string out;
+  const auto length = value.size() < kMaxAuditFieldLength ? value.size() : kMaxAuditFieldLength;
+  out.reserve(length);
+  for (const char c : value.substr(0, length)) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool plain = byte > 0x20 && byte < 0x7f && c != '=' && c != '"';
+    out += plain ? c : '?';
+  }
+  return out;
+}
+
+std::string format_audit_line(const AuditRecord& record) {
+  std::string line = "twostep: user=" + sanitize_log_field(record.user);
+  line += " service=" + sanitize_log_field(record.service);
+  line += " rhost=" + sanitize_log_field(record.rhost);
+  line += " tty=" + sanitize_log_field(record.tty);
+  line += " method=";
+  line += to_string(record.method);
+  line += " result=" + sanitize_log_field(record.result);
+  line += " reason=" + sanitize_log_field(record.reason);
+  return line;
+}
+
+}  // namespace twostep::pam

@@ -1,0 +1,480 @@
+#include "authenticate.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <ctime>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "account.hpp"
+#include "audit.hpp"
+#include "file_identity.hpp"
+#include "secret_path.hpp"
+#include "twostep/otp.hpp"
+#include "twostep/policy.hpp"
+#include "twostep/secret_store.hpp"
+
+namespace twostep::pam {
+
+std::int64_t system_clock_now() noexcept {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+namespace {
+
+// forward_pass input is a password plus a code; PAM_MAX_RESP_SIZE is 512.
+constexpr std::size_t kMaxForwardPassInput = 512;
+
+// ---------------------------------------------------------------------------
+// One audit line per verification attempt (and one for attempts that never
+// reach verification). Holds no secrets.
+class Audit {
+ public:
+  Audit(const AuthRequest& request, ModuleLog& log) : request_(request), log_(log) {}
+
+  AuthStatus finish(AuthStatus status, VerifyMethod method, std::string_view result,
+                    std::string_view reason) {
+    log_.notice(format_audit_line(AuditRecord{request_.user, request_.service, request_.rhost,
+                                              request_.tty, method, result, reason}));
+    return status;
+  }
+
+ private:
+  const AuthRequest& request_;
+  ModuleLog& log_;
+};
+
+// ---------------------------------------------------------------------------
+// Reading what the user typed.
+
+struct CodeInput {
+  SecretBytes typed;  // the code, or password+code with forward_pass
+  bool from_authtok = false;
+};
+
+// Input problems are reported as the audit reason in the error message.
+Error input_problem(std::string_view reason) {
+  return make_error(ErrorCode::cancelled, std::string(reason));
+}
+
+Result<CodeInput> ask(const Config& config, Conversation& conversation) {
+  auto typed = conversation.prompt(config.prompt_text(), config.echo_code);
+  if (!typed) {
+    return input_problem("conversation_failed");
+  }
+  const std::size_t limit =
+      config.code_source == CodeSource::forward_pass ? kMaxForwardPassInput : kMaxTypedCode;
+  if (typed->size() > limit) {
+    return input_problem("input_too_long");
+  }
+  return CodeInput{std::move(*typed), false};
+}
+
+Result<CodeInput> from_authtok(Conversation& conversation) {
+  auto token = conversation.authtok();
+  if (!token || token->empty()) {
+    return input_problem("no_authtok");
+  }
+  if (token->size() > kMaxTypedCode) {
+    return input_problem("input_too_long");
+  }
+  return CodeInput{std::move(*token), true};
+}
+
+Result<CodeInput> obtain_code(const Config& config, Conversation& conversation) {
+  switch (config.code_source) {
+    case CodeSource::use_first_pass:
+      return from_authtok(conversation);
+    case CodeSource::try_first_pass: {
+      // Only an AUTHTOK that looks like a code is tried, so a password left
+      // by pam_unix does not count as a failed attempt.
+      auto token = conversation.authtok();
+      if (token && token->size() <= kMaxTypedCode && parse_typed_code(token->view())) {
+        return CodeInput{std::move(*token), true};
+      }
+      return ask(config, conversation);
+    }
+    case CodeSource::prompt:
+    case CodeSource::forward_pass:
+      return ask(config, conversation);
+  }
+  return input_problem("conversation_failed");
+}
+
+// ---------------------------------------------------------------------------
+// Verification under the file lock.
+
+Enrollment clone_enrollment(const Enrollment& enrollment) {
+  Enrollment copy;
+  copy.tokens.reserve(enrollment.tokens.size());
+  for (const auto& token : enrollment.tokens) {
+    copy.tokens.push_back(token.clone());
+  }
+  copy.window = enrollment.window;
+  copy.replay_protection = enrollment.replay_protection;
+  copy.rate_limit = enrollment.rate_limit;
+  copy.backup_codes.reserve(enrollment.backup_codes.size());
+  for (const auto& code : enrollment.backup_codes) {
+    copy.backup_codes.push_back(BackupCode{code.hash, code.plain.clone()});
+  }
+  return copy;
+}
+
+// The code lengths a forward_pass input can end with: every token's digits,
+// and the backup code length when backup codes exist.
+std::set<std::size_t> forwarded_code_lengths(const Enrollment& enrollment) {
+  std::set<std::size_t> lengths;
+  for (const auto& token : enrollment.tokens) {
+    lengths.insert(token.digits);
+  }
+  if (!enrollment.backup_codes.empty()) {
+    lengths.insert(kBackupCodeDigits);
+  }
+  return lengths;
+}
+
+bool all_digits(std::string_view text) {
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return !text.empty();
+}
+
+struct ForwardedOutcome {
+  VerifyOutcome outcome;
+  std::size_t code_length = 0;  // trailing characters that were the code
+};
+
+// Tries each plausible split of password+code on a copy of the state, so at
+// most one failure is recorded however many splits were tried.
+ForwardedOutcome verify_forwarded(Enrollment& enrollment, std::string_view typed,
+                                  std::int64_t now, const VerifyOptions& options) {
+  std::optional<std::pair<Enrollment, ForwardedOutcome>> first_failure;
+  for (const std::size_t length : forwarded_code_lengths(enrollment)) {
+    if (typed.size() < length || !all_digits(typed.substr(typed.size() - length))) {
+      continue;
+    }
+    Enrollment trial = clone_enrollment(enrollment);
+    const auto outcome = verify_code(trial, typed.substr(typed.size() - length), now, options);
+    if (outcome.result == VerifyResult::accepted) {
+      enrollment = std::move(trial);
+      return {outcome, length};
+    }
+    if (!first_failure) {
+      first_failure.emplace(std::move(trial), ForwardedOutcome{outcome, length});
+    }
+  }
+  if (first_failure) {
+    enrollment = std::move(first_failure->first);
+    return first_failure->second;
+  }
+  return {verify_code(enrollment, std::string_view{}, now, options), 0};
+}
+
+struct VerifyRun {
+  Status file_status;
+  bool verified = false;  // the callback ran (the file was safe and parsed)
+  FileFormat format = FileFormat::native;
+  ForwardedOutcome result;
+};
+
+VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInput& input,
+                            const Config& config, Clock clock) {
+  VerifyRun run;
+  const VerifyOptions options{config.window, true};
+  FileExpectations expectations;
+  expectations.owner = owner;
+  run.file_status = lock_and_update_secret_file(
+      path, expectations, [&](SecretDocument& document) {
+        run.verified = true;
+        run.format = document.format;
+        const std::int64_t now = clock();
+        if (config.code_source == CodeSource::forward_pass) {
+          run.result = verify_forwarded(document.enrollment, input.typed.view(), now, options);
+        } else {
+          run.result = {verify_code(document.enrollment, input.typed.view(), now, options), 0};
+        }
+        return run.result.outcome.state_changed ? UpdateDecision::write : UpdateDecision::keep;
+      });
+  return run;
+}
+
+// lock_and_update_secret_file may report a `keep` decision as `cancelled`.
+bool run_completed(const VerifyRun& run) {
+  if (!run.verified) {
+    return false;
+  }
+  if (run.file_status.ok()) {
+    return true;
+  }
+  return run.file_status.error().code == ErrorCode::cancelled &&
+         !run.result.outcome.state_changed;
+}
+
+std::string_view file_error_reason(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::unsafe_file: return "unsafe_file";
+    case ErrorCode::not_found: return "no_secret_file";
+    case ErrorCode::malformed:
+    case ErrorCode::too_large: return "bad_secret_file";
+    case ErrorCode::lock_timeout: return "lock_timeout";
+    case ErrorCode::invalid_argument:
+    case ErrorCode::io:
+    case ErrorCode::crypto:
+    case ErrorCode::cancelled: return "file_error";
+  }
+  return "file_error";
+}
+
+std::string_view verify_reason(VerifyResult result) {
+  switch (result) {
+    case VerifyResult::accepted: return "code_ok";
+    case VerifyResult::rejected: return "wrong_code";
+    case VerifyResult::replayed: return "code_reused";
+    case VerifyResult::rate_limited: return "too_many_failures";
+    case VerifyResult::malformed: return "not_a_code";
+  }
+  return "wrong_code";
+}
+
+// ---------------------------------------------------------------------------
+// The flow.
+
+struct FileTarget {
+  std::vector<std::string> candidates;  // secret= first, then the GA fallback
+  uid_t owner = 0;                      // expected owner and file access identity
+  gid_t group = 0;
+};
+
+// The first candidate that exists (or cannot even be checked: the locked
+// open then reports why). nullopt: none exists.
+std::optional<std::string> find_existing_file(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 || errno != ENOENT) {
+      return path;
+    }
+  }
+  return std::nullopt;
+}
+
+struct CheckResult {
+  AuthStatus status = AuthStatus::auth_failed;
+  // try_first_pass: PAM_AUTHTOK held a wrong code; ask the user once.
+  bool ask_instead = false;
+};
+
+class Authentication {
+ public:
+  Authentication(const Config& config, const AuthRequest& request, Conversation& conversation,
+                 ModuleLog& log, Clock clock)
+      : config_(config), request_(request), conversation_(conversation), log_(log),
+        clock_(clock), audit_(request, log) {}
+
+  AuthStatus run();
+
+ private:
+  AuthStatus prompt_then_fail(std::string_view reason);
+  Result<FileTarget> resolve_target(const Account& user);
+  AuthStatus verify(const FileTarget& target);
+  CheckResult check_code(const FileTarget& target, const std::string& path,
+                         const CodeInput& input);
+  AuthStatus input_failed(const Error& problem) {
+    return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, "rejected",
+                         problem.message);
+  }
+  AuthStatus finish_run(const VerifyRun& run, const std::string& path, uid_t owner,
+                        const CodeInput& input);
+  void forward_password(const CodeInput& input, std::size_t code_length);
+  void debug(const std::string& line) {
+    if (config_.debug) {
+      log_.debug("debug: " + line);
+    }
+  }
+
+  const Config& config_;
+  const AuthRequest& request_;
+  Conversation& conversation_;
+  ModuleLog& log_;
+  Clock clock_;
+  Audit audit_;
+};
+
+// Unknown users and users without a secret file are asked for a code like
+// everyone else, so the prompt does not reveal which accounts exist.
+AuthStatus Authentication::prompt_then_fail(std::string_view reason) {
+  if (config_.code_source != CodeSource::use_first_pass) {
+    auto discarded = ask(config_, conversation_);
+    (void)discarded;
+  }
+  return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, "rejected", reason);
+}
+
+Result<FileTarget> Authentication::resolve_target(const Account& user) {
+  FileTarget target{{}, user.uid, user.gid};
+  if (config_.file_user) {
+    auto account = lookup_account(*config_.file_user);
+    if (!account) {
+      return account.error();
+    }
+    if (!*account) {
+      return make_error(ErrorCode::invalid_argument,
+                        "user=" + *config_.file_user + ": no such account");
+    }
+    target.owner = (*account)->uid;
+    target.group = (*account)->gid;
+  }
+  const PathContext context{user.name, user.home};
+  auto primary = expand_secret_path(config_.secret_path, context);
+  if (!primary) {
+    return primary.error();
+  }
+  target.candidates.push_back(std::move(*primary));
+  if (config_.secret_path_is_default) {
+    auto fallback = expand_secret_path(kGoogleAuthenticatorPath, context);
+    if (!fallback) {
+      return fallback.error();
+    }
+    target.candidates.push_back(std::move(*fallback));
+  }
+  return target;
+}
+
+void Authentication::forward_password(const CodeInput& input, std::size_t code_length) {
+  if (config_.code_source != CodeSource::forward_pass) {
+    return;
+  }
+  const auto typed = input.typed.view();
+  const std::size_t length = code_length != 0 ? code_length : std::size_t{kMinDigits};
+  const auto password = typed.size() >= length ? typed.substr(0, typed.size() - length) : typed;
+  if (!conversation_.set_authtok(SecretBytes::from_string(password))) {
+    log_.error("forward_pass: could not set PAM_AUTHTOK for the next module");
+  }
+}
+
+AuthStatus Authentication::finish_run(const VerifyRun& run, const std::string& path,
+                                      uid_t owner, const CodeInput& input) {
+  forward_password(input, run.result.code_length);
+  if (!run_completed(run)) {
+    // Includes a failed write-back after an accepted code: without the new
+    // replay floor on disk the code could be used again, so it is refused.
+    const Error error = run.file_status.ok()
+                            ? make_error(ErrorCode::io, "verification did not run")
+                            : run.file_status.error();
+    log_.error("secret file " + path + " (expected owner uid " + std::to_string(owner) +
+               "): " + error.message);
+    return audit_.finish(AuthStatus::auth_failed, run.result.outcome.method, "error",
+                         file_error_reason(error.code));
+  }
+  const auto& outcome = run.result.outcome;
+  debug(std::string("format=") + to_string(run.format) + " result=" + to_string(outcome.result) +
+        " method=" + to_string(outcome.method) + " token=" + std::to_string(outcome.token_index) +
+        " code_from_authtok=" + (input.from_authtok ? "yes" : "no"));
+  if (outcome.clock_skew_seconds) {
+    // Logged for the admin only: telling the user would tell an attacker too.
+    log_.notice("twostep: user=" + sanitize_log_field(request_.user) +
+                " phone clock looks off by about " + std::to_string(*outcome.clock_skew_seconds) +
+                " seconds");
+  }
+  if (outcome.result == VerifyResult::rate_limited) {
+    conversation_.show_error(kRateLimitedMessage);
+  }
+  const auto status =
+      outcome.result == VerifyResult::accepted ? AuthStatus::success : AuthStatus::auth_failed;
+  return audit_.finish(status, outcome.method, to_string(outcome.result),
+                       verify_reason(outcome.result));
+}
+
+// The file is opened, locked, read and replaced with the owner's file system
+// identity; the conversation and logging happen outside that scope.
+CheckResult Authentication::check_code(const FileTarget& target, const std::string& path,
+                                       const CodeInput& input) {
+  std::optional<VerifyRun> run;
+  {
+    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    if (!identity) {
+      log_.error(identity.error().message);
+      return {audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
+                            "privilege_drop_failed"),
+              false};
+    }
+    run = verify_under_lock(path, target.owner, input, config_, clock_);
+  }
+  const auto result = run->result.outcome.result;
+  const bool ask_instead = input.from_authtok &&
+                           config_.code_source == CodeSource::try_first_pass &&
+                           run_completed(*run) && result != VerifyResult::accepted &&
+                           result != VerifyResult::rate_limited;
+  return {finish_run(*run, path, target.owner, input), ask_instead};
+}
+
+AuthStatus Authentication::verify(const FileTarget& target) {
+  std::optional<std::string> path;
+  {
+    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    if (!identity) {
+      log_.error(identity.error().message);
+      return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
+                           "privilege_drop_failed");
+    }
+    path = find_existing_file(target.candidates);
+  }
+  if (!path) {
+    if (config_.nullok) {
+      debug("no secret file at " + target.candidates.front() + "; nullok");
+      return audit_.finish(AuthStatus::ignore, VerifyMethod::none, "ignored", "no_secret_file");
+    }
+    log_.error("no secret file at " + target.candidates.front() +
+               " (run twostep-enroll, or add nullok to allow users without one)");
+    return prompt_then_fail("no_secret_file");
+  }
+  debug("secret file " + *path + " expected owner uid " + std::to_string(target.owner));
+
+  auto input = obtain_code(config_, conversation_);
+  if (!input) {
+    return input_failed(input.error());
+  }
+  const auto first = check_code(target, *path, *input);
+  if (!first.ask_instead) {
+    return first.status;
+  }
+  input = ask(config_, conversation_);
+  if (!input) {
+    return input_failed(input.error());
+  }
+  return check_code(target, *path, *input).status;
+}
+
+AuthStatus Authentication::run() {
+  auto user = lookup_account(request_.user);
+  if (!user) {
+    log_.error(user.error().message);
+    return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
+                         "account_lookup_failed");
+  }
+  if (!*user) {
+    log_.error("unknown user " + sanitize_log_field(request_.user));
+    return prompt_then_fail("unknown_user");
+  }
+  auto target = resolve_target(**user);
+  if (!target) {
+    log_.error(target.error().message);
+    return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error", "bad_config");
+  }
+  return verify(*target);
+}
+
+}  // namespace
+
+AuthStatus authenticate(const Config& config, const AuthRequest& request,
+                        Conversation& conversation, ModuleLog& log, Clock clock) {
+  return Authentication(config, request, conversation, log, clock).run();
+}
+
+}  // namespace twostep::pam

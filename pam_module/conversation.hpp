@@ -1,0 +1,34 @@
+// What the authentication flow needs from its host (libpam in production, a
+// fake in tests): talking to the user, the PAM_AUTHTOK item, and logging.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "twostep/secret.hpp"
+
+namespace twostep::pam {
+
+inline constexpr std::string_view kRateLimitedMessage =
+    "Too many failed attempts; try again later.";
+
+class Conversation {
+ public:
+  virtual ~Conversation() = default;
+  // Asks the user; nullopt when the conversation failed or was aborted.
+  virtual std::optional<SecretBytes> prompt(std::string_view text, bool echo) = 0;
+  virtual void show_error(std::string_view text) = 0;
+  // PAM_AUTHTOK as left by an earlier module; nullopt when unset.
+  virtual std::optional<SecretBytes> authtok() = 0;
+  virtual bool set_authtok(const SecretBytes& value) = 0;
+};
+
+class ModuleLog {
+ public:
+  virtual ~ModuleLog() = default;
+  virtual void notice(std::string_view line) = 0;  // audit lines
+  virtual void error(std::string_view line) = 0;   // configuration/file trouble
+  virtual void debug(std::string_view line) = 0;   // only with `debug`
+};
+
+}  // namespace twostep::pam

@@ -1,0 +1,221 @@
+#include "module_config.hpp"
+
+#include <array>
+#include <charconv>
+#include <string>
+
+#include "audit.hpp"
+#include "secret_path.hpp"
+#include "twostep/enrollment.hpp"
+
+namespace twostep::pam {
+
+std::string_view Config::prompt_text() const noexcept {
+  if (prompt) {
+    return *prompt;
+  }
+  return code_source == CodeSource::forward_pass ? kForwardPassPrompt : kDefaultPrompt;
+}
+
+namespace {
+
+Error config_error(std::string message) {
+  return make_error(ErrorCode::invalid_argument, std::move(message));
+}
+
+// Which arguments have been seen, so a repeated one is reported instead of
+// silently letting the last one win.
+enum class Key : std::size_t {
+  secret, user, nullok, window, prompt, code_source, echo, debug, count
+};
+
+class ArgumentParser {
+ public:
+  Status parse(std::string_view arg);
+  Result<Config> finish();
+
+ private:
+  Status mark_seen(Key key, std::string_view name);
+  Status parse_secret(std::string_view value);
+  Status parse_user(std::string_view value);
+  Status parse_window(std::string_view value);
+  Status parse_prompt(std::string_view value);
+  Status set_code_source(CodeSource source, std::string_view name);
+  Status parse_flag(std::string_view arg);
+
+  Config config_;
+  std::array<bool, static_cast<std::size_t>(Key::count)> seen_{};
+};
+
+Status ArgumentParser::mark_seen(Key key, std::string_view name) {
+  auto& seen = seen_[static_cast<std::size_t>(key)];
+  if (seen) {
+    return config_error("argument given twice: " + std::string(name));
+  }
+  seen = true;
+  return {};
+}
+
+Status ArgumentParser::parse_secret(std::string_view value) {
+  if (auto status = mark_seen(Key::secret, "secret"); !status) {
+    return status;
+  }
+  if (auto status = validate_secret_path_template(value); !status) {
+    return config_error("secret=: " + status.error().message);
+  }
+  config_.secret_path = std::string(value);
+  config_.secret_path_is_default = false;
+  return {};
+}
+
+bool is_valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxUserNameLength || name.front() == '-') {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' || c == '$';
+    if (!ok) {
+      return false;
+    }
+  }
+  return name != "." && name != "..";
+}
+
+Status ArgumentParser::parse_user(std::string_view value) {
+  if (auto status = mark_seen(Key::user, "user"); !status) {
+    return status;
+  }
+  if (!is_valid_user_name(value)) {
+    return config_error("user=: not a valid account name");
+  }
+  config_.file_user = std::string(value);
+  return {};
+}
+
+Status ArgumentParser::parse_window(std::string_view value) {
+  if (auto status = mark_seen(Key::window, "window"); !status) {
+    return status;
+  }
+  std::uint32_t window = 0;
+  const auto* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, window);
+  if (value.empty() || ec != std::errc{} || ptr != end || window > kMaxWindow) {
+    return config_error("window=: expected a number from 0 to " + std::to_string(kMaxWindow));
+  }
+  config_.window = window;
+  return {};
+}
+
+Status ArgumentParser::parse_prompt(std::string_view value) {
+  if (auto status = mark_seen(Key::prompt, "prompt"); !status) {
+    return status;
+  }
+  if (value.empty() || value.size() > kMaxPromptLength) {
+    return config_error("prompt=: must be 1 to " + std::to_string(kMaxPromptLength) +
+                        " characters");
+  }
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      return config_error("prompt=: control characters are not allowed");
+    }
+  }
+  config_.prompt = std::string(value);
+  return {};
+}
+
+Status ArgumentParser::set_code_source(CodeSource source, std::string_view name) {
+  if (seen_[static_cast<std::size_t>(Key::code_source)]) {
+    return config_error("only one of try_first_pass, use_first_pass, forward_pass may be given (" +
+                        std::string(name) + ")");
+  }
+  seen_[static_cast<std::size_t>(Key::code_source)] = true;
+  config_.code_source = source;
+  return {};
+}
+
+Status ArgumentParser::parse_flag(std::string_view arg) {
+  if (arg == "nullok") {
+    config_.nullok = true;
+    return mark_seen(Key::nullok, arg);
+  }
+  if (arg == "debug") {
+    config_.debug = true;
+    return mark_seen(Key::debug, arg);
+  }
+  if (arg == "echo_verification_code") {
+    config_.echo_code = true;
+    return mark_seen(Key::echo, arg);
+  }
+  if (arg == "try_first_pass") {
+    return set_code_source(CodeSource::try_first_pass, arg);
+  }
+  if (arg == "use_first_pass") {
+    return set_code_source(CodeSource::use_first_pass, arg);
+  }
+  if (arg == "forward_pass") {
+    return set_code_source(CodeSource::forward_pass, arg);
+  }
+  // Unknown words may be typos of secrets pasted in the wrong place; show a
+  // sanitized, bounded form only.
+  return config_error("unknown argument: " + sanitize_log_field(arg.substr(0, 32)));
+}
+
+Status ArgumentParser::parse(std::string_view arg) {
+  if (arg.size() > kMaxArgumentLength) {
+    return config_error("argument longer than " + std::to_string(kMaxArgumentLength) +
+                        " characters");
+  }
+  const auto eq = arg.find('=');
+  if (eq == std::string_view::npos) {
+    return parse_flag(arg);
+  }
+  const auto key = arg.substr(0, eq);
+  const auto value = arg.substr(eq + 1);
+  if (key == "secret") {
+    return parse_secret(value);
+  }
+  if (key == "user") {
+    return parse_user(value);
+  }
+  if (key == "window") {
+    return parse_window(value);
+  }
+  if (key == "prompt") {
+    return parse_prompt(value);
+  }
+  return config_error("unknown argument: " + sanitize_log_field(key.substr(0, 32)) + "=...");
+}
+
+Result<Config> ArgumentParser::finish() {
+  if (config_.echo_code && config_.code_source == CodeSource::forward_pass) {
+    return config_error(
+        "echo_verification_code cannot be combined with forward_pass (it would echo the "
+        "password)");
+  }
+  if (config_.prompt && config_.code_source == CodeSource::use_first_pass) {
+    return config_error("prompt= has no effect with use_first_pass");
+  }
+  return std::move(config_);
+}
+
+}  // namespace
+
+Result<Config> parse_module_arguments(std::span<const char* const> args) {
+  if (args.size() > kMaxArguments) {
+    return config_error("more than " + std::to_string(kMaxArguments) + " arguments");
+  }
+  ArgumentParser parser;
+  for (const char* arg : args) {
+    if (arg == nullptr) {
+      return config_error("null argument");
+    }
+    if (auto status = parser.parse(arg); !status) {
+      return status.error();
+    }
+  }
+  return parser.finish();
+}
+
+}  // namespace twostep::pam

@@ -1,0 +1,56 @@
+// Module arguments (the words after the module path in a PAM service file),
+// parsed strictly into a Config. Unknown or malformed arguments are errors:
+// the module then fails closed instead of guessing what the admin meant.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "twostep/result.hpp"
+
+namespace twostep::pam {
+
+// Where the code comes from.
+enum class CodeSource {
+  prompt,          // ask with the conversation function
+  try_first_pass,  // PAM_AUTHTOK if it looks like a code, else ask
+  use_first_pass,  // PAM_AUTHTOK only; never ask
+  forward_pass,    // one prompt for password+code; password goes on as PAM_AUTHTOK
+};
+
+inline constexpr std::string_view kDefaultSecretPath = "~/.twostep";
+inline constexpr std::string_view kGoogleAuthenticatorPath = "~/.google_authenticator";
+inline constexpr std::string_view kDefaultPrompt = "Verification code: ";
+inline constexpr std::string_view kForwardPassPrompt = "Password & verification code: ";
+
+inline constexpr std::size_t kMaxArguments = 32;
+inline constexpr std::size_t kMaxArgumentLength = 1024;
+inline constexpr std::size_t kMaxPromptLength = 200;
+inline constexpr std::size_t kMaxUserNameLength = 256;
+
+struct Config {
+  std::string secret_path{kDefaultSecretPath};  // template; see secret_path.hpp
+  bool secret_path_is_default = true;           // enables the GA fallback
+  std::optional<std::string> file_user;         // user=NAME
+  bool nullok = false;
+  std::optional<std::uint32_t> window;          // window=N overrides the file
+  std::optional<std::string> prompt;            // prompt=TEXT
+  CodeSource code_source = CodeSource::prompt;
+  bool echo_code = false;                       // echo_verification_code
+  bool debug = false;
+
+  // The text shown when asking: prompt= if given, else the default for the
+  // code source.
+  std::string_view prompt_text() const noexcept;
+};
+
+// Parses argv as libpam passes it (brackets of `[prompt=a b]` already
+// removed). The error message names the offending argument's key only for
+// known keys, never echoes more than a bounded, sanitized part of it.
+Result<Config> parse_module_arguments(std::span<const char* const> args);
+
+}  // namespace twostep::pam

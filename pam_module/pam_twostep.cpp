@@ -1,0 +1,164 @@
+// The C ABI of pam_twostep.so: the only file that includes the PAM headers.
+// Everything here adapts libpam to the PAM-free authentication flow in
+// authenticate.cpp; no exception ever leaves this file.
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "authenticate.hpp"
+#include "module_config.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep::pam {
+namespace {
+
+// The single place where the module's result becomes a PAM code.
+int to_pam_code(AuthStatus status) noexcept {
+  switch (status) {
+    case AuthStatus::success: return PAM_SUCCESS;
+    case AuthStatus::auth_failed: return PAM_AUTH_ERR;
+    case AuthStatus::ignore: return PAM_IGNORE;
+    case AuthStatus::service_error: return PAM_SERVICE_ERR;
+  }
+  return PAM_AUTH_ERR;
+}
+
+// Frees a libpam-allocated response after wiping it.
+struct PamResponse {
+  char* text = nullptr;
+  PamResponse() = default;
+  PamResponse(const PamResponse&) = delete;
+  PamResponse& operator=(const PamResponse&) = delete;
+  ~PamResponse() {
+    if (text != nullptr) {
+      wipe(text, std::strlen(text));
+      std::free(text);  // NOLINT: allocated by the application's conversation
+    }
+  }
+};
+
+class PamLog final : public ModuleLog {
+ public:
+  PamLog(pam_handle_t* pamh, bool debug) : pamh_(pamh), debug_(debug) {}
+  void notice(std::string_view line) override { write(LOG_NOTICE, line); }
+  void error(std::string_view line) override { write(LOG_ERR, line); }
+  void debug(std::string_view line) override {
+    if (debug_) {
+      write(LOG_DEBUG, line);
+    }
+  }
+
+ private:
+  void write(int priority, std::string_view line) {
+    const std::string text(line);
+    pam_syslog(pamh_, LOG_AUTHPRIV | priority, "%s", text.c_str());
+  }
+  pam_handle_t* pamh_;
+  bool debug_;
+};
+
+class PamConversation final : public Conversation {
+ public:
+  PamConversation(pam_handle_t* pamh, bool silent) : pamh_(pamh), silent_(silent) {}
+
+  std::optional<SecretBytes> prompt(std::string_view text, bool echo) override {
+    const std::string message(text);
+    PamResponse response;
+    const int style = echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF;
+    if (pam_prompt(pamh_, style, &response.text, "%s", message.c_str()) != PAM_SUCCESS ||
+        response.text == nullptr) {
+      return std::nullopt;
+    }
+    return SecretBytes::from_string(response.text);
+  }
+
+  void show_error(std::string_view text) override {
+    if (silent_) {
+      return;  // PAM_SILENT: the application asked for no messages
+    }
+    const std::string message(text);
+    pam_error(pamh_, "%s", message.c_str());
+  }
+
+  std::optional<SecretBytes> authtok() override {
+    const void* item = nullptr;
+    if (pam_get_item(pamh_, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr) {
+      return std::nullopt;
+    }
+    return SecretBytes::from_string(static_cast<const char*>(item));
+  }
+
+  bool set_authtok(const SecretBytes& value) override {
+    // libpam copies the item; the copy here is wiped by SecretBytes.
+    SecretBytes terminated = value.clone();
+    terminated.append(std::uint8_t{0});
+    return pam_set_item(pamh_, PAM_AUTHTOK, terminated.data()) == PAM_SUCCESS;
+  }
+
+ private:
+  pam_handle_t* pamh_;
+  bool silent_;
+};
+
+std::string string_item(pam_handle_t* pamh, int item_type) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, item_type, &item) != PAM_SUCCESS || item == nullptr) {
+    return {};
+  }
+  return static_cast<const char*>(item);
+}
+
+AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  const auto arg_count = argc > 0 ? static_cast<std::size_t>(argc) : std::size_t{0};
+  auto config = parse_module_arguments(std::span<const char* const>(argv, arg_count));
+  if (!config) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "bad module arguments: %s",
+               config.error().message.c_str());
+    return AuthStatus::service_error;
+  }
+  const char* user = nullptr;
+  if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr || *user == '\0') {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "cannot determine the user name");
+    return AuthStatus::auth_failed;
+  }
+  const AuthRequest request{user, string_item(pamh, PAM_SERVICE), string_item(pamh, PAM_RHOST),
+                            string_item(pamh, PAM_TTY)};
+  PamConversation conversation(pamh, (static_cast<unsigned>(flags) & PAM_SILENT) != 0);
+  PamLog log(pamh, config->debug);
+  return authenticate(*config, request, conversation, log);
+}
+
+// noexcept wrappers: the C entry points only call these, so nothing can
+// unwind into libpam. (The entry points themselves cannot be declared
+// noexcept: <security/pam_modules.h> declares them without it.)
+int authenticate_entry(pam_handle_t* pamh, int flags, int argc, const char** argv) noexcept {
+  try {
+    if (pamh == nullptr || argc < 0 || (argc > 0 && argv == nullptr)) {
+      return to_pam_code(AuthStatus::service_error);
+    }
+    return to_pam_code(authenticate_with_pam(pamh, flags, argc, argv));
+  } catch (...) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "internal error; failing closed");
+    return to_pam_code(AuthStatus::service_error);
+  }
+}
+
+}  // namespace
+}  // namespace twostep::pam
+
+extern "C" __attribute__((visibility("default"))) int pam_sm_authenticate(
+    pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  return twostep::pam::authenticate_entry(pamh, flags, argc, argv);
+}
+
+extern "C" __attribute__((visibility("default"))) int pam_sm_setcred(
+    pam_handle_t* /*pamh*/, int /*flags*/, int /*argc*/, const char** /*argv*/) {
+  // No credentials to establish; succeed so `auth` stacks work as expected.
+  return PAM_SUCCESS;
+}

@@ -1,0 +1,757 @@
+// pam_twostep.so through a real libpam under pam_wrapper: service files are
+// generated before the first PAM call, secrets live in a mkdtemp directory,
+// the PAM user is the user running the test. Each case asserts the PAM
+// return code and, where it matters, what the user was shown, what was
+// logged and what the secret file holds afterwards.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstddef>
+#include <csetjmp>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// Neither cmocka 1.1 nor libpamtest has extern "C" guards of its own.
+extern "C" {
+#include <cmocka.h>
+#include <libpamtest.h>
+}
+#include <security/pam_appl.h>
+
+#include "twostep/otp.hpp"
+#include "twostep/policy.hpp"
+#include "twostep/secret_file.hpp"
+
+using namespace twostep;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kKey = "12345678901234567890";            // RFC 4226 key
+constexpr std::string_view kKeyBase32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+constexpr const char* kRateLimited = "Too many failed attempts; try again later.";
+constexpr const char* kNoSuchUser = "twostep-no-such-user";
+
+// ---------------------------------------------------------------------------
+// Environment shared by all cases.
+
+struct World {
+  std::string module;         // built pam_twostep.so
+  std::string wrapper_modules;  // pam_wrapper's helper modules
+  std::string services;       // PAM_WRAPPER_SERVICE_DIR
+  std::string secrets;        // mkdtemp for secret files
+  std::string user;           // the current user, the PAM user of most cases
+  uid_t uid = 0;
+  std::map<std::string, std::vector<std::string>> stacks;  // service -> lines
+};
+World world;
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+std::string case_dir(const std::string& service) { return world.secrets + "/" + service; }
+
+// "auth required @MODULE@ secret=@CASE@/secret" -> a service file line.
+std::string expand_line(const std::string& service, const std::string& line) {
+  std::string out = replace_all(line, "@MODULE@", world.module);
+  out = replace_all(out, "@WRAP@", world.wrapper_modules);
+  return replace_all(out, "@CASE@", case_dir(service));
+}
+
+void add_service(const std::string& service, std::vector<std::string> lines) {
+  world.stacks[service] = std::move(lines);
+}
+
+void add_module_service(const std::string& service, const std::string& args) {
+  add_service(service, {"auth required @MODULE@ " + args});
+}
+
+void write_services() {
+  for (const auto& [service, lines] : world.stacks) {
+    std::ofstream out(world.services + "/" + service);
+    for (const auto& line : lines) {
+      out << expand_line(service, line) << "\n";
+    }
+    fs::create_directories(case_dir(service));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Codes and files.
+
+// Avoid starting a case in the last seconds of a TOTP step, so a code
+// computed now is still the current one when the module checks it.
+void wait_for_fresh_step() {
+  const auto now = std::time(nullptr);
+  if (now % 30 >= 27) {
+    sleep(static_cast<unsigned>(30 - now % 30) + 1);
+  }
+}
+
+std::uint64_t current_step() { return totp_step(std::time(nullptr), 30); }
+
+std::string code_for_step(std::uint64_t step) {
+  const auto key = SecretBytes::from_string(kKey);
+  auto code = hotp(key.span(), step, 6, HashAlgorithm::sha1);
+  assert_true(code.ok());
+  return std::string(format_code(*code, 6).view());
+}
+
+std::string current_code(std::int64_t steps_ahead = 0) {
+  return code_for_step(current_step() + static_cast<std::uint64_t>(steps_ahead));
+}
+
+// A code that is right for no step near now.
+std::string wrong_code() {
+  const auto step = current_step();
+  for (std::uint32_t candidate = 0;; ++candidate) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%06u", candidate);
+    bool used = false;
+    for (std::uint64_t s = step - kClockSkewSearchSteps; s <= step + kClockSkewSearchSteps; ++s) {
+      used = used || code_for_step(s) == text;
+    }
+    if (!used) return text;
+  }
+}
+
+void write_file(const std::string& path, std::string_view content, mode_t mode = 0600) {
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  assert_true(fd >= 0);
+  assert_int_equal(::write(fd, content.data(), content.size()),
+                   static_cast<ssize_t>(content.size()));
+  assert_int_equal(::fchmod(fd, mode), 0);
+  ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct NativeOptions {
+  std::uint32_t max_failures = 0;
+  std::size_t backup_codes = 0;
+};
+
+// Writes a native file with the RFC key; returns the plain backup codes.
+std::vector<std::string> write_native(const std::string& path, NativeOptions options = {},
+                                      mode_t mode = 0600) {
+  Enrollment enrollment;
+  Token token;
+  token.key = SecretBytes::from_string(kKey);
+  enrollment.tokens.push_back(std::move(token));
+  enrollment.rate_limit.max_failures = options.max_failures;
+  enrollment.rate_limit.interval_s = options.max_failures != 0 ? 600 : 0;
+  std::vector<std::string> plain;
+  if (options.backup_codes != 0) {
+    auto codes = generate_backup_codes(enrollment, options.backup_codes, false);
+    assert_true(codes.ok());
+    for (const auto& code : *codes) plain.emplace_back(code.view());
+  }
+  auto text = serialize_secret_document(make_document(FileFormat::native, std::move(enrollment)));
+  assert_true(text.ok());
+  write_file(path, text->view(), mode);
+  return plain;
+}
+
+// A file as google-authenticator writes it (TOTP, reuse disallowed).
+std::string ga_file_text() {
+  return std::string(kKeyBase32) +
+         "\n\" RATE_LIMIT 3 30\n\" WINDOW_SIZE 3\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n"
+         "12345678\n87654321\n";
+}
+
+SecretDocument parse_file(const std::string& path) {
+  auto document = parse_secret_document(read_file(path));
+  assert_true(document.ok());
+  return std::move(document.value());
+}
+
+// ---------------------------------------------------------------------------
+// Running a PAM transaction.
+
+struct Transcript {
+  int rc = -1;
+  std::vector<std::string> answers;   // consumed by prompts, in order
+  std::size_t next_answer = 0;
+  std::vector<std::pair<int, std::string>> prompts;  // style, text
+  std::vector<std::string> errors;
+  std::vector<std::string> infos;
+  bool libcurl_mapped = false;
+  bool maps_checked = false;
+  std::string syslog;                 // the module's log lines
+  std::optional<std::string> forwarded_authtok;  // PAM_AUTHTOK seen by the next module
+};
+
+void check_maps(Transcript& t) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    t.libcurl_mapped = t.libcurl_mapped || line.find("libcurl") != std::string::npos;
+  }
+  t.maps_checked = true;
+}
+
+extern "C" int conversation(int count, const struct pam_message** messages,
+                            struct pam_response** responses, void* data) {
+  auto& t = *static_cast<Transcript*>(data);
+  check_maps(t);
+  auto* replies = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(count),
+                                                         sizeof(pam_response)));
+  if (replies == nullptr) return PAM_BUF_ERR;
+  for (int i = 0; i < count; ++i) {
+    const auto* message = messages[i];
+    const std::string text = message->msg != nullptr ? message->msg : "";
+    switch (message->msg_style) {
+      case PAM_PROMPT_ECHO_OFF:
+      case PAM_PROMPT_ECHO_ON:
+        t.prompts.emplace_back(message->msg_style, text);
+        if (t.next_answer >= t.answers.size()) {
+          std::free(replies);
+          return PAM_CONV_ERR;
+        }
+        replies[i].resp = strdup(t.answers[t.next_answer++].c_str());
+        break;
+      case PAM_ERROR_MSG: t.errors.push_back(text); break;
+      case PAM_TEXT_INFO: t.infos.push_back(text); break;
+      default: break;
+    }
+  }
+  *responses = replies;
+  return PAM_SUCCESS;
+}
+
+// pam_wrapper prints the module's pam_syslog calls to stderr (with
+// PAM_WRAPPER_DEBUGLEVEL=3) as "...SYSLOG(<priority>): <line>".
+class StderrCapture {
+ public:
+  StderrCapture() : path_(world.secrets + "/stderr.log") {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~StderrCapture() { restore(); }
+  std::string syslog_lines() {
+    restore();
+    std::ifstream in(path_);
+    std::string line, out;
+    while (std::getline(in, line)) {
+      const auto pos = line.find("SYSLOG(");
+      if (pos != std::string::npos) out += line.substr(pos) + "\n";
+    }
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, 2);
+      ::close(saved_);
+      saved_ = -1;
+    }
+  }
+  std::string path_;
+  int saved_ = -1;
+};
+
+// libpamtest keeps the handle (to read what the next module saw in
+// PAM_AUTHTOK) only when pam_authenticate returned `expected_rc`; the actual
+// code is always in the transcript.
+Transcript run_pam(const std::string& service, std::vector<std::string> answers,
+                   const std::string& user = world.user, int expected_rc = PAM_SUCCESS,
+                   int flags = 0) {
+  Transcript t;
+  t.answers = std::move(answers);
+  struct pam_testcase cases[] = {
+      pam_test_flags(PAMTEST_AUTHENTICATE, expected_rc, flags),
+      pam_test(PAMTEST_KEEPHANDLE, PAM_SUCCESS),
+  };
+  StderrCapture capture;
+  const auto err = _pamtest_conv(service.c_str(), user.c_str(), conversation, &t, cases, 2,
+                                 nullptr);
+  t.rc = cases[0].op_rv;
+  pam_handle_t* handle = cases[1].case_out.ph;
+  if (handle != nullptr) {
+    const char* forwarded = pam_getenv(handle, "PAM_AUTHTOK");
+    if (forwarded != nullptr) t.forwarded_authtok = forwarded;
+    pam_end(handle, t.rc);
+  }
+  t.syslog = capture.syslog_lines();
+  if (err != PAMTEST_ERR_OK && err != PAMTEST_ERR_CASE) {
+    fail_msg("pamtest: %s", pamtest_strerror(err));
+  }
+  if (getenv("TWOSTEP_TEST_SHOW_LOG") != nullptr) {
+    std::printf("--- %s log:\n%s", service.c_str(), t.syslog.c_str());
+  }
+  return t;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+void assert_contains(const std::string& haystack, const std::string& needle) {
+  if (!contains(haystack, needle)) {
+    fail_msg("expected '%s' in:\n%s", needle.c_str(), haystack.c_str());
+  }
+}
+
+void assert_lacks(const std::string& haystack, const std::string& needle) {
+  if (contains(haystack, needle)) {
+    fail_msg("did not expect '%s' in:\n%s", needle.c_str(), haystack.c_str());
+  }
+}
+
+void assert_one_prompt(const Transcript& t, const char* text, int style = PAM_PROMPT_ECHO_OFF) {
+  assert_int_equal(t.prompts.size(), 1);
+  assert_int_equal(t.prompts[0].first, style);
+  assert_string_equal(t.prompts[0].second.c_str(), text);
+}
+
+std::string audit_prefix(const std::string& service, const std::string& user = world.user) {
+  return "twostep: user=" + user + " service=" + service;
+}
+
+// ---------------------------------------------------------------------------
+// Table-driven single-attempt cases.
+
+enum class FileSetup { none, native, native_0644, symlink, hardlink, wrong_owner };
+enum class Answer { right, wrong, two_steps_ahead, letters, too_long };
+
+struct SimpleCase {
+  const char* service;
+  const char* args;          // after the module path; @CASE@ = the case's directory
+  FileSetup file;
+  Answer answer;
+  int expected_rc;
+  const char* expected_prompt;  // nullptr: no prompt at all
+  int prompt_style;
+  const char* expected_log;     // substring of the module's log, or nullptr
+  bool root_only = false;
+  const char* user = nullptr;   // nullptr: the current user
+};
+
+const SimpleCase kSimpleCases[] = {
+    {"right_code", "secret=@CASE@/secret", FileSetup::native, Answer::right, PAM_SUCCESS,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "method=totp result=accepted reason=code_ok"},
+    {"per_user_path", "secret=@CASE@/%u", FileSetup::native, Answer::right, PAM_SUCCESS,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=accepted"},
+    {"wrong_code", "secret=@CASE@/secret", FileSetup::native, Answer::wrong, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "method=none result=rejected reason=wrong_code"},
+    {"not_a_code", "secret=@CASE@/secret", FileSetup::native, Answer::letters, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=malformed"},
+    {"overlong_input", "secret=@CASE@/secret", FileSetup::native, Answer::too_long,
+     PAM_AUTH_ERR, "Verification code: ", PAM_PROMPT_ECHO_OFF, "reason=input_too_long"},
+    {"missing_file", "secret=@CASE@/secret", FileSetup::none, Answer::right, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "reason=no_secret_file"},
+    {"bad_permissions", "secret=@CASE@/secret", FileSetup::native_0644, Answer::right,
+     PAM_AUTH_ERR, "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=error reason=unsafe_file"},
+    {"symlink", "secret=@CASE@/secret", FileSetup::symlink, Answer::right, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=error reason=unsafe_file"},
+    {"hard_link", "secret=@CASE@/secret", FileSetup::hardlink, Answer::right, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=error reason=unsafe_file"},
+    {"wrong_owner", "secret=@CASE@/secret", FileSetup::wrong_owner, Answer::right, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "result=error reason=unsafe_file", true},
+    {"window_default_refuses_skew", "secret=@CASE@/secret", FileSetup::native,
+     Answer::two_steps_ahead, PAM_AUTH_ERR, "Verification code: ", PAM_PROMPT_ECHO_OFF,
+     "phone clock looks off by about 60 seconds"},
+    {"window_argument", "secret=@CASE@/secret window=2", FileSetup::native,
+     Answer::two_steps_ahead, PAM_SUCCESS, "Verification code: ", PAM_PROMPT_ECHO_OFF,
+     "result=accepted"},
+    {"prompt_argument", "secret=@CASE@/secret [prompt=Code please: ]", FileSetup::native,
+     Answer::right, PAM_SUCCESS, "Code please: ", PAM_PROMPT_ECHO_OFF, nullptr},
+    {"echo_code", "secret=@CASE@/secret echo_verification_code", FileSetup::native, Answer::right,
+     PAM_SUCCESS, "Verification code: ", PAM_PROMPT_ECHO_ON, nullptr},
+    {"unknown_argument", "secret=@CASE@/secret nulok", FileSetup::native, Answer::right,
+     PAM_SERVICE_ERR, nullptr, 0, "bad module arguments: unknown argument: nulok"},
+    {"malformed_window", "secret=@CASE@/secret window=eleven", FileSetup::native, Answer::right,
+     PAM_SERVICE_ERR, nullptr, 0, "bad module arguments: window="},
+    {"unknown_user", "secret=@CASE@/%u", FileSetup::native, Answer::right, PAM_AUTH_ERR,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "reason=unknown_user", false, kNoSuchUser},
+    {"debug", "secret=@CASE@/secret debug", FileSetup::native, Answer::right, PAM_SUCCESS,
+     "Verification code: ", PAM_PROMPT_ECHO_OFF, "debug: secret file "},
+};
+
+std::string answer_for(Answer answer) {
+  switch (answer) {
+    case Answer::right: return current_code();
+    case Answer::wrong: return wrong_code();
+    case Answer::two_steps_ahead: return current_code(2);
+    case Answer::letters: return "abcdef";
+    case Answer::too_long: return std::string(65, '1');
+  }
+  return {};
+}
+
+// With secret=@CASE@/%u the file is named after the user.
+std::string secret_path_of(const SimpleCase& c) {
+  return case_dir(c.service) + "/" + (contains(c.args, "%u") ? world.user : "secret");
+}
+
+void set_up_file(const SimpleCase& c) {
+  const std::string dir = case_dir(c.service);
+  const std::string path = secret_path_of(c);
+  switch (c.file) {
+    case FileSetup::none: break;
+    case FileSetup::native: write_native(path); break;
+    case FileSetup::native_0644: write_native(path, {}, 0644); break;
+    case FileSetup::symlink:
+      write_native(dir + "/real");
+      assert_int_equal(::symlink((dir + "/real").c_str(), path.c_str()), 0);
+      break;
+    case FileSetup::hardlink:
+      write_native(path);
+      assert_int_equal(::link(path.c_str(), (dir + "/second-name").c_str()), 0);
+      break;
+    case FileSetup::wrong_owner:
+      write_native(path);
+      assert_int_equal(::chown(path.c_str(), 65534, 65534), 0);
+      break;
+  }
+}
+
+void run_simple_case(void** state) {
+  const auto& c = *static_cast<const SimpleCase*>(*state);
+  if (c.root_only && ::geteuid() != 0) {
+    skip();
+  }
+  set_up_file(c);
+  const std::string path = secret_path_of(c);
+  const std::string before = read_file(path);
+  wait_for_fresh_step();
+  const std::string answer = answer_for(c.answer);
+  const std::string user = c.user != nullptr ? c.user : world.user;
+  const auto t = run_pam(c.service, {answer}, user);
+
+  assert_int_equal(t.rc, c.expected_rc);
+  if (c.expected_prompt != nullptr) {
+    assert_one_prompt(t, c.expected_prompt, c.prompt_style);
+  } else {
+    assert_int_equal(t.prompts.size(), 0);
+  }
+  assert_int_equal(t.errors.size(), 0);
+  if (c.expected_log != nullptr) assert_contains(t.syslog, c.expected_log);
+  // The code never reaches the log, whatever happened.
+  assert_lacks(t.syslog, answer);
+  if (c.expected_rc != PAM_SERVICE_ERR) {
+    assert_contains(t.syslog, audit_prefix(c.service, user) + " rhost=- tty=- method=");
+  }
+  // Only the debug case writes debug lines.
+  if (std::string_view(c.service) != "debug") assert_lacks(t.syslog, "debug:");
+  // A refused file is never rewritten.
+  if (c.expected_rc != PAM_SUCCESS && c.file != FileSetup::native) {
+    assert_string_equal(read_file(path).c_str(), before.c_str());
+  }
+  // An accepted TOTP code moves the replay floor in the file.
+  if (c.expected_rc == PAM_SUCCESS) {
+    const auto document = parse_file(path);
+    assert_true(document.enrollment.tokens[0].last_step.has_value());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Multi-step cases.
+
+void test_replay_refused(void** /*state*/) {
+  const std::string path = case_dir("replay") + "/secret";
+  write_native(path);
+  wait_for_fresh_step();
+  const std::string code = current_code();
+  assert_int_equal(run_pam("replay", {code}).rc, PAM_SUCCESS);
+  const auto second = run_pam("replay", {code});
+  assert_int_equal(second.rc, PAM_AUTH_ERR);
+  assert_contains(second.syslog, "result=replayed reason=code_reused");
+}
+
+void test_rate_limit(void** /*state*/) {
+  const std::string path = case_dir("rate_limit") + "/secret";
+  write_native(path, {2, 0});
+  wait_for_fresh_step();
+  for (int i = 0; i < 2; ++i) {
+    const auto t = run_pam("rate_limit", {wrong_code()});
+    assert_int_equal(t.rc, PAM_AUTH_ERR);
+    assert_int_equal(t.errors.size(), 0);
+  }
+  assert_int_equal(parse_file(path).enrollment.rate_limit.failures.size(), 2);
+  // Even the right code is refused now, and the user is told why.
+  const auto t = run_pam("rate_limit", {current_code()});
+  assert_int_equal(t.rc, PAM_AUTH_ERR);
+  assert_int_equal(t.errors.size(), 1);
+  assert_string_equal(t.errors[0].c_str(), kRateLimited);
+  assert_contains(t.syslog, "result=rate_limited reason=too_many_failures");
+  assert_false(parse_file(path).enrollment.tokens[0].last_step.has_value());
+  // PAM_SILENT: refused the same way, but nothing is shown.
+  const auto silent =
+      run_pam("rate_limit", {current_code()}, world.user, PAM_AUTH_ERR, PAM_SILENT);
+  assert_int_equal(silent.rc, PAM_AUTH_ERR);
+  assert_int_equal(silent.errors.size(), 0);
+  assert_contains(silent.syslog, "result=rate_limited");
+}
+
+void test_backup_code_works_once(void** /*state*/) {
+  const std::string path = case_dir("backup_code") + "/secret";
+  const auto codes = write_native(path, {0, 2});
+  assert_int_equal(codes.size(), 2);
+  const auto first = run_pam("backup_code", {codes[0]});
+  assert_int_equal(first.rc, PAM_SUCCESS);
+  assert_contains(first.syslog, "method=backup result=accepted");
+  assert_lacks(first.syslog, codes[0]);
+  assert_int_equal(parse_file(path).enrollment.backup_codes.size(), 1);
+  const auto again = run_pam("backup_code", {codes[0]});
+  assert_int_equal(again.rc, PAM_AUTH_ERR);
+  assert_int_equal(run_pam("backup_code", {codes[1]}).rc, PAM_SUCCESS);
+  assert_int_equal(parse_file(path).enrollment.backup_codes.size(), 0);
+}
+
+void test_nullok_without_file_is_ignore(void** /*state*/) {
+  // Alone in the stack, an ignoring module cannot make authentication succeed.
+  const auto alone = run_pam("nullok_alone", {});
+  assert_true(alone.rc != PAM_SUCCESS);
+  assert_int_equal(alone.prompts.size(), 0);
+  assert_contains(alone.syslog, "result=ignored reason=no_secret_file");
+  // Followed by pam_permit, the decision is left to it: PAM_IGNORE, not failure.
+  const auto stacked = run_pam("nullok_then_permit", {});
+  assert_int_equal(stacked.rc, PAM_SUCCESS);
+  assert_int_equal(stacked.prompts.size(), 0);
+  // The same stack without nullok fails: the module said AUTH_ERR.
+  const auto strict = run_pam("no_nullok_then_permit", {"123456"});
+  assert_int_equal(strict.rc, PAM_AUTH_ERR);
+}
+
+void test_nullok_with_file_still_checks(void** /*state*/) {
+  write_native(case_dir("nullok_then_permit_file") + "/secret");
+  wait_for_fresh_step();
+  assert_int_equal(run_pam("nullok_then_permit_file", {wrong_code()}).rc, PAM_AUTH_ERR);
+  assert_int_equal(run_pam("nullok_then_permit_file", {current_code()}).rc, PAM_SUCCESS);
+}
+
+void test_google_authenticator_file_updated_in_place(void** /*state*/) {
+  const std::string path = case_dir("google_authenticator") + "/secret";
+  write_file(path, ga_file_text());
+  wait_for_fresh_step();
+  const auto step = current_step();
+  const auto code = current_code();
+  const auto t = run_pam("google_authenticator", {code});
+  assert_int_equal(t.rc, PAM_SUCCESS);
+  const std::string after = read_file(path);
+  // Still a google-authenticator file, secret first, options kept, the
+  // accepted step recorded in DISALLOW_REUSE.
+  assert_true(after.starts_with(std::string(kKeyBase32) + "\n"));
+  assert_contains(after, "\" RATE_LIMIT 3 30");
+  assert_contains(after, "\" WINDOW_SIZE 3\n");
+  assert_contains(after, "\" TOTP_AUTH\n");
+  assert_contains(after, "\" DISALLOW_REUSE " + std::to_string(step));
+  assert_contains(after, "\n12345678\n87654321\n");
+  assert_int_equal(parse_file(path).format, FileFormat::google_authenticator);
+  struct stat info {};
+  assert_int_equal(::stat(path.c_str(), &info), 0);
+  assert_int_equal(info.st_mode & 07777, 0600);
+  // Replay refused; scratch code accepted once and removed from the file.
+  assert_int_equal(run_pam("google_authenticator", {code}).rc, PAM_AUTH_ERR);
+  assert_int_equal(run_pam("google_authenticator", {"87654321"}).rc, PAM_SUCCESS);
+  assert_lacks(read_file(path), "87654321");
+  assert_contains(read_file(path), "\n12345678\n");
+  assert_int_equal(run_pam("google_authenticator", {"87654321"}).rc, PAM_AUTH_ERR);
+}
+
+void test_use_first_pass(void** /*state*/) {
+  write_native(case_dir("use_first_pass") + "/secret");
+  wait_for_fresh_step();
+  setenv("PAM_AUTHTOK", current_code().c_str(), 1);
+  const auto t = run_pam("use_first_pass", {});
+  unsetenv("PAM_AUTHTOK");
+  assert_int_equal(t.rc, PAM_SUCCESS);
+  assert_int_equal(t.prompts.size(), 0);
+  // No AUTHTOK: fail without asking.
+  const auto none = run_pam("use_first_pass", {current_code()});
+  assert_int_equal(none.rc, PAM_AUTH_ERR);
+  assert_int_equal(none.prompts.size(), 0);
+  assert_contains(none.syslog, "reason=no_authtok");
+}
+
+void test_try_first_pass(void** /*state*/) {
+  write_native(case_dir("try_first_pass") + "/secret");
+  wait_for_fresh_step();
+  // A code in AUTHTOK is used without asking.
+  setenv("PAM_AUTHTOK", current_code().c_str(), 1);
+  const auto from_item = run_pam("try_first_pass", {});
+  assert_int_equal(from_item.rc, PAM_SUCCESS);
+  assert_int_equal(from_item.prompts.size(), 0);
+  // A password in AUTHTOK is not a code: ask, and it is not a failure.
+  write_native(case_dir("try_first_pass") + "/secret");
+  setenv("PAM_AUTHTOK", "hunter2", 1);
+  const auto asked = run_pam("try_first_pass", {current_code()});
+  unsetenv("PAM_AUTHTOK");
+  assert_int_equal(asked.rc, PAM_SUCCESS);
+  assert_one_prompt(asked, "Verification code: ");
+  assert_int_equal(parse_file(case_dir("try_first_pass") + "/secret")
+                       .enrollment.rate_limit.failures.size(), 0);
+  // A wrong code in AUTHTOK: the user is asked once more.
+  write_native(case_dir("try_first_pass") + "/secret");
+  setenv("PAM_AUTHTOK", wrong_code().c_str(), 1);
+  const auto retried = run_pam("try_first_pass", {current_code()});
+  unsetenv("PAM_AUTHTOK");
+  assert_int_equal(retried.rc, PAM_SUCCESS);
+  assert_one_prompt(retried, "Verification code: ");
+  assert_contains(retried.syslog, "result=rejected reason=wrong_code");
+  assert_contains(retried.syslog, "result=accepted reason=code_ok");
+}
+
+void test_forward_pass(void** /*state*/) {
+  write_native(case_dir("forward_pass") + "/secret");
+  wait_for_fresh_step();
+  const auto t = run_pam("forward_pass", {"hunter2" + current_code()});
+  assert_int_equal(t.rc, PAM_SUCCESS);
+  assert_one_prompt(t, "Password & verification code: ");
+  assert_true(t.forwarded_authtok.has_value());
+  assert_string_equal(t.forwarded_authtok->c_str(), "hunter2");
+  // A wrong code fails; the password part is still handed on.
+  const auto wrong =
+      run_pam("forward_pass", {"s3cret pass" + wrong_code()}, world.user, PAM_AUTH_ERR);
+  assert_int_equal(wrong.rc, PAM_AUTH_ERR);
+  assert_string_equal(wrong.forwarded_authtok.value_or("").c_str(), "s3cret pass");
+}
+
+void test_privilege_drop_to_file_user(void** /*state*/) {
+  if (::geteuid() != 0) skip();
+  // user=nobody: the file is opened as nobody. A nobody-owned file in a
+  // nobody-owned directory works and stays nobody's after the rewrite ...
+  const std::string dir = case_dir("file_user") + "/nobody-dir";
+  fs::create_directories(dir);
+  assert_int_equal(::chmod(case_dir("file_user").c_str(), 0711), 0);
+  assert_int_equal(::chown(dir.c_str(), 65534, 65534), 0);
+  assert_int_equal(::chmod(dir.c_str(), 0700), 0);
+  write_native(dir + "/secret");
+  assert_int_equal(::chown((dir + "/secret").c_str(), 65534, 65534), 0);
+  wait_for_fresh_step();
+  const auto t = run_pam("file_user", {current_code()});
+  assert_int_equal(t.rc, PAM_SUCCESS);
+  struct stat info {};
+  assert_int_equal(::stat((dir + "/secret").c_str(), &info), 0);
+  assert_int_equal(info.st_uid, 65534);
+  // ... while the same file behind a root-only directory is out of reach:
+  // root privileges were not used to open it.
+  assert_int_equal(::chown(dir.c_str(), 0, 0), 0);
+  const auto denied = run_pam("file_user", {current_code(1)});
+  assert_int_equal(denied.rc, PAM_AUTH_ERR);
+  assert_contains(denied.syslog, "result=error");
+}
+
+void test_totp_login_never_loads_libcurl(void** /*state*/) {
+  write_native(case_dir("no_libcurl") + "/secret");
+  wait_for_fresh_step();
+  const auto t = run_pam("no_libcurl", {current_code()});
+  assert_int_equal(t.rc, PAM_SUCCESS);
+  assert_true(t.maps_checked);
+  assert_false(t.libcurl_mapped);
+}
+
+// ---------------------------------------------------------------------------
+
+void define_services() {
+  for (const auto& c : kSimpleCases) add_module_service(c.service, c.args);
+  add_module_service("replay", "secret=@CASE@/secret");
+  add_module_service("rate_limit", "secret=@CASE@/secret");
+  add_module_service("backup_code", "secret=@CASE@/secret");
+  add_module_service("google_authenticator", "secret=@CASE@/secret");
+  add_module_service("nullok_alone", "secret=@CASE@/secret nullok");
+  add_service("nullok_then_permit", {"auth requisite @MODULE@ secret=@CASE@/secret nullok",
+                                     "auth required pam_permit.so"});
+  add_service("no_nullok_then_permit", {"auth requisite @MODULE@ secret=@CASE@/secret",
+                                        "auth required pam_permit.so"});
+  add_service("nullok_then_permit_file", {"auth requisite @MODULE@ secret=@CASE@/secret nullok",
+                                          "auth required pam_permit.so"});
+  add_service("use_first_pass", {"auth required @WRAP@/pam_set_items.so",
+                                 "auth required @MODULE@ secret=@CASE@/secret use_first_pass"});
+  add_service("try_first_pass", {"auth required @WRAP@/pam_set_items.so",
+                                 "auth required @MODULE@ secret=@CASE@/secret try_first_pass"});
+  add_service("forward_pass", {"auth required @MODULE@ secret=@CASE@/secret forward_pass",
+                               "auth required @WRAP@/pam_get_items.so"});
+  add_module_service("file_user", "secret=@CASE@/nobody-dir/secret user=nobody");
+  add_module_service("no_libcurl", "secret=@CASE@/secret");
+}
+
+bool set_up_world() {
+  world.module = TWOSTEP_PAM_MODULE_PATH;
+  world.wrapper_modules = TWOSTEP_PAM_WRAPPER_MODULES;
+  const passwd* me = ::getpwuid(::getuid());
+  if (me == nullptr) return false;
+  world.user = me->pw_name;
+  world.uid = me->pw_uid;
+  std::string services = std::string(TWOSTEP_TEST_BINARY_DIR) + "/pam_services.XXXXXX";
+  std::string secrets = "/tmp/twostep-pam-test.XXXXXX";
+  if (::mkdtemp(services.data()) == nullptr || ::mkdtemp(secrets.data()) == nullptr) return false;
+  world.services = services;
+  world.secrets = secrets;
+  // Traversable (not listable) for the privilege-drop case's user=nobody.
+  if (::chmod(world.secrets.c_str(), 0711) != 0) return false;
+  define_services();
+  write_services();
+  // Read by pam_wrapper when it initializes, at the first PAM call.
+  setenv("PAM_WRAPPER_SERVICE_DIR", world.services.c_str(), 1);
+  setenv("PAM_WRAPPER_DEBUGLEVEL", "3", 1);
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  if (getenv("PAM_WRAPPER") == nullptr) {
+    std::fprintf(stderr, "run under pam_wrapper (PAM_WRAPPER=1, LD_PRELOAD=libpam_wrapper.so)\n");
+    return 1;
+  }
+  if (!set_up_world()) {
+    std::perror("setting up the test directories");
+    return 1;
+  }
+  std::vector<CMUnitTest> tests;
+  for (const auto& c : kSimpleCases) {
+    tests.push_back(CMUnitTest{c.service, run_simple_case, nullptr, nullptr,
+                               const_cast<SimpleCase*>(&c)});
+  }
+  const CMUnitTest more[] = {
+      cmocka_unit_test(test_replay_refused),
+      cmocka_unit_test(test_rate_limit),
+      cmocka_unit_test(test_backup_code_works_once),
+      cmocka_unit_test(test_nullok_without_file_is_ignore),
+      cmocka_unit_test(test_nullok_with_file_still_checks),
+      cmocka_unit_test(test_google_authenticator_file_updated_in_place),
+      cmocka_unit_test(test_use_first_pass),
+      cmocka_unit_test(test_try_first_pass),
+      cmocka_unit_test(test_forward_pass),
+      cmocka_unit_test(test_privilege_drop_to_file_user),
+      cmocka_unit_test(test_totp_login_never_loads_libcurl),
+  };
+  tests.insert(tests.end(), std::begin(more), std::end(more));
+  const int failed = _cmocka_run_group_tests("pam_twostep", tests.data(), tests.size(), nullptr,
+                                             nullptr);
+  std::error_code ignored;
+  fs::remove_all(world.secrets, ignored);
+  fs::remove_all(world.services, ignored);
+  return failed;
+}
