@@ -1,0 +1,113 @@
+#include "token_display.hpp"
+
+#include "twostep/base32.hpp"
+#include "twostep/otpauth_uri.hpp"
+
+namespace twostep::enroll {
+
+AppLabel app_label(const Options& options, const TargetUser& target) {
+  const std::string host = short_hostname();
+  return AppLabel{options.issuer.value_or(host),
+                  options.label.value_or(target.name + "@" + host)};
+}
+
+Result<SecretBytes> token_uri(const Token& token, const AppLabel& label) {
+  return build_otpauth_uri(token, UriLabel{label.issuer, label.account});
+}
+
+QrStyle effective_qr_style(const Options& options, const Console& console) {
+  if (options.qr_explicit) return options.qr;
+  return resolve_auto_qr(console.text_is_tty());
+}
+
+unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
+  const TerminalQrSize full = terminal_qr_size(matrix, style, kQuietZone);
+  const bool fits = full.columns <= terminal.columns && full.rows + kLinesBelowQr <= terminal.rows;
+  return fits ? kQuietZone : kQuietZoneCompact;
+}
+
+std::string describe_parameters(const Token& token) {
+  std::string text = token.kind == TokenKind::totp ? "TOTP" : "HOTP";
+  text += std::string(", ") + to_string(token.algorithm) + ", " + std::to_string(token.digits) +
+          " digits";
+  if (token.kind == TokenKind::totp) text += ", every " + std::to_string(token.period) + " s";
+  return text;
+}
+
+Status show_token(const Console& console, const Token& token, const AppLabel& label,
+                  const SecretBytes& uri, QrStyle style) {
+  console.always("The app will list it as \"" + label.issuer + "\" / \"" + label.account + "\".");
+  console.always("Manual entry key (" + describe_parameters(token) + "):");
+  const SecretBytes key = base32_encode(token.key.span());
+  const SecretBytes grouped = base32_group(key.view());
+  std::fputs("  ", console.text());
+  console.secret(grouped);
+  std::fputc('\n', console.text());
+  if (style == QrStyle::none) return {};
+
+  auto matrix = encode_qr(uri);
+  if (!matrix) return matrix.error();
+  const TerminalSize terminal = console.text_size();
+  const unsigned quiet = choose_quiet_zone(*matrix, style, terminal);
+  const TerminalQrSize size = terminal_qr_size(*matrix, style, quiet);
+  if (size.columns > terminal.columns || size.rows + kLinesBelowQr > terminal.rows) {
+    console.warn("the QR code needs " + std::to_string(size.columns) + "x" +
+                 std::to_string(size.rows + kLinesBelowQr) +
+                 " characters; enlarge the terminal, try --qr=utf8, or use --png");
+  }
+  console.always("Scan this QR code with your authenticator app:");
+  console.flush();
+  render_terminal_qr(*matrix, style, quiet, console.text());
+  return {};
+}
+
+Status write_qr_images(const Console& console, const Options& options, const SecretBytes& uri,
+                       WrittenFiles& files) {
+  if (!options.png && !options.svg) return {};
+  auto matrix = encode_qr(uri);
+  if (!matrix) return matrix.error();
+  if (options.png) {
+    auto png = render_png(*matrix);
+    if (!png) return png.error();
+    if (auto written = files.write(*options.png, *png, options.force); !written) return written;
+    console.warn(*options.png + " contains the secret; delete it once the app has scanned it");
+  }
+  if (options.svg) {
+    const SecretBytes svg = render_svg(*matrix);
+    if (auto written = files.write(*options.svg, svg, options.force); !written) return written;
+    console.warn(*options.svg + " contains the secret; delete it once the app has scanned it");
+  }
+  return {};
+}
+
+bool uses_non_default_parameters(const Token& token) {
+  return token.algorithm != HashAlgorithm::sha1 || token.digits != 6 ||
+         (token.kind == TokenKind::totp && token.period != 30);
+}
+
+void warn_about_app_support(const Console& console, const Token& token) {
+  if (token.algorithm != HashAlgorithm::sha1 || (token.kind == TokenKind::totp && token.period != 30)) {
+    console.warn(std::string("Google Authenticator and Microsoft Authenticator ignore ") +
+                 (token.algorithm != HashAlgorithm::sha1 ? to_string(token.algorithm) : "") +
+                 (token.algorithm != HashAlgorithm::sha1 && token.period != 30 ? " and " : "") +
+                 (token.period != 30 ? "periods other than 30 s" : "") +
+                 " and show wrong codes; use an app that supports them (e.g. FreeOTP, Aegis)");
+  }
+  if (token.digits == 7) console.warn("7-digit codes are not supported by many apps");
+  if (token.digits == 8) console.warn("8-digit codes work in most apps, but not all");
+}
+
+void print_backup_codes(const Console& console, const std::vector<SecretBytes>& codes) {
+  if (codes.empty()) return;
+  console.info("");
+  console.info("Backup codes (each works once, for when your phone is not at hand).");
+  console.info("Store them somewhere safe now; they will not be shown again:");
+  for (const SecretBytes& code : codes) {
+    std::fputs(console.quiet() ? "" : "  ", console.text());
+    console.secret(code);
+    std::fputc('\n', console.text());
+  }
+  console.flush();
+}
+
+}  // namespace twostep::enroll

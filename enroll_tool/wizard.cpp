@@ -1,0 +1,153 @@
+// The default mode: create a token, show it, confirm a code, write the file,
+// show the backup codes once.
+#include <sys/stat.h>
+
+#include <string>
+
+#include "backup_codes.hpp"
+#include "confirm.hpp"
+#include "exit_codes.hpp"
+#include "modes.hpp"
+#include "token_display.hpp"
+#include "twostep/secret_store.hpp"
+
+namespace twostep::enroll {
+namespace {
+
+// 160 bits, RFC 4226's recommendation, for every algorithm: ample for
+// HMAC-SHA256/512 too, and it keeps the QR code small enough for 80x24.
+constexpr std::size_t kSecretBytes = 20;
+
+bool path_exists(const std::string& path) {
+  struct stat info {};
+  return lstat(path.c_str(), &info) == 0;
+}
+
+Enrollment new_enrollment(const Options& options, Token token) {
+  Enrollment enrollment;
+  enrollment.tokens.push_back(std::move(token));
+  enrollment.window = options.window;
+  enrollment.replay_protection = true;
+  enrollment.rate_limit = options.rate_limit;
+  return enrollment;
+}
+
+}  // namespace
+
+Result<Token> new_token(const Options& options) {
+  auto key = random_secret(kSecretBytes);
+  if (!key) return key.error();
+  Token token;
+  token.name = options.token_name;
+  token.kind = options.hotp ? TokenKind::hotp : TokenKind::totp;
+  token.key = std::move(*key);
+  token.algorithm = options.algorithm;
+  token.digits = options.digits;
+  token.period = options.period;
+  // pam_google_authenticator refuses HOTP_COUNTER 0; its own tool starts at 1.
+  if (token.kind == TokenKind::hotp && options.format == FileFormat::google_authenticator) {
+    token.counter = 1;
+  }
+  return token;
+}
+
+int present_new_token(const Session& session, const Token& token, const SecretBytes& uri,
+                  WrittenFiles& images) {
+  const Options& options = session.options;
+  const Console& console = session.console;
+  const bool on_screen = may_show_secret(options, console);
+  if (!on_screen && options.confirm && !options.print_uri && !options.png && !options.svg) {
+    console.error("output is not a terminal, so the secret is not shown; use --qr=utf8, "
+                  "--png FILE or --print-uri (or --no-confirm for provisioning)");
+    return kExitUsage;
+  }
+  if (auto written = write_qr_images(console, options, uri, images); !written) {
+    console.error(written.error().message);
+    return written.error().code == ErrorCode::invalid_argument ? kExitRefused : kExitIo;
+  }
+  if (options.print_uri) {
+    std::fwrite(uri.data(), 1, uri.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+  // Before the QR, so the prompt stays right below it.
+  if (uses_non_default_parameters(token)) warn_about_app_support(console, token);
+  if (on_screen) {
+    const AppLabel label = app_label(options, session.target);
+    if (auto shown = show_token(console, token, label, uri, effective_qr_style(options, console));
+        !shown) {
+      console.error(shown.error().message);
+      return kExitIo;
+    }
+  }
+  return kExitOk;
+}
+
+bool may_show_secret(const Options& options, const Console& console) {
+  return console.text_is_tty() || (options.qr_explicit && options.qr != QrStyle::none);
+}
+
+int report_interrupted(const Console& console) {
+  console.always("");
+  console.always("Interrupted; nothing was written.");
+  return kExitInterrupted;
+}
+
+int report_file_error(const Console& console, const Error& error) {
+  if (error.code == ErrorCode::not_found) {
+    console.error(error.message + " (not enrolled?)");
+    return kExitNotEnrolled;
+  }
+  console.error(error.message);
+  return kExitIo;
+}
+
+int run_wizard(const Session& session) {
+  const Options& options = session.options;
+  const Console& console = session.console;
+  const std::string& path = session.location.path;
+  if (path_exists(path) && !options.force) {
+    console.error(path + " already exists: " + session.target.name +
+                  " is already enrolled. Use --status to see it, --add-token for another "
+                  "device, or --force to replace it.");
+    return kExitRefused;
+  }
+  auto token = new_token(options);
+  if (!token) return report_file_error(console, token.error());
+  auto uri = token_uri(*token, app_label(options, session.target));
+  if (!uri) {
+    console.error(uri.error().message);
+    return kExitUsage;
+  }
+  console.info("Enrolling " + session.target.name + " in " + path + ".");
+  WrittenFiles images;  // removed again unless the enrollment completes
+  if (const int shown = present_new_token(session, *token, *uri, images); shown != kExitOk) return shown;
+
+  if (options.confirm) {
+    switch (confirm_token(console, *token, options.window)) {
+      case ConfirmResult::confirmed: break;
+      case ConfirmResult::interrupted: return report_interrupted(console);
+      case ConfirmResult::failed:
+        console.error("the code was not confirmed; nothing was written");
+        return kExitConfirmFailed;
+    }
+  }
+
+  if (interrupted()) return report_interrupted(console);  // e.g. Ctrl-C with --no-confirm
+  Enrollment enrollment = new_enrollment(options, std::move(*token));
+  auto codes = make_backup_codes(enrollment, options.backup_codes, options.format);
+  if (!codes) return report_file_error(console, codes.error());
+  const SecretDocument document = make_document(options.format, std::move(enrollment));
+  if (auto created = create_secret_file(path, document, options.force, session.location.owner,
+                                        session.location.group);
+      !created) {
+    console.error(created.error().message);
+    return kExitIo;
+  }
+  images.keep();
+  console.info("Enrolled: " + path + " (" + to_string(options.format) + " format, mode 0600).");
+  print_backup_codes(console, *codes);
+  return kExitOk;
+}
+
+}  // namespace twostep::enroll
