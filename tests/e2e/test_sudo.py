@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Real sudo with the module under test.
+
+sudo is pointed at a private PAM service through a sudoers drop-in
+(Defaults:<user> pam_service=<service>), so /etc/pam.d/sudo is never touched.
+Right code runs the command as root, wrong code is refused, the used code is
+refused when replayed.
+"""
+
+import os
+import subprocess
+import sys
+
+import pexpect
+
+import harness as h
+
+MARKER = "sudo-e2e-42-ok"
+
+
+def install_sudoers_dropin(user: h.User, service: str) -> None:
+    with open("/etc/sudoers", encoding="utf-8") as handle:
+        if "includedir /etc/sudoers.d" not in handle.read():
+            raise h.TestFailure("/etc/sudoers does not include /etc/sudoers.d")
+    path = os.path.join(h.SUDOERS_DIR, service)
+    if os.path.exists(path):
+        raise h.TestFailure(f"{path} already exists")
+    content = (
+        "# twostep e2e test drop-in; removed by the test\n"
+        f"Defaults:{user.name} pam_service={service}\n"
+        f"Defaults:{user.name} passwd_tries=1, timestamp_timeout=0, !lecture\n"
+        f"{user.name} ALL=(root) ALL\n")
+    temp = os.path.join(h.SUDOERS_DIR, f".{service}.tmp")  # sudo ignores dotfiles
+    h.register_owned_file(path)
+    h.register_owned_file(temp)
+    with open(temp, "w", encoding="ascii") as handle:
+        handle.write(content)
+    os.chmod(temp, 0o440)
+    h.run(["visudo", "-c", "-q", "-f", temp])
+    os.rename(temp, path)
+    # The whole policy must still parse with the drop-in in place.
+    result = h.run(["visudo", "-c", "-q"], check_rc=False)
+    if result.returncode != 0:
+        os.unlink(path)
+        raise h.TestFailure(f"visudo -c failed with the drop-in: {result.stderr.strip()}")
+
+
+def sudo_as(user: h.User, code: str) -> tuple[bool, list[str], str]:
+    """`sudo sh -c ...` run by `user` on a pty, answering the code prompt."""
+    child = pexpect.spawn(
+        "runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c",
+                    "echo sudo-e2e-$((6*7))-ok uid=$(id -u)"],
+        encoding="utf-8", timeout=20)
+    prompts = []
+    transcript = []
+    try:
+        while True:
+            index = child.expect([h.CODE_PROMPT, h.PASSWORD_PROMPT, pexpect.EOF])
+            transcript.append(child.before)
+            if index == 2:
+                break
+            prompts.append("code" if index == 0 else "password")
+            child.sendline(code if index == 0 else "")
+        child.close()
+    finally:
+        if child.isalive():
+            child.close(force=True)
+    output = "".join(transcript)
+    succeeded = child.exitstatus == 0 and f"{MARKER} uid=0" in output
+    return succeeded, prompts, output
+
+
+def main() -> int:
+    h.require_root()
+    module = h.module_from_args(h.parse_args())
+    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    try:
+        user = h.create_user()
+        enrolled = module.enroll(user)
+        service = h.unique_name()
+        h.write_pam_service(service, [module.auth_line()])
+        install_sudoers_dropin(user, service)
+
+        step = h.current_step()
+        code = h.totp(enrolled.secret_b32, step)
+        wrong = h.wrong_code(enrolled.secret_b32, step)
+
+        ok, prompts, output = sudo_as(user, wrong)
+        h.check(prompts == ["code"], f"sudo shows the verification code prompt ({prompts})")
+        h.check(not ok and MARKER not in output, "sudo with a wrong code is refused")
+
+        ok, prompts, output = sudo_as(user, code)
+        h.check(ok, "sudo with the right code runs the command as root"
+                + ("" if ok else f"\n{output}"))
+
+        ok, prompts, output = sudo_as(user, code)
+        h.check(not ok and MARKER not in output, "sudo with the replayed code is refused")
+    except h.TestFailure as failure:
+        print(f"FAIL: {failure}", flush=True)
+        return 1
+    finally:
+        h.CLEANUP.run()
+    leftover = subprocess.run(["visudo", "-c", "-q"], capture_output=True).returncode
+    if leftover != 0:
+        print("FAIL: sudoers does not parse after cleanup", flush=True)
+        return 1
+    print("PASS", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
