@@ -293,7 +293,7 @@ std::optional<std::string> code_for_now(const Login& login, std::int64_t step) {
 // variants see the same machine load within milliseconds, and the extra cost
 // of a variant is taken per user as a paired difference to the baseline.
 bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t rep,
-             std::ofstream* raw, bool record, bool fresh_process) {
+             std::ofstream* raw, bool record, bool fresh_process, bool settle) {
   const std::size_t count = variants.size();
   const std::size_t users = variants[0].logins.size();
   for (const Variant& variant : variants) {
@@ -308,6 +308,10 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t r
       }
     }
   }
+  // Flush the restored files (untimed): otherwise the first fsync of the pass
+  // makes the file system commit every file rewritten here, and that cost
+  // lands on whichever module happens to sync first.
+  ::sync();
   std::vector<std::vector<double>> times(count, std::vector<double>(users, 0.0));
   for (std::size_t i = 0; i < users; ++i) {
     const std::int64_t step = current_step();
@@ -322,6 +326,9 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t r
       ConversationData data;
       data.code = &*code;
       data.check_maps = (i == 0);
+      // --settle: every login starts on a clean journal, so a module's fsyncs
+      // pay for its own writes only, not for what earlier logins left dirty.
+      if (settle) ::sync();
       const auto [us, ok] = fresh_process ? timed_login_in_child(variant, login, data)
                                           : timed_login(variant, login, data);
       if (data.maps_checked) {
@@ -357,6 +364,7 @@ struct Options {
   std::size_t reps = 10;
   std::string preload;
   bool fresh_process = false;
+  bool settle = false;  // sync() before every login, untimed
 };
 
 std::optional<std::size_t> parse_count(std::string_view text) {
@@ -371,8 +379,11 @@ std::optional<std::size_t> parse_count(std::string_view text) {
 std::optional<Options> parse_options(int argc, char** argv) {
   Options options;
   int i = 1;
-  for (; i < argc && std::string_view(argv[i]) == "--fresh-process"; ++i) {
-    options.fresh_process = true;
+  for (; i < argc && std::string_view(argv[i]).starts_with("--") &&
+         (std::string_view(argv[i]) == "--fresh-process" || std::string_view(argv[i]) == "--settle");
+       ++i) {
+    if (std::string_view(argv[i]) == "--fresh-process") options.fresh_process = true;
+    if (std::string_view(argv[i]) == "--settle") options.settle = true;
   }
   for (; i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
@@ -437,7 +448,7 @@ void print_summary(const std::vector<Variant>& variants, const Options& options)
 int main(int argc, char** argv) {
   const auto options = parse_options(argc, argv);
   if (!options) {
-    std::cerr << "usage: twostep-pam-bench [--fresh-process] --manifest FILE [--reps N]\n"
+    std::cerr << "usage: twostep-pam-bench [--fresh-process] [--settle] --manifest FILE [--reps N]\n"
                  "       [--raw FILE.csv]\n"
                  "       [--preload LIB]\n"
                  "       [--baseline NAME] [--reference NAME] [--subject PREFIX]\n";
@@ -448,9 +459,21 @@ int main(int argc, char** argv) {
   if (!options->preload.empty()) {
     // Deliberately never closed: stays mapped for the whole run, like a
     // library the application itself links.
-    if (::dlopen(options->preload.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    void* library = ::dlopen(options->preload.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (library == nullptr) {
       std::cerr << "cannot preload " << options->preload << "\n";
       return 2;
+    }
+    // sshd has initialised OpenSSL (configuration, providers, digests for
+    // the key exchange) long before PAM runs in its connection process: do
+    // the same, so a module is not charged for the application's init.
+    using InitCrypto = int (*)(std::uint64_t, const void*);
+    if (void* init = ::dlsym(library, "OPENSSL_init_crypto"); init != nullptr) {
+      constexpr std::uint64_t kLoadConfig = 0x40, kAddAllCiphers = 0x04, kAddAllDigests = 0x08,
+                              kLoadCryptoStrings = 0x02;
+      reinterpret_cast<InitCrypto>(init)(
+          kLoadConfig | kAddAllCiphers | kAddAllDigests | kLoadCryptoStrings, nullptr);
+      std::printf("preloaded library initialised like sshd does (OPENSSL_init_crypto)\n");
     }
   }
   std::printf("mapped before the first pam_start: libstdc++ %s, libcrypto %s\n",
@@ -472,10 +495,11 @@ int main(int argc, char** argv) {
                                  ? "fresh process per login (forked child)"
                                  : "one process, logins in a loop");
   // Warm-up repetition (page cache; in loop mode also NODELETE libraries).
-  if (!run_rep(*variants, baseline_index, 0, nullptr, false, options->fresh_process)) return 1;
+  if (!run_rep(*variants, baseline_index, 0, nullptr, false, options->fresh_process,
+               options->settle)) return 1;
   for (std::size_t rep = 1; rep <= options->reps; ++rep) {
     if (!run_rep(*variants, baseline_index, rep, raw ? &*raw : nullptr, true,
-                 options->fresh_process)) {
+                 options->fresh_process, options->settle)) {
       return 1;
     }
     std::fprintf(stderr, "rep %zu/%zu done\n", rep, options->reps);

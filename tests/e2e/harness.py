@@ -476,6 +476,27 @@ def pamtester_login(service: str, user: str, answers: list[str], timeout: float 
 # sshd
 
 
+def answer_prompts(child, code: str) -> tuple[list[str], str]:
+    """Answers a pexpect child's prompts until it exits: the code at the
+    verification prompt, an empty line at a password prompt (which must then
+    fail). Returns the prompts seen ("code"/"password") and all output."""
+    prompts: list[str] = []
+    transcript: list[str] = []
+    try:
+        while True:
+            index = child.expect([CODE_PROMPT, PASSWORD_PROMPT, pexpect.EOF])
+            transcript.append(child.before)
+            if index == 2:
+                break
+            prompts.append("code" if index == 0 else "password")
+            child.sendline(code if index == 0 else "")
+        child.close()
+    finally:
+        if child.isalive():
+            child.close(force=True)
+    return prompts, "".join(transcript)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -44,21 +44,7 @@ def su_login(service_file: str, caller: h.User, target: h.User, code: str
     child = pexpect.spawn("unshare", ["--mount", "--propagation", "private",
                                       "/bin/sh", "-c", script],
                           encoding="utf-8", timeout=20)
-    prompts = []
-    transcript = []
-    try:
-        while True:
-            index = child.expect([h.CODE_PROMPT, h.PASSWORD_PROMPT, pexpect.EOF])
-            transcript.append(child.before)
-            if index == 2:
-                break
-            prompts.append("code" if index == 0 else "password")
-            child.sendline(code if index == 0 else "")
-        child.close()
-    finally:
-        if child.isalive():
-            child.close(force=True)
-    output = "".join(transcript)
+    prompts, output = h.answer_prompts(child, code)
     succeeded = child.exitstatus == 0 and f"{MARKER} user={target.name}" in output
     return succeeded, prompts, output
 

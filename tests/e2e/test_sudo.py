@@ -51,21 +51,7 @@ def sudo_as(user: h.User, code: str) -> tuple[bool, list[str], str]:
         "runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c",
                     "echo sudo-e2e-$((6*7))-ok uid=$(id -u)"],
         encoding="utf-8", timeout=20)
-    prompts = []
-    transcript = []
-    try:
-        while True:
-            index = child.expect([h.CODE_PROMPT, h.PASSWORD_PROMPT, pexpect.EOF])
-            transcript.append(child.before)
-            if index == 2:
-                break
-            prompts.append("code" if index == 0 else "password")
-            child.sendline(code if index == 0 else "")
-        child.close()
-    finally:
-        if child.isalive():
-            child.close(force=True)
-    output = "".join(transcript)
+    prompts, output = h.answer_prompts(child, code)
     succeeded = child.exitstatus == 0 and f"{MARKER} uid=0" in output
     return succeeded, prompts, output
 
