@@ -10,12 +10,12 @@
 #include <utility>
 #include <vector>
 
-#include "account.hpp"
 #include "audit.hpp"
-#include "file_identity.hpp"
-#include "secret_path.hpp"
+#include "twostep/account.hpp"
+#include "twostep/file_identity.hpp"
 #include "twostep/otp.hpp"
 #include "twostep/policy.hpp"
+#include "twostep/secret_path.hpp"
 #include "twostep/secret_store.hpp"
 
 namespace twostep::pam {

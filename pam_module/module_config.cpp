@@ -5,8 +5,8 @@
 #include <string>
 
 #include "audit.hpp"
-#include "secret_path.hpp"
 #include "twostep/enrollment.hpp"
+#include "twostep/secret_path.hpp"
 
 namespace twostep::pam {
 

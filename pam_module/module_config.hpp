@@ -33,7 +33,7 @@ inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
 
 struct Config {
-  std::string secret_path{kDefaultSecretPath};  // template; see secret_path.hpp
+  std::string secret_path{kDefaultSecretPath};  // template; see twostep/secret_path.hpp
   bool secret_path_is_default = true;           // enables the GA fallback
   std::optional<std::string> file_user;         // user=NAME
   bool nullok = false;

@@ -22,9 +22,9 @@ extern "C" {
 #include "audit.hpp"
 #include "authenticate.hpp"
 #include "module_config.hpp"
-#include "secret_path.hpp"
 #include "twostep/otp.hpp"
 #include "twostep/secret_file.hpp"
+#include "twostep/secret_path.hpp"
 
 using namespace twostep;
 using namespace twostep::pam;

@@ -8,7 +8,7 @@
 
 #include "twostep/result.hpp"
 
-namespace twostep::pam {
+namespace twostep {
 
 class FileAccessIdentity {
  public:
@@ -30,4 +30,4 @@ class FileAccessIdentity {
   bool switched_;  // false after a move or when nothing had to change
 };
 
-}  // namespace twostep::pam
+}  // namespace twostep

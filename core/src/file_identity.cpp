@@ -1,10 +1,10 @@
-#include "file_identity.hpp"
+#include "twostep/file_identity.hpp"
 
 #include <sys/fsuid.h>
 
 #include <string>
 
-namespace twostep::pam {
+namespace twostep {
 
 namespace {
 
@@ -54,4 +54,4 @@ FileAccessIdentity::~FileAccessIdentity() {
   }
 }
 
-}  // namespace twostep::pam
+}  // namespace twostep

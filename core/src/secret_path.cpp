@@ -1,8 +1,8 @@
-#include "secret_path.hpp"
+#include "twostep/secret_path.hpp"
 
 #include <optional>
 
-namespace twostep::pam {
+namespace twostep {
 
 namespace {
 
@@ -117,4 +117,4 @@ Result<std::string> expand_secret_path(std::string_view path_template,
   return path;
 }
 
-}  // namespace twostep::pam
+}  // namespace twostep

@@ -1,4 +1,5 @@
-// Looking up local accounts (getpwnam_r) without the static-buffer getpwnam.
+// Looking up local accounts (getpwnam_r / getpwuid_r) without the
+// static-buffer getpwnam / getpwuid.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +10,7 @@
 
 #include "twostep/result.hpp"
 
-namespace twostep::pam {
+namespace twostep {
 
 struct Account {
   std::string name;
@@ -21,4 +22,7 @@ struct Account {
 // nullopt: no such account. Error: the lookup itself failed (NSS trouble).
 Result<std::optional<Account>> lookup_account(std::string_view name);
 
-}  // namespace twostep::pam
+// The same by uid.
+Result<std::optional<Account>> lookup_account_by_uid(uid_t uid);
+
+}  // namespace twostep
