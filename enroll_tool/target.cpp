@@ -1,54 +1,39 @@
 #include "target.hpp"
 
-#include <pwd.h>
-#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <vector>
+#include <utility>
+
+#include "twostep/secret_path.hpp"
 
 namespace twostep::enroll {
 namespace {
 
-Result<TargetUser> from_passwd(const passwd* entry, const std::string& what) {
-  if (entry == nullptr) return make_error(ErrorCode::not_found, "no such user: " + what);
-  TargetUser user;
-  user.name = entry->pw_name;
-  user.uid = entry->pw_uid;
-  user.gid = entry->pw_gid;
-  user.home = entry->pw_dir != nullptr ? entry->pw_dir : "";
-  return user;
+// A lookup that found nothing is "no such user"; a failed lookup keeps its
+// own message (NSS trouble).
+Result<TargetUser> found_or_error(Result<std::optional<Account>> looked_up,
+                                  const std::string& what) {
+  if (!looked_up) return looked_up.error();
+  if (!*looked_up) return make_error(ErrorCode::not_found, "no such user: " + what);
+  return std::move(**looked_up);
 }
 
-Result<TargetUser> lookup_name(const std::string& name) {
-  passwd entry{};
-  passwd* found = nullptr;
-  std::vector<char> buffer(16384);
-  getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  return from_passwd(found, name);
-}
-
-Result<TargetUser> lookup_uid(uid_t uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  std::vector<char> buffer(16384);
-  getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
-  return from_passwd(found, "uid " + std::to_string(uid));
-}
-
-void replace_all(std::string& text, std::string_view from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos;
-       at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
+// The template as pam_twostep expands it, with enroll's wording around the
+// shared checks' messages.
+Result<std::string> expand_secret_file(const std::string& path_template,
+                                       const TargetUser& target) {
+  if (auto valid = validate_secret_path_template(path_template); !valid) {
+    return make_error(ErrorCode::invalid_argument,
+                      "invalid secret file " + path_template + ": " + valid.error().message);
   }
-}
-
-std::string expand_path(std::string path, const TargetUser& target) {
-  if (path == "~" || path.starts_with("~/")) path = target.home + path.substr(1);
-  replace_all(path, "${HOME}", target.home);
-  replace_all(path, "${USER}", target.name);
-  replace_all(path, "%u", target.name);
+  auto path = expand_secret_path(path_template, PathContext{target.name, target.home});
+  if (!path) {
+    return make_error(ErrorCode::invalid_argument, "cannot expand the secret file " +
+                                                       path_template + " for " + target.name +
+                                                       ": " + path.error().message);
+  }
   return path;
 }
 
@@ -72,21 +57,26 @@ bool inside(const std::string& path, const std::string& directory) {
 }  // namespace
 
 Result<TargetUser> resolve_target_user(const std::optional<std::string>& requested) {
-  auto self = lookup_uid(getuid());
+  const uid_t uid = getuid();
+  auto self = found_or_error(lookup_account_by_uid(uid), "uid " + std::to_string(uid));
   if (!requested || !self) return self;
   if (*requested == self->name) return self;
   if (geteuid() != 0) {
     return make_error(ErrorCode::invalid_argument,
                       "only root may enroll or manage another user (--user " + *requested + ")");
   }
-  return lookup_name(*requested);
+  return found_or_error(lookup_account(*requested), *requested);
 }
 
 Result<SecretLocation> locate_secret_file(const Options& options, const TargetUser& target) {
   SecretLocation location;
   location.format = options.format;
   const char* fallback = options.format == FileFormat::native ? "~/.twostep" : "~/.google_authenticator";
-  location.path = expand_path(options.secret_file.value_or(fallback), target);
+  auto path = expand_secret_file(options.secret_file.value_or(fallback), target);
+  if (!path) return path.error();
+  location.path = std::move(*path);
+  // The shared expansion only yields absolute paths; kept as a last guard,
+  // everything below depends on it.
   if (location.path.empty() || location.path.front() != '/') {
     return make_error(ErrorCode::invalid_argument,
                       "the secret file must be an absolute path (or start with ~/): " + location.path);
@@ -124,20 +114,12 @@ ScopedFilesystemIdentity::ScopedFilesystemIdentity(const TargetUser& target,
       location.owner != target.uid) {
     return;
   }
-  switched_ = true;
-  // setfsuid/setfsgid report the previous value; reading back with an
-  // invalid id (-1) tells whether the switch took effect.
-  setfsgid(target.gid);
-  setfsuid(target.uid);
-  const auto invalid = static_cast<uid_t>(-1);
-  ok_ = setfsuid(invalid) == static_cast<int>(target.uid) &&
-        setfsgid(static_cast<gid_t>(invalid)) == static_cast<int>(target.gid);
-}
-
-ScopedFilesystemIdentity::~ScopedFilesystemIdentity() {
-  if (!switched_) return;
-  setfsuid(0);
-  setfsgid(0);
+  auto assumed = FileAccessIdentity::assume(target.uid, target.gid);
+  if (!assumed) {
+    ok_ = false;
+    return;
+  }
+  identity_.emplace(std::move(*assumed));
 }
 
 std::string short_hostname() {

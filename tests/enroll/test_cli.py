@@ -2,7 +2,8 @@
 """Options, exit codes and the lifecycle modes: --help lists every flag and
 the exit codes; usage errors exit 1; --status shows no secret; --show gives
 back the same URI; --add-token, --regenerate-backup-codes, --remove;
---force replaces; root enrolling another user sets the owner."""
+--force replaces; --secret-file expands like secret=; root enrolling another
+user sets the owner."""
 
 import os
 import pwd
@@ -36,7 +37,9 @@ def usage_errors(tmp):
              ["--backup-codes", "33"], ["--qr", "sixel"], ["--rate-limit", "3"],
              ["--rate-limit", "0/30"], ["--status", "--remove"], ["--status", "--algorithm", "SHA256"],
              ["--remove", "--png", "x.png"], ["--hotp", "--period", "60"], ["--token", "bad name"],
-             ["--user", "no-such-user-twostep"], ["--secret-file", "relative/path"]]
+             ["--user", "no-such-user-twostep"], ["--secret-file", "relative/path"],
+             ["--secret-file", os.path.join(tmp, "$SHELL")], ["--secret-file", os.path.join(tmp, "%x")],
+             ["--secret-file", "~root/.twostep"], ["--secret-file", os.path.join(tmp, "..", "x")]]
     for args in cases:
         result = run(TOOL, "--no-confirm", "--secret-file", secret, *args)
         check(result.returncode == EXIT_USAGE and result.stderr.strip() != "",
@@ -125,6 +128,20 @@ def lifecycle(tmp):
           "--remove refuses a file that is not a secret file (without --force)")
 
 
+def secret_file_expansions(tmp):
+    """--secret-file expands like pam_twostep's secret=: %u and ${USER} name
+    the same file, %% is a percent sign."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    directory = os.path.join(tmp, "central")
+    os.mkdir(directory, 0o700)
+    result = run(TOOL, "--no-confirm", "--secret-file", os.path.join(directory, "%u-100%%"))
+    expected = os.path.join(directory, me + "-100%")
+    check(result.returncode == EXIT_OK and os.path.exists(expected),
+          "--secret-file DIR/%u-100%% writes DIR/<user>-100%")
+    result = run(TOOL, "--status", "--secret-file", os.path.join(directory, "${USER}-100%%"))
+    check(result.returncode == EXIT_OK, "${USER} names the same file as %u")
+
+
 def root_enrolls_another_user(tmp):
     if os.geteuid() != 0:
         print("skip - root-only checks (not root)")
@@ -148,6 +165,12 @@ def root_enrolls_another_user(tmp):
     result = run(TOOL, "--user", "nobody", "--no-confirm", "--print-uri", "--secret-file",
                  os.path.join(tmp, "label"))
     check("nobody%40" in result.stdout, "the default label names the target user")
+    result = run(TOOL, "--user", "nobody", "--no-confirm", "--secret-file",
+                 os.path.join(tmp, "per-user-%u"))
+    per_user = os.path.join(tmp, "per-user-nobody")
+    check(result.returncode == EXIT_OK and os.path.exists(per_user)
+          and os.stat(per_user).st_uid == 0,
+          "root: --user nobody --secret-file DIR/%u writes DIR/nobody, root-owned")
 
 
 def main():
@@ -156,6 +179,7 @@ def main():
         help_lists_everything()
         usage_errors(tmp)
         lifecycle(tmp)
+        secret_file_expansions(tmp)
         root_enrolls_another_user(tmp)
     finally:
         cleanup(tmp)
