@@ -473,7 +473,15 @@ int main(int argc, char** argv) {
                               kLoadCryptoStrings = 0x02;
       reinterpret_cast<InitCrypto>(init)(
           kLoadConfig | kAddAllCiphers | kAddAllDigests | kLoadCryptoStrings, nullptr);
-      std::printf("preloaded library initialised like sshd does (OPENSSL_init_crypto)\n");
+      // The key exchange hashes with EVP before any authentication: one
+      // digest fetch builds the library context's name map and provider
+      // method store, as sshd's own use of libcrypto has by then.
+      using FetchDigest = void* (*)(void*, const char*, const char*);
+      using FreeDigest = void (*)(void*);
+      auto* fetch = reinterpret_cast<FetchDigest>(::dlsym(library, "EVP_MD_fetch"));
+      auto* release = reinterpret_cast<FreeDigest>(::dlsym(library, "EVP_MD_free"));
+      if (fetch != nullptr && release != nullptr) release(fetch(nullptr, "SHA256", nullptr));
+      std::printf("preloaded library initialised like sshd's (OPENSSL_init_crypto, SHA256 fetch)\n");
     }
   }
   std::printf("mapped before the first pam_start: libstdc++ %s, libcrypto %s\n",
