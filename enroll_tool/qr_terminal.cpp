@@ -13,26 +13,39 @@ constexpr std::string_view kReset = "\x1b[0m";
 
 constexpr std::string_view kUpperHalf = "\u2580";  // ▀
 constexpr std::string_view kLowerHalf = "\u2584";  // ▄
-constexpr std::string_view kFullBlock = "\u2588";  // █
 
 int total_modules(const QrMatrix& matrix, unsigned quiet) {
   return static_cast<int>(matrix.width() + 2 * quiet);
 }
 
-std::string_view half_block(bool top_dark, bool bottom_dark) {
-  if (top_dark && bottom_dark) return kFullBlock;
-  if (top_dark) return kUpperHalf;
-  if (bottom_dark) return kLowerHalf;
-  return " ";
+// One character cell holds two modules, one above the other. Cells whose two
+// modules agree are drawn as a coloured space: the background fills the whole
+// cell in every terminal, whereas a full-block glyph drawn from a font can
+// leave a line between rows (xterm with TrueType fonts does), and such lines
+// through the finder patterns stop scanners. Only mixed cells use a
+// half-block glyph.
+struct Utf8Cell {
+  std::string_view colours;
+  std::string_view glyph;
+};
+
+Utf8Cell utf8_cell(bool top_dark, bool bottom_dark) {
+  if (top_dark && bottom_dark) return {kBlackBackground, " "};
+  if (top_dark) return {kBlackOnWhite, kUpperHalf};
+  if (bottom_dark) return {kBlackOnWhite, kLowerHalf};
+  return {kBlackOnWhite, " "};
 }
 
 void append_utf8_rows(const QrMatrix& matrix, unsigned quiet, SecretBytes& out) {
   const int total = total_modules(matrix, quiet);
   for (int y = 0; y < total; y += 2) {
-    out.append(kBlackOnWhite);
+    std::string_view current;
     for (int x = 0; x < total; ++x) {
-      out.append(half_block(matrix.dark_with_quiet_zone(x, y, quiet),
-                            matrix.dark_with_quiet_zone(x, y + 1, quiet)));
+      const Utf8Cell cell = utf8_cell(matrix.dark_with_quiet_zone(x, y, quiet),
+                                      matrix.dark_with_quiet_zone(x, y + 1, quiet));
+      if (cell.colours != current) out.append(cell.colours);
+      current = cell.colours;
+      out.append(cell.glyph);
     }
     out.append(kReset);
     out.append("\n");

@@ -169,17 +169,34 @@ def utf8_qr_lines(output):
 
 
 def utf8_qr_matrix(output):
-    """Half blocks back to modules: each character cell is two modules tall."""
+    """Character cells back to modules: each cell is two modules tall. A
+    space takes its colour from the background (black 40, white 47); a half
+    block is black (30) on white (47). Anything else is an error."""
     lines = utf8_qr_lines(output)
     matrix = []
     for line in lines:
-        cells = ANSI_ESCAPE.sub("", line)
         top, bottom = [], []
-        for cell in cells:
-            if cell not in " \u2580\u2584\u2588":
-                raise ValueError("unexpected character %r in utf8 QR" % cell)
-            top.append(cell in "\u2580\u2588")
-            bottom.append(cell in "\u2584\u2588")
+        background_dark = None
+        for code, char in re.findall(r"\x1b\[([0-9;]*)m|(.)", line):
+            if code:
+                params = code.split(";")
+                if "40" in params:
+                    background_dark = True
+                elif "47" in params:
+                    background_dark = False
+                continue
+            if char == " ":
+                if background_dark is None:
+                    raise ValueError("cell drawn before any colour was set")
+                top.append(background_dark)
+                bottom.append(background_dark)
+            elif char in "\u2580\u2584":
+                if background_dark is not False:
+                    raise ValueError("half block not drawn black on white")
+                top.append(char == "\u2580")
+                bottom.append(char == "\u2584")
+            else:
+                raise ValueError("unexpected character %r in utf8 QR" % char)
         matrix.append(top)
         matrix.append(bottom)
     return matrix
