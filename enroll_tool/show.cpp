@@ -53,7 +53,8 @@ int run_show(const Session& session) {
   }
   if (on_screen) {
     console.info("Token \"" + token->name + "\" from " + session.location.path + ":");
-    if (auto shown = show_token(console, *token, label, *uri, effective_qr_style(options, console));
+    if (auto shown = show_token(console, *token, label, *uri, effective_qr_style(options, console),
+                                 !options.qr_explicit);
         !shown) {
       console.error(shown.error().message);
       return kExitIo;

@@ -20,11 +20,6 @@ QrStyle effective_qr_style(const Options& options, const Console& console) {
   return resolve_auto_qr(console.text_is_tty());
 }
 
-unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
-  const TerminalQrSize full = terminal_qr_size(matrix, style, kQuietZone);
-  const bool fits = full.columns <= terminal.columns && full.rows + kLinesBelowQr <= terminal.rows;
-  return fits ? kQuietZone : kQuietZoneCompact;
-}
 
 std::string describe_parameters(const Token& token) {
   std::string text = token.kind == TokenKind::totp ? "TOTP" : "HOTP";
@@ -34,8 +29,21 @@ std::string describe_parameters(const Token& token) {
   return text;
 }
 
+namespace {
+
+bool fits_with_full_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
+  const TerminalQrSize full = terminal_qr_size(matrix, style, kQuietZone);
+  return full.columns <= terminal.columns && full.rows + kLinesBelowQr <= terminal.rows;
+}
+
+}  // namespace
+
+unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
+  return fits_with_full_quiet_zone(matrix, style, terminal) ? kQuietZone : kQuietZoneCompact;
+}
+
 Status show_token(const Console& console, const Token& token, const AppLabel& label,
-                  const SecretBytes& uri, QrStyle style) {
+                  const SecretBytes& uri, QrStyle style, bool style_is_auto) {
   console.always("The app will list it as \"" + label.issuer + "\" / \"" + label.account + "\".");
   console.always("Manual entry key (" + describe_parameters(token) + "):");
   const SecretBytes key = base32_encode(token.key.span());
@@ -48,6 +56,10 @@ Status show_token(const Console& console, const Token& token, const AppLabel& la
   auto matrix = encode_qr(uri);
   if (!matrix) return matrix.error();
   const TerminalSize terminal = console.text_size();
+  if (style_is_auto && style == QrStyle::utf8 &&
+      fits_with_full_quiet_zone(*matrix, QrStyle::ansi, terminal)) {
+    style = QrStyle::ansi;
+  }
   const unsigned quiet = choose_quiet_zone(*matrix, style, terminal);
   const TerminalQrSize size = terminal_qr_size(*matrix, style, quiet);
   if (size.columns > terminal.columns || size.rows + kLinesBelowQr > terminal.rows) {

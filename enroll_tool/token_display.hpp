@@ -37,9 +37,12 @@ inline constexpr unsigned kLinesBelowQr = 1;
 unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal);
 
 // Prints what the app will show, the manual key in groups of four with its
-// parameters, and the QR (if `style` is not none).
+// parameters, and the QR (if `style` is not none). With `style_is_auto`, a
+// utf8 choice becomes ansi when that fits the terminal: whole coloured cells
+// scan in every terminal, while half-block glyphs drawn from a font can leave
+// lines between rows (xterm with TrueType fonts).
 Status show_token(const Console& console, const Token& token, const AppLabel& label,
-                  const SecretBytes& uri, QrStyle style);
+                  const SecretBytes& uri, QrStyle style, bool style_is_auto);
 
 // --png / --svg, each with a warning that the file holds the secret.
 Status write_qr_images(const Console& console, const Options& options, const SecretBytes& uri,

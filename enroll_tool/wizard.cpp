@@ -74,7 +74,8 @@ int present_new_token(const Session& session, const Token& token, const SecretBy
   if (uses_non_default_parameters(token)) warn_about_app_support(console, token);
   if (on_screen) {
     const AppLabel label = app_label(options, session.target);
-    if (auto shown = show_token(console, token, label, uri, effective_qr_style(options, console));
+    if (auto shown = show_token(console, token, label, uri, effective_qr_style(options, console),
+                                 !options.qr_explicit);
         !shown) {
       console.error(shown.error().message);
       return kExitIo;

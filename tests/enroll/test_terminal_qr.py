@@ -67,7 +67,12 @@ def ascii_decodes(tmp):
 
 def auto_style(tmp):
     _, output, _ = enroll_in_pty(tmp, "auto-utf8", [], env={"TERM": "xterm-256color"})
-    check(len(utf8_qr_lines(output)) > 0, "auto: UTF-8 locale + xterm draws utf8")
+    check(len(utf8_qr_lines(output)) > 0, "auto: UTF-8 locale + xterm at 80x24 draws utf8")
+    _, output, uri = enroll_in_pty(tmp, "auto-big", [], rows=60, columns=120,
+                                   env={"TERM": "xterm-256color"})
+    check(len(utf8_qr_lines(output)) == 0 and len(ansi_qr_lines(output)) > 0,
+          "auto: UTF-8 locale + xterm at 120x60 draws ansi (it fits)")
+    check(decodes_to(ansi_qr_matrix(output), uri, tmp, "auto-big"), "auto-big QR decodes")
     _, output, _ = enroll_in_pty(tmp, "auto-c", [], rows=60, columns=120,
                                  env={"LANG": "C", "LC_ALL": "C"})
     check(len(utf8_qr_lines(output)) == 0 and len(ansi_qr_lines(output)) > 0,
