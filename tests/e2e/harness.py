@@ -476,6 +476,26 @@ def pamtester_login(service: str, user: str, answers: list[str], timeout: float 
 # sshd
 
 
+def run_scenario(body: Callable[[], None],
+                 after_cleanup: Optional[Callable[[], Optional[str]]] = None) -> int:
+    """Runs a test body, always cleans up, prints PASS or FAIL and returns the
+    exit status. `after_cleanup` may check the system once everything is
+    removed and return a failure message."""
+    try:
+        body()
+    except TestFailure as failure:
+        print(f"FAIL: {failure}", flush=True)
+        return 1
+    finally:
+        CLEANUP.run()
+    problem = after_cleanup() if after_cleanup else None
+    if problem:
+        print(f"FAIL: {problem}", flush=True)
+        return 1
+    print("PASS", flush=True)
+    return 0
+
+
 def answer_prompts(child, code: str) -> tuple[list[str], str]:
     """Answers a pexpect child's prompts until it exits: the code at the
     verification prompt, an empty line at a password prompt (which must then

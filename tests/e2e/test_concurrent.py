@@ -66,7 +66,8 @@ def main() -> int:
     args = h.parse_args(lambda p: p.add_argument("--rounds", type=int, default=5))
     module = h.module_from_args(args)
     h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
-    try:
+
+    def scenario() -> None:
         user = h.create_user()
         service = h.unique_name()
         h.write_pam_service(service, [module.auth_line()])
@@ -79,13 +80,8 @@ def main() -> int:
             results.append(successes)
         h.check(all(count == 1 for count in results),
                 f"exactly one of {PROCESSES} concurrent logins succeeded in every round {results}")
-    except h.TestFailure as failure:
-        print(f"FAIL: {failure}", flush=True)
-        return 1
-    finally:
-        h.CLEANUP.run()
-    print("PASS", flush=True)
-    return 0
+
+    return h.run_scenario(scenario)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def main() -> int:
     twostep = h.module_from_args(args)
     ga = h.ModuleUnderTest(args.ga_module, "ga", "ga-cli", None, "")
     h.log(f"swap between {ga.path} and {twostep.path}")
-    try:
+
+    def scenario() -> None:
         user = h.create_user()
         enrolled = h.enroll_google_authenticator_cli(user, window=5)
         service = h.unique_name()
@@ -49,13 +50,8 @@ def main() -> int:
                 "swapped back, pam_google_authenticator refuses step T+1 (used under twostep)")
         h.check(login(service, ga.auth_line(), user, codes[2]),
                 "pam_google_authenticator still accepts step T+2 from the same file")
-    except h.TestFailure as failure:
-        print(f"FAIL: {failure}", flush=True)
-        return 1
-    finally:
-        h.CLEANUP.run()
-    print("PASS", flush=True)
-    return 0
+
+    return h.run_scenario(scenario)
 
 
 if __name__ == "__main__":

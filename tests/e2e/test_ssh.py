@@ -79,17 +79,13 @@ def main() -> int:
     args = h.parse_args()
     module = h.module_from_args(args)
     h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
-    try:
+
+    def scenario() -> None:
         workdir = h.make_temp_dir()
         publickey_and_code(module, workdir)
         password_and_code(module, workdir)
-    except h.TestFailure as failure:
-        print(f"FAIL: {failure}", flush=True)
-        return 1
-    finally:
-        h.CLEANUP.run()
-    print("PASS", flush=True)
-    return 0
+
+    return h.run_scenario(scenario)
 
 
 if __name__ == "__main__":

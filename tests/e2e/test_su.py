@@ -54,7 +54,8 @@ def main() -> int:
     module = h.module_from_args(h.parse_args())
     h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
     before = file_digest(SU_SERVICE)
-    try:
+
+    def scenario() -> None:
         workdir = h.make_temp_dir()
         target = h.create_user()
         caller = h.create_user()
@@ -76,13 +77,8 @@ def main() -> int:
         ok, prompts, output = su_login(service_file, caller, target, code)
         h.check(not ok and MARKER not in output, "su with the replayed code is refused")
         h.check(file_digest(SU_SERVICE) == before, "host /etc/pam.d/su is unchanged")
-    except h.TestFailure as failure:
-        print(f"FAIL: {failure}", flush=True)
-        return 1
-    finally:
-        h.CLEANUP.run()
-    print("PASS", flush=True)
-    return 0
+
+    return h.run_scenario(scenario)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ refused when replayed.
 import os
 import subprocess
 import sys
+from typing import Optional
 
 import pexpect
 
@@ -60,7 +61,8 @@ def main() -> int:
     h.require_root()
     module = h.module_from_args(h.parse_args())
     h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
-    try:
+
+    def scenario() -> None:
         user = h.create_user()
         enrolled = module.enroll(user)
         service = h.unique_name()
@@ -81,17 +83,12 @@ def main() -> int:
 
         ok, prompts, output = sudo_as(user, code)
         h.check(not ok and MARKER not in output, "sudo with the replayed code is refused")
-    except h.TestFailure as failure:
-        print(f"FAIL: {failure}", flush=True)
-        return 1
-    finally:
-        h.CLEANUP.run()
-    leftover = subprocess.run(["visudo", "-c", "-q"], capture_output=True).returncode
-    if leftover != 0:
-        print("FAIL: sudoers does not parse after cleanup", flush=True)
-        return 1
-    print("PASS", flush=True)
-    return 0
+
+    def sudoers_still_parses() -> Optional[str]:
+        leftover = subprocess.run(["visudo", "-c", "-q"], capture_output=True).returncode
+        return None if leftover == 0 else "sudoers does not parse after cleanup"
+
+    return h.run_scenario(scenario, sudoers_still_parses)
 
 
 if __name__ == "__main__":
