@@ -29,7 +29,10 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include "secret_file_checks.hpp"
+
 using namespace twostep;
+using namespace twostep::testing;
 
 namespace {
 
@@ -44,23 +47,7 @@ std::string fixture(const char* name) {
 }
 
 SecretDocument parse_ok(std::string_view text) {
-  auto parsed = parse_google_authenticator(text);
-  if (!parsed) fail_msg("parse failed: %s", parsed.error().message.c_str());
-  return std::move(parsed.value());
-}
-
-std::string serialize_ok(const SecretDocument& document) {
-  auto out = serialize_secret_document(document);
-  if (!out) fail_msg("serialize failed: %s", out.error().message.c_str());
-  return std::string(out->view());
-}
-
-std::string replaced(std::string_view text, std::string_view from, std::string_view to) {
-  std::string out(text);
-  const auto at = out.find(from);
-  assert_true(at != std::string::npos);
-  out.replace(at, from.size(), to);
-  return out;
+  return expect_parsed(parse_google_authenticator(text));
 }
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }

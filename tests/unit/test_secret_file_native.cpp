@@ -14,8 +14,10 @@ extern "C" {
 
 #include "twostep/base32.hpp"
 #include "twostep/secret_file.hpp"
+#include "secret_file_checks.hpp"
 
 using namespace twostep;
+using namespace twostep::testing;
 
 namespace {
 
@@ -40,26 +42,7 @@ const std::string kHash3 =
     "sha256:ffeeddccbbaa99887766554433221100:"
     "0000000000000000000000000000000000000000000000000000000000000003";
 
-SecretDocument parse_ok(std::string_view text) {
-  auto parsed = parse_native(text);
-  if (!parsed) fail_msg("parse failed: %s", parsed.error().message.c_str());
-  return std::move(parsed.value());
-}
-
-std::string serialize_ok(const SecretDocument& document) {
-  auto out = serialize_secret_document(document);
-  if (!out) fail_msg("serialize failed: %s", out.error().message.c_str());
-  return std::string(out->view());
-}
-
-// Replaces the first occurrence of `from` (which must exist) with `to`.
-std::string replaced(std::string_view text, std::string_view from, std::string_view to) {
-  std::string out(text);
-  const auto at = out.find(from);
-  assert_true(at != std::string::npos);
-  out.replace(at, from.size(), to);
-  return out;
-}
+SecretDocument parse_ok(std::string_view text) { return expect_parsed(parse_native(text)); }
 
 void test_example_parses(void**) {
   const SecretDocument doc = parse_ok(kExample);
