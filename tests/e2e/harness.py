@@ -496,10 +496,11 @@ def run_scenario(body: Callable[[], None],
     return 0
 
 
-def answer_prompts(child, code: str) -> tuple[list[str], str]:
-    """Answers a pexpect child's prompts until it exits: the code at the
-    verification prompt, an empty line at a password prompt (which must then
-    fail). Returns the prompts seen ("code"/"password") and all output."""
+def answer_prompts(child, answers: dict[str, list[str]]) -> tuple[list[str], str]:
+    """Answers a pexpect child's prompts until it exits: each verification
+    ("code") or password prompt gets the next answer of its kind, an empty
+    line once those run out. Returns the prompts seen and all output."""
+    pending = {kind: list(values) for kind, values in answers.items()}
     prompts: list[str] = []
     transcript: list[str] = []
     try:
@@ -508,8 +509,10 @@ def answer_prompts(child, code: str) -> tuple[list[str], str]:
             transcript.append(child.before)
             if index == 2:
                 break
-            prompts.append("code" if index == 0 else "password")
-            child.sendline(code if index == 0 else "")
+            kind = "code" if index == 0 else "password"
+            prompts.append(kind)
+            queue = pending.get(kind, [])
+            child.sendline(queue.pop(0) if queue else "")
         child.close()
     finally:
         if child.isalive():
@@ -671,23 +674,6 @@ def ssh_login(sshd: Sshd, user: User, workdir: str, answers: dict[str, list[str]
         argv += ["-i", key]
     argv += [f"{user.name}@127.0.0.1", command]
     child = pexpect.spawn("ssh", argv, encoding="utf-8", timeout=timeout)
-    pending = {kind: list(values) for kind, values in answers.items()}
-    prompts: list[str] = []
-    transcript = []
-    try:
-        while True:
-            index = child.expect([CODE_PROMPT, PASSWORD_PROMPT, pexpect.EOF])
-            transcript.append(child.before)
-            if index == 2:
-                break
-            kind = "code" if index == 0 else "password"
-            prompts.append(kind)
-            queue = pending.get(kind, [])
-            child.sendline(queue.pop(0) if queue else "")
-        child.close()
-    finally:
-        if child.isalive():
-            child.close(force=True)
-    output = "".join(transcript)
+    prompts, output = answer_prompts(child, answers)
     return LoginResult(child.exitstatus == 0 and marker in output, child.exitstatus,
                        prompts, output)

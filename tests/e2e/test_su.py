@@ -44,7 +44,7 @@ def su_login(service_file: str, caller: h.User, target: h.User, code: str
     child = pexpect.spawn("unshare", ["--mount", "--propagation", "private",
                                       "/bin/sh", "-c", script],
                           encoding="utf-8", timeout=20)
-    prompts, output = h.answer_prompts(child, code)
+    prompts, output = h.answer_prompts(child, {"code": [code]})
     succeeded = child.exitstatus == 0 and f"{MARKER} user={target.name}" in output
     return succeeded, prompts, output
 

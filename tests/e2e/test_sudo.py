@@ -52,7 +52,7 @@ def sudo_as(user: h.User, code: str) -> tuple[bool, list[str], str]:
         "runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c",
                     "echo sudo-e2e-$((6*7))-ok uid=$(id -u)"],
         encoding="utf-8", timeout=20)
-    prompts, output = h.answer_prompts(child, code)
+    prompts, output = h.answer_prompts(child, {"code": [code]})
     succeeded = child.exitstatus == 0 and f"{MARKER} uid=0" in output
     return succeeded, prompts, output
 
