@@ -31,24 +31,9 @@ void change_state(Enrollment& e, std::uint8_t how) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto parsed = parse_native(text);
-  if (!parsed) {
-    FUZZ_CHECK(parsed.error().code == ErrorCode::malformed ||
-               parsed.error().code == ErrorCode::too_large);
-    FUZZ_CHECK(parsed.error().message.starts_with("line "));
-    return 0;
-  }
-  auto same = serialize_secret_document(*parsed);
-  FUZZ_CHECK(same.ok());
-  FUZZ_CHECK(same->view() == text);
-
+  auto parsed = fuzz::parse_and_check(parse_native, text);
+  if (!parsed) return 0;
   change_state(parsed->enrollment, size > 0 ? data[size - 1] : 0);
-  auto changed = serialize_secret_document(*parsed);
-  FUZZ_CHECK(changed.ok());
-  auto reparsed = parse_native(changed->view());
-  FUZZ_CHECK(reparsed.ok());
-  auto again = serialize_secret_document(*reparsed);
-  FUZZ_CHECK(again.ok());
-  FUZZ_CHECK(again->view() == changed->view());
+  fuzz::check_rewrite_stable(parse_native, *parsed);
   return 0;
 }
