@@ -1,0 +1,267 @@
+// Push protocol v1 (docs/protocol.md): the pure crypto and parsing shared by
+// twostepd (the relay), libtwostep-push / pam_twostep (the module) and
+// twostep-enroll. No I/O, no PAM, no network; every function is usable from
+// the module (no exception escapes any of them).
+//
+// Section numbers below refer to docs/protocol.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twostep/result.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep::push {
+
+using Bytes = std::vector<std::uint8_t>;
+using Digest = std::array<std::uint8_t, 32>;  // SHA-256 / HMAC-SHA256 output
+
+inline std::span<const std::uint8_t> as_bytes(std::string_view text) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+// ---------------------------------------------------------------------------
+// Section 2: b64u and lp()
+
+// base64url without padding (RFC 4648 §5).
+std::string b64u_encode(std::span<const std::uint8_t> bytes);
+
+// Strict decoder: refuses padding, whitespace, any non-alphabet character, an
+// impossible length (n % 4 == 1) and non-zero unused trailing bits, so every
+// byte string has exactly one accepted text. Empty text decodes to no bytes.
+// More than max_bytes decoded bytes is too_large (checked before decoding).
+Result<Bytes> b64u_decode(std::string_view text, std::size_t max_bytes);
+// The same, into wiping memory (host secrets, pairing secret S, confirm token K).
+Result<SecretBytes> b64u_decode_secret(std::string_view text, std::size_t max_bytes);
+
+// Appends lp(field): 4-byte big-endian length, then the bytes. Fields of
+// 2^32 bytes or more cannot be encoded: invalid_argument.
+Status append_lp(Bytes& out, std::span<const std::uint8_t> field);
+inline Status append_lp(Bytes& out, std::string_view field) { return append_lp(out, as_bytes(field)); }
+
+Result<Digest> sha256(std::span<const std::uint8_t> bytes);
+Result<Digest> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> message);
+
+// Identifiers made by the relay and nonces: b64u of exactly `bytes` bytes.
+bool is_b64u_of_size(std::string_view text, std::size_t bytes) noexcept;
+
+// ---------------------------------------------------------------------------
+// Section 3 (hosts, HMAC-SHA256) and 8.1 (devices, ECDSA P-256)
+
+enum class RequestScheme {
+  host_hmac,     // first line TWOSTEP-HMAC-SHA256, last line the host_id
+  device_ecdsa,  // first line TWOSTEP-ECDSA-P256-SHA256, last line the key id
+};
+
+// What a request signature covers. Views: the caller keeps the data alive.
+struct SignedRequest {
+  std::string_view method;     // upper case, e.g. "POST"
+  std::string_view path;       // exactly as sent, without the query
+  std::string_view query;      // exactly as sent, without '?', or empty
+  std::string_view body;       // raw bytes; empty for no body
+  std::string_view timestamp;  // decimal, as in X-Twostep-Timestamp
+  std::string_view nonce;      // as in X-Twostep-Nonce
+  std::string_view key_id;     // host_id (3) or device key id (8.1)
+};
+
+// The canonical string, lines joined by '\n', no trailing newline. Refuses
+// (invalid_argument) a field with CR/LF or NUL, a method that is not [A-Z]+,
+// a path not starting with '/', a query with '?' or '#' at its start,
+// a non-decimal timestamp, an empty nonce or key id.
+Result<std::string> canonical_request(RequestScheme scheme, const SignedRequest& request);
+
+// Whether a signature checked out. Infrastructure failures (OpenSSL) are the
+// Result's error instead, so "bad signature" is never confused with "broken".
+enum class SignatureVerdict {
+  valid,
+  malformed,      // the signature text is not b64u of the right length
+  bad_signature,  // well-formed, does not verify
+};
+const char* to_string(SignatureVerdict verdict) noexcept;
+
+inline constexpr std::size_t kHostSecretBytes = 32;
+inline constexpr std::size_t kHostSignatureChars = 43;    // b64u of 32 bytes
+inline constexpr std::size_t kDeviceSignatureChars = 86;  // b64u of 64 bytes (P1363)
+inline constexpr std::size_t kNonceBytes = 16;            // X-Twostep-Nonce: 22 chars
+inline constexpr std::size_t kIdBytes = 16;               // relay ids: 22 chars
+
+// X-Twostep-Signature for a host request: b64u(HMAC-SHA256(secret, canonical)).
+// The secret must be kHostSecretBytes long.
+Result<std::string> sign_host_request(const SecretBytes& host_secret, const SignedRequest& request);
+// Recomputes the MAC and compares in constant time.
+Result<SignatureVerdict> verify_host_request(const SecretBytes& host_secret,
+                                             const SignedRequest& request,
+                                             std::string_view signature_b64u);
+
+// ---------------------------------------------------------------------------
+// P-256 public keys (SPKI DER), device API keys and WebAuthn credentials
+
+inline constexpr std::size_t kP256SpkiBytes = 91;  // uncompressed point, named curve
+
+// b64u of the first 16 bytes of SHA-256(SPKI DER) (8.1): X-Twostep-Device.
+Result<std::string> device_key_id(std::span<const std::uint8_t> spki_der);
+
+// Accepts exactly one encoding: a 91-byte DER SubjectPublicKeyInfo of an
+// uncompressed P-256 point (what WebCrypto exportKey("spki") and WebAuthn
+// getPublicKey() give). Anything else is malformed.
+Status check_p256_spki(std::span<const std::uint8_t> spki_der);
+
+// ECDSA P-256 with SHA-256 over `message`. Signature in IEEE P1363 form
+// (r || s, 64 bytes, WebCrypto) or DER (WebAuthn), each with strict length
+// limits. bad_signature for a well-formed signature that does not verify;
+// malformed for a wrong size or broken DER. A bad key is an error (malformed).
+Result<SignatureVerdict> verify_es256_p1363(std::span<const std::uint8_t> spki_der,
+                                            std::span<const std::uint8_t> message,
+                                            std::span<const std::uint8_t> signature);
+Result<SignatureVerdict> verify_es256_der(std::span<const std::uint8_t> spki_der,
+                                          std::span<const std::uint8_t> message,
+                                          std::span<const std::uint8_t> signature);
+
+// Verifies X-Twostep-Signature (b64u of 64 bytes) of a device request over
+// canonical_request(device_ecdsa, request) with the key's SPKI. The caller has
+// looked the key up by request.key_id; this also checks that key_id is the
+// SPKI's id, so a store mix-up cannot verify under the wrong name.
+Result<SignatureVerdict> verify_device_request(std::span<const std::uint8_t> api_spki_der,
+                                               const SignedRequest& request,
+                                               std::string_view signature_b64u);
+
+// ---------------------------------------------------------------------------
+// Section 6: the approval digest
+
+struct ApprovalContext {
+  std::string challenge_id;
+  std::string module_nonce;  // the b64u text, as sent in the challenge
+  std::string host;          // the module's configured host name
+  std::string user;
+  std::string service;
+  std::string rhost;
+  std::string tty;
+  unsigned number = 0;       // 0..99, shown in the terminal, typed on the phone
+  std::int64_t expires = 0;  // >= 0
+};
+
+// SHA-256("twostep-approval-v1" || lp(id) || lp(nonce) || lp(host) || lp(user)
+// || lp(service) || lp(rhost) || lp(tty) || lp(number as 2 digits) ||
+// lp(expires decimal)). invalid_argument for number > 99 or expires < 0.
+Result<Digest> approval_digest(const ApprovalContext& context);
+
+// "07" for 7: how the number is shown and how it enters the digest.
+std::string format_approval_number(unsigned number);
+
+// ---------------------------------------------------------------------------
+// Section 7: pairing
+
+struct PairingRegistration {
+  std::string pairing_id;
+  std::string name;           // the device's name, UTF-8
+  Bytes credential_id;        // decoded bytes
+  Bytes credential_spki;      // SPKI DER of the WebAuthn credential
+  Bytes api_spki;             // SPKI DER of the API key
+};
+
+inline constexpr std::size_t kPairingSecretBytes = 32;  // S and K
+
+// HMAC-SHA256(S, "twostep-pair-v1" || lp(pairing id) || lp(name) ||
+// lp(credential id) || lp(credential SPKI) || lp(api SPKI)).
+Result<Digest> pairing_proof(const SecretBytes& pairing_secret, const PairingRegistration& reg);
+// Recomputes the proof and compares in constant time.
+Result<SignatureVerdict> verify_pairing_proof(const SecretBytes& pairing_secret,
+                                              const PairingRegistration& reg,
+                                              std::string_view proof_b64u);
+
+// Six digits: first 4 bytes of HMAC-SHA256(S, "twostep-compare-v1" ||
+// lp(credential SPKI) || lp(api SPKI)), big-endian, mod 1,000,000.
+Result<std::string> comparison_code(const SecretBytes& pairing_secret,
+                                    std::span<const std::uint8_t> credential_spki,
+                                    std::span<const std::uint8_t> api_spki);
+
+// ---------------------------------------------------------------------------
+// Section 6 steps 2-5 (the module) and 8.3 (the relay's early check)
+
+inline constexpr std::size_t kMaxClientDataJson = 4096;
+inline constexpr std::size_t kMinAuthenticatorData = 37;
+inline constexpr std::size_t kMaxAuthenticatorData = 1024;
+inline constexpr std::size_t kMaxDerSignature = 72;
+inline constexpr std::size_t kMaxOrigin = 255;
+inline constexpr std::uint8_t kFlagUserPresent = 0x01;
+inline constexpr std::uint8_t kFlagUserVerified = 0x04;
+
+// The RP ID of an approver origin: its host. Accepts "https://HOST[:PORT]"
+// and, for local development, "http://localhost[:PORT]"; HOST is a lower-case
+// DNS name (letters, digits, '-', '.'), no IP literals, no path, no trailing
+// '/'. malformed otherwise.
+Result<std::string> rp_id_from_origin(std::string_view origin);
+
+enum class AssertionFailure {
+  none,                  // accepted
+  malformed,             // sizes, encodings, DER, authenticatorData too short
+  bad_client_data,       // clientDataJSON is not a strict JSON object of the right shape
+  wrong_type,            // type != "webauthn.get"
+  wrong_challenge,       // challenge is not the expected digest (or not 32 bytes)
+  wrong_origin,          // origin != the pinned origin, or crossOrigin true
+  wrong_rp,              // rpIdHash != SHA-256(host of the pinned origin)
+  no_user_presence,      // UP flag clear
+  no_user_verification,  // UV flag clear
+  bad_signature,         // ES256 over authData || SHA-256(clientDataJSON) fails
+  counter_regressed,     // sign counter not above the pinned one (section 6.5)
+  bad_pin,               // the caller's expectations are unusable (origin, SPKI)
+  internal,              // OpenSSL or memory failure: fail closed
+};
+const char* to_string(AssertionFailure failure) noexcept;
+
+struct AssertionExpectations {
+  // The module's digest (section 6). nullopt: any 32 bytes (relay, 8.3).
+  std::optional<Digest> challenge;
+  std::string origin;                         // the pinned approver origin
+  std::span<const std::uint8_t> public_key_spki;  // the pinned credential key
+  // The pinned sign counter. nullopt: not checked (relay, 8.3).
+  std::optional<std::uint32_t> pinned_counter;
+};
+
+// The three assertion fields, decoded.
+struct AssertionParts {
+  std::span<const std::uint8_t> authenticator_data;
+  std::span<const std::uint8_t> client_data_json;
+  std::span<const std::uint8_t> signature;  // DER, as WebAuthn returns it
+};
+
+struct AssertionResult {
+  AssertionFailure failure = AssertionFailure::internal;
+  // When accepted: the authenticator's sign counter, which is the value to pin
+  // next (0 stays 0 for authenticators without a counter).
+  std::uint32_t sign_counter = 0;
+  bool ok() const noexcept { return failure == AssertionFailure::none; }
+};
+
+// Checks in the order of section 6 (2 clientDataJSON, 3 authenticatorData,
+// 4 signature, 5 counter); the first failure is returned.
+AssertionResult verify_assertion(const AssertionExpectations& expect,
+                                 const AssertionParts& parts) noexcept;
+
+// The same on the wire form (b64u fields of section 4.2); a field that is not
+// strict b64u within its limit is malformed.
+AssertionResult verify_assertion_b64u(const AssertionExpectations& expect,
+                                      std::string_view authenticator_data_b64u,
+                                      std::string_view client_data_json_b64u,
+                                      std::string_view signature_b64u) noexcept;
+
+// The parsed clientDataJSON, for the fuzzer and for diagnostics. Strict: one
+// JSON object, no duplicate keys at its top level, "type", "challenge",
+// "origin" strings, "crossOrigin" a boolean if present; other members are
+// ignored (browsers add some), whatever their type.
+struct ClientData {
+  std::string type;
+  std::string challenge;
+  std::string origin;
+  bool cross_origin = false;
+};
+std::optional<ClientData> parse_client_data(std::span<const std::uint8_t> json) noexcept;
+
+}  // namespace twostep::push
