@@ -93,7 +93,22 @@ json check(const json& c) {
   } else if (kind == "assertion") {
     const Bytes spki = bytes_of(c, "spki");
     AssertionExpectations e;
-    if (!c.at("challenge_hex").is_null()) {
+    if (c.contains("view")) {
+      // The core computes the digest itself from a challenge view (8.2) and
+      // the number the user typed.
+      const json& v = c.at("view");
+      ApprovalContext ctx;
+      ctx.challenge_id = v.at("id").get<std::string>();
+      ctx.module_nonce = v.at("nonce").get<std::string>();
+      ctx.host = v.at("host").get<std::string>();
+      ctx.user = v.at("user").get<std::string>();
+      ctx.service = v.at("service").get<std::string>();
+      ctx.rhost = v.at("rhost").get<std::string>();
+      ctx.tty = v.at("tty").get<std::string>();
+      ctx.number = c.at("number").get<unsigned>();
+      ctx.expires = v.at("expires").get<std::int64_t>();
+      e.challenge = must(approval_digest(ctx));
+    } else if (!c.at("challenge_hex").is_null()) {
       const Bytes challenge = from_hex(c.at("challenge_hex").get<std::string>());
       if (challenge.size() != 32) throw std::runtime_error("challenge_hex is not 32 bytes");
       Digest d{};

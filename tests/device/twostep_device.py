@@ -394,6 +394,8 @@ class Device:
         conn, prefix = self._connection(timeout)
         events = []
         try:
+            conn.connect()
+            sock = conn.sock  # http.client lets go of it once the response owns the stream
             headers = {"Accept": "text/event-stream"}
             headers.update(self.sign_request("GET", prefix + "/v1/device/events"))
             conn.request("GET", prefix + "/v1/device/events", headers=headers)
@@ -407,7 +409,7 @@ class Device:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                conn.sock.settimeout(remaining)
+                sock.settimeout(remaining)
                 try:
                     line = response.fp.readline(65537)
                 except (TimeoutError, OSError):
