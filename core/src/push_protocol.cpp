@@ -157,6 +157,24 @@ std::string b64u_encode(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+SecretBytes b64u_encode_secret(std::span<const std::uint8_t> bytes) {
+  std::string text = b64u_encode(bytes);
+  SecretBytes out(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  wipe(text.data(), text.size());
+  return out;
+}
+
+std::optional<std::int64_t> parse_timestamp(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 Result<Bytes> b64u_decode(std::string_view text, std::size_t max_bytes) {
   auto size = checked_decoded_size(text, max_bytes);
   if (!size) return size.error();

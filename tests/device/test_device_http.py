@@ -169,6 +169,9 @@ def main():
             cli_assertion = json.loads(StubRelay.recorded[-1][4])["assertion"]
             run = subprocess.run(cli + ["deny", DECIDED_ID], capture_output=True, text=True, timeout=60)
             check(run.returncode == 1 and json.loads(run.stdout)["status"] == 409, "cli refusal")
+            run = subprocess.run(cli + ["pair", "https://approve.example.test/#pair=x." + td.b64u(b"x" * 16)], capture_output=True,
+                                 text=True, timeout=60)
+            check(run.returncode == 3 and "pairing secret" in run.stderr, "cli local error: %r" % (run,))
             run = subprocess.run(cli + ["approve", VIEW["id"], "7", "--flags", "up"], capture_output=True,
                                  text=True, timeout=60)
             check(run.returncode == 0, "cli approve without UV")

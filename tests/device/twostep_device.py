@@ -563,6 +563,9 @@ def main(argv=None):
     except HttpError as e:
         _print({"status": e.status, "body": e.body})
         return 1
+    except (ValueError, OSError, http.client.HTTPException) as e:
+        sys.stderr.write("twostep_device: %s\n" % e)
+        return 3
     return 2
 
 

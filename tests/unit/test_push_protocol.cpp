@@ -126,6 +126,19 @@ void test_nonce_and_id_shapes(void**) {
   assert_false(is_b64u_of_size("AAECAwQFBgcICQoLDA0OD=", kNonceBytes));
 }
 
+void test_timestamp_and_secret_text(void**) {
+  assert_int_equal(*parse_timestamp("1764300000"), 1764300000);
+  assert_int_equal(*parse_timestamp("0"), 0);
+  assert_int_equal(*parse_timestamp("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1.5", "0x10", "9223372036854775808",
+                          "99999999999999999999"}) {
+    assert_false(parse_timestamp(bad).has_value());
+  }
+  const Bytes secret(32, 0xab);
+  const SecretBytes text = b64u_encode_secret(secret);
+  assert_string_equal(std::string(text.view()).c_str(), b64u_encode(secret).c_str());
+}
+
 void test_lp(void**) {
   Bytes out;
   assert_true(append_lp(out, "ab").ok());
@@ -476,6 +489,7 @@ int main() {
       cmocka_unit_test(test_b64u_limit),
       cmocka_unit_test(test_b64u_round_trip),
       cmocka_unit_test(test_nonce_and_id_shapes),
+      cmocka_unit_test(test_timestamp_and_secret_text),
       cmocka_unit_test(test_lp),
       cmocka_unit_test(test_canonical_request_known_answer),
       cmocka_unit_test(test_canonical_request_refuses_ambiguous_fields),

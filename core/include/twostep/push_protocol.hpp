@@ -1,7 +1,9 @@
 // Push protocol v1 (docs/protocol.md): the pure crypto and parsing shared by
 // twostepd (the relay), libtwostep-push / pam_twostep (the module) and
-// twostep-enroll. No I/O, no PAM, no network; every function is usable from
-// the module (no exception escapes any of them).
+// twostep-enroll. No I/O, no PAM, no network. Failures are values: Result<T>,
+// SignatureVerdict, AssertionFailure. The JSON parser never throws; the
+// assertion entry points are noexcept; the rest can throw only std::bad_alloc,
+// like the rest of the core. All functions are reentrant (no shared state).
 //
 // Section numbers below refer to docs/protocol.md.
 #pragma once
@@ -32,6 +34,8 @@ inline std::span<const std::uint8_t> as_bytes(std::string_view text) noexcept {
 
 // base64url without padding (RFC 4648 §5).
 std::string b64u_encode(std::span<const std::uint8_t> bytes);
+// The same into wiping memory, for secrets shown once (twostepd host add).
+SecretBytes b64u_encode_secret(std::span<const std::uint8_t> bytes);
 
 // Strict decoder: refuses padding, whitespace, any non-alphabet character, an
 // impossible length (n % 4 == 1) and non-zero unused trailing bits, so every
@@ -49,8 +53,12 @@ inline Status append_lp(Bytes& out, std::string_view field) { return append_lp(o
 Result<Digest> sha256(std::span<const std::uint8_t> bytes);
 Result<Digest> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> message);
 
-// Identifiers made by the relay and nonces: b64u of exactly `bytes` bytes.
+// Identifiers made by the relay and nonces: strict b64u of exactly `bytes`
+// bytes (bytes <= 1024; larger is always false).
 bool is_b64u_of_size(std::string_view text, std::size_t bytes) noexcept;
+
+// X-Twostep-Timestamp: 1..19 decimal digits, no sign, no spaces, fits int64.
+std::optional<std::int64_t> parse_timestamp(std::string_view text) noexcept;
 
 // ---------------------------------------------------------------------------
 // Section 3 (hosts, HMAC-SHA256) and 8.1 (devices, ECDSA P-256)
