@@ -31,6 +31,10 @@ struct Deleter<EVP_PKEY> {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
 };
 template <>
+struct Deleter<EVP_PKEY_CTX> {
+  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
+};
+template <>
 struct Deleter<ECDSA_SIG> {
   void operator()(ECDSA_SIG* p) const noexcept { ECDSA_SIG_free(p); }
 };
