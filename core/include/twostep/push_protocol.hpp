@@ -114,6 +114,7 @@ Result<SignatureVerdict> verify_host_request(const SecretBytes& host_secret,
 inline constexpr std::size_t kP256SpkiBytes = 91;  // uncompressed point, named curve
 
 // b64u of the first 16 bytes of SHA-256(SPKI DER) (8.1): X-Twostep-Device.
+// Only hashes: validate a new key with check_p256_spki when it is registered.
 Result<std::string> device_key_id(std::span<const std::uint8_t> spki_der);
 
 // Accepts exactly one encoding: a 91-byte DER SubjectPublicKeyInfo of an
@@ -228,7 +229,8 @@ struct AssertionExpectations {
   // The module's digest (section 6). nullopt: any 32 bytes (relay, 8.3).
   std::optional<Digest> challenge;
   std::string origin;                         // the pinned approver origin
-  std::span<const std::uint8_t> public_key_spki;  // the pinned credential key
+  // The pinned credential key, SPKI DER (a view: the caller keeps it alive).
+  std::span<const std::uint8_t> public_key_spki;
   // The pinned sign counter. nullopt: not checked (relay, 8.3).
   std::optional<std::uint32_t> pinned_counter;
 };
