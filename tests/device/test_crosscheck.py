@@ -37,8 +37,36 @@ def request_case(device, method, path, query, body, signature=None, spki=None, o
     return case
 
 
+def check_documented_vectors():
+    """docs/protocol.md section 11, which the C++ unit tests check too."""
+    nonce, host_id = "AAECAwQFBgcICQoLDA0ODw", "aG9zdGlkaG9zdGlkaG9zdA"
+    got = [
+        td.host_signature(bytes(range(32)), "POST", "/v1/challenges", "", b'{"user":"alice"}', "1764300000",
+                          nonce, host_id),
+        td.host_signature(bytes(range(32)), "GET", "/v1/challenges/abc", "wait=30", b"", "1764300000", nonce,
+                          host_id),
+        td.approval_digest("Q2hhbGxlbmdlSWQxMjM0NQ", "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2U", "web1",
+                           "alice", "sshd", "203.0.113.5", "ssh", 7, 1764300090).hex(),
+        td.b64u(td.pairing_proof(bytes([0x5a] * 32), "UGFpcmluZ0lkUGFpcmluZ0lk", "Pixel 8", bytes([1, 2, 3, 4, 5]),
+                                 bytes(range(91)), bytes(range(100, 191)))),
+        td.comparison_code(bytes([0x5a] * 32), bytes(range(91)), bytes(range(100, 191))),
+        td.key_id_of(bytes.fromhex(
+            "3059301306072a8648ce3d020106082a8648ce3d03010703420004471c3e758c4904285bba7e53118ed0f524adeb"
+            "0757d25bd2f8e7b0d76dfa714cdd520f7aca8a8b917acc37f51de8f0c9bbe3ad858382e702dc25a12d09f7a858")),
+    ]
+    want = ["OLtmM0z29teU5_qPYys__98P4731TTVygneoheAzsE0", "_riiGuBhMFhAUk4KuSG3EKDslZP7QT54YuXMzUZWGPM",
+            "c598d89e06ef7c3ea99871e02630d47c6c02bf0803c267c1218e35c703e68d2a",
+            "Bb2FPsievD4I4OWLgC2Wps-sDH-m_9Zh5z3ITWE8z-M", "575532", "xNkRQyMNMweAkO2JwgceuA"]
+    mismatches = [(g, w) for g, w in zip(got, want) if g != w]
+    for g, w in mismatches:
+        print("FAIL documented vector: Python computes %s, docs/protocol.md says %s" % (g, w))
+    return not mismatches
+
+
 def main():
     binary = sys.argv[1]
+    if not check_documented_vectors():
+        return 1
     cases, expected = [], []
 
     def expect(case, **fields):
