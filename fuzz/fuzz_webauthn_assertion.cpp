@@ -12,7 +12,8 @@
 // The whole input is also given, as text, to the b64u decoder, the
 // clientDataJSON parser and the origin parser.
 //
-// Invariants: an accepted assertion satisfies every rule of section 6 when
+// Invariants: what the strict clientDataJSON reader accepts, nlohmann's DOM
+// parser reads alike; an accepted assertion satisfies every rule of section 6 when
 // re-checked here by hand; a signature the fuzzer did not make never verifies;
 // a signature it did make is never called bad; whatever b64u decodes
 // re-encodes to the same text.
@@ -26,6 +27,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "fuzz_check.hpp"
 #include "twostep/push_protocol.hpp"
@@ -101,7 +104,16 @@ void check_text_parsers(std::string_view text) {
   } else {
     FUZZ_CHECK(decoded.error().code == ErrorCode::malformed || decoded.error().code == ErrorCode::too_large);
   }
-  (void)parse_client_data(as_bytes(text));
+  // Differential: whatever the strict reader accepts, nlohmann's DOM parser
+  // reads as an object with the same members.
+  if (const auto client = parse_client_data(as_bytes(text))) {
+    const auto dom = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    FUZZ_CHECK(dom.is_object());
+    FUZZ_CHECK(dom.at("type").get<std::string>() == client->type);
+    FUZZ_CHECK(dom.at("challenge").get<std::string>() == client->challenge);
+    FUZZ_CHECK(dom.at("origin").get<std::string>() == client->origin);
+    FUZZ_CHECK(dom.value("crossOrigin", false) == client->cross_origin);
+  }
   auto rp = rp_id_from_origin(text);
   if (rp) {
     FUZZ_CHECK(!rp->empty());
