@@ -164,6 +164,13 @@ SecretBytes b64u_encode_secret(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+Result<std::string> random_b64u(std::size_t bytes) {
+  if (bytes == 0 || bytes > 1024) return make_error(ErrorCode::invalid_argument, "random_b64u: 1..1024 bytes");
+  auto random = random_secret(bytes);
+  if (!random) return random.error();
+  return b64u_encode(random->span());
+}
+
 std::optional<std::int64_t> parse_timestamp(std::string_view text) noexcept {
   if (text.empty() || text.size() > 19) return std::nullopt;
   for (const char c : text) {
@@ -322,6 +329,17 @@ std::string format_approval_number(unsigned number) {
   out[0] = static_cast<char>('0' + (number / 10) % 10);
   out[1] = static_cast<char>('0' + number % 10);
   return out;
+}
+
+Result<unsigned> random_approval_number() {
+  // Rejection sampling: bytes 200..255 would make 0..55 likelier than 56..99.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    auto byte = random_secret(1);
+    if (!byte) return byte.error();
+    const unsigned value = byte->data()[0];
+    if (value < 200) return value % 100;
+  }
+  return make_error(ErrorCode::crypto, "random_approval_number: CSPRNG output not usable");
 }
 
 Result<Digest> approval_digest(const ApprovalContext& c) {

@@ -139,6 +139,26 @@ void test_timestamp_and_secret_text(void**) {
   assert_string_equal(std::string(text.view()).c_str(), b64u_encode(secret).c_str());
 }
 
+void test_random_values(void**) {
+  for (const std::size_t n : {kIdBytes, kNonceBytes, std::size_t{32}}) {
+    const std::string a = must(random_b64u(n));
+    const std::string b = must(random_b64u(n));
+    assert_true(is_b64u_of_size(a, n));
+    assert_string_not_equal(a.c_str(), b.c_str());
+  }
+  assert_false(random_b64u(0).ok());
+  assert_false(random_b64u(1025).ok());
+  // Every number 0..99 shows up, none outside (10,000 draws: a missing value
+  // has probability ~100 * 0.99^10000, about 2e-42).
+  std::array<int, 100> seen{};
+  for (int i = 0; i < 10000; ++i) {
+    const unsigned n = must(random_approval_number());
+    assert_true(n < 100);
+    ++seen[n];
+  }
+  for (const int count : seen) assert_true(count > 0);
+}
+
 void test_lp(void**) {
   Bytes out;
   assert_true(append_lp(out, "ab").ok());
@@ -490,6 +510,7 @@ int main() {
       cmocka_unit_test(test_b64u_round_trip),
       cmocka_unit_test(test_nonce_and_id_shapes),
       cmocka_unit_test(test_timestamp_and_secret_text),
+      cmocka_unit_test(test_random_values),
       cmocka_unit_test(test_lp),
       cmocka_unit_test(test_canonical_request_known_answer),
       cmocka_unit_test(test_canonical_request_refuses_ambiguous_fields),

@@ -57,6 +57,10 @@ Result<Digest> hmac_sha256(std::span<const std::uint8_t> key, std::span<const st
 // bytes (bytes <= 1024; larger is always false).
 bool is_b64u_of_size(std::string_view text, std::size_t bytes) noexcept;
 
+// b64u of `bytes` fresh random bytes (1..1024) from the OS CSPRNG: relay ids
+// (kIdBytes), request nonces (kNonceBytes), the module's challenge nonce (32).
+Result<std::string> random_b64u(std::size_t bytes);
+
 // X-Twostep-Timestamp: 1..19 decimal digits, no sign, no spaces, fits int64.
 std::optional<std::int64_t> parse_timestamp(std::string_view text) noexcept;
 
@@ -163,6 +167,9 @@ Result<Digest> approval_digest(const ApprovalContext& context);
 
 // "07" for 7: how the number is shown and how it enters the digest.
 std::string format_approval_number(unsigned number);
+
+// A uniformly random number 0..99 from the OS CSPRNG, for the terminal.
+Result<unsigned> random_approval_number();
 
 // ---------------------------------------------------------------------------
 // Section 7: pairing
