@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "twostep/result.hpp"
 
@@ -31,6 +32,7 @@ inline constexpr std::size_t kMaxArguments = 32;
 inline constexpr std::size_t kMaxArgumentLength = 1024;
 inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
+inline constexpr std::uint32_t kMaxGracePeriod = 30 * 86400;  // grace_period= is capped here
 
 struct Config {
   std::string secret_path{kDefaultSecretPath};  // template; see twostep/secret_path.hpp
@@ -42,6 +44,14 @@ struct Config {
   CodeSource code_source = CodeSource::prompt;
   bool echo_code = false;                       // echo_verification_code
   bool debug = false;
+
+  // ---- pam_google_authenticator arguments (docs/admin-guide.md, "Migrating
+  // from pam_google_authenticator"; parsed in module_config.cpp's GA block).
+  std::uint32_t grace_period = 0;  // grace_period=SECONDS: no code again from the same rhost
+  bool allow_readonly = false;     // allow_readonly: accepted code may pass unrecorded (logged)
+  // Accepted arguments whose meaning twostep does not (or need not) apply;
+  // the module logs each once per call, so the admin learns why.
+  std::vector<std::string> notices;
 
   // The text shown when asking: prompt= if given, else the default for the
   // code source.
