@@ -192,6 +192,8 @@ Status GaParser::parse_option(std::size_t number, Option option,
       const auto counter = args.size() == 1 ? file_text::parse_integer<std::uint64_t>(args[0])
                                             : std::nullopt;
       if (!counter) return line_error(number, "HOTP_COUNTER must be an unsigned integer");
+      // pam_google_authenticator refuses 0 too, so such a file never worked.
+      if (*counter == 0) return line_error(number, "HOTP_COUNTER must be at least 1");
       token_.counter = *counter;
       hotp_ = true;
       return {};

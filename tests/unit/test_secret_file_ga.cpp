@@ -291,6 +291,10 @@ void test_hotp_counter_zero_refused(void**) {
     return make_document(FileFormat::google_authenticator, std::move(e));
   };
   assert_false(serialize_secret_document(fresh(0)).ok());
+  // Read the same way: a file that says 0 never worked with the module.
+  auto zero = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 0\n");
+  assert_false(zero.ok());
+  assert_string_equal(zero.error().message.c_str(), "line 2: HOTP_COUNTER must be at least 1");
   assert_true(serialize_ok(fresh(1)).find("\" HOTP_COUNTER 1\n") != std::string::npos);
 }
 
