@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <string>
+#include <tuple>
 
 #include "audit.hpp"
 #include "twostep/enrollment.hpp"
@@ -47,7 +48,7 @@ class ArgumentParser {
   std::optional<Status> parse_google_authenticator_argument(std::string_view arg);
 
   Config config_;
-  std::array<bool, 8> ga_seen_{};  // GA-only arguments, index as in parse_google_authenticator_argument
+  std::array<bool, 8> ga_seen_{};  // by GaArgument (module_config.cpp's GA block)
   std::array<bool, static_cast<std::size_t>(Key::count)> seen_{};
 };
 
@@ -222,11 +223,31 @@ std::optional<unsigned> parse_octal_mode(std::string_view value) {
   return mode;
 }
 
+// The arguments only pam_google_authenticator has (its spellings of twostep's
+// own are handled as aliases).
+enum class GaArgument : std::size_t {
+  grace_period, allow_readonly, allowed_perm, no_strict_owner, noskewadj, no_increment_hotp,
+  count
+};
+constexpr std::array<std::string_view, static_cast<std::size_t>(GaArgument::count)> kGaNames = {
+    "grace_period", "allow_readonly", "allowed_perm", "no_strict_owner", "noskewadj",
+    "no_increment_hotp"};
+
+std::optional<GaArgument> ga_argument_named(std::string_view key) {
+  for (std::size_t i = 0; i < kGaNames.size(); ++i) {
+    if (kGaNames[i] == key) {
+      return static_cast<GaArgument>(i);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::string_view arg) {
+  static_assert(kGaNames.size() <= std::tuple_size_v<decltype(ga_seen_)>);
   const auto eq = arg.find('=');
-  const auto key = arg.substr(0, eq);
-  const auto value = eq == std::string_view::npos ? std::string_view{} : arg.substr(eq + 1);
   const bool has_value = eq != std::string_view::npos;
+  const auto key = arg.substr(0, eq);
+  const auto value = has_value ? arg.substr(eq + 1) : std::string_view{};
   // The aliases share the seen-flag of twostep's own spelling.
   if (has_value && key == "authtok_prompt") {
     return parse_prompt(value);
@@ -235,26 +256,22 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
     config_.echo_code = true;
     return mark_seen(Key::echo, "echo_verification_code");
   }
-  constexpr std::array<std::string_view, 6> kNames = {
-      "grace_period", "allow_readonly", "allowed_perm", "no_strict_owner", "noskewadj",
-      "no_increment_hotp"};
-  std::size_t index = 0;
-  while (index < kNames.size() && kNames[index] != key) {
-    ++index;
-  }
-  if (index == kNames.size()) {
+  const auto argument = ga_argument_named(key);
+  if (!argument) {
     return std::nullopt;
   }
-  const bool wants_value = index == 0 || index == 2;
+  const bool wants_value =
+      *argument == GaArgument::grace_period || *argument == GaArgument::allowed_perm;
   if (wants_value != has_value) {
     return config_error(std::string(key) + (wants_value ? " needs =VALUE" : " takes no value"));
   }
-  if (ga_seen_[index]) {
+  auto& seen = ga_seen_[static_cast<std::size_t>(*argument)];
+  if (seen) {
     return config_error("argument given twice: " + std::string(key));
   }
-  ga_seen_[index] = true;
-  switch (index) {
-    case 0: {
+  seen = true;
+  switch (*argument) {
+    case GaArgument::grace_period: {
       const auto seconds = parse_decimal(value);
       if (!seconds) {
         return config_error("grace_period=: expected a number of seconds");
@@ -266,10 +283,10 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
       config_.grace_period = *seconds < kMaxGracePeriod ? *seconds : kMaxGracePeriod;
       return Status{};
     }
-    case 1:
+    case GaArgument::allow_readonly:
       config_.allow_readonly = true;
       return Status{};
-    case 2: {
+    case GaArgument::allowed_perm: {
       const auto mode = parse_octal_mode(value);
       if (!mode) {
         return config_error("allowed_perm=: expected an octal mode, at most 0777");
@@ -282,23 +299,24 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
       }
       return Status{};
     }
-    case 3:
+    case GaArgument::no_strict_owner:
       config_.notices.push_back(
           "no_strict_owner ignored: twostep still requires the secret file to be owned by "
           "the user it is read as (a file someone else owns can be replaced by them)");
       return Status{};
-    case 4:
+    case GaArgument::noskewadj:
       config_.notices.push_back(
           "noskewadj changes nothing: twostep never adjusts clock skew on its own");
       return Status{};
-    case 5:
+    case GaArgument::no_increment_hotp:
       config_.notices.push_back(
           "no_increment_hotp changes nothing: twostep never advances the HOTP counter on a "
           "failed attempt");
       return Status{};
-    default:
-      return std::nullopt;
+    case GaArgument::count:
+      break;
   }
+  return std::nullopt;
 }
 
 Result<Config> ArgumentParser::finish() {
