@@ -32,7 +32,6 @@ inline constexpr std::size_t kMaxArguments = 32;
 inline constexpr std::size_t kMaxArgumentLength = 1024;
 inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
-inline constexpr std::uint32_t kMaxGracePeriod = 30 * 86400;  // grace_period= is capped here
 
 struct Config {
   std::string secret_path{kDefaultSecretPath};  // template; see twostep/secret_path.hpp
@@ -45,6 +44,10 @@ struct Config {
   bool echo_code = false;                       // echo_verification_code
   bool debug = false;
 
+  // The text shown when asking: prompt= if given, else the default for the
+  // code source.
+  std::string_view prompt_text() const noexcept;
+
   // ---- pam_google_authenticator arguments (docs/admin-guide.md, "Migrating
   // from pam_google_authenticator"; parsed in module_config.cpp's GA block).
   std::uint32_t grace_period = 0;  // grace_period=SECONDS: no code again from the same rhost
@@ -52,11 +55,9 @@ struct Config {
   // Accepted arguments whose meaning twostep does not (or need not) apply;
   // the module logs each once per call, so the admin learns why.
   std::vector<std::string> notices;
-
-  // The text shown when asking: prompt= if given, else the default for the
-  // code source.
-  std::string_view prompt_text() const noexcept;
 };
+
+inline constexpr std::uint32_t kMaxGracePeriod = 30 * 86400;  // grace_period= is capped here
 
 // Parses argv as libpam passes it (brackets of `[prompt=a b]` already
 // removed). The error message names the offending argument's key only for
