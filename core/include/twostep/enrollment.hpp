@@ -21,10 +21,9 @@ inline constexpr std::size_t kMaxTokenNameLength = 64;
 inline constexpr std::uint32_t kMaxWindow = 10;          // steps each side
 inline constexpr std::uint32_t kMaxRateLimitAttempts = 100;
 inline constexpr std::uint32_t kMaxRateLimitInterval = 86400;
-inline constexpr std::size_t kMaxIssuerLength = 128;     // bytes, UTF-8
-inline constexpr std::size_t kMaxLabelLength = 128;
-inline constexpr std::size_t kMaxRecentLogins = 10;       // as pam_google_authenticator
-inline constexpr std::size_t kMaxRhostLength = 253;       // a DNS name; IPv6 text is shorter
+
+inline constexpr std::size_t kMaxIssuerLength = 128;  // bytes, UTF-8 (Token::issuer)
+inline constexpr std::size_t kMaxLabelLength = 128;   // Token::label
 
 struct Token {
   std::string name = "phone";     // [A-Za-z0-9._-]{1,64}; not secret
@@ -60,6 +59,9 @@ struct RateLimit {
   // Unix times of recent failures, oldest first; at most max_failures kept.
   std::vector<std::int64_t> failures;
 };
+
+inline constexpr std::size_t kMaxRecentLogins = 10;  // as pam_google_authenticator
+inline constexpr std::size_t kMaxRhostLength = 253;  // a DNS name; IPv6 text is shorter
 
 // A successful login from a remote host, kept for the module argument
 // grace_period= (no code asked again from the same host for a while).
