@@ -186,7 +186,7 @@ struct VerifyRun {
 };
 
 VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInput& input,
-                            const Config& config, std::string_view rhost, Clock clock) {
+                            const Config& config, Clock clock, std::string_view rhost) {
   VerifyRun run;
   const VerifyOptions options{config.window, true};
   FileExpectations expectations;
@@ -456,7 +456,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                             "privilege_drop_failed"),
               false};
     }
-    run = verify_under_lock(path, target.owner, input, config_, request_.rhost, clock_);
+    run = verify_under_lock(path, target.owner, input, config_, clock_, request_.rhost);
   }
   const auto result = run->result.outcome.result;
   const bool ask_instead = input.from_authtok &&

@@ -253,36 +253,6 @@ void record_failure(RateLimit& limit, std::int64_t now) {
   }
 }
 
-bool within_grace_period(const Enrollment& enrollment, std::string_view rhost, std::int64_t now,
-                         std::uint32_t grace_seconds) {
-  if (grace_seconds == 0 || !is_recordable_rhost(rhost)) return false;
-  for (const RecentLogin& login : enrollment.recent_logins) {
-    if (login.rhost != rhost) continue;
-    return login.time <= now && now - login.time < static_cast<std::int64_t>(grace_seconds);
-  }
-  return false;
-}
-
-bool record_recent_login(Enrollment& enrollment, std::string_view rhost, std::int64_t now) {
-  if (!is_recordable_rhost(rhost)) return false;
-  auto& logins = enrollment.recent_logins;
-  for (RecentLogin& login : logins) {
-    if (login.rhost == rhost) {
-      login.time = now;
-      return true;
-    }
-  }
-  if (logins.size() < kMaxRecentLogins) {
-    logins.push_back(RecentLogin{std::string(rhost), now});
-    return true;
-  }
-  const auto oldest = std::min_element(
-      logins.begin(), logins.end(),
-      [](const RecentLogin& a, const RecentLogin& b) { return a.time < b.time; });
-  *oldest = RecentLogin{std::string(rhost), now};
-  return true;
-}
-
 VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
                           const VerifyOptions& options) {
   VerifyOutcome outcome;
@@ -416,6 +386,38 @@ Result<std::vector<SecretBytes>> generate_backup_codes(Enrollment& enrollment, s
   }
   for (auto& entry : stored) enrollment.backup_codes.push_back(std::move(entry));
   return shown;
+}
+
+// ---- grace period (module argument grace_period=) ---------------------------
+
+bool within_grace_period(const Enrollment& enrollment, std::string_view rhost, std::int64_t now,
+                         std::uint32_t grace_seconds) {
+  if (grace_seconds == 0 || !is_recordable_rhost(rhost)) return false;
+  for (const RecentLogin& login : enrollment.recent_logins) {
+    if (login.rhost != rhost) continue;
+    return login.time <= now && now - login.time < static_cast<std::int64_t>(grace_seconds);
+  }
+  return false;
+}
+
+bool record_recent_login(Enrollment& enrollment, std::string_view rhost, std::int64_t now) {
+  if (!is_recordable_rhost(rhost)) return false;
+  auto& logins = enrollment.recent_logins;
+  for (RecentLogin& login : logins) {
+    if (login.rhost == rhost) {
+      login.time = now;
+      return true;
+    }
+  }
+  if (logins.size() < kMaxRecentLogins) {
+    logins.push_back(RecentLogin{std::string(rhost), now});
+    return true;
+  }
+  const auto oldest = std::min_element(
+      logins.begin(), logins.end(),
+      [](const RecentLogin& a, const RecentLogin& b) { return a.time < b.time; });
+  *oldest = RecentLogin{std::string(rhost), now};
+  return true;
 }
 
 }  // namespace twostep
