@@ -174,6 +174,64 @@ void test_audit_line_sanitizes_client_values(void** /*state*/) {
 }
 
 // ---------------------------------------------------------------------------
+// pam_google_authenticator's arguments.
+
+void test_google_authenticator_arguments(void** /*state*/) {
+  Result<Config> config = make_error(ErrorCode::invalid_argument, "unset");
+  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
+                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
+                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
+                  "use_first_pass"});
+  assert_false(config.ok());  // authtok_prompt= with use_first_pass, as prompt=
+  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
+                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
+                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
+                  "try_first_pass"});
+  assert_true(config.ok());
+  assert_true(config->prompt_text() == "Token:");
+  assert_true(config->echo_code);
+  assert_int_equal(config->grace_period, 86400);
+  assert_true(config->allow_readonly);
+  // One notice for each argument whose GA meaning twostep does not apply.
+  assert_int_equal(config->notices.size(), 3);
+  assert_true(config->notices[0].starts_with("no_strict_owner"));
+  assert_true(config->notices[1].starts_with("noskewadj"));
+  assert_true(config->notices[2].starts_with("no_increment_hotp"));
+
+  auto defaults = parse({});
+  assert_int_equal(defaults->grace_period, 0);
+  assert_false(defaults->allow_readonly);
+  assert_true(defaults->notices.empty());
+
+  auto group_perm = parse({"allowed_perm=0640"});
+  assert_true(group_perm.ok());
+  assert_int_equal(group_perm->notices.size(), 1);
+  auto capped = parse({"grace_period=99999999"});
+  assert_true(capped.ok());
+  assert_int_equal(capped->grace_period, kMaxGracePeriod);
+  assert_int_equal(capped->notices.size(), 1);
+
+  const std::vector<BadArgs> bad = {
+      {{"grace_period=soon"}, "grace_period=: expected a number of seconds"},
+      {{"grace_period"}, "grace_period needs =VALUE"},
+      {{"noskewadj=1"}, "noskewadj takes no value"},
+      {{"allowed_perm=0999"}, "allowed_perm=: expected an octal mode"},
+      {{"allowed_perm=01777"}, "allowed_perm=: expected an octal mode"},
+      {{"allow_readonly", "allow_readonly"}, "argument given twice: allow_readonly"},
+      {{"prompt=a", "authtok_prompt=b"}, "argument given twice: prompt"},
+      {{"echo_verification_code", "echo-verification-code"}, "argument given twice"},
+      {{"echo-verification-code", "forward_pass"}, "cannot be combined with forward_pass"},
+  };
+  for (const auto& c : bad) {
+    auto result = parse(c.args);
+    assert_false(result.ok());
+    if (result.error().message.find(c.message_part) == std::string::npos) {
+      fail_msg("expected '%s' in '%s'", c.message_part, result.error().message.c_str());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // The flow with a fake host: fixed clock, scripted answers, recorded output.
 
 constexpr std::int64_t kNow = 30 * 1000000 + 7;  // TOTP step 1000000
@@ -278,127 +336,7 @@ void test_flow_accepts_then_refuses_replay(void** state) {
   assert_true(log.all().find(code) == std::string::npos);
 }
 
-void test_flow_window_and_clock_skew(void** state) {
-  auto& f = *static_cast<FlowFixture*>(*state);
-  ScriptedConversation conversation({code_at_step(1000004), code_at_step(1000002)});
-  RecordingLog log;
-  // Four steps ahead: outside the default window, reported as clock skew.
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::auth_failed);
-  assert_true(log.all().find("phone clock looks off by about 120 seconds") != std::string::npos);
-  assert_int_equal(conversation.errors.size(), 0);
-  // window=2 accepts two steps ahead.
-  f.config.window = 2;
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::success);
-}
-
-void test_flow_rate_limit_message(void** state) {
-  auto& f = *static_cast<FlowFixture*>(*state);
-  ScriptedConversation conversation({"000000", "000001", code_at_step(1000000)});
-  RecordingLog log;
-  for (int i = 0; i < 3; ++i) {
-    assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                     AuthStatus::auth_failed);
-  }
-  assert_int_equal(conversation.errors.size(), 1);
-  assert_string_equal(conversation.errors[0].c_str(), "Too many failed attempts; try again later.");
-  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
-}
-
-void test_flow_unknown_user_is_prompted(void** state) {
-  auto& f = *static_cast<FlowFixture*>(*state);
-  f.request.user = "twostep-no-such-user";
-  ScriptedConversation conversation({"123456"});
-  RecordingLog log;
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::auth_failed);
-  assert_int_equal(conversation.prompts.size(), 1);
-  assert_true(log.lines.back().ends_with("method=none result=rejected reason=unknown_user"));
-}
-
-void test_flow_nullok_and_missing_file(void** state) {
-  auto& f = *static_cast<FlowFixture*>(*state);
-  f.config.secret_path = f.dir + "/absent";
-  f.config.nullok = true;
-  ScriptedConversation conversation({"123456"});
-  RecordingLog log;
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::ignore);
-  assert_int_equal(conversation.prompts.size(), 0);
-  f.config.nullok = false;
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::auth_failed);
-  assert_int_equal(conversation.prompts.size(), 1);
-  assert_true(log.lines.back().ends_with("result=rejected reason=no_secret_file"));
-}
-
-void test_flow_conversation_failure(void** state) {
-  auto& f = *static_cast<FlowFixture*>(*state);
-  ScriptedConversation conversation({});
-  RecordingLog log;
-  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
-                   AuthStatus::auth_failed);
-  assert_true(log.lines.back().ends_with("reason=conversation_failed"));
-}
-
-// ---------------------------------------------------------------------------
-// pam_google_authenticator's arguments.
-
-void test_google_authenticator_arguments(void** /*state*/) {
-  Result<Config> config = make_error(ErrorCode::invalid_argument, "unset");
-  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
-                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
-                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
-                  "use_first_pass"});
-  assert_false(config.ok());  // authtok_prompt= with use_first_pass, as prompt=
-  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
-                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
-                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
-                  "try_first_pass"});
-  assert_true(config.ok());
-  assert_true(config->prompt_text() == "Token:");
-  assert_true(config->echo_code);
-  assert_int_equal(config->grace_period, 86400);
-  assert_true(config->allow_readonly);
-  // One notice for each argument whose GA meaning twostep does not apply.
-  assert_int_equal(config->notices.size(), 3);
-  assert_true(config->notices[0].starts_with("no_strict_owner"));
-  assert_true(config->notices[1].starts_with("noskewadj"));
-  assert_true(config->notices[2].starts_with("no_increment_hotp"));
-
-  auto defaults = parse({});
-  assert_int_equal(defaults->grace_period, 0);
-  assert_false(defaults->allow_readonly);
-  assert_true(defaults->notices.empty());
-
-  auto group_perm = parse({"allowed_perm=0640"});
-  assert_true(group_perm.ok());
-  assert_int_equal(group_perm->notices.size(), 1);
-  auto capped = parse({"grace_period=99999999"});
-  assert_true(capped.ok());
-  assert_int_equal(capped->grace_period, kMaxGracePeriod);
-  assert_int_equal(capped->notices.size(), 1);
-
-  const std::vector<BadArgs> bad = {
-      {{"grace_period=soon"}, "grace_period=: expected a number of seconds"},
-      {{"grace_period"}, "grace_period needs =VALUE"},
-      {{"noskewadj=1"}, "noskewadj takes no value"},
-      {{"allowed_perm=0999"}, "allowed_perm=: expected an octal mode"},
-      {{"allowed_perm=01777"}, "allowed_perm=: expected an octal mode"},
-      {{"allow_readonly", "allow_readonly"}, "argument given twice: allow_readonly"},
-      {{"prompt=a", "authtok_prompt=b"}, "argument given twice: prompt"},
-      {{"echo_verification_code", "echo-verification-code"}, "argument given twice"},
-      {{"echo-verification-code", "forward_pass"}, "cannot be combined with forward_pass"},
-  };
-  for (const auto& c : bad) {
-    auto result = parse(c.args);
-    assert_false(result.ok());
-    if (result.error().message.find(c.message_part) == std::string::npos) {
-      fail_msg("expected '%s' in '%s'", c.message_part, result.error().message.c_str());
-    }
-  }
-}
+// pam_google_authenticator's grace_period= and allow_readonly in the flow.
 
 std::string file_text(const std::string& path) {
   std::ifstream in(path);
@@ -477,6 +415,70 @@ void test_flow_allow_readonly(void** state) {
   assert_int_equal(chmod(f.dir.c_str(), 0700), 0);
 }
 
+void test_flow_window_and_clock_skew(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  ScriptedConversation conversation({code_at_step(1000004), code_at_step(1000002)});
+  RecordingLog log;
+  // Four steps ahead: outside the default window, reported as clock skew.
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.all().find("phone clock looks off by about 120 seconds") != std::string::npos);
+  assert_int_equal(conversation.errors.size(), 0);
+  // window=2 accepts two steps ahead.
+  f.config.window = 2;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::success);
+}
+
+void test_flow_rate_limit_message(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  ScriptedConversation conversation({"000000", "000001", code_at_step(1000000)});
+  RecordingLog log;
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                     AuthStatus::auth_failed);
+  }
+  assert_int_equal(conversation.errors.size(), 1);
+  assert_string_equal(conversation.errors[0].c_str(), "Too many failed attempts; try again later.");
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+}
+
+void test_flow_unknown_user_is_prompted(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  f.request.user = "twostep-no-such-user";
+  ScriptedConversation conversation({"123456"});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(conversation.prompts.size(), 1);
+  assert_true(log.lines.back().ends_with("method=none result=rejected reason=unknown_user"));
+}
+
+void test_flow_nullok_and_missing_file(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  f.config.secret_path = f.dir + "/absent";
+  f.config.nullok = true;
+  ScriptedConversation conversation({"123456"});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::ignore);
+  assert_int_equal(conversation.prompts.size(), 0);
+  f.config.nullok = false;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(conversation.prompts.size(), 1);
+  assert_true(log.lines.back().ends_with("result=rejected reason=no_secret_file"));
+}
+
+void test_flow_conversation_failure(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  ScriptedConversation conversation({});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("reason=conversation_failed"));
+}
+
 }  // namespace
 
 int main() {
@@ -489,20 +491,20 @@ int main() {
       cmocka_unit_test(test_too_many_arguments),
       cmocka_unit_test(test_path_expansion),
       cmocka_unit_test(test_path_refuses_dangerous_users),
+      cmocka_unit_test(test_google_authenticator_arguments),
       cmocka_unit_test(test_audit_line),
       cmocka_unit_test(test_audit_line_sanitizes_client_values),
       cmocka_unit_test_setup_teardown(test_flow_accepts_then_refuses_replay, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_window_and_clock_skew, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_flow_grace_period, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_flow_allow_readonly, flow_setup, flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_rate_limit_message, flow_setup, flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_unknown_user_is_prompted, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_nullok_and_missing_file, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_conversation_failure, flow_setup, flow_teardown),
-      cmocka_unit_test(test_google_authenticator_arguments),
-      cmocka_unit_test_setup_teardown(test_flow_grace_period, flow_setup, flow_teardown),
-      cmocka_unit_test_setup_teardown(test_flow_allow_readonly, flow_setup, flow_teardown),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

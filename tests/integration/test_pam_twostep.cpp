@@ -885,7 +885,6 @@ void define_services() {
                                "auth required @WRAP@/pam_get_items.so"});
   add_module_service("file_user", "secret=@CASE@/nobody-dir/secret user=nobody");
   add_module_service("no_libcurl", "secret=@CASE@/secret");
-  define_ga_argument_services();
 }
 
 bool set_up_world() {
@@ -903,6 +902,7 @@ bool set_up_world() {
   // Traversable (not listable) for the privilege-drop case's user=nobody.
   if (::chmod(world.secrets.c_str(), 0711) != 0) return false;
   define_services();
+  define_ga_argument_services();
   write_services();
   // Read by pam_wrapper when it initializes, at the first PAM call.
   setenv("PAM_WRAPPER_SERVICE_DIR", world.services.c_str(), 1);
@@ -933,12 +933,12 @@ int main() {
       cmocka_unit_test(test_nullok_without_file_is_ignore),
       cmocka_unit_test(test_nullok_with_file_still_checks),
       cmocka_unit_test(test_google_authenticator_file_updated_in_place),
+      cmocka_unit_test(test_every_google_authenticator_argument),
       cmocka_unit_test(test_use_first_pass),
       cmocka_unit_test(test_try_first_pass),
       cmocka_unit_test(test_forward_pass),
       cmocka_unit_test(test_privilege_drop_to_file_user),
       cmocka_unit_test(test_totp_login_never_loads_libcurl),
-      cmocka_unit_test(test_every_google_authenticator_argument),
   };
   tests.insert(tests.end(), std::begin(more), std::end(more));
   const int failed = _cmocka_run_group_tests("pam_twostep", tests.data(), tests.size(), nullptr,
