@@ -39,6 +39,7 @@ int run_add_token(const Session& session) {
   auto token = new_token(options);
   if (!token) return report_file_error(console, token.error());
   const AppLabel label = app_label(options, session.target);
+  remember_label(*token, label);
   auto uri = token_uri(*token, label);
   if (!uri) {
     console.error(uri.error().message);

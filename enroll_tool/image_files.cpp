@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+
+#include "twostep/file_identity.hpp"
 
 namespace twostep::enroll {
 namespace {
@@ -56,13 +59,21 @@ bool write_all(int fd, const SecretBytes& content) {
   return true;
 }
 
+// The invoking identity (effective uid/gid) for file system access, while a
+// ScopedFilesystemIdentity may have switched to the target user's.
+Result<FileAccessIdentity> as_invoker() { return FileAccessIdentity::assume(geteuid(), getegid()); }
+
 }  // namespace
 
 WrittenFiles::~WrittenFiles() {
+  if (paths_.empty()) return;
+  auto invoker = as_invoker();
   for (const std::string& path : paths_) unlink(path.c_str());
 }
 
 Status WrittenFiles::write(const std::string& path, const SecretBytes& content, bool replace) {
+  auto invoker = as_invoker();
+  if (!invoker) return invoker.error();
   TempFile temp(path + ".XXXXXX");
   if (!temp.ok()) return io_error("cannot create a temporary file next to", path);
   if (fchmod(temp.fd(), 0600) != 0) return io_error("cannot set the mode of", temp.path());

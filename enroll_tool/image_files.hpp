@@ -1,4 +1,9 @@
-// QR image files (--png, --svg). They hold the secret, so they are written
+// QR image files (--png, --svg) and any other output file the admin names.
+// They are written (and removed again) with the INVOKING identity, not the
+// target user's: the admin chose the path (`--user alice --png
+// /root/alice.png` as root writes a root-owned file there), while the secret
+// file itself is still written as the target user (ScopedFilesystemIdentity).
+// They hold the secret, so they are written
 // mode 0600 through an O_EXCL temp file and an atomic rename that refuses to
 // replace an existing file unless --force. They are written before the
 // confirmation (the user may need them to scan) and removed again unless

@@ -39,7 +39,7 @@ const std::map<Mode, std::vector<std::string>>& mode_options() {
       {Mode::wizard,
        {"--qr", "--png", "--svg", "--print-uri", "--issuer", "--label", "--token", "--algorithm",
         "--digits", "--period", "--hotp", "--window", "--backup-codes", "--rate-limit",
-        "--no-confirm"}},
+        "--no-confirm", "--json"}},
       {Mode::add_token,
        {"--qr", "--png", "--svg", "--print-uri", "--issuer", "--label", "--token", "--algorithm",
         "--digits", "--period", "--hotp", "--no-confirm"}},
@@ -125,6 +125,9 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_option("--svg", options.svg, "Also write the QR code as SVG (contains the secret)");
   app.add_flag("--print-uri", options.print_uri,
                "Print the otpauth:// URI on stdout (other text goes to stderr)");
+  app.add_flag("--json", options.json,
+               "Print the result as one JSON object on stdout: otpauth URI, manual key, backup "
+               "codes, secret file, format (other text goes to stderr)");
   app.add_flag("--no-confirm", raw.no_confirm, "Do not ask for a code (or for removal)");
   app.add_flag("--force", options.force, "Replace an existing enrollment or image file");
   app.add_flag("-q,--quiet", options.quiet, "Only essential output");
@@ -192,7 +195,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? kExitOk : kExitUsage;
   }
-  const Console console(options.print_uri, options.quiet);
+  const Console console(options.print_uri || options.json, options.quiet);
   if (auto finished = finish_options(app, raw, options); !finished) {
     console.error(finished.error().message);
     return kExitUsage;

@@ -68,6 +68,9 @@ Status validate_options(const Options& options) {
                    "period; use --format native for other parameters");
     }
   }
+  if (options.json && options.print_uri) {
+    return usage("--json already holds the otpauth URI; leave out --print-uri");
+  }
   if (options.backup_codes > kMaxBackupCodes) {
     return usage("--backup-codes: at most " + std::to_string(kMaxBackupCodes));
   }

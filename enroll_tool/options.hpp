@@ -46,6 +46,7 @@ struct Options {
   std::optional<std::string> png;
   std::optional<std::string> svg;
   bool print_uri = false;
+  bool json = false;                       // --json: one JSON object on stdout (wizard)
   bool quiet = false;
 
   // Behaviour.

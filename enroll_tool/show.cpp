@@ -35,7 +35,7 @@ int run_show(const Session& session) {
     console.error("no token named \"" + options.token_name + "\" in " + session.location.path);
     return kExitNotEnrolled;
   }
-  const AppLabel label = app_label(options, session.target);
+  const AppLabel label = app_label_of(options, session.target, *token);
   auto uri = token_uri(*token, label);
   if (!uri) {
     console.error(uri.error().message);

@@ -11,6 +11,18 @@ AppLabel app_label(const Options& options, const TargetUser& target) {
                   options.label.value_or(target.name + "@" + host)};
 }
 
+AppLabel app_label_of(const Options& options, const TargetUser& target, const Token& token) {
+  AppLabel label = app_label(options, target);
+  if (!options.issuer && !token.issuer.empty()) label.issuer = token.issuer;
+  if (!options.label && !token.label.empty()) label.account = token.label;
+  return label;
+}
+
+void remember_label(Token& token, const AppLabel& label) {
+  token.issuer = label.issuer;
+  token.label = label.account;
+}
+
 Result<SecretBytes> token_uri(const Token& token, const AppLabel& label) {
   return build_otpauth_uri(token, UriLabel{label.issuer, label.account});
 }

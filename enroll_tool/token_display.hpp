@@ -23,6 +23,14 @@ struct AppLabel {
 // --issuer / --label, defaulting to the short host name and "<user>@<host>".
 AppLabel app_label(const Options& options, const TargetUser& target);
 
+// For an existing token: --issuer / --label when given, else what the file
+// recorded when the token was created (what the app was given), else the
+// defaults of app_label().
+AppLabel app_label_of(const Options& options, const TargetUser& target, const Token& token);
+
+// Records `label` in the token, so --show can give the app the same again.
+void remember_label(Token& token, const AppLabel& label);
+
 Result<SecretBytes> token_uri(const Token& token, const AppLabel& label);
 
 // The terminal QR style to use: --qr as given, or auto resolved against the

@@ -7,8 +7,10 @@
 #include "backup_codes.hpp"
 #include "confirm.hpp"
 #include "exit_codes.hpp"
+#include "json_output.hpp"
 #include "modes.hpp"
 #include "token_display.hpp"
+#include "twostep/base32.hpp"
 #include "twostep/secret_store.hpp"
 
 namespace twostep::enroll {
@@ -115,7 +117,9 @@ int run_wizard(const Session& session) {
   }
   auto token = new_token(options);
   if (!token) return report_file_error(console, token.error());
-  auto uri = token_uri(*token, app_label(options, session.target));
+  const AppLabel label = app_label(options, session.target);
+  remember_label(*token, label);
+  auto uri = token_uri(*token, label);
   if (!uri) {
     console.error(uri.error().message);
     return kExitUsage;
@@ -147,6 +151,15 @@ int run_wizard(const Session& session) {
   }
   images.keep();
   console.info("Enrolled: " + path + " (" + to_string(options.format) + " format, mode 0600).");
+  if (options.json) {
+    // The backup codes appear only here, never also in the text on stderr.
+    const SecretBytes key = base32_encode(document.enrollment.tokens.front().key.span());
+    const SecretBytes json = render_enrollment_json(
+        {*uri, key, *codes, path, to_string(options.format)});
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    std::fflush(stdout);
+    return kExitOk;
+  }
   print_backup_codes(console, *codes);
   return kExitOk;
 }

@@ -3,9 +3,11 @@
 // also after the state changes a login makes.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_check.hpp"
+#include "twostep/policy.hpp"
 #include "twostep/secret_file.hpp"
 
 using namespace twostep;
@@ -13,6 +15,11 @@ using namespace twostep;
 namespace {
 
 void change_state(Enrollment& e, std::uint8_t how) {
+  // grace_period=: a login from one of a few hosts (updates, adds, or
+  // replaces the oldest of ten).
+  if ((how & 0x08) != 0) {
+    record_recent_login(e, "192.0.2." + std::to_string(how & 0x7), 1700000000 + how);
+  }
   Token& token = e.tokens[0];
   if (token.kind == TokenKind::totp) {
     token.last_step = token.last_step.value_or(0) + 1 + (how & 0x3);

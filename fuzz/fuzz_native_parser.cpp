@@ -3,9 +3,11 @@
 // output still parses and is stable under another parse/serialize.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_check.hpp"
+#include "twostep/policy.hpp"
 #include "twostep/secret_file.hpp"
 
 using namespace twostep;
@@ -14,6 +16,11 @@ namespace {
 
 // What verify_code may change: replay floor, counter, failures, backup codes.
 void change_state(Enrollment& e, std::uint8_t how) {
+  // grace_period=: a login from one of a few hosts (updates, adds, or
+  // replaces the oldest of ten).
+  if ((how & 0x08) != 0) {
+    record_recent_login(e, "192.0.2." + std::to_string(how & 0x7), 1700000000 + how);
+  }
   Token& token = e.tokens[how % e.tokens.size()];
   if (token.kind == TokenKind::totp) {
     token.last_step = token.last_step.value_or(0) + 1;

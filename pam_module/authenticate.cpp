@@ -117,6 +117,7 @@ Enrollment clone_enrollment(const Enrollment& enrollment) {
   copy.window = enrollment.window;
   copy.replay_protection = enrollment.replay_protection;
   copy.rate_limit = enrollment.rate_limit;
+  copy.recent_logins = enrollment.recent_logins;
   copy.backup_codes.reserve(enrollment.backup_codes.size());
   for (const auto& code : enrollment.backup_codes) {
     copy.backup_codes.push_back(BackupCode{code.hash, code.plain.clone()});
@@ -185,7 +186,7 @@ struct VerifyRun {
 };
 
 VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInput& input,
-                            const Config& config, Clock clock) {
+                            const Config& config, Clock clock, std::string_view rhost) {
   VerifyRun run;
   const VerifyOptions options{config.window, true};
   FileExpectations expectations;
@@ -199,6 +200,11 @@ VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInpu
           run.result = verify_forwarded(document.enrollment, input.typed.view(), now, options);
         } else {
           run.result = {verify_code(document.enrollment, input.typed.view(), now, options), 0};
+        }
+        // grace_period=: remember this host's login, in the same locked write.
+        if (config.grace_period != 0 && run.result.outcome.result == VerifyResult::accepted &&
+            record_recent_login(document.enrollment, rhost, now)) {
+          run.result.outcome.state_changed = true;
         }
         return run.result.outcome.state_changed ? UpdateDecision::write : UpdateDecision::keep;
       });
@@ -291,6 +297,8 @@ class Authentication {
   }
   AuthStatus finish_run(const VerifyRun& run, const std::string& path, uid_t owner,
                         const CodeInput& input);
+  std::optional<AuthStatus> within_grace_period(const FileTarget& target, const std::string& path);
+  std::optional<AuthStatus> allow_readonly(const VerifyRun& run, const std::string& path);
   void forward_password(const CodeInput& input, std::size_t code_length);
   void debug(const std::string& line) {
     if (config_.debug) {
@@ -361,6 +369,9 @@ void Authentication::forward_password(const CodeInput& input, std::size_t code_l
 AuthStatus Authentication::finish_run(const VerifyRun& run, const std::string& path,
                                       uid_t owner, const CodeInput& input) {
   forward_password(input, run.result.code_length);
+  if (auto readonly = allow_readonly(run, path)) {
+    return *readonly;
+  }
   if (!run_completed(run)) {
     // Includes a failed write-back after an accepted code: without the new
     // replay floor on disk the code could be used again, so it is refused.
@@ -391,6 +402,47 @@ AuthStatus Authentication::finish_run(const VerifyRun& run, const std::string& p
                        verify_reason(outcome.result));
 }
 
+// allow_readonly (never the default): the code was right but the new state
+// could not be written. pam_google_authenticator lets such a login through;
+// so does twostep, loudly, because the code can now be used again.
+std::optional<AuthStatus> Authentication::allow_readonly(const VerifyRun& run,
+                                                         const std::string& path) {
+  if (!config_.allow_readonly || run_completed(run) || !run.verified ||
+      run.result.outcome.result != VerifyResult::accepted || run.file_status.ok()) {
+    return std::nullopt;
+  }
+  log_.error("allow_readonly: LOGIN ALLOWED although the accepted code could not be recorded in " +
+             path + " (" + run.file_status.error().message +
+             "); the same code can be used again until the file can be written");
+  return audit_.finish(AuthStatus::success, run.result.outcome.method, "accepted",
+                       "state_not_saved");
+}
+
+// grace_period=: a login from the same rhost within the period needs no
+// code. Read-only (shared lock); any problem with the file just means the
+// code is asked for as usual, and the locked update reports it.
+std::optional<AuthStatus> Authentication::within_grace_period(const FileTarget& target,
+                                                              const std::string& path) {
+  if (config_.grace_period == 0 || !is_recordable_rhost(request_.rhost)) {
+    return std::nullopt;
+  }
+  std::optional<Result<SecretDocument>> document;
+  {
+    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    if (!identity) {
+      return std::nullopt;
+    }
+    FileExpectations expectations;
+    expectations.owner = target.owner;
+    document.emplace(read_secret_file(path, expectations));
+  }
+  if (!*document || !twostep::within_grace_period((*document)->enrollment, request_.rhost,
+                                                  clock_(), config_.grace_period)) {
+    return std::nullopt;
+  }
+  return audit_.finish(AuthStatus::success, VerifyMethod::none, "accepted", "grace_period");
+}
+
 // The file is opened, locked, read and replaced with the owner's file system
 // identity; the conversation and logging happen outside that scope.
 CheckResult Authentication::check_code(const FileTarget& target, const std::string& path,
@@ -404,7 +456,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                             "privilege_drop_failed"),
               false};
     }
-    run = verify_under_lock(path, target.owner, input, config_, clock_);
+    run = verify_under_lock(path, target.owner, input, config_, clock_, request_.rhost);
   }
   const auto result = run->result.outcome.result;
   const bool ask_instead = input.from_authtok &&
@@ -435,6 +487,9 @@ AuthStatus Authentication::verify(const FileTarget& target) {
     return prompt_then_fail("no_secret_file");
   }
   debug("secret file " + *path + " expected owner uid " + std::to_string(target.owner));
+  if (auto grace = within_grace_period(target, *path)) {
+    return *grace;
+  }
 
   auto input = obtain_code(config_, conversation_);
   if (!input) {

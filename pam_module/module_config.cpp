@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <string>
+#include <tuple>
 
 #include "audit.hpp"
 #include "twostep/enrollment.hpp"
@@ -42,8 +43,12 @@ class ArgumentParser {
   Status parse_prompt(std::string_view value);
   Status set_code_source(CodeSource source, std::string_view name);
   Status parse_flag(std::string_view arg);
+  // pam_google_authenticator's arguments that twostep's own set lacks;
+  // nullopt: not one of them.
+  std::optional<Status> parse_google_authenticator_argument(std::string_view arg);
 
   Config config_;
+  std::array<bool, 8> ga_seen_{};  // by GaArgument (module_config.cpp's GA block)
   std::array<bool, static_cast<std::size_t>(Key::count)> seen_{};
 };
 
@@ -167,6 +172,9 @@ Status ArgumentParser::parse(std::string_view arg) {
     return config_error("argument longer than " + std::to_string(kMaxArgumentLength) +
                         " characters");
   }
+  if (auto status = parse_google_authenticator_argument(arg)) {
+    return *status;
+  }
   const auto eq = arg.find('=');
   if (eq == std::string_view::npos) {
     return parse_flag(arg);
@@ -186,6 +194,129 @@ Status ArgumentParser::parse(std::string_view arg) {
     return parse_prompt(value);
   }
   return config_error("unknown argument: " + sanitize_log_field(key.substr(0, 32)) + "=...");
+}
+
+// ---------------------------------------------------------------------------
+// pam_google_authenticator's arguments (Debian libpam-google-authenticator),
+// so replacing the module name in a service file never locks anyone out.
+// What each means in twostep, and why some change nothing:
+// docs/admin-guide.md, "Migrating from pam_google_authenticator".
+
+std::optional<std::uint32_t> parse_decimal(std::string_view value) {
+  std::uint32_t number = 0;
+  const auto* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, number);
+  if (value.empty() || ec != std::errc{} || ptr != end) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+// allowed_perm=0nnn as pam_google_authenticator reads it: octal, at most 0777.
+std::optional<unsigned> parse_octal_mode(std::string_view value) {
+  unsigned mode = 0;
+  const auto* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, mode, 8);
+  if (value.empty() || value.size() > 4 || ec != std::errc{} || ptr != end || mode > 0777) {
+    return std::nullopt;
+  }
+  return mode;
+}
+
+// The arguments only pam_google_authenticator has (its spellings of twostep's
+// own are handled as aliases).
+enum class GaArgument : std::size_t {
+  grace_period, allow_readonly, allowed_perm, no_strict_owner, noskewadj, no_increment_hotp,
+  count
+};
+constexpr std::array<std::string_view, static_cast<std::size_t>(GaArgument::count)> kGaNames = {
+    "grace_period", "allow_readonly", "allowed_perm", "no_strict_owner", "noskewadj",
+    "no_increment_hotp"};
+
+std::optional<GaArgument> ga_argument_named(std::string_view key) {
+  for (std::size_t i = 0; i < kGaNames.size(); ++i) {
+    if (kGaNames[i] == key) {
+      return static_cast<GaArgument>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::string_view arg) {
+  static_assert(kGaNames.size() <= std::tuple_size_v<decltype(ga_seen_)>);
+  const auto eq = arg.find('=');
+  const bool has_value = eq != std::string_view::npos;
+  const auto key = arg.substr(0, eq);
+  const auto value = has_value ? arg.substr(eq + 1) : std::string_view{};
+  // The aliases share the seen-flag of twostep's own spelling.
+  if (has_value && key == "authtok_prompt") {
+    return parse_prompt(value);
+  }
+  if (!has_value && key == "echo-verification-code") {
+    config_.echo_code = true;
+    return mark_seen(Key::echo, "echo_verification_code");
+  }
+  const auto argument = ga_argument_named(key);
+  if (!argument) {
+    return std::nullopt;
+  }
+  const bool wants_value =
+      *argument == GaArgument::grace_period || *argument == GaArgument::allowed_perm;
+  if (wants_value != has_value) {
+    return config_error(std::string(key) + (wants_value ? " needs =VALUE" : " takes no value"));
+  }
+  auto& seen = ga_seen_[static_cast<std::size_t>(*argument)];
+  if (seen) {
+    return config_error("argument given twice: " + std::string(key));
+  }
+  seen = true;
+  switch (*argument) {
+    case GaArgument::grace_period: {
+      const auto seconds = parse_decimal(value);
+      if (!seconds) {
+        return config_error("grace_period=: expected a number of seconds");
+      }
+      if (*seconds > kMaxGracePeriod) {
+        config_.notices.push_back("grace_period=" + std::to_string(*seconds) + " capped at " +
+                                  std::to_string(kMaxGracePeriod) + " seconds (30 days)");
+      }
+      config_.grace_period = *seconds < kMaxGracePeriod ? *seconds : kMaxGracePeriod;
+      return Status{};
+    }
+    case GaArgument::allow_readonly:
+      config_.allow_readonly = true;
+      return Status{};
+    case GaArgument::allowed_perm: {
+      const auto mode = parse_octal_mode(value);
+      if (!mode) {
+        return config_error("allowed_perm=: expected an octal mode, at most 0777");
+      }
+      if ((*mode & 077U) != 0) {
+        config_.notices.push_back(
+            "allowed_perm= grants group/other access; twostep still refuses a secret file "
+            "with any group or other permission bit (anyone who can read the seed can make "
+            "codes)");
+      }
+      return Status{};
+    }
+    case GaArgument::no_strict_owner:
+      config_.notices.push_back(
+          "no_strict_owner ignored: twostep still requires the secret file to be owned by "
+          "the user it is read as (a file someone else owns can be replaced by them)");
+      return Status{};
+    case GaArgument::noskewadj:
+      config_.notices.push_back(
+          "noskewadj changes nothing: twostep never adjusts clock skew on its own");
+      return Status{};
+    case GaArgument::no_increment_hotp:
+      config_.notices.push_back(
+          "no_increment_hotp changes nothing: twostep never advances the HOTP counter on a "
+          "failed attempt");
+      return Status{};
+    case GaArgument::count:
+      break;
+  }
+  return std::nullopt;
 }
 
 Result<Config> ArgumentParser::finish() {

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "twostep/result.hpp"
 
@@ -46,7 +47,17 @@ struct Config {
   // The text shown when asking: prompt= if given, else the default for the
   // code source.
   std::string_view prompt_text() const noexcept;
+
+  // ---- pam_google_authenticator arguments (docs/admin-guide.md, "Migrating
+  // from pam_google_authenticator"; parsed in module_config.cpp's GA block).
+  std::uint32_t grace_period = 0;  // grace_period=SECONDS: no code again from the same rhost
+  bool allow_readonly = false;     // allow_readonly: accepted code may pass unrecorded (logged)
+  // Accepted arguments whose meaning twostep does not (or need not) apply;
+  // the module logs each once per call, so the admin learns why.
+  std::vector<std::string> notices;
 };
+
+inline constexpr std::uint32_t kMaxGracePeriod = 30 * 86400;  // grace_period= is capped here
 
 // Parses argv as libpam passes it (brackets of `[prompt=a b]` already
 // removed). The error message names the offending argument's key only for

@@ -122,6 +122,9 @@ AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const 
                config.error().message.c_str());
     return AuthStatus::service_error;
   }
+  for (const auto& notice : config->notices) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "twostep: %s", notice.c_str());
+  }
   const char* user = nullptr;
   if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr || *user == '\0') {
     pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "cannot determine the user name");

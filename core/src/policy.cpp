@@ -388,4 +388,36 @@ Result<std::vector<SecretBytes>> generate_backup_codes(Enrollment& enrollment, s
   return shown;
 }
 
+// ---- grace period (module argument grace_period=) ---------------------------
+
+bool within_grace_period(const Enrollment& enrollment, std::string_view rhost, std::int64_t now,
+                         std::uint32_t grace_seconds) {
+  if (grace_seconds == 0 || !is_recordable_rhost(rhost)) return false;
+  for (const RecentLogin& login : enrollment.recent_logins) {
+    if (login.rhost != rhost) continue;
+    return login.time <= now && now - login.time < static_cast<std::int64_t>(grace_seconds);
+  }
+  return false;
+}
+
+bool record_recent_login(Enrollment& enrollment, std::string_view rhost, std::int64_t now) {
+  if (!is_recordable_rhost(rhost)) return false;
+  auto& logins = enrollment.recent_logins;
+  for (RecentLogin& login : logins) {
+    if (login.rhost == rhost) {
+      login.time = now;
+      return true;
+    }
+  }
+  if (logins.size() < kMaxRecentLogins) {
+    logins.push_back(RecentLogin{std::string(rhost), now});
+    return true;
+  }
+  const auto oldest = std::min_element(
+      logins.begin(), logins.end(),
+      [](const RecentLogin& a, const RecentLogin& b) { return a.time < b.time; });
+  *oldest = RecentLogin{std::string(rhost), now};
+  return true;
+}
+
 }  // namespace twostep

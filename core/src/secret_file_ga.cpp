@@ -35,8 +35,14 @@ constexpr std::array<std::string_view, kOptionCount> kOptionNames = {
     "RATE_LIMIT", "WINDOW_SIZE", "DISALLOW_REUSE", "TOTP_AUTH", "HOTP_COUNTER", "STEP_SIZE",
     "TIME_SKEW"};
 
+// pam_google_authenticator's grace_period= state: `" LAST0 <rhost> <time>`
+// .. `" LAST9 ...`, one line per remote host.
+constexpr std::string_view kLastPrefix = "LAST";
+
 struct GaLayout {
   std::array<std::optional<std::size_t>, kOptionCount> options;
+  std::array<std::optional<std::size_t>, kMaxRecentLogins> last_lines;  // every LASTn line
+  std::vector<std::size_t> login_slots;         // parallel to recent_logins: n of LASTn
   std::optional<std::size_t> last_option_line;  // any '"' line
   std::vector<std::size_t> scratch_lines;       // parallel to backup_codes
   std::uint32_t window_size = kGaDefaultWindowSize;  // as written
@@ -69,6 +75,8 @@ class GaParser {
   Status parse_option(std::size_t number, Option option,
                       const std::vector<std::string_view>& args);
   Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_last(std::size_t index, std::size_t slot,
+                    const std::vector<std::string_view>& args);
 
   ParsedGa parsed_;
   Enrollment& enrollment_ = parsed_.document.enrollment;
@@ -125,6 +133,11 @@ Status GaParser::parse_line(std::size_t index, std::string_view content) {
       return parse_option(number, static_cast<Option>(o),
                           std::vector<std::string_view>(fields.begin() + 1, fields.end()));
     }
+    if (fields[0].size() == kLastPrefix.size() + 1 && fields[0].starts_with(kLastPrefix) &&
+        fields[0].back() >= '0' && fields[0].back() <= '9') {
+      return parse_last(index, static_cast<std::size_t>(fields[0].back() - '0'),
+                        std::vector<std::string_view>(fields.begin() + 1, fields.end()));
+    }
     return {};  // an option twostep does not use: kept as it is
   }
   if (all_digits(content)) {
@@ -179,6 +192,8 @@ Status GaParser::parse_option(std::size_t number, Option option,
       const auto counter = args.size() == 1 ? file_text::parse_integer<std::uint64_t>(args[0])
                                             : std::nullopt;
       if (!counter) return line_error(number, "HOTP_COUNTER must be an unsigned integer");
+      // pam_google_authenticator refuses 0 too, so such a file never worked.
+      if (*counter == 0) return line_error(number, "HOTP_COUNTER must be at least 1");
       token_.counter = *counter;
       hotp_ = true;
       return {};
@@ -226,7 +241,31 @@ Status GaParser::parse_rate_limit(std::size_t number, const std::vector<std::str
   return {};
 }
 
+// A LASTn line that is not "<rhost> <time>" with a storable rhost, or names
+// an rhost already seen, is kept verbatim and ignored (it still holds slot n).
+Status GaParser::parse_last(std::size_t index, std::size_t slot,
+                            const std::vector<std::string_view>& args) {
+  if (layout_.last_lines[slot]) {
+    return line_error(index + 1, "duplicate LAST" + std::to_string(slot));
+  }
+  layout_.last_lines[slot] = index;
+  if (args.size() != 2 || !is_recordable_rhost(args[0])) return {};
+  const auto time = file_text::parse_integer<std::int64_t>(args[1]);
+  if (!time || *time < 0) return {};
+  for (const RecentLogin& login : enrollment_.recent_logins) {
+    if (login.rhost == args[0]) return {};
+  }
+  enrollment_.recent_logins.push_back(RecentLogin{std::string(args[0]), *time});
+  layout_.login_slots.push_back(slot);
+  return {};
+}
+
 // ---- writing ------------------------------------------------------------------
+
+SecretBytes last_line(std::size_t slot, const RecentLogin& login) {
+  return SecretBytes::from_string("\" " + std::string(kLastPrefix) + std::to_string(slot) + " " +
+                                  login.rhost + " " + std::to_string(login.time));
+}
 
 SecretBytes option_line(Option option, const std::string& value = {}) {
   std::string text = "\" " + std::string(kOptionNames[option]);
@@ -265,6 +304,19 @@ Status check_storable(const Enrollment& e) {
   if (token.algorithm != HashAlgorithm::sha1 || token.digits != 6 || token.key.empty()) {
     return make_error(ErrorCode::invalid_argument,
                       "google-authenticator files hold only SHA1, 6-digit tokens");
+  }
+  if (token.kind == TokenKind::hotp && token.counter == 0) {
+    // pam_google_authenticator refuses a file with HOTP_COUNTER 0.
+    return make_error(ErrorCode::invalid_argument,
+                      "google-authenticator files need an HOTP counter of at least 1");
+  }
+  if (e.recent_logins.size() > kMaxRecentLogins) {
+    return make_error(ErrorCode::invalid_argument, "too many recent logins");
+  }
+  for (const RecentLogin& login : e.recent_logins) {
+    if (!is_recordable_rhost(login.rhost) || login.time < 0) {
+      return make_error(ErrorCode::invalid_argument, "recent login cannot be stored");
+    }
   }
   for (const BackupCode& code : e.backup_codes) {
     if (!valid_scratch_code(code.plain.view())) {
@@ -335,6 +387,52 @@ void plan_options(const GaLayout& layout, const Enrollment& before, const Enroll
                 std::to_string(now.time_skew_steps)}, layout, plan);
 }
 
+// LASTn lines: an rhost keeps its slot; a new rhost takes the slot of one
+// that was dropped (rewritten in place), else the lowest free slot (added
+// after the last option line). Slots of dropped rhosts left over are removed.
+void plan_recent_logins(const GaLayout& layout, const Enrollment& before, const Enrollment& after,
+                        file_text::EditPlan& plan) {
+  std::vector<bool> placed(after.recent_logins.size(), false);
+  std::vector<std::size_t> freed;
+  for (std::size_t k = 0; k < before.recent_logins.size(); ++k) {
+    const RecentLogin& was = before.recent_logins[k];
+    const std::size_t slot = layout.login_slots[k];
+    std::size_t j = 0;
+    while (j < after.recent_logins.size() &&
+           (placed[j] || after.recent_logins[j].rhost != was.rhost)) {
+      ++j;
+    }
+    if (j == after.recent_logins.size()) {
+      freed.push_back(slot);
+      continue;
+    }
+    placed[j] = true;
+    if (after.recent_logins[j].time != was.time) {
+      plan.replace(*layout.last_lines[slot], last_line(slot, after.recent_logins[j]));
+    }
+  }
+  std::array<bool, kMaxRecentLogins> taken{};
+  for (std::size_t slot = 0; slot < kMaxRecentLogins; ++slot) {
+    taken[slot] = layout.last_lines[slot].has_value();
+  }
+  const std::size_t anchor = layout.last_option_line.value_or(0);
+  std::size_t next_freed = 0;
+  for (std::size_t j = 0; j < after.recent_logins.size(); ++j) {
+    if (placed[j]) continue;
+    if (next_freed < freed.size()) {
+      const std::size_t slot = freed[next_freed++];
+      plan.replace(*layout.last_lines[slot], last_line(slot, after.recent_logins[j]));
+      continue;
+    }
+    std::size_t slot = 0;
+    while (slot < kMaxRecentLogins && taken[slot]) ++slot;
+    if (slot == kMaxRecentLogins) break;  // every slot held by a line twostep keeps
+    taken[slot] = true;
+    plan.insert(anchor, last_line(slot, after.recent_logins[j]));
+  }
+  for (; next_freed < freed.size(); ++next_freed) plan.drop(*layout.last_lines[freed[next_freed]]);
+}
+
 void plan_scratch_codes(const GaLayout& layout, const Enrollment& before, const Enrollment& after,
                         file_text::EditPlan& plan) {
   std::vector<bool> placed(after.backup_codes.size(), false);
@@ -378,6 +476,9 @@ SecretBytes render_fresh(const Enrollment& e) {
   if (token.time_skew_steps != 0) {
     writer.rendered(option_line(kTimeSkew, std::to_string(token.time_skew_steps)).view());
   }
+  for (std::size_t slot = 0; slot < e.recent_logins.size(); ++slot) {
+    writer.rendered(last_line(slot, e.recent_logins[slot]).view());
+  }
   for (const BackupCode& code : e.backup_codes) writer.rendered(code.plain.view());
   return writer.finish();
 }
@@ -410,6 +511,7 @@ Result<SecretBytes> serialize_google_authenticator(const SecretDocument& documen
     plan.replace(0, base32_encode(after.tokens[0].key.span()));
   }
   plan_options(parsed->layout, before, after, plan);
+  plan_recent_logins(parsed->layout, before, after, plan);
   plan_scratch_codes(parsed->layout, before, after, plan);
   return plan.render(document.original_lines);
 }

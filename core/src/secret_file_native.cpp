@@ -27,7 +27,10 @@ struct NativeLayout {
   std::array<std::optional<std::size_t>, kSettingCount> settings;
   std::vector<std::size_t> token_lines;   // parallel to enrollment.tokens
   std::vector<std::size_t> backup_lines;  // parallel to enrollment.backup_codes
+  std::vector<std::size_t> login_lines;   // parallel to enrollment.recent_logins
 };
+
+constexpr std::string_view kRecentLogin = "recent-login";
 
 struct ParsedNative {
   SecretDocument document;
@@ -64,6 +67,59 @@ bool valid_backup_hash(std::string_view hash) {
          is_lower_hex(hash.substr(kBackupSaltHex + 1));
 }
 
+// issuer= and label= values: percent-encoded UTF-8, so a value never holds a
+// blank or a control character on the line. Unreserved characters (RFC 3986)
+// and '@' are written as they are, everything else as %XX.
+bool is_plain_text_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~' || c == '@';
+}
+
+std::string percent_encode(std::string_view text) {
+  constexpr std::string_view kHex = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    if (is_plain_text_char(c)) {
+      out += c;
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    }
+  }
+  return out;
+}
+
+std::optional<int> hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return std::nullopt;
+}
+
+// Decoded text, or nullopt for a bad escape, a control character or an
+// over-long value.
+std::optional<std::string> percent_decode(std::string_view text, std::size_t max_length) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (text.size() - i < 3) return std::nullopt;
+      const auto high = hex_value(text[i + 1]);
+      const auto low = hex_value(text[i + 2]);
+      if (!high || !low) return std::nullopt;
+      c = static_cast<char>((*high << 4) | *low);
+      i += 2;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return std::nullopt;
+    out += c;
+    if (out.size() > max_length) return std::nullopt;
+  }
+  return out;
+}
+
 // Non-negative Unix time.
 std::optional<std::int64_t> parse_time(std::string_view text) {
   if (text.starts_with('-')) return std::nullopt;
@@ -84,6 +140,7 @@ class NativeParser {
   Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
                            Token& token);
   Status parse_backup(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_recent_login(std::size_t number, const std::vector<std::string_view>& fields);
 
   ParsedNative parsed_;
   Enrollment& enrollment_ = parsed_.document.enrollment;
@@ -126,6 +183,11 @@ Status NativeParser::parse_line(std::size_t index, std::string_view content) {
   if (keyword == "token") {
     auto status = parse_token(number, fields);
     if (status) layout_.token_lines.push_back(index);
+    return status;
+  }
+  if (keyword == kRecentLogin) {
+    auto status = parse_recent_login(number, fields);
+    if (status) layout_.login_lines.push_back(index);
     return status;
   }
   if (keyword == "backup") {
@@ -199,9 +261,9 @@ Status NativeParser::parse_token(std::size_t number, const std::vector<std::stri
     return line_error(number, "more than " + std::to_string(kMaxTokens) + " tokens",
                       ErrorCode::too_large);
   }
-  constexpr std::array<std::string_view, 9> kKeys = {
+  constexpr std::array<std::string_view, 11> kKeys = {
       "name", "type", "algorithm", "digits", "period", "counter", "secret", "last-step",
-      "time-skew"};
+      "time-skew", "issuer", "label"};
   std::array<bool, kKeys.size()> seen{};
   Token token;
   for (std::size_t i = 1; i < fields.size(); ++i) {
@@ -277,6 +339,14 @@ Status NativeParser::parse_token_field(std::size_t number, std::string_view key,
     if (!decoded) return line_error(number, "secret: " + decoded.error().message,
                                     decoded.error().code);
     token.key = std::move(*decoded);
+  } else if (key == "issuer" || key == "label") {
+    const std::size_t limit = key == "issuer" ? kMaxIssuerLength : kMaxLabelLength;
+    auto text = percent_decode(value, limit);
+    if (!text || text->empty()) {
+      return line_error(number, std::string(key) + " must be 1.." + std::to_string(limit) +
+                                    " bytes, percent-encoded, no control characters");
+    }
+    (key == "issuer" ? token.issuer : token.label) = std::move(*text);
   } else if (key == "last-step") {
     const auto step = file_text::parse_integer<std::uint64_t>(value);
     if (!step) return line_error(number, "last-step must be an unsigned integer");
@@ -304,7 +374,28 @@ Status NativeParser::parse_backup(std::size_t number,
   return {};
 }
 
+Status NativeParser::parse_recent_login(std::size_t number,
+                                        const std::vector<std::string_view>& fields) {
+  if (enrollment_.recent_logins.size() >= kMaxRecentLogins) {
+    return line_error(number, "more than " + std::to_string(kMaxRecentLogins) + " recent-login lines",
+                      ErrorCode::too_large);
+  }
+  const auto time = fields.size() == 3 ? parse_time(fields[2]) : std::nullopt;
+  if (fields.size() != 3 || !is_recordable_rhost(fields[1]) || !time) {
+    return line_error(number, "recent-login must be <host: A-Z a-z 0-9 . : _ -> <Unix time>");
+  }
+  for (const RecentLogin& login : enrollment_.recent_logins) {
+    if (login.rhost == fields[1]) return line_error(number, "duplicate recent-login host");
+  }
+  enrollment_.recent_logins.push_back(RecentLogin{std::string(fields[1]), *time});
+  return {};
+}
+
 // ---- writing ------------------------------------------------------------------
+
+std::string render_recent_login(const RecentLogin& login) {
+  return std::string(kRecentLogin) + " " + login.rhost + " " + std::to_string(login.time);
+}
 
 std::string render_setting(Setting setting, const Enrollment& e) {
   std::string line(kSettingNames[setting]);
@@ -359,12 +450,15 @@ SecretBytes render_token(const Token& token) {
   if (totp && token.time_skew_steps != 0) {
     line.append(" time-skew=" + std::to_string(token.time_skew_steps));
   }
+  if (!token.issuer.empty()) line.append(" issuer=" + percent_encode(token.issuer));
+  if (!token.label.empty()) line.append(" label=" + percent_encode(token.label));
   return line;
 }
 
 // Equal as far as a token line can tell (hotp lines have no period etc.).
 bool token_equal(const Token& a, const Token& b) {
   if (a.name != b.name || a.kind != b.kind || a.algorithm != b.algorithm ||
+      a.issuer != b.issuer || a.label != b.label ||
       a.digits != b.digits || !constant_time_equal(a.key.span(), b.key.span())) {
     return false;
   }
@@ -397,6 +491,7 @@ SecretBytes render_fresh(const Enrollment& e) {
     if (setting >= kRateLimit && setting_is_default(setting, e)) continue;
     writer.rendered(render_setting(setting, e));
   }
+  for (const RecentLogin& login : e.recent_logins) writer.rendered(render_recent_login(login));
   for (const Token& token : e.tokens) writer.rendered(render_token(token).view());
   for (const BackupCode& code : e.backup_codes) writer.rendered("backup " + code.hash);
   return writer.finish();
@@ -418,6 +513,37 @@ void plan_settings(const NativeLayout& layout, const Enrollment& before, const E
     } else if (!setting_is_default(setting, after)) {
       plan.insert(anchor, text_line(render_setting(setting, after)));
     }
+  }
+}
+
+// recent-login lines, matched by host: a changed time is rewritten in place,
+// a dropped host's line removed, a new host added after the last
+// recent-login line (or the last settings line, or the header).
+void plan_recent_logins(const NativeLayout& layout, const Enrollment& before,
+                        const Enrollment& after, file_text::EditPlan& plan) {
+  std::vector<bool> placed(after.recent_logins.size(), false);
+  for (std::size_t k = 0; k < before.recent_logins.size(); ++k) {
+    std::size_t j = 0;
+    while (j < after.recent_logins.size() &&
+           after.recent_logins[j].rhost != before.recent_logins[k].rhost) {
+      ++j;
+    }
+    if (j == after.recent_logins.size()) {
+      plan.drop(layout.login_lines[k]);
+      continue;
+    }
+    placed[j] = true;
+    if (after.recent_logins[j].time != before.recent_logins[k].time) {
+      plan.replace(layout.login_lines[k], text_line(render_recent_login(after.recent_logins[j])));
+    }
+  }
+  std::size_t anchor = 0;
+  for (const auto& line : layout.settings) {
+    if (line) anchor = std::max(anchor, *line);
+  }
+  for (const auto line : layout.login_lines) anchor = std::max(anchor, line);
+  for (std::size_t j = 0; j < after.recent_logins.size(); ++j) {
+    if (!placed[j]) plan.insert(anchor, text_line(render_recent_login(after.recent_logins[j])));
   }
 }
 
@@ -488,6 +614,7 @@ Result<SecretBytes> serialize_native(const SecretDocument& document) {
   const NativeLayout& layout = parsed->layout;
   EditPlan plan(document.original_lines.size());
   plan_settings(layout, before, after, plan);
+  plan_recent_logins(layout, before, after, plan);
   plan_tokens(layout, before, after, plan);
   plan_backups(layout, before, after, plan);
   return plan.render(document.original_lines);

@@ -18,7 +18,7 @@ FLAGS = ["--help", "--show", "--status", "--remove", "--add-token", "--regenerat
          "--user", "--secret-file", "--format", "--file-owner", "--issuer", "--label", "--token",
          "--algorithm", "--digits", "--period", "--hotp", "--window", "--backup-codes",
          "--rate-limit", "--qr", "--png", "--svg", "--print-uri", "--no-confirm", "--force",
-         "--quiet"]
+         "--quiet", "--json"]
 
 
 def help_lists_everything():

@@ -55,6 +55,28 @@ def main():
               "root: ~user/.twostep is the user's, mode 0600 (exit %d)" % result.returncode)
         check("%s%%40" % USER in result.stdout, "the label names the user")
 
+        # Image files the admin names are written with the invoking identity
+        # (root), mode 0600, even into a root-only directory; the secret file
+        # is still the user's.
+        images = os.path.join(tmp, "rootimages")
+        os.mkdir(images, 0o700)
+        png, svg = os.path.join(images, "x.png"), os.path.join(images, "x.svg")
+        result = run(TOOL, "--user", USER, "--show", "--png", png, "--svg", svg, env=env)
+        ok = result.returncode == EXIT_OK and os.path.exists(png) and os.path.exists(svg)
+        check(ok and all(os.stat(p).st_uid == 0 and mode_of(p) == 0o600 for p in (png, svg)),
+              "root: --user %s --png/--svg into a root-only directory, root-owned 0600 (%d: %s)"
+              % (USER, result.returncode, result.stderr.strip()[-200:]))
+        check(ok and zbar_decode(png).startswith("otpauth://"), "the PNG decodes")
+        check(os.stat(secret).st_uid == UID, "the secret file is still the user's")
+        os.unlink(png)
+        os.unlink(svg)
+        # The wizard too: a new enrollment with its PNG in the root-only directory.
+        result = run(TOOL, "--user", USER, "--no-confirm", "--force", "--png", png, env=env)
+        check(result.returncode == EXIT_OK and os.stat(png).st_uid == 0 and mode_of(png) == 0o600
+              and os.stat(secret).st_uid == UID,
+              "wizard as root for %s: PNG root's, secret file the user's (%d: %s)"
+              % (USER, result.returncode, result.stderr.strip()[-200:]))
+
         result = run(TOOL, "--user", USER, "--regenerate-backup-codes", env=env)
         info = os.stat(secret)
         check(result.returncode == EXIT_OK and info.st_uid == UID and info.st_gid == GID,

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -171,6 +173,64 @@ void test_audit_line_sanitizes_client_values(void** /*state*/) {
 }
 
 // ---------------------------------------------------------------------------
+// pam_google_authenticator's arguments.
+
+void test_google_authenticator_arguments(void** /*state*/) {
+  Result<Config> config = make_error(ErrorCode::invalid_argument, "unset");
+  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
+                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
+                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
+                  "use_first_pass"});
+  assert_false(config.ok());  // authtok_prompt= with use_first_pass, as prompt=
+  config = parse({"authtok_prompt=Token:", "echo-verification-code", "grace_period=86400",
+                  "allow_readonly", "allowed_perm=0600", "no_strict_owner", "noskewadj",
+                  "no_increment_hotp", "secret=/tmp/%u", "user=root", "debug", "nullok",
+                  "try_first_pass"});
+  assert_true(config.ok());
+  assert_true(config->prompt_text() == "Token:");
+  assert_true(config->echo_code);
+  assert_int_equal(config->grace_period, 86400);
+  assert_true(config->allow_readonly);
+  // One notice for each argument whose GA meaning twostep does not apply.
+  assert_int_equal(config->notices.size(), 3);
+  assert_true(config->notices[0].starts_with("no_strict_owner"));
+  assert_true(config->notices[1].starts_with("noskewadj"));
+  assert_true(config->notices[2].starts_with("no_increment_hotp"));
+
+  auto defaults = parse({});
+  assert_int_equal(defaults->grace_period, 0);
+  assert_false(defaults->allow_readonly);
+  assert_true(defaults->notices.empty());
+
+  auto group_perm = parse({"allowed_perm=0640"});
+  assert_true(group_perm.ok());
+  assert_int_equal(group_perm->notices.size(), 1);
+  auto capped = parse({"grace_period=99999999"});
+  assert_true(capped.ok());
+  assert_int_equal(capped->grace_period, kMaxGracePeriod);
+  assert_int_equal(capped->notices.size(), 1);
+
+  const std::vector<BadArgs> bad = {
+      {{"grace_period=soon"}, "grace_period=: expected a number of seconds"},
+      {{"grace_period"}, "grace_period needs =VALUE"},
+      {{"noskewadj=1"}, "noskewadj takes no value"},
+      {{"allowed_perm=0999"}, "allowed_perm=: expected an octal mode"},
+      {{"allowed_perm=01777"}, "allowed_perm=: expected an octal mode"},
+      {{"allow_readonly", "allow_readonly"}, "argument given twice: allow_readonly"},
+      {{"prompt=a", "authtok_prompt=b"}, "argument given twice: prompt"},
+      {{"echo_verification_code", "echo-verification-code"}, "argument given twice"},
+      {{"echo-verification-code", "forward_pass"}, "cannot be combined with forward_pass"},
+  };
+  for (const auto& c : bad) {
+    auto result = parse(c.args);
+    assert_false(result.ok());
+    if (result.error().message.find(c.message_part) == std::string::npos) {
+      fail_msg("expected '%s' in '%s'", c.message_part, result.error().message.c_str());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // The flow with a fake host: fixed clock, scripted answers, recorded output.
 
 constexpr std::int64_t kNow = 30 * 1000000 + 7;  // TOTP step 1000000
@@ -275,6 +335,85 @@ void test_flow_accepts_then_refuses_replay(void** state) {
   assert_true(log.all().find(code) == std::string::npos);
 }
 
+// pam_google_authenticator's grace_period= and allow_readonly in the flow.
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text, '\0');  // the whole file: secret files hold no NUL
+  return text;
+}
+
+void test_flow_grace_period(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  f.config.grace_period = 600;
+  ScriptedConversation conversation({code_at_step(1000000), "000000"});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::success);
+  assert_true(file_text(f.dir + "/secret").find("\nrecent-login 192.0.2.7 " +
+                                                std::to_string(kNow) + "\n") != std::string::npos);
+  // Same host within the period: no prompt at all.
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::success);
+  assert_int_equal(conversation.prompts.size(), 1);
+  assert_true(log.lines.back().ends_with("method=none result=accepted reason=grace_period"));
+  // Another host, no rhost, or grace_period off: the code is asked for.
+  for (const char* rhost : {"192.0.2.8", ""}) {
+    f.request.rhost = rhost;
+    assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                     AuthStatus::auth_failed);
+  }
+  f.request.rhost = "192.0.2.7";
+  f.config.grace_period = 0;
+  ScriptedConversation asked({"000000"});
+  assert_int_equal(authenticate(f.config, f.request, asked, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(asked.prompts.size(), 1);
+  // After the period, the code is asked for again.
+  f.config.grace_period = 7;
+  ScriptedConversation later({"000000"});
+  assert_int_equal(authenticate(f.config, f.request, later, log,
+                                [] () noexcept -> std::int64_t { return kNow + 7; }),
+                   AuthStatus::auth_failed);
+  assert_int_equal(later.prompts.size(), 1);
+}
+
+// allow_readonly: a right code whose new state cannot be written. Without the
+// argument the login is refused (the code could be replayed); with it, it
+// passes with a loud log line. The write is made to fail by a directory the
+// file's identity cannot write: user=nobody when root, else a 0500 directory.
+void test_flow_allow_readonly(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  const std::string secret = f.dir + "/secret";
+  if (geteuid() == 0) {
+    const passwd* nobody = getpwnam("nobody");
+    assert_non_null(nobody);
+    assert_int_equal(chown(secret.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+    assert_int_equal(chmod(f.dir.c_str(), 0755), 0);
+    f.config.file_user = "nobody";
+  } else {
+    assert_int_equal(chmod(f.dir.c_str(), 0500), 0);
+  }
+  const std::string before = file_text(secret);
+  ScriptedConversation conversation({code_at_step(1000000), code_at_step(1000000)});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=error reason=file_error"));
+  f.config.allow_readonly = true;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::success);
+  assert_true(log.all().find("allow_readonly: LOGIN ALLOWED") != std::string::npos);
+  assert_true(log.lines.back().ends_with("method=totp result=accepted reason=state_not_saved"));
+  assert_string_equal(file_text(secret).c_str(), before.c_str());
+  // A wrong code is still refused.
+  ScriptedConversation wrong({"000000"});
+  assert_int_equal(authenticate(f.config, f.request, wrong, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(chmod(f.dir.c_str(), 0700), 0);
+}
+
 void test_flow_window_and_clock_skew(void** state) {
   auto& f = *static_cast<FlowFixture*>(*state);
   ScriptedConversation conversation({code_at_step(1000004), code_at_step(1000002)});
@@ -351,11 +490,14 @@ int main() {
       cmocka_unit_test(test_too_many_arguments),
       cmocka_unit_test(test_path_expansion),
       cmocka_unit_test(test_path_refuses_dangerous_users),
+      cmocka_unit_test(test_google_authenticator_arguments),
       cmocka_unit_test(test_audit_line),
       cmocka_unit_test(test_audit_line_sanitizes_client_values),
       cmocka_unit_test_setup_teardown(test_flow_accepts_then_refuses_replay, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_window_and_clock_skew, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_flow_grace_period, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_flow_allow_readonly, flow_setup, flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_rate_limit_message, flow_setup, flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_unknown_user_is_prompted, flow_setup,
                                       flow_teardown),

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ struct World {
   std::string user;           // the current user, the PAM user of most cases
   uid_t uid = 0;
   std::map<std::string, std::vector<std::string>> stacks;  // service -> lines
+  // pam_google_authenticator's arguments, read from the installed package;
+  // empty (and the table case skipped) when it is not installed.
+  std::vector<std::string> ga_arguments;
+  std::string ga_skip_reason;
 };
 World world;
 
@@ -673,6 +678,192 @@ void test_totp_login_never_loads_libcurl(void** /*state*/) {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Every argument of the installed pam_google_authenticator, through the
+// module: none may end in PAM_SERVICE_ERR (a lockout after a drop-in swap).
+// The list is read from the package at test time, not typed here: the
+// argument words compiled into the .so, kept when the package's man page
+// or README documents them (hyphens read as underscores, so the module's
+// "echo-verification-code" spelling is kept, its "nobody" is not).
+
+std::string command_output(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  std::size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, got);
+  ::pclose(pipe);
+  return out;
+}
+
+std::string normalized_argument(std::string word) {
+  for (char& c : word) c = c == '-' ? '_' : c;
+  return word;
+}
+
+bool is_argument_word(const std::string& word) {
+  if (word.size() < 4 || word.front() < 'a' || word.front() > 'z') return false;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    const char c = word[i];
+    const bool ok = (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
+                    (c == '=' && i + 1 == word.size());
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "name" or "name=" for each option the documentation names: the man
+// page's SYNOPSIS brackets and the README's "### option" headings.
+std::set<std::string> documented_ga_arguments(const std::string& doc_dir) {
+  std::set<std::string> names;
+  const auto add = [&](std::string item) {
+    item = item.substr(item.find_first_not_of(" *"));
+    const auto eq = item.find('=');
+    std::string name = item.substr(0, std::min(eq, item.find_first_of(" */")));
+    if (eq != std::string::npos && eq == name.size()) name += '=';
+    if (is_argument_word(name)) names.insert(normalized_argument(name));
+  };
+  const std::string man =
+      command_output("gzip -dc '" + doc_dir + "/pam_google_authenticator.8.md.gz' 2>/dev/null");
+  const auto synopsis = man.find("**pam_google_authenticator.so**");
+  if (synopsis != std::string::npos) {
+    const std::string block = man.substr(synopsis, man.find("\n\n", synopsis) - synopsis);
+    for (std::size_t open = block.find('['); open != std::string::npos;
+         open = block.find('[', open + 1)) {
+      std::stringstream items(block.substr(open + 1, block.find(']', open) - open - 1));
+      for (std::string item; std::getline(items, item, '|');) add(item);
+    }
+  }
+  std::stringstream readme(
+      command_output("gzip -dc '" + doc_dir + "/README.md.gz' 2>/dev/null"));
+  for (std::string line; std::getline(readme, line);) {
+    if (!line.starts_with("### ")) continue;
+    // "### try_first_pass / use_first_pass / forward_pass"
+    std::string rest = line.substr(4);
+    for (auto cut = rest.find(" / "); cut != std::string::npos; cut = rest.find(" / ")) {
+      add(rest.substr(0, cut));
+      rest = rest.substr(cut + 3);
+    }
+    add(rest);
+  }
+  return names;
+}
+
+void read_installed_ga_arguments() {
+  const char* so = nullptr;
+  for (const char* path : {"/lib/x86_64-linux-gnu/security/pam_google_authenticator.so",
+                           "/usr/lib/x86_64-linux-gnu/security/pam_google_authenticator.so",
+                           "/lib/security/pam_google_authenticator.so",
+                           "/usr/lib64/security/pam_google_authenticator.so"}) {
+    if (::access(path, R_OK) == 0) so = path;
+  }
+  const std::string doc_dir = "/usr/share/doc/libpam-google-authenticator";
+  if (so == nullptr || ::access(doc_dir.c_str(), R_OK) != 0) {
+    world.ga_skip_reason = "libpam-google-authenticator is not installed (scripts/setup installs it)";
+    return;
+  }
+  const std::set<std::string> documented = documented_ga_arguments(doc_dir);
+  const std::string bytes = read_file(so);
+  std::set<std::string> seen;
+  std::string word;
+  for (const char c : bytes) {
+    if (c != '\0') {
+      word += c;
+      continue;
+    }
+    if (is_argument_word(word) && documented.count(normalized_argument(word)) != 0 &&
+        seen.insert(word).second) {
+      world.ga_arguments.push_back(word);
+    }
+    word.clear();
+  }
+  // Every documented option must have been found in the module itself.
+  for (const auto& name : documented) {
+    bool found = false;
+    for (const auto& argument : world.ga_arguments) {
+      found = found || normalized_argument(argument) == name;
+    }
+    if (!found) world.ga_skip_reason = "FAIL: documented option not in the .so: " + name;
+  }
+  if (world.ga_arguments.size() < 10 && world.ga_skip_reason.empty()) {
+    world.ga_skip_reason = "FAIL: only " + std::to_string(world.ga_arguments.size()) +
+                           " arguments read from " + so;
+  }
+}
+
+std::string ga_service(std::size_t index) { return "ga_argument_" + std::to_string(index); }
+
+// A value for each argument that takes one; a new one fails the test until
+// it is given a value here (and support in the module).
+std::optional<std::string> ga_argument_line(const std::string& argument) {
+  if (!argument.ends_with("=")) return argument;
+  const std::map<std::string, std::string> values = {
+      {"secret=", "@CASE@/secret"},
+      {"authtok_prompt=", "GA token: "},
+      {"user=", world.user},
+      {"allowed_perm=", "0600"},
+      {"grace_period=", "3600"},
+  };
+  const auto value = values.find(argument);
+  if (value == values.end()) return std::nullopt;
+  // Brackets: libpam's quoting for a value with blanks, as GA's README shows.
+  return "[" + argument + value->second + "]";
+}
+
+void define_ga_argument_services() {
+  read_installed_ga_arguments();
+  for (std::size_t i = 0; i < world.ga_arguments.size(); ++i) {
+    const std::string& argument = world.ga_arguments[i];
+    const auto line = ga_argument_line(argument);
+    if (!line) continue;  // reported by the test
+    const std::string args =
+        argument == "secret=" ? *line : "secret=@CASE@/secret " + *line;
+    if (argument.ends_with("first_pass")) {
+      add_service(ga_service(i), {"auth required @WRAP@/pam_set_items.so",
+                                  "auth required @MODULE@ " + args});
+    } else {
+      add_module_service(ga_service(i), args);
+    }
+  }
+}
+
+void test_every_google_authenticator_argument(void** /*state*/) {
+  if (!world.ga_skip_reason.empty()) {
+    if (world.ga_skip_reason.starts_with("FAIL")) fail_msg("%s", world.ga_skip_reason.c_str());
+    std::printf("SKIP: %s\n", world.ga_skip_reason.c_str());
+    skip();
+  }
+  std::string tried;
+  for (std::size_t i = 0; i < world.ga_arguments.size(); ++i) {
+    const std::string& argument = world.ga_arguments[i];
+    if (!ga_argument_line(argument)) fail_msg("no sample value for %s", argument.c_str());
+    tried += argument + " ";
+    // A migrated user: the google-authenticator file, the current code.
+    write_file(case_dir(ga_service(i)) + "/secret", ga_file_text());
+    wait_for_fresh_step();
+    const std::string code = current_code();
+    const bool from_authtok = argument.ends_with("first_pass");
+    if (from_authtok) setenv("PAM_AUTHTOK", code.c_str(), 1);
+    const auto t = run_pam(ga_service(i), {argument == "forward_pass" ? "hunter2" + code : code});
+    if (from_authtok) unsetenv("PAM_AUTHTOK");
+    if (t.rc == PAM_SERVICE_ERR) {
+      fail_msg("%s: PAM_SERVICE_ERR\n%s", argument.c_str(), t.syslog.c_str());
+    }
+    if (t.rc != PAM_SUCCESS) {
+      fail_msg("%s: %s\n%s", argument.c_str(), pam_strerror(nullptr, t.rc), t.syslog.c_str());
+    }
+    if (argument.starts_with("echo")) {
+      assert_one_prompt(t, "Verification code: ", PAM_PROMPT_ECHO_ON);
+    }
+    if (argument == "authtok_prompt=") assert_one_prompt(t, "GA token: ");
+    for (const char* different : {"noskewadj", "no_strict_owner", "no_increment_hotp"}) {
+      if (argument == different) assert_contains(t.syslog, "twostep: " + argument + " ");
+    }
+  }
+  std::printf("pam_google_authenticator arguments tried: %s\n", tried.c_str());
+}
+
 void define_services() {
   for (const auto& c : kSimpleCases) add_module_service(c.service, c.args);
   add_module_service("replay", "secret=@CASE@/secret");
@@ -711,6 +902,7 @@ bool set_up_world() {
   // Traversable (not listable) for the privilege-drop case's user=nobody.
   if (::chmod(world.secrets.c_str(), 0711) != 0) return false;
   define_services();
+  define_ga_argument_services();
   write_services();
   // Read by pam_wrapper when it initializes, at the first PAM call.
   setenv("PAM_WRAPPER_SERVICE_DIR", world.services.c_str(), 1);
@@ -741,6 +933,7 @@ int main() {
       cmocka_unit_test(test_nullok_without_file_is_ignore),
       cmocka_unit_test(test_nullok_with_file_still_checks),
       cmocka_unit_test(test_google_authenticator_file_updated_in_place),
+      cmocka_unit_test(test_every_google_authenticator_argument),
       cmocka_unit_test(test_use_first_pass),
       cmocka_unit_test(test_try_first_pass),
       cmocka_unit_test(test_forward_pass),

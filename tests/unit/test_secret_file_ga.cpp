@@ -273,6 +273,87 @@ void test_serialize_refusals(void**) {
   }
 }
 
+// pam_google_authenticator refuses HOTP_COUNTER 0, so twostep never writes it.
+void test_hotp_counter_zero_refused(void**) {
+  SecretDocument doc = parse_ok(fixture("ga_hotp.txt"));
+  doc.enrollment.tokens[0].counter = 0;
+  auto out = serialize_secret_document(doc);
+  assert_false(out.ok());
+  assert_int_equal(static_cast<int>(out.error().code),
+                   static_cast<int>(ErrorCode::invalid_argument));
+  const auto fresh = [](std::uint64_t counter) {
+    Enrollment e;
+    Token token;
+    token.kind = TokenKind::hotp;
+    token.counter = counter;
+    token.key = SecretBytes::from_string("12345678901234567890");
+    e.tokens.push_back(std::move(token));
+    return make_document(FileFormat::google_authenticator, std::move(e));
+  };
+  assert_false(serialize_secret_document(fresh(0)).ok());
+  // Read the same way: a file that says 0 never worked with the module.
+  auto zero = parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 0\n");
+  assert_false(zero.ok());
+  assert_string_equal(zero.error().message.c_str(), "line 2: HOTP_COUNTER must be at least 1");
+  assert_true(serialize_ok(fresh(1)).find("\" HOTP_COUNTER 1\n") != std::string::npos);
+}
+
+// grace_period= state: pam_google_authenticator's `" LASTn <rhost> <time>`.
+void test_last_lines(void**) {
+  const std::string text = "JBSWY3DPEHPK3PXP\n\" LAST0 10.0.0.1 1700000000\n"
+                           "\" WINDOW_SIZE 3\n\" LAST2 not%valid 5\n\" TOTP_AUTH\n"
+                           "\" LAST3 host.example 1700000100\n12345678\n";
+  SecretDocument doc = parse_ok(text);
+  auto& logins = doc.enrollment.recent_logins;
+  assert_int_equal(logins.size(), 2);
+  assert_string_equal(logins[0].rhost.c_str(), "10.0.0.1");
+  assert_int_equal(logins[1].time, 1700000100);
+  assert_string_equal(serialize_ok(doc).c_str(), text.c_str());
+
+  assert_true(within_grace_period(doc.enrollment, "10.0.0.1", 1700000050, 3600));
+  assert_false(within_grace_period(doc.enrollment, "10.0.0.1", 1700003600, 3600));
+  assert_false(within_grace_period(doc.enrollment, "10.0.0.1", 1699999999, 3600));  // future
+  assert_false(within_grace_period(doc.enrollment, "10.0.0.2", 1700000050, 3600));
+  assert_false(within_grace_period(doc.enrollment, "10.0.0.1", 1700000050, 0));
+
+  // A known host is rewritten in place; a new one takes the lowest free slot
+  // (LAST2 holds a line twostep keeps), after the last option line.
+  assert_true(record_recent_login(doc.enrollment, "10.0.0.1", 1700000200));
+  assert_true(record_recent_login(doc.enrollment, "fe80::1", 1700000300));
+  assert_false(record_recent_login(doc.enrollment, "bad host", 1700000300));
+  assert_false(record_recent_login(doc.enrollment, "a\nb", 1700000300));
+  const std::string updated = serialize_ok(doc);
+  assert_string_equal(updated.c_str(),
+                      "JBSWY3DPEHPK3PXP\n\" LAST0 10.0.0.1 1700000200\n"
+                      "\" WINDOW_SIZE 3\n\" LAST2 not%valid 5\n\" TOTP_AUTH\n"
+                      "\" LAST3 host.example 1700000100\n\" LAST1 fe80::1 1700000300\n"
+                      "12345678\n");
+
+  // Ten hosts at most: the oldest gives up its slot to the newcomer.
+  SecretDocument full = parse_ok(updated);
+  for (int i = 0; i < 10; ++i) {
+    assert_true(record_recent_login(full.enrollment, "h" + std::to_string(i),
+                                    1700001000 + i));
+  }
+  assert_int_equal(full.enrollment.recent_logins.size(), kMaxRecentLogins);
+  const std::string rotated = serialize_ok(full);
+  assert_true(rotated.find("host.example") == std::string::npos);
+  assert_true(rotated.find("\" LAST2 not%valid 5\n") != std::string::npos);
+  const SecretDocument again = parse_ok(rotated);
+  assert_int_equal(again.enrollment.recent_logins.size(), 9);  // one slot kept by LAST2
+  assert_false(parse_google_authenticator("JBSWY3DPEHPK3PXP\n\" LAST1 a 1\n\" LAST1 b 2\n").ok());
+
+  // A fresh file lists them after the options, in slot order.
+  Enrollment fresh;
+  Token token;
+  token.key = SecretBytes::from_string("12345678901234567890");
+  fresh.tokens.push_back(std::move(token));
+  assert_true(record_recent_login(fresh, "192.0.2.7", 1700000000));
+  const std::string written =
+      serialize_ok(make_document(FileFormat::google_authenticator, std::move(fresh)));
+  assert_true(written.find("\" TOTP_AUTH\n\" LAST0 192.0.2.7 1700000000\n") != std::string::npos);
+}
+
 struct BadCase {
   std::string text;
   ErrorCode code;
@@ -455,6 +536,47 @@ void test_ga_and_twostep_share_state(void**) {
   remove_compat_dir(dir);
 }
 
+// A LAST line twostep wrote lets pam_google_authenticator (grace_period=)
+// skip the code for that host, and the line it writes after a login is one
+// twostep reads.
+bool google_authenticator_grace(const CompatDir& dir, const std::string& answer,
+                                const std::string& rhost) {
+  {
+    std::ofstream service(dir.path + "/pam.d/gagrace");
+    service << "auth required " << google_authenticator_module() << " secret=" << dir.secret
+            << " user=root grace_period=3600\n";
+  }
+  const std::string command = "LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR='" +
+                              dir.path + "/pam.d' pamtester -I rhost=" + rhost +
+                              " gagrace root authenticate >/dev/null 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "w");
+  assert_non_null(pipe);
+  std::fputs((answer + "\n").c_str(), pipe);
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void test_ga_shares_grace_period(void**) {
+  if (!pam_tools_present()) skip();
+  const CompatDir dir = make_compat_dir("ga_totp.txt");
+  const std::int64_t now = std::time(nullptr);
+  auto status = lock_and_update_secret_file(dir.secret, {}, [&](SecretDocument& document) {
+    assert_true(record_recent_login(document.enrollment, "192.0.2.10", now));
+    return UpdateDecision::write;
+  });
+  assert_true(status.ok());
+  // No code from the recorded host; a wrong one from another host fails.
+  assert_true(google_authenticator_grace(dir, "000000", "192.0.2.10"));
+  assert_false(google_authenticator_grace(dir, "000000", "192.0.2.11"));
+  // pam_google_authenticator records its own login from a new host.
+  assert_true(google_authenticator_grace(dir, current_code(dir, std::time(nullptr)), "192.0.2.12"));
+  auto after = read_secret_file(dir.secret, {});
+  assert_true(after.ok());
+  assert_true(within_grace_period(after->enrollment, "192.0.2.12", std::time(nullptr), 3600));
+  assert_true(within_grace_period(after->enrollment, "192.0.2.10", std::time(nullptr), 3600));
+  remove_compat_dir(dir);
+}
+
 }  // namespace
 
 int main() {
@@ -472,6 +594,9 @@ int main() {
       cmocka_unit_test(test_malformed_cases),
       cmocka_unit_test(test_ga_honours_twostep_replay_floor),
       cmocka_unit_test(test_ga_and_twostep_share_state),
+      cmocka_unit_test(test_hotp_counter_zero_refused),
+      cmocka_unit_test(test_last_lines),
+      cmocka_unit_test(test_ga_shares_grace_period),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

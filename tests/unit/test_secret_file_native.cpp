@@ -13,6 +13,7 @@ extern "C" {
 #include <vector>
 
 #include "twostep/base32.hpp"
+#include "twostep/policy.hpp"
 #include "twostep/secret_file.hpp"
 #include "secret_file_checks.hpp"
 
@@ -360,6 +361,62 @@ void test_malformed_cases(void**) {
   }
 }
 
+// Issuer and label: what the app was given; percent-encoded on the line.
+// Files without them (older ones) still load.
+void test_issuer_and_label(void**) {
+  const SecretDocument old = parse_ok(kExample);
+  assert_true(old.enrollment.tokens[0].issuer.empty());
+  assert_true(old.enrollment.tokens[0].label.empty());
+
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.tokens[0].issuer = "Example Corp";
+  doc.enrollment.tokens[0].label = "alice@host 1:ü";
+  const std::string written = serialize_ok(doc);
+  assert_true(written.find("last-step=56666666 issuer=Example%20Corp "
+                           "label=alice@host%201%3A%C3%BC\n") != std::string::npos);
+  const SecretDocument back = parse_ok(written);
+  assert_string_equal(back.enrollment.tokens[0].issuer.c_str(), "Example Corp");
+  assert_string_equal(back.enrollment.tokens[0].label.c_str(), "alice@host 1:ü");
+  assert_true(back.enrollment.tokens[1].issuer.empty());
+  assert_string_equal(serialize_ok(back).c_str(), written.c_str());
+
+  const std::string token = "token name=p type=totp secret=JBSWY3DPEHPK3PXP ";
+  for (const char* bad : {"issuer=%0A", "issuer=%4", "label=%zz", "issuer=",
+                          "label=a%09b"}) {
+    assert_false(parse_native("twostep-secret 1\n" + token + bad + "\n").ok());
+  }
+  assert_false(parse_native("twostep-secret 1\n" + token + "issuer=" + std::string(129, 'a') +
+                            "\n").ok());
+  assert_true(parse_native("twostep-secret 1\n" + token + "issuer=" + std::string(128, 'a') +
+                           "\n").ok());
+}
+
+// grace_period= state: recent-login lines, matched by host.
+void test_recent_logins(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  assert_true(record_recent_login(doc.enrollment, "192.0.2.1", 1700000000));
+  const std::string added = serialize_ok(doc);
+  assert_string_equal(added.c_str(),
+                      replaced(kExample, "rate-failures 1700000000 1700000005\n",
+                               "rate-failures 1700000000 1700000005\n"
+                               "recent-login 192.0.2.1 1700000000\n").c_str());
+  SecretDocument again = parse_ok(added);
+  assert_string_equal(serialize_ok(again).c_str(), added.c_str());
+  assert_true(within_grace_period(again.enrollment, "192.0.2.1", 1700000010, 60));
+  assert_true(record_recent_login(again.enrollment, "192.0.2.1", 1700000500));
+  assert_true(record_recent_login(again.enrollment, "host-b.example", 1700000600));
+  assert_string_equal(serialize_ok(again).c_str(),
+                      replaced(added, "recent-login 192.0.2.1 1700000000\n",
+                               "recent-login 192.0.2.1 1700000500\n"
+                               "recent-login host-b.example 1700000600\n").c_str());
+  const std::string token = "token name=p type=totp secret=JBSWY3DPEHPK3PXP\n";
+  for (const char* bad : {"recent-login a\n", "recent-login a b\n", "recent-login a%b 1\n",
+                          "recent-login a 1 2\n", "recent-login a -1\n",
+                          "recent-login a 1\nrecent-login a 2\n"}) {
+    assert_false(parse_native("twostep-secret 1\n" + std::string(bad) + token).ok());
+  }
+}
+
 void test_dispatch(void**) {
   auto native = parse_secret_document(kExample);
   assert_true(native.ok());
@@ -393,6 +450,8 @@ int main() {
       cmocka_unit_test(test_serialize_refuses_what_would_not_load),
       cmocka_unit_test(test_malformed_cases),
       cmocka_unit_test(test_dispatch),
+      cmocka_unit_test(test_issuer_and_label),
+      cmocka_unit_test(test_recent_logins),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "twostep/otp.hpp"
@@ -21,6 +22,9 @@ inline constexpr std::uint32_t kMaxWindow = 10;          // steps each side
 inline constexpr std::uint32_t kMaxRateLimitAttempts = 100;
 inline constexpr std::uint32_t kMaxRateLimitInterval = 86400;
 
+inline constexpr std::size_t kMaxIssuerLength = 128;  // bytes, UTF-8 (Token::issuer)
+inline constexpr std::size_t kMaxLabelLength = 128;   // Token::label
+
 struct Token {
   std::string name = "phone";     // [A-Za-z0-9._-]{1,64}; not secret
   TokenKind kind = TokenKind::totp;
@@ -33,6 +37,10 @@ struct Token {
   std::optional<std::uint64_t> last_step;
   std::int64_t time_skew_steps = 0;  // google-authenticator TIME_SKEW
   std::uint64_t counter = 0;          // HOTP: next counter expected
+  // What the authenticator app was given (otpauth issuer and account label),
+  // so --show and a redrawn QR match it. Empty: not recorded (older files).
+  std::string issuer;
+  std::string label;
 
   Token clone() const;
 };
@@ -52,6 +60,21 @@ struct RateLimit {
   std::vector<std::int64_t> failures;
 };
 
+inline constexpr std::size_t kMaxRecentLogins = 10;  // as pam_google_authenticator
+inline constexpr std::size_t kMaxRhostLength = 253;  // a DNS name; IPv6 text is shorter
+
+// A successful login from a remote host, kept for the module argument
+// grace_period= (no code asked again from the same host for a while).
+struct RecentLogin {
+  std::string rhost;     // see is_recordable_rhost()
+  std::int64_t time = 0; // Unix time of the login
+};
+
+// Remote host names that may be stored: 1..kMaxRhostLength of
+// [A-Za-z0-9.:_-] (host names, IPv4, IPv6 without zone). Anything else is
+// never recorded, so it can neither break a file line nor a GA reader.
+bool is_recordable_rhost(std::string_view rhost) noexcept;
+
 struct Enrollment {
   std::vector<Token> tokens;            // at least one
   std::uint32_t window = 1;             // accepted steps each side of now (TOTP),
@@ -59,6 +82,7 @@ struct Enrollment {
   bool replay_protection = true;
   RateLimit rate_limit;
   std::vector<BackupCode> backup_codes;
+  std::vector<RecentLogin> recent_logins;  // at most kMaxRecentLogins, unique rhost
 };
 
 }  // namespace twostep

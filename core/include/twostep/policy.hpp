@@ -52,6 +52,16 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed,
 bool is_rate_limited(const RateLimit& limit, std::int64_t now);
 void record_failure(RateLimit& limit, std::int64_t now);
 
+// Grace period (module argument grace_period=, as pam_google_authenticator):
+// true when `rhost` had a successful login at a time t with
+// t <= now < t + grace_seconds. A time in the future never counts.
+bool within_grace_period(const Enrollment& enrollment, std::string_view rhost, std::int64_t now,
+                         std::uint32_t grace_seconds);
+// Records a successful login from `rhost` at `now`: updates its entry, or adds
+// one, replacing the oldest when kMaxRecentLogins are kept. Returns false (and
+// changes nothing) for an rhost that is not is_recordable_rhost().
+bool record_recent_login(Enrollment& enrollment, std::string_view rhost, std::int64_t now);
+
 // Backup codes: `count` fresh 8-digit codes (CSPRNG). Returns the plain
 // codes to show once; `enrollment.backup_codes` gets them hashed (native) or
 // plain (google_authenticator_style).

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# scripts/setup's install path without a real install: stub apt-get,
+# dpkg-query and sudo first on PATH, the policy-rc.d path in a temp directory
+# (TWOSTEP_POLICY_RC_D), so the real /usr/sbin/policy-rc.d is never touched.
+# Each case checks the exit status, what setup said, the policy file left
+# behind (byte for byte and mode, or absent) and what apt-get was asked for.
+set -uo pipefail
+setup=${1:?usage: test_setup.sh path/to/scripts/setup}
+work=$(mktemp -d /tmp/twostep-setup-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $case_name: $*"; failures=$((failures + 1)); }
+
+# The package lists as setup defines them, so the expected install list
+# follows any package another change adds.
+eval "$(sed -n '/^BUILD_PACKAGES=(/,/^)/p; /^TEST_PACKAGES=(/,/^)/p' "$setup")"
+all=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+[ "${#all[@]}" -gt 10 ] || { echo "FAIL: could not read the package lists from $setup"; exit 1; }
+
+mkdir "$work/bin"
+cat >"$work/bin/dpkg-query" <<'STUB'
+#!/bin/sh
+# dpkg-query -W -f='${Status}' PKG: installed only if PKG is in $STUB_INSTALLED.
+for p in $STUB_INSTALLED; do
+  [ "$p" = "$3" ] && { printf 'install ok installed'; exit 0; }
+done
+echo "dpkg-query: no packages found matching $3" >&2
+exit 1
+STUB
+cat >"$work/bin/apt-get" <<'STUB'
+#!/bin/sh
+# Records each call; during "install" also what the policy file said then.
+echo "$*" >>"$STUB_DIR/apt-calls"
+echo "DEBIAN_FRONTEND=${DEBIAN_FRONTEND:-}" >>"$STUB_DIR/apt-env"
+if [ "$1" = install ]; then
+  if [ -e "$TWOSTEP_POLICY_RC_D" ]; then "$TWOSTEP_POLICY_RC_D"; echo "policy-exit=$?"; else echo "policy=absent"; fi \
+    >>"$STUB_DIR/apt-env"
+fi
+if [ "$1" = "${STUB_APT_FAIL:-}" ]; then echo "E: stub $1 failure" >&2; exit 100; fi
+exit 0
+STUB
+cat >"$work/bin/sudo" <<'STUB'
+#!/bin/sh
+exec "$@"
+STUB
+chmod 755 "$work/bin/"*
+
+# run_case NAME POLICY(none|site) INSTALLED(all|some) APT_FAIL EXPECTED_STATUS
+run_case() {
+  case_name=$1
+  local policy_mode=$2 installed=$3 apt_fail=$4 expected_status=$5
+  local dir="$work/$case_name" status
+  mkdir -p "$dir/sbin"
+  rm -f "$dir/apt-calls" "$dir/apt-env"
+  local policy="$dir/sbin/policy-rc.d"
+  if [ "$policy_mode" = site ]; then
+    printf '#!/bin/sh\n# site policy, not setup'"'"'s\nexit 0\n' >"$policy"
+    chmod 750 "$policy"
+    cp -p "$policy" "$dir/policy.before"
+  fi
+  local stub_installed=""
+  if [ "$installed" = all ]; then
+    stub_installed="${all[*]}"
+  else
+    stub_installed="${BUILD_PACKAGES[0]} ${BUILD_PACKAGES[2]} ${TEST_PACKAGES[1]}"
+  fi
+  PATH="$work/bin:$PATH" STUB_DIR="$dir" STUB_INSTALLED="$stub_installed" \
+    STUB_APT_FAIL="$apt_fail" TWOSTEP_POLICY_RC_D="$policy" TWOSTEP_SETUP_LOG="$dir/setup.log" \
+    bash "$setup" </dev/null >"$dir/out" 2>"$dir/err"
+  status=$?
+  [ "$status" -eq "$expected_status" ] || fail "exit status $status, expected $expected_status"
+  if [ "$expected_status" -ne 0 ]; then
+    grep -q "^setup: FAILED: apt-get $apt_fail" "$dir/err" || fail "no 'setup: FAILED: apt-get $apt_fail' on stderr"
+    grep -q "E: stub $apt_fail failure" "$dir/err" || fail "apt-get's own error not shown"
+  else
+    [ ! -s "$dir/err" ] || fail "unexpected stderr: $(cat "$dir/err")"
+  fi
+  # The policy file: exactly as before, or gone if setup created it.
+  if [ "$policy_mode" = site ]; then
+    cmp -s "$policy" "$dir/policy.before" || fail "pre-existing policy-rc.d changed"
+    [ "$(stat -c %a "$policy")" = 750 ] || fail "pre-existing policy-rc.d mode changed"
+  else
+    [ ! -e "$policy" ] || fail "policy-rc.d created by setup was left behind"
+  fi
+  if [ "$installed" = all ]; then
+    [ ! -e "$dir/apt-calls" ] || fail "apt-get called although everything is installed"
+    grep -q "^setup: all ${#BUILD_PACKAGES[@]}+${#TEST_PACKAGES[@]} packages present$" "$dir/out" \
+      || fail "no 'all packages present' line"
+    return
+  fi
+  # What apt-get was asked for: the missing packages, in list order, once.
+  local expected=()
+  for p in "${all[@]}"; do
+    case " $stub_installed " in *" $p "*) ;; *) expected+=("$p") ;; esac
+  done
+  local want_calls="update -qq"
+  [ "$apt_fail" = update ] || want_calls+=$'\n'"install -y -qq --no-install-recommends ${expected[*]}"
+  [ "$(cat "$dir/apt-calls")" = "$want_calls" ] \
+    || fail "apt-get calls were: $(cat "$dir/apt-calls") ; expected: $want_calls"
+  grep -qv '^DEBIAN_FRONTEND=noninteractive$' <(grep DEBIAN "$dir/apt-env") \
+    && fail "apt-get ran without DEBIAN_FRONTEND=noninteractive"
+  if [ "$apt_fail" != update ]; then
+    # While packages install, a policy forbids starting daemons (exit 101),
+    # or the site's own policy is in force.
+    local want_policy="policy-exit=101"
+    [ "$policy_mode" = site ] && want_policy="policy-exit=0"
+    grep -qx "$want_policy" "$dir/apt-env" || fail "policy during install: $(grep policy "$dir/apt-env")"
+    grep -q "^setup: installing ${expected[*]}$" "$dir/out" || fail "no 'setup: installing' line"
+  fi
+  [ "$expected_status" -ne 0 ] || grep -qx "setup: done" "$dir/out" || fail "no 'setup: done' line"
+}
+
+run_case fresh_no_policy       none some ""      0
+run_case fresh_with_policy     site some ""      0
+run_case all_present           site all  ""      0
+run_case install_fails         none some install 1
+run_case install_fails_policy  site some install 1
+run_case update_fails          none some update  1
+
+if [ "$failures" -ne 0 ]; then
+  echo "test_setup: $failures failure(s)"
+  exit 1
+fi
+echo "test_setup: all cases passed"
