@@ -190,6 +190,7 @@ VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInpu
   const VerifyOptions options{config.window, true};
   FileExpectations expectations;
   expectations.owner = owner;
+  expectations.strict_modes = config.strict_modes;
   run.file_status = lock_and_update_secret_file(
       path, expectations, [&](SecretDocument& document) {
         run.verified = true;
@@ -264,6 +265,25 @@ std::optional<std::string> find_existing_file(const std::vector<std::string>& pa
   return std::nullopt;
 }
 
+// Why a candidate's directories fail strict modes (the first that does);
+// nullopt when all pass or strict modes are off. A missing directory is no
+// strict-modes problem: the file is then simply absent.
+std::optional<std::string> unsafe_directory_of(const std::vector<std::string>& paths,
+                                               uid_t owner, bool strict_modes) {
+  if (!strict_modes) {
+    return std::nullopt;
+  }
+  FileExpectations expectations;
+  expectations.owner = owner;
+  for (const auto& path : paths) {
+    auto checked = check_secret_directories(path, expectations);
+    if (!checked && checked.error().code != ErrorCode::not_found) {
+      return "secret file " + path + ": " + checked.error().message;
+    }
+  }
+  return std::nullopt;
+}
+
 struct CheckResult {
   AuthStatus status = AuthStatus::auth_failed;
   // try_first_pass: PAM_AUTHTOK held a wrong code; ask the user once.
@@ -280,9 +300,12 @@ class Authentication {
   AuthStatus run();
 
  private:
-  AuthStatus prompt_then_fail(std::string_view reason);
+  AuthStatus prompt_then_fail(std::string_view reason, std::string_view result = "rejected");
   Result<FileTarget> resolve_target(const Account& user);
   AuthStatus verify(const FileTarget& target);
+  std::optional<std::string> unsafe_directory(const FileTarget& target) const {
+    return unsafe_directory_of(target.candidates, target.owner, config_.strict_modes);
+  }
   CheckResult check_code(const FileTarget& target, const std::string& path,
                          const CodeInput& input);
   AuthStatus input_failed(const Error& problem) {
@@ -308,12 +331,12 @@ class Authentication {
 
 // Unknown users and users without a secret file are asked for a code like
 // everyone else, so the prompt does not reveal which accounts exist.
-AuthStatus Authentication::prompt_then_fail(std::string_view reason) {
+AuthStatus Authentication::prompt_then_fail(std::string_view reason, std::string_view result) {
   if (config_.code_source != CodeSource::use_first_pass) {
     auto discarded = ask(config_, conversation_);
     (void)discarded;
   }
-  return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, "rejected", reason);
+  return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, result, reason);
 }
 
 Result<FileTarget> Authentication::resolve_target(const Account& user) {
@@ -416,6 +439,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
 
 AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
+  std::optional<std::string> unsafe;
   {
     auto identity = FileAccessIdentity::assume(target.owner, target.group);
     if (!identity) {
@@ -423,7 +447,14 @@ AuthStatus Authentication::verify(const FileTarget& target) {
       return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
                            "privilege_drop_failed");
     }
-    path = find_existing_file(target.candidates);
+    // Strict modes before "no file": where others can write the directory,
+    // a missing file may have been deleted by them, so even nullok fails.
+    unsafe = unsafe_directory(target);
+    if (!unsafe) path = find_existing_file(target.candidates);
+  }
+  if (unsafe) {
+    log_.error(*unsafe);
+    return prompt_then_fail("unsafe_directory", "error");
   }
   if (!path) {
     if (config_.nullok) {
