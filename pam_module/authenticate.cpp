@@ -251,6 +251,7 @@ struct FileTarget {
   std::vector<std::string> candidates;  // secret= first, then the GA fallback
   uid_t owner = 0;                      // expected owner and file access identity
   gid_t group = 0;
+  std::string owner_name;               // for the owner's supplementary groups
 };
 
 // The first candidate that exists (or cannot even be checked: the locked
@@ -340,7 +341,7 @@ AuthStatus Authentication::prompt_then_fail(std::string_view reason, std::string
 }
 
 Result<FileTarget> Authentication::resolve_target(const Account& user) {
-  FileTarget target{{}, user.uid, user.gid};
+  FileTarget target{{}, user.uid, user.gid, user.name};
   if (config_.file_user) {
     auto account = lookup_account(*config_.file_user);
     if (!account) {
@@ -352,6 +353,7 @@ Result<FileTarget> Authentication::resolve_target(const Account& user) {
     }
     target.owner = (*account)->uid;
     target.group = (*account)->gid;
+    target.owner_name = (*account)->name;
   }
   const PathContext context{user.name, user.home};
   auto primary = expand_secret_path(config_.secret_path, context);
@@ -420,7 +422,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                                        const CodeInput& input) {
   std::optional<VerifyRun> run;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       log_.error(identity.error().message);
       return {audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
@@ -441,7 +443,7 @@ AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
   std::optional<std::string> unsafe;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       log_.error(identity.error().message);
       return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
