@@ -76,7 +76,7 @@ StepRange window_around(std::uint64_t center, std::uint32_t window) {
 }
 
 bool token_is_usable(const Token& token, unsigned typed_digits) {
-  if (token.digits != typed_digits || token.key.empty()) return false;
+  if (token.digits != typed_digits || token.key.size() < kMinSecretBytes) return false;
   return token.kind == TokenKind::hotp || token.period >= kMinPeriod;
 }
 
@@ -278,11 +278,17 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
     auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
     if (!generator) continue;
     if (token.kind == TokenKind::hotp) {
+      // The counter after a match must move past it, so the last counter
+      // value (2^64-1) is never accepted: at the limit the token is spent
+      // (a saturating counter accepted the same code again and again).
+      constexpr std::uint64_t kLastUsable = std::numeric_limits<std::uint64_t>::max() - 1;
+      if (token.counter > kLastUsable) continue;
       const std::uint64_t look_ahead = 2 * std::uint64_t{window};
-      const auto matched = match_in_range(
-          *generator, {token.counter, add_saturating(token.counter, look_ahead)}, typed_code);
+      const StepRange range{token.counter,
+                            std::min(add_saturating(token.counter, look_ahead), kLastUsable)};
+      const auto matched = match_in_range(*generator, range, typed_code);
       if (!matched) continue;
-      token.counter = add_saturating(*matched, 1);
+      token.counter = *matched + 1;
       outcome.state_changed = true;
       outcome.token_index = index;
       accept(enrollment, outcome, VerifyMethod::hotp);

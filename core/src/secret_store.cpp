@@ -611,6 +611,9 @@ Result<SecretDocument> read_secret_file(const std::string& path,
 
 Status create_secret_file(const std::string& path, const SecretDocument& document, bool replace,
                           std::optional<uid_t> owner, std::optional<gid_t> group) {
+  if (auto keys = check_key_lengths(document.enrollment); !keys) {
+    return make_error(ErrorCode::invalid_argument, path + ": " + keys.error().message);
+  }
   auto content = serialize_secret_document(document);
   if (!content) return content.error();
   Ownership ownership;

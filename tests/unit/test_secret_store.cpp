@@ -741,6 +741,54 @@ void test_security_attributes_kept(void** state) {
   assert_true(read_file(dir.file).find("last-step=99") != std::string::npos);
 }
 
+// ---- what a file may hold ----------------------------------------------------------
+
+// A one-byte key (secret=AE) was accepted; one observed code recovers it.
+void test_short_keys_refused_in_files(void** state) {
+  const TestDir& dir = dir_of(state);
+  const std::vector<std::string> short_files = {
+      "twostep-secret 1\ntoken name=phone type=totp secret=AE\n",
+      "twostep-secret 1\ntoken name=phone type=totp secret=GEZDGNBVGY3TQOI\n",  // 72 bits
+      "AE\n\" TOTP_AUTH\n",
+  };
+  for (const auto& text : short_files) {
+    write_file(dir.file, text);
+    bool called = false;
+    const auto status = lock_and_update_secret_file(dir.file, {}, [&](SecretDocument&) {
+      called = true;
+      return UpdateDecision::keep;
+    });
+    assert_error(status, ErrorCode::malformed, "key shorter than 80 bits");
+    assert_false(called);
+  }
+  auto document = parse_secret_document(kFile).value();
+  document.enrollment.tokens[0].key = SecretBytes::from_string("short");
+  ::unlink(dir.file.c_str());
+  assert_error(create_secret_file(dir.file, document, false), ErrorCode::invalid_argument,
+               "key shorter than 80 bits");
+}
+
+// A google-authenticator HOTP file at the last counter: its code was
+// accepted 3 of 3 times. Now never.
+void test_spent_hotp_counter_in_ga_file(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file,
+             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n\" HOTP_COUNTER 18446744073709551615\n");
+  const SecretBytes key = SecretBytes::from_string(kKey);
+  auto value = hotp(key.span(), UINT64_MAX, 6, HashAlgorithm::sha1);
+  assert_true(value.ok());
+  const std::string code(format_code(*value, 6).view());
+  int accepted = 0;
+  for (int i = 0; i < 3; ++i) {
+    assert_true(lock_and_update_secret_file(dir.file, {}, [&](SecretDocument& document) {
+      const auto outcome = verify_code(document.enrollment, code, std::time(nullptr));
+      if (outcome.result == VerifyResult::accepted) ++accepted;
+      return outcome.state_changed ? UpdateDecision::write : UpdateDecision::keep;
+    }).ok());
+  }
+  assert_int_equal(accepted, 0);
+}
+
 }  // namespace
 
 int main() {
@@ -761,6 +809,9 @@ int main() {
       cmocka_unit_test_setup_teardown(test_killed_writers_leave_no_temp_files, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_security_attributes_kept, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_short_keys_refused_in_files, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_spent_hotp_counter_in_ga_file, setup_dir,
+                                      teardown_dir),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

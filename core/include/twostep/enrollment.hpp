@@ -20,6 +20,10 @@ inline constexpr std::size_t kMaxTokenNameLength = 64;
 inline constexpr std::uint32_t kMaxWindow = 10;          // steps each side
 inline constexpr std::uint32_t kMaxRateLimitAttempts = 100;
 inline constexpr std::uint32_t kMaxRateLimitInterval = 86400;
+// Keys shorter than 80 bits are refused when a file is read or written: one
+// observed code recovers such a key by brute force. 80 bits is what the
+// google-authenticator CLI makes; twostep-enroll makes 160.
+inline constexpr std::size_t kMinSecretBytes = 10;
 
 struct Token {
   std::string name = "phone";     // [A-Za-z0-9._-]{1,64}; not secret
