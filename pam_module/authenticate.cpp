@@ -185,9 +185,9 @@ struct VerifyRun {
 };
 
 VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInput& input,
-                            const Config& config, Clock clock) {
+                            const Config& config, Clock clock, std::string_view rhost) {
   VerifyRun run;
-  const VerifyOptions options{config.window, true};
+  VerifyOptions options{config.window, true, std::nullopt};
   FileExpectations expectations;
   expectations.owner = owner;
   expectations.strict_modes = config.strict_modes;
@@ -195,6 +195,11 @@ VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInpu
       path, expectations, [&](SecretDocument& document) {
         run.verified = true;
         run.format = document.format;
+        // Native files count failures per client address; google-authenticator
+        // files keep RATE_LIMIT's one count for everyone.
+        if (document.format == FileFormat::native) {
+          options.failure_source = rate_limit_source(rhost);
+        }
         const std::int64_t now = clock();
         if (config.code_source == CodeSource::forward_pass) {
           run.result = verify_forwarded(document.enrollment, input.typed.view(), now, options);
@@ -429,7 +434,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                             "privilege_drop_failed"),
               false};
     }
-    run = verify_under_lock(path, target.owner, input, config_, clock_);
+    run = verify_under_lock(path, target.owner, input, config_, clock_, request_.rhost);
   }
   const auto result = run->result.outcome.result;
   const bool ask_instead = input.from_authtok &&

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -234,7 +235,7 @@ int flow_setup(void** state) {
   Token token;
   token.key = SecretBytes::from_string("12345678901234567890");
   enrollment.tokens.push_back(std::move(token));
-  enrollment.rate_limit = RateLimit{2, 60, {}};
+  enrollment.rate_limit = RateLimit{2, 60, {}, {}};
   auto text = serialize_secret_document(make_document(FileFormat::native, std::move(enrollment)));
   const int fd = open((dir + "/secret").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (!text.ok() || fd < 0 ||
@@ -415,7 +416,7 @@ void test_rollback_reuses_backup_code(void** state) {
 void test_rollback_resets_rate_limit(void** state) {
   auto& f = *static_cast<FlowFixture*>(*state);
   Enrollment enrollment = rfc_enrollment();
-  enrollment.rate_limit = RateLimit{3, 3600, {}};
+  enrollment.rate_limit = RateLimit{3, 3600, {}, {}};
   write_enrollment(f.dir + "/secret", std::move(enrollment));
   assert_int_equal(::chmod(f.dir.c_str(), 0770), 0);  // group-writable is enough
   const Rollback rollback{f.dir + "/secret", f.dir + "/attacker-copy"};
@@ -484,6 +485,76 @@ void test_nullok_fails_closed_in_writable_directory(void** state) {
   }
 }
 
+std::string file_text(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+// Lock-out without the password: with forward_pass (or any stack where the
+// code is checked), 3 bad attempts every 30 s from anywhere kept the owner
+// locked out for good. Native files now count failures per client address.
+void test_stranger_cannot_lock_owner_out(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  Enrollment enrollment = rfc_enrollment();
+  enrollment.rate_limit = RateLimit{3, 60, {}, {}};
+  write_enrollment(f.dir + "/secret", std::move(enrollment));
+  AuthRequest stranger = f.request;
+  stranger.rhost = "203.0.113.66";
+  RecordingLog log;
+  for (int i = 0; i < 4; ++i) {
+    ScriptedConversation conversation({"000000"});
+    assert_int_equal(authenticate(f.config, stranger, conversation, log, &fixed_clock),
+                     AuthStatus::auth_failed);
+  }
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+  // The file holds a tag of the address, not the address.
+  const std::string text = file_text(f.dir + "/secret");
+  assert_true(text.find("@" + rate_limit_source("203.0.113.66")) != std::string::npos);
+  assert_true(text.find("203.0.113.66") == std::string::npos);
+  // The owner, from their own address, is not locked out.
+  ScriptedConversation owner({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
+                   AuthStatus::success);
+  // Many addresses together hit the total ceiling (4 x 3): then everyone waits.
+  for (int i = 0; i < 12; ++i) {
+    AuthRequest other = f.request;
+    other.rhost = "198.51.100." + std::to_string(i);
+    ScriptedConversation conversation({"000000"});
+    (void)authenticate(f.config, other, conversation, log, &fixed_clock);
+  }
+  ScriptedConversation late({code_at_step(1000001)});
+  assert_int_equal(authenticate(f.config, f.request, late, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+}
+
+// google-authenticator files keep RATE_LIMIT's meaning: one count for all.
+void test_ga_file_rate_limit_stays_global(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  {
+    std::ofstream out(f.dir + "/secret", std::ios::trunc);
+    out << "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n\" RATE_LIMIT 3 60\n\" TOTP_AUTH\n";
+  }
+  AuthRequest stranger = f.request;
+  stranger.rhost = "203.0.113.66";
+  RecordingLog log;
+  for (int i = 0; i < 3; ++i) {
+    ScriptedConversation conversation({"000000"});
+    (void)authenticate(f.config, stranger, conversation, log, &fixed_clock);
+  }
+  ScriptedConversation owner({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+  assert_true(file_text(f.dir + "/secret").find('@') == std::string::npos);
+}
+
 void test_strict_modes_arguments(void** /*state*/) {
   auto defaults = parse({});
   assert_true(defaults.ok());
@@ -526,6 +597,10 @@ int main() {
       cmocka_unit_test_setup_teardown(test_nullok_fails_closed_in_writable_directory, flow_setup,
                                       flow_teardown),
       cmocka_unit_test(test_strict_modes_arguments),
+      cmocka_unit_test_setup_teardown(test_stranger_cannot_lock_owner_out, flow_setup,
+                                      flow_teardown),
+      cmocka_unit_test_setup_teardown(test_ga_file_rate_limit_stays_global, flow_setup,
+                                      flow_teardown),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -342,6 +342,51 @@ void test_short_keys_refused(void**) {
   assert_int_equal(verify_step(enough, kStep).result, VerifyResult::accepted);
 }
 
+// Per-source counting: one source's failures do not lock out another; all
+// sources together stop at 4 x max_failures.
+void test_rate_limit_per_source(void**) {
+  Enrollment enrollment = make_enrollment();  // 3 failures per 60 s
+  VerifyOptions stranger;
+  stranger.failure_source = rate_limit_source("203.0.113.66");
+  VerifyOptions owner;
+  owner.failure_source = rate_limit_source("192.0.2.7");
+  assert_true(*stranger.failure_source != *owner.failure_source);
+  assert_int_equal(stranger.failure_source->size(), 12);
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                     VerifyResult::rejected);
+  }
+  assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                   VerifyResult::rate_limited);
+  assert_int_equal(enrollment.rate_limit.failure_sources.size(), 3);
+  // Without sources (google-authenticator files) the same state locks everyone.
+  Enrollment global = make_enrollment();
+  for (int i = 0; i < 3; ++i) (void)verify_code(global, "000000", kNow);
+  assert_int_equal(verify_step(global, kStep).result, VerifyResult::rate_limited);
+  // The owner still gets in; their success leaves the stranger's count alone.
+  const auto accepted =
+      verify_code(enrollment, code_for(enrollment.tokens[0], kStep), kNow, owner);
+  assert_int_equal(accepted.result, VerifyResult::accepted);
+  assert_int_equal(enrollment.rate_limit.failures.size(), 3);
+  assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                   VerifyResult::rate_limited);
+  // Twelve sources in all fill the total ceiling: then every source waits.
+  assert_int_equal(total_failure_ceiling(enrollment.rate_limit), 12);
+  for (int i = 0; i < 9; ++i) {
+    VerifyOptions other;
+    other.failure_source = rate_limit_source("198.51.100." + std::to_string(i));
+    assert_int_equal(verify_code(enrollment, "000000", kNow, other).result,
+                     VerifyResult::rejected);
+  }
+  assert_int_equal(verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 1), kNow, owner)
+                       .result,
+                   VerifyResult::rate_limited);
+  // They expire together.
+  assert_int_equal(
+      verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 3), kNow + 90, owner).result,
+      VerifyResult::accepted);
+}
+
 void test_backup_codes_hashed_single_use(void**) {
   Enrollment enrollment = make_enrollment();
   auto codes = generate_backup_codes(enrollment, 5, false);
@@ -519,6 +564,7 @@ int main() {
       cmocka_unit_test(test_second_token),
       cmocka_unit_test(test_hotp_counter),
       cmocka_unit_test(test_hotp_counter_limit),
+      cmocka_unit_test(test_rate_limit_per_source),
       cmocka_unit_test(test_short_keys_refused),
       cmocka_unit_test(test_backup_codes_hashed_single_use),
       cmocka_unit_test(test_backup_codes_plain_single_use),

@@ -768,6 +768,32 @@ void test_short_keys_refused_in_files(void** state) {
                "key shorter than 80 bits");
 }
 
+// rate-failures entries may carry a source tag (TIME@HEX); kept byte for
+// byte, and strictly parsed.
+void test_rate_failure_sources_in_native_files(void** /*state*/) {
+  const std::string text =
+      "twostep-secret 1\nrate-limit 3 60\nrate-failures 1700000000@0a1b2c3d4e5f 1700000001\n"
+      "token name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+  auto document = parse_secret_document(text);
+  assert_true(document.ok());
+  const auto& limit = document->enrollment.rate_limit;
+  assert_int_equal(limit.failures.size(), 2);
+  assert_int_equal(limit.failure_sources.size(), 2);
+  assert_string_equal(limit.failure_sources[0].c_str(), "0a1b2c3d4e5f");
+  assert_true(limit.failure_sources[1].empty());
+  auto written = serialize_secret_document(*document);
+  assert_true(written.ok());
+  assert_string_equal(std::string(written->view()).c_str(), text.c_str());
+  for (const char* bad : {"1700000000@", "1700000000@XYZ", "1700000000@0a1b2c3d4e5f0a1b2",
+                          "1700000000@203.0.113.9", "@0a"}) {
+    const std::string line = std::string("rate-failures ") + bad;
+    auto refused = parse_secret_document(
+        "twostep-secret 1\nrate-limit 3 60\n" + line +
+        "\ntoken name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n");
+    assert_false(refused.ok());
+  }
+}
+
 // A google-authenticator HOTP file at the last counter: its code was
 // accepted 3 of 3 times. Now never.
 void test_spent_hotp_counter_in_ga_file(void** state) {
@@ -812,6 +838,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_short_keys_refused_in_files, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_spent_hotp_counter_in_ga_file, setup_dir,
                                       teardown_dir),
+      cmocka_unit_test(test_rate_failure_sources_in_native_files),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -49,11 +49,20 @@ struct BackupCode {
   SecretBytes plain;     // google-authenticator
 };
 
+// A failure's source: a short tag derived from the client address (PAM_RHOST)
+// by rate_limit_source(), never the address itself.
+inline constexpr std::size_t kMaxFailureSourceLength = 16;
+
 struct RateLimit {
   std::uint32_t max_failures = 0;   // 0 = off
   std::uint32_t interval_s = 0;
-  // Unix times of recent failures, oldest first; at most max_failures kept.
+  // Unix times of recent failures, oldest first; at most max_failures kept
+  // (per-source counting: at most total_failure_ceiling()).
   std::vector<std::int64_t> failures;
+  // Native files only: either empty (no sources recorded: google-authenticator
+  // files, older native files) or parallel to `failures`, each entry the
+  // failure's source tag ("" for one recorded without a source).
+  std::vector<std::string> failure_sources;
 };
 
 struct Enrollment {
