@@ -8,6 +8,11 @@ file without it, so a login that held the lock for 500 ms wrote the old
 key back over the re-enrollment, or brought a removed file back. The
 enroll tool's result must always win.
 
+(--remove used to read the file under a shared lock before its bare unlink,
+which happens to wait for this login; a login that locks between that read
+and the unlink still brought the file back. The core test
+test_secret_store/test_remove_during_login_wins races the unlink itself.)
+
 The login here follows the module's writer protocol exactly (flock the
 file, check the path still names it, read, write a temp file in the same
 directory, fsync, rename over, unlock), with a 500 ms pause under the lock.
