@@ -375,19 +375,59 @@ struct Ownership {
   std::optional<gid_t> gid;
 };
 
+// One extended attribute; nullopt when the file has none (or the file
+// system has no such attributes).
+Result<std::optional<std::string>> attribute_of(int fd, const char* name,
+                                                const std::string& path) {
+  std::string value(kMaxAttributeBytes, '\0');
+  const ssize_t size = ::fgetxattr(fd, name, value.data(), value.size());
+  if (size < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+    return io_error(std::string("cannot read ") + name + " of", path, errno);
+  }
+  value.resize(static_cast<std::size_t>(size));
+  return std::optional<std::string>(std::move(value));
+}
+
+// Under SELinux, new files get the label set here (what libselinux's
+// setfscreatecon does, as pam_google_authenticator uses it), so the temp
+// file is born with the original's label and needs no relabel permission.
+// Without SELinux the write fails and nothing changes; the label is then
+// copied as an attribute below. Reset when the scope ends.
+class FileCreationLabel {
+ public:
+  explicit FileCreationLabel(const std::optional<std::string>& label) {
+    if (label) active_ = write(*label);
+  }
+  ~FileCreationLabel() {
+    if (active_) (void)write({});
+  }
+  FileCreationLabel(const FileCreationLabel&) = delete;
+  FileCreationLabel& operator=(const FileCreationLabel&) = delete;
+
+ private:
+  static bool write(std::string_view label) noexcept {
+    UniqueFd fd(::open("/proc/thread-self/attr/fscreate", O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return false;
+    return ::write(fd.get(), label.data(), label.size()) == static_cast<ssize_t>(label.size());
+  }
+  bool active_ = false;
+};
+
 // The original's SELinux label and ACL on the new content, as the rename
 // would otherwise drop them (RHEL relies on the label). Attributes the
 // original does not have, or that the file system does not support, are
-// skipped; failing to set one that the original has is an error.
+// skipped; failing to set one that the original has is an error (the
+// original then stays as it is).
 Status keep_security_attributes(int from, int to, const std::string& path) {
-  std::vector<char> value(kMaxAttributeBytes);
   for (const char* name : kKeptAttributes) {
-    const ssize_t size = ::fgetxattr(from, name, value.data(), value.size());
-    if (size < 0) {
-      if (errno == ENODATA || errno == ENOTSUP) continue;
-      return io_error(std::string("cannot read ") + name + " of", path, errno);
-    }
-    if (::fsetxattr(to, name, value.data(), static_cast<std::size_t>(size), 0) != 0) {
+    auto wanted = attribute_of(from, name, path);
+    if (!wanted) return wanted.error();
+    if (!*wanted) continue;
+    auto present = attribute_of(to, name, path);
+    if (present && *present == *wanted) continue;  // born with it
+    const std::string& value = **wanted;
+    if (::fsetxattr(to, name, value.data(), value.size(), 0) != 0) {
       return io_error(std::string("cannot keep ") + name + " of", path, errno);
     }
   }
@@ -398,7 +438,16 @@ Status keep_security_attributes(int from, int to, const std::string& path) {
 // `original` (if any) lends its security attributes.
 Result<PendingFile> write_pending_file(const SecretDirectory& dir, const SecretBytes& content,
                                        const Ownership& ownership, const int* original) {
-  auto pending = PendingFile::create(dir);
+  std::optional<std::string> label;
+  if (original != nullptr) {
+    auto read = attribute_of(*original, kKeptAttributes[0], dir.path);
+    if (!read) return read.error();
+    label = std::move(*read);
+  }
+  auto pending = [&] {
+    const FileCreationLabel creation_label(label);
+    return PendingFile::create(dir);
+  }();
   if (!pending) return pending.error();
   if (ownership.uid || ownership.gid) {
     const uid_t uid = ownership.uid ? *ownership.uid : static_cast<uid_t>(-1);
