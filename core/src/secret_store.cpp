@@ -633,8 +633,20 @@ Ownership ownership_of(const struct stat& original) {
 
 Status check_secret_directories(const std::string& path, const FileExpectations& expectations) {
   auto dir = open_secret_directory(path, expectations);
-  if (!dir) return dir.error();
-  return {};
+  if (dir) return {};
+  if (dir.error().code != ErrorCode::not_found) return dir.error();
+  // A missing directory: the directories that do exist above it must pass
+  // too, or whoever can write one of them could have removed it (and with
+  // nullok switched the second factor off).
+  std::string existing = directory_of(path);
+  for (std::size_t up = 0; up < kMaxPathComponents && existing != "/" && existing != ".";
+       ++up) {
+    existing = directory_of(existing);
+    auto ancestor = open_secret_directory(existing + "/secret", expectations);
+    if (ancestor) break;
+    if (ancestor.error().code != ErrorCode::not_found) return ancestor.error();
+  }
+  return dir.error();
 }
 
 Status lock_and_update_secret_file(

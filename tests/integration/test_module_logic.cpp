@@ -476,6 +476,14 @@ void test_nullok_fails_closed_in_writable_directory(void** state) {
   assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
                    AuthStatus::auth_failed);
   assert_true(log.lines.back().ends_with("result=error reason=unsafe_directory"));
+  // The same when the attacker removed the file's whole directory: the
+  // directories that remain must pass.
+  f.config.secret_path = f.dir + "/removed-by-attacker/secret";
+  ScriptedConversation gone({"123456"});
+  assert_int_equal(authenticate(f.config, f.request, gone, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=error reason=unsafe_directory"));
+  f.config.secret_path = f.dir + "/secret";
   // Sticky and root-owned (like /tmp) is fine: others cannot remove the file.
   if (::geteuid() == 0) {
     assert_int_equal(::chmod(f.dir.c_str(), 01777), 0);
