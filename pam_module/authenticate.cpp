@@ -281,7 +281,14 @@ std::optional<std::string> unsafe_directory_of(const std::vector<std::string>& p
   }
   FileExpectations expectations;
   expectations.owner = owner;
+  std::string_view previous_directory;
   for (const auto& path : paths) {
+    // The GA fallback usually sits in the same directory: check it once.
+    const std::string_view directory = std::string_view(path).substr(0, path.rfind('/') + 1);
+    if (directory == previous_directory) {
+      continue;
+    }
+    previous_directory = directory;
     auto checked = check_secret_directories(path, expectations);
     if (!checked && checked.error().code != ErrorCode::not_found) {
       return "secret file " + path + ": " + checked.error().message;
