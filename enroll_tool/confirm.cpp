@@ -64,7 +64,7 @@ ConfirmResult confirm_token(const Console& console, Token& token, std::uint32_t 
       return ConfirmResult::failed;
     }
     const VerifyOutcome outcome = verify_code(probe, typed.line.view(), std::time(nullptr),
-                                              VerifyOptions{std::nullopt, false});
+                                              VerifyOptions{std::nullopt, false, std::nullopt});
     if (outcome.result == VerifyResult::accepted) {
       token.last_step = probe.tokens.front().last_step;
       token.counter = probe.tokens.front().counter;

@@ -1,6 +1,5 @@
 // --remove: delete the enrollment file after confirmation.
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -56,9 +55,14 @@ int run_remove(const Session& session) {
         return kExitRefused;
     }
   }
-  if (unlink(path.c_str()) != 0) {
-    console.error("cannot remove " + path + ": " + std::strerror(errno));
-    return kExitIo;
+  // Under the file's exclusive lock, so a login in progress cannot write the
+  // file back after it is gone.
+  const ExistingFileCheck check = options.force ? ExistingFileCheck::regular_file
+                                                : ExistingFileCheck::full;
+  if (auto removed = remove_secret_file(path, expectations_for(session.location), check);
+      !removed) {
+    console.error("cannot remove " + path + ": " + removed.error().message);
+    return removed.error().code == ErrorCode::not_found ? kExitNotEnrolled : kExitIo;
   }
   console.info("Removed " + path + ".");
   return kExitOk;

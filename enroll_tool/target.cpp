@@ -114,7 +114,7 @@ ScopedFilesystemIdentity::ScopedFilesystemIdentity(const TargetUser& target,
       location.owner != target.uid) {
     return;
   }
-  auto assumed = FileAccessIdentity::assume(target.uid, target.gid);
+  auto assumed = FileAccessIdentity::assume(target.uid, target.gid, target.name);
   if (!assumed) {
     ok_ = false;
     return;

@@ -188,13 +188,19 @@ struct VerifyRun {
 VerifyRun verify_under_lock(const std::string& path, uid_t owner, const CodeInput& input,
                             const Config& config, Clock clock, std::string_view rhost) {
   VerifyRun run;
-  const VerifyOptions options{config.window, true};
+  VerifyOptions options{config.window, true, std::nullopt};
   FileExpectations expectations;
   expectations.owner = owner;
+  expectations.strict_modes = config.strict_modes;
   run.file_status = lock_and_update_secret_file(
       path, expectations, [&](SecretDocument& document) {
         run.verified = true;
         run.format = document.format;
+        // Native files count failures per client address; google-authenticator
+        // files keep RATE_LIMIT's one count for everyone.
+        if (document.format == FileFormat::native) {
+          options.failure_source = rate_limit_source(rhost);
+        }
         const std::int64_t now = clock();
         if (config.code_source == CodeSource::forward_pass) {
           run.result = verify_forwarded(document.enrollment, input.typed.view(), now, options);
@@ -256,6 +262,7 @@ struct FileTarget {
   std::vector<std::string> candidates;  // secret= first, then the GA fallback
   uid_t owner = 0;                      // expected owner and file access identity
   gid_t group = 0;
+  std::string owner_name;               // for the owner's supplementary groups
 };
 
 // The first candidate that exists (or cannot even be checked: the locked
@@ -265,6 +272,32 @@ std::optional<std::string> find_existing_file(const std::vector<std::string>& pa
     struct stat info {};
     if (::lstat(path.c_str(), &info) == 0 || errno != ENOENT) {
       return path;
+    }
+  }
+  return std::nullopt;
+}
+
+// Why a candidate's directories fail strict modes (the first that does);
+// nullopt when all pass or strict modes are off. A missing directory is no
+// strict-modes problem: the file is then simply absent.
+std::optional<std::string> unsafe_directory_of(const std::vector<std::string>& paths,
+                                               uid_t owner, bool strict_modes) {
+  if (!strict_modes) {
+    return std::nullopt;
+  }
+  FileExpectations expectations;
+  expectations.owner = owner;
+  std::string_view previous_directory;
+  for (const auto& path : paths) {
+    // The GA fallback usually sits in the same directory: check it once.
+    const std::string_view directory = std::string_view(path).substr(0, path.rfind('/') + 1);
+    if (directory == previous_directory) {
+      continue;
+    }
+    previous_directory = directory;
+    auto checked = check_secret_directories(path, expectations);
+    if (!checked && checked.error().code != ErrorCode::not_found) {
+      return "secret file " + path + ": " + checked.error().message;
     }
   }
   return std::nullopt;
@@ -286,9 +319,12 @@ class Authentication {
   AuthStatus run();
 
  private:
-  AuthStatus prompt_then_fail(std::string_view reason);
+  AuthStatus prompt_then_fail(std::string_view reason, std::string_view result = "rejected");
   Result<FileTarget> resolve_target(const Account& user);
   AuthStatus verify(const FileTarget& target);
+  std::optional<std::string> unsafe_directory(const FileTarget& target) const {
+    return unsafe_directory_of(target.candidates, target.owner, config_.strict_modes);
+  }
   CheckResult check_code(const FileTarget& target, const std::string& path,
                          const CodeInput& input);
   AuthStatus input_failed(const Error& problem) {
@@ -316,16 +352,16 @@ class Authentication {
 
 // Unknown users and users without a secret file are asked for a code like
 // everyone else, so the prompt does not reveal which accounts exist.
-AuthStatus Authentication::prompt_then_fail(std::string_view reason) {
+AuthStatus Authentication::prompt_then_fail(std::string_view reason, std::string_view result) {
   if (config_.code_source != CodeSource::use_first_pass) {
     auto discarded = ask(config_, conversation_);
     (void)discarded;
   }
-  return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, "rejected", reason);
+  return audit_.finish(AuthStatus::auth_failed, VerifyMethod::none, result, reason);
 }
 
 Result<FileTarget> Authentication::resolve_target(const Account& user) {
-  FileTarget target{{}, user.uid, user.gid};
+  FileTarget target{{}, user.uid, user.gid, user.name};
   if (config_.file_user) {
     auto account = lookup_account(*config_.file_user);
     if (!account) {
@@ -337,6 +373,7 @@ Result<FileTarget> Authentication::resolve_target(const Account& user) {
     }
     target.owner = (*account)->uid;
     target.group = (*account)->gid;
+    target.owner_name = (*account)->name;
   }
   const PathContext context{user.name, user.home};
   auto primary = expand_secret_path(config_.secret_path, context);
@@ -449,7 +486,7 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                                        const CodeInput& input) {
   std::optional<VerifyRun> run;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       log_.error(identity.error().message);
       return {audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
@@ -468,14 +505,22 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
 
 AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
+  std::optional<std::string> unsafe;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       log_.error(identity.error().message);
       return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
                            "privilege_drop_failed");
     }
-    path = find_existing_file(target.candidates);
+    // Strict modes before "no file": where others can write the directory,
+    // a missing file may have been deleted by them, so even nullok fails.
+    unsafe = unsafe_directory(target);
+    if (!unsafe) path = find_existing_file(target.candidates);
+  }
+  if (unsafe) {
+    log_.error(*unsafe);
+    return prompt_then_fail("unsafe_directory", "error");
   }
   if (!path) {
     if (config_.nullok) {

@@ -27,7 +27,9 @@ Error config_error(std::string message) {
 // Which arguments have been seen, so a repeated one is reported instead of
 // silently letting the last one win.
 enum class Key : std::size_t {
-  secret, user, nullok, window, prompt, code_source, echo, debug, count
+  secret, user, nullok, window, prompt, code_source, echo, debug,
+  no_strict_modes, nodelay,
+  count
 };
 
 class ArgumentParser {
@@ -152,6 +154,14 @@ Status ArgumentParser::parse_flag(std::string_view arg) {
   if (arg == "echo_verification_code") {
     config_.echo_code = true;
     return mark_seen(Key::echo, arg);
+  }
+  if (arg == "no_strict_modes") {
+    config_.strict_modes = false;
+    return mark_seen(Key::no_strict_modes, arg);
+  }
+  if (arg == "nodelay") {
+    config_.fail_delay = false;
+    return mark_seen(Key::nodelay, arg);
   }
   if (arg == "try_first_pass") {
     return set_code_source(CodeSource::try_first_pass, arg);

@@ -43,6 +43,11 @@ struct Config {
   CodeSource code_source = CodeSource::prompt;
   bool echo_code = false;                       // echo_verification_code
   bool debug = false;
+  // Strict modes for the secret file's directories (twostep::FileExpectations).
+  // no_strict_modes turns them off, for sites whose layout needs it.
+  bool strict_modes = true;
+  // nodelay (as pam_unix): do not ask libpam for the failure delay.
+  bool fail_delay = true;
 
   // The text shown when asking: prompt= if given, else the default for the
   // code source.

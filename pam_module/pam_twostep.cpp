@@ -114,9 +114,17 @@ std::string string_item(pam_handle_t* pamh, int item_type) {
   return static_cast<const char*>(item);
 }
 
+// The delay libpam applies when the stack fails (pam_unix asks for the
+// same). Asked for on every call, before any work, so a failure takes as
+// long for an unknown user as for an enrolled one whose failure is written.
+constexpr unsigned int kFailDelayMicroseconds = 2000000;
+
 AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   const auto arg_count = argc > 0 ? static_cast<std::size_t>(argc) : std::size_t{0};
   auto config = parse_module_arguments(std::span<const char* const>(argv, arg_count));
+  if (!config || config->fail_delay) {
+    (void)pam_fail_delay(pamh, kFailDelayMicroseconds);
+  }
   if (!config) {
     pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "bad module arguments: %s",
                config.error().message.c_str());

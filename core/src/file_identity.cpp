@@ -1,12 +1,17 @@
 #include "twostep/file_identity.hpp"
 
+#include <grp.h>
 #include <sys/fsuid.h>
+#include <unistd.h>
 
 #include <string>
 
 namespace twostep {
 
 namespace {
+
+// NGROUPS_MAX on Linux is 65536; bounds what getgrouplist may return.
+constexpr int kMaxGroups = 65536;
 
 // setfsuid/setfsgid report the previous value and never fail loudly; an
 // invalid id (-1) changes nothing, which turns them into a query.
@@ -17,32 +22,78 @@ gid_t current_fsgid() noexcept {
   return static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1)));
 }
 
+Result<std::vector<gid_t>> current_groups() {
+  const int count = ::getgroups(0, nullptr);
+  if (count < 0) return make_error(ErrorCode::io, "cannot read the supplementary groups");
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (count > 0 && ::getgroups(count, groups.data()) != count) {
+    return make_error(ErrorCode::io, "cannot read the supplementary groups");
+  }
+  return groups;
+}
+
+// The user's groups as initgroups() would set them.
+Result<std::vector<gid_t>> groups_of(std::string_view user_name, gid_t gid) {
+  if (user_name.empty()) return std::vector<gid_t>{gid};
+  const std::string name(user_name);
+  int count = 32;
+  std::vector<gid_t> groups;
+  for (;;) {
+    groups.resize(static_cast<std::size_t>(count));
+    int found = count;
+    if (::getgrouplist(name.c_str(), gid, groups.data(), &found) >= 0) {
+      groups.resize(static_cast<std::size_t>(found));
+      return groups;
+    }
+    if (found <= count || found > kMaxGroups) {
+      return make_error(ErrorCode::invalid_argument, "cannot list the groups of " + name);
+    }
+    count = found;
+  }
+}
+
+bool set_groups(const std::vector<gid_t>& groups) noexcept {
+  return ::setgroups(groups.size(), groups.data()) == 0;
+}
+
 }  // namespace
 
-Result<FileAccessIdentity> FileAccessIdentity::assume(uid_t uid, gid_t gid) {
+Result<FileAccessIdentity> FileAccessIdentity::assume(uid_t uid, gid_t gid,
+                                                      std::string_view user_name) {
   const uid_t previous_uid = current_fsuid();
   const gid_t previous_gid = current_fsgid();
   if (previous_uid == uid && previous_gid == gid) {
-    return FileAccessIdentity(previous_uid, previous_gid, false);
+    return FileAccessIdentity(previous_uid, previous_gid, {}, false);
   }
-  // Group first: it is still allowed while the fsuid is privileged.
+  auto previous_groups = current_groups();
+  if (!previous_groups) return previous_groups.error();
+  auto groups = groups_of(user_name, gid);
+  if (!groups) return groups.error();
+  // Groups and fsgid first: both still allowed while the fsuid is privileged.
+  if (!set_groups(*groups)) {
+    return make_error(ErrorCode::invalid_argument,
+                      "cannot switch supplementary groups for uid " + std::to_string(uid));
+  }
   setfsgid(gid);
   if (current_fsgid() != gid) {
+    set_groups(*previous_groups);
     return make_error(ErrorCode::invalid_argument,
                       "cannot switch file access to gid " + std::to_string(gid));
   }
   setfsuid(uid);
   if (current_fsuid() != uid) {
     setfsgid(previous_gid);
+    set_groups(*previous_groups);
     return make_error(ErrorCode::invalid_argument,
                       "cannot switch file access to uid " + std::to_string(uid));
   }
-  return FileAccessIdentity(previous_uid, previous_gid, true);
+  return FileAccessIdentity(previous_uid, previous_gid, std::move(*previous_groups), true);
 }
 
 FileAccessIdentity::FileAccessIdentity(FileAccessIdentity&& other) noexcept
     : previous_uid_(other.previous_uid_),
       previous_gid_(other.previous_gid_),
+      previous_groups_(std::move(other.previous_groups_)),
       switched_(other.switched_) {
   other.switched_ = false;
 }
@@ -51,6 +102,7 @@ FileAccessIdentity::~FileAccessIdentity() {
   if (switched_) {
     setfsuid(previous_uid_);
     setfsgid(previous_gid_);
+    set_groups(previous_groups_);
   }
 }
 

@@ -76,7 +76,7 @@ StepRange window_around(std::uint64_t center, std::uint32_t window) {
 }
 
 bool token_is_usable(const Token& token, unsigned typed_digits) {
-  if (token.digits != typed_digits || token.key.empty()) return false;
+  if (token.digits != typed_digits || token.key.size() < kMinSecretBytes) return false;
   return token.kind == TokenKind::hotp || token.period >= kMinPeriod;
 }
 
@@ -114,20 +114,48 @@ std::optional<std::int64_t> find_clock_skew(const Token& token, std::int64_t now
 // ---- outcome helpers -------------------------------------------------------
 
 void fail(Enrollment& enrollment, VerifyOutcome& outcome, VerifyResult result,
-          std::int64_t now) {
-  const std::vector<std::int64_t> before = enrollment.rate_limit.failures;
-  record_failure(enrollment.rate_limit, now);
-  if (enrollment.rate_limit.failures != before) outcome.state_changed = true;
+          std::int64_t now, const std::optional<std::string>& source) {
+  const RateLimit before = enrollment.rate_limit;
+  if (source) {
+    record_failure(enrollment.rate_limit, now, *source);
+  } else {
+    record_failure(enrollment.rate_limit, now);
+  }
+  if (enrollment.rate_limit.failures != before.failures ||
+      enrollment.rate_limit.failure_sources != before.failure_sources) {
+    outcome.state_changed = true;
+  }
   outcome.result = result;
 }
 
-void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method) {
-  if (!enrollment.rate_limit.failures.empty()) {
-    enrollment.rate_limit.failures.clear();
+// A success clears the failures it is responsible for: all of them without
+// sources, only its own source's with them (others' failures keep counting
+// toward the total ceiling).
+void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method,
+            const std::optional<std::string>& source) {
+  RateLimit& limit = enrollment.rate_limit;
+  if (source && !limit.failure_sources.empty()) {
+    std::vector<std::int64_t> times;
+    std::vector<std::string> sources;
+    for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+      if (limit.failure_sources[i] == *source) continue;
+      times.push_back(limit.failures[i]);
+      sources.push_back(limit.failure_sources[i]);
+    }
+    if (times.size() != limit.failures.size()) outcome.state_changed = true;
+    limit.failures = std::move(times);
+    limit.failure_sources = std::move(sources);
+  } else if (!limit.failures.empty() || !limit.failure_sources.empty()) {
+    limit.failures.clear();
+    limit.failure_sources.clear();
     outcome.state_changed = true;
   }
   outcome.result = VerifyResult::accepted;
   outcome.method = method;
+}
+
+bool is_recent(std::int64_t t, std::int64_t now, std::uint32_t interval_s) {
+  return t <= now && now - t < static_cast<std::int64_t>(interval_s);
 }
 
 // ---- hex -------------------------------------------------------------------
@@ -237,6 +265,7 @@ bool is_rate_limited(const RateLimit& limit, std::int64_t now) {
 }
 
 void record_failure(RateLimit& limit, std::int64_t now) {
+  limit.failure_sources.clear();
   if (limit.max_failures == 0 || limit.interval_s == 0) {
     limit.failures.clear();
     return;
@@ -253,16 +282,81 @@ void record_failure(RateLimit& limit, std::int64_t now) {
   }
 }
 
+std::uint32_t total_failure_ceiling(const RateLimit& limit) noexcept {
+  const std::uint64_t total = std::uint64_t{limit.max_failures} * kTotalFailuresPerSourceLimit;
+  return static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(total, std::max(kMaxRateLimitAttempts, limit.max_failures)));
+}
+
+std::string rate_limit_source(std::string_view rhost) {
+  std::array<std::uint8_t, kSha256Bytes> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(rhost.data(), rhost.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    return "unknown";  // still a tag: one shared count for what cannot be told apart
+  }
+  std::string tag;
+  append_hex(tag, std::span<const std::uint8_t>(digest.data(), 6));
+  return tag;
+}
+
+bool is_rate_limited(const RateLimit& limit, std::int64_t now, std::string_view source) {
+  if (limit.max_failures == 0 || limit.interval_s == 0) return false;
+  std::size_t from_source = 0;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+    if (!is_recent(limit.failures[i], now, limit.interval_s)) continue;
+    ++total;
+    // Entries recorded without a source count for every source.
+    const bool same = limit.failure_sources.empty() || limit.failure_sources[i].empty() ||
+                      limit.failure_sources[i] == source;
+    if (same) ++from_source;
+  }
+  return from_source >= limit.max_failures || total >= total_failure_ceiling(limit);
+}
+
+void record_failure(RateLimit& limit, std::int64_t now, std::string_view source) {
+  if (limit.max_failures == 0 || limit.interval_s == 0) {
+    limit.failures.clear();
+    limit.failure_sources.clear();
+    return;
+  }
+  if (limit.failure_sources.size() != limit.failures.size()) {
+    limit.failure_sources.assign(limit.failures.size(), std::string());
+  }
+  // Expired and future entries go (as in record_failure without sources);
+  // the rest stay in time order with their sources.
+  std::vector<std::pair<std::int64_t, std::string>> kept;
+  for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+    if (is_recent(limit.failures[i], now, limit.interval_s)) {
+      kept.emplace_back(limit.failures[i], std::move(limit.failure_sources[i]));
+    }
+  }
+  std::stable_sort(kept.begin(), kept.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  kept.emplace_back(now, std::string(source.substr(0, kMaxFailureSourceLength)));
+  const std::size_t ceiling = total_failure_ceiling(limit);
+  const std::size_t excess = kept.size() > ceiling ? kept.size() - ceiling : 0;
+  limit.failures.clear();
+  limit.failure_sources.clear();
+  for (std::size_t i = excess; i < kept.size(); ++i) {
+    limit.failures.push_back(kept[i].first);
+    limit.failure_sources.push_back(std::move(kept[i].second));
+  }
+}
+
 VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
                           const VerifyOptions& options) {
   VerifyOutcome outcome;
-  if (is_rate_limited(enrollment.rate_limit, now)) {
+  const bool limited = options.failure_source
+                           ? is_rate_limited(enrollment.rate_limit, now, *options.failure_source)
+                           : is_rate_limited(enrollment.rate_limit, now);
+  if (limited) {
     outcome.result = VerifyResult::rate_limited;
     return outcome;
   }
   const auto parsed = parse_typed_code(typed);
   if (!parsed) {
-    fail(enrollment, outcome, VerifyResult::malformed, now);
+    fail(enrollment, outcome, VerifyResult::malformed, now, options.failure_source);
     return outcome;
   }
   const SecretBytes typed_code =
@@ -278,14 +372,20 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
     auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
     if (!generator) continue;
     if (token.kind == TokenKind::hotp) {
+      // The counter after a match must move past it, so the last counter
+      // value (2^64-1) is never accepted: at the limit the token is spent
+      // (a saturating counter accepted the same code again and again).
+      constexpr std::uint64_t kLastUsable = std::numeric_limits<std::uint64_t>::max() - 1;
+      if (token.counter > kLastUsable) continue;
       const std::uint64_t look_ahead = 2 * std::uint64_t{window};
-      const auto matched = match_in_range(
-          *generator, {token.counter, add_saturating(token.counter, look_ahead)}, typed_code);
+      const StepRange range{token.counter,
+                            std::min(add_saturating(token.counter, look_ahead), kLastUsable)};
+      const auto matched = match_in_range(*generator, range, typed_code);
       if (!matched) continue;
-      token.counter = add_saturating(*matched, 1);
+      token.counter = *matched + 1;
       outcome.state_changed = true;
       outcome.token_index = index;
-      accept(enrollment, outcome, VerifyMethod::hotp);
+      accept(enrollment, outcome, VerifyMethod::hotp, options.failure_source);
       return outcome;
     }
     const auto matched =
@@ -301,11 +401,11 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
       outcome.state_changed = true;
     }
     outcome.token_index = index;
-    accept(enrollment, outcome, VerifyMethod::totp);
+    accept(enrollment, outcome, VerifyMethod::totp, options.failure_source);
     return outcome;
   }
   if (replayed) {
-    fail(enrollment, outcome, VerifyResult::replayed, now);
+    fail(enrollment, outcome, VerifyResult::replayed, now, options.failure_source);
     return outcome;
   }
   outcome.token_index = 0;
@@ -315,7 +415,7 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
       enrollment.backup_codes.erase(enrollment.backup_codes.begin() +
                                     static_cast<std::ptrdiff_t>(*used));
       outcome.state_changed = true;
-      accept(enrollment, outcome, VerifyMethod::backup);
+      accept(enrollment, outcome, VerifyMethod::backup, options.failure_source);
       return outcome;
     }
   }
@@ -325,7 +425,7 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
     outcome.clock_skew_seconds = find_clock_skew(token, now, window, typed_code);
     if (outcome.clock_skew_seconds) break;
   }
-  fail(enrollment, outcome, VerifyResult::rejected, now);
+  fail(enrollment, outcome, VerifyResult::rejected, now, options.failure_source);
   return outcome;
 }
 

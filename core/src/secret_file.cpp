@@ -16,11 +16,25 @@ const char* to_string(FileFormat format) noexcept {
   return "unknown";
 }
 
+Status check_key_lengths(const Enrollment& enrollment) {
+  for (std::size_t i = 0; i < enrollment.tokens.size(); ++i) {
+    if (enrollment.tokens[i].key.size() < kMinSecretBytes) {
+      return make_error(ErrorCode::malformed,
+                        "token " + std::to_string(i + 1) + ": key shorter than 80 bits (" +
+                            std::to_string(kMinSecretBytes) + " bytes)");
+    }
+  }
+  return {};
+}
+
 Result<SecretDocument> parse_secret_document(std::string_view text) {
   // A base32 secret (the first line of a google-authenticator file) never
   // contains '-', so the native header cannot be mistaken for one.
-  if (text.starts_with("twostep-secret")) return parse_native(text);
-  return parse_google_authenticator(text);
+  auto document = text.starts_with("twostep-secret") ? parse_native(text)
+                                                     : parse_google_authenticator(text);
+  if (!document) return document;
+  if (auto keys = check_key_lengths(document->enrollment); !keys) return keys.error();
+  return document;
 }
 
 Result<SecretBytes> serialize_secret_document(const SecretDocument& document) {

@@ -244,11 +244,28 @@ Status NativeParser::parse_setting(std::size_t number, Setting setting,
         return line_error(number, "more than " + std::to_string(kMaxRateLimitAttempts) +
                                       " rate-failures", ErrorCode::too_large);
       }
+      // Each entry is TIME or TIME@SOURCE (SOURCE: 1..16 lower-case hex, the
+      // client address tag of per-source rate limiting).
+      std::vector<std::string> sources;
+      bool any_source = false;
       for (std::size_t i = 1; i < fields.size(); ++i) {
-        const auto time = parse_time(fields[i]);
+        std::string_view entry = fields[i];
+        std::string source;
+        if (const auto at = entry.find('@'); at != std::string_view::npos) {
+          const std::string_view tag = entry.substr(at + 1);
+          if (tag.empty() || tag.size() > kMaxFailureSourceLength || !is_lower_hex(tag)) {
+            return line_error(number, "rate-failures: invalid source " + std::to_string(i));
+          }
+          source = std::string(tag);
+          any_source = true;
+          entry = entry.substr(0, at);
+        }
+        const auto time = parse_time(entry);
         if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
         enrollment_.rate_limit.failures.push_back(*time);
+        sources.push_back(std::move(source));
       }
+      if (any_source) enrollment_.rate_limit.failure_sources = std::move(sources);
       return {};
     }
     case kSettingCount: break;
@@ -406,9 +423,15 @@ std::string render_setting(Setting setting, const Enrollment& e) {
       if (e.rate_limit.max_failures == 0) return line + " off";
       return line + " " + std::to_string(e.rate_limit.max_failures) + " " +
              std::to_string(e.rate_limit.interval_s);
-    case kRateFailures:
-      for (const auto time : e.rate_limit.failures) line += " " + std::to_string(time);
+    case kRateFailures: {
+      const auto& limit = e.rate_limit;
+      const bool sourced = limit.failure_sources.size() == limit.failures.size();
+      for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+        line += " " + std::to_string(limit.failures[i]);
+        if (sourced && !limit.failure_sources[i].empty()) line += "@" + limit.failure_sources[i];
+      }
       return line;
+    }
     case kSettingCount: break;
   }
   return line;
@@ -424,7 +447,9 @@ bool setting_equal(Setting setting, const Enrollment& a, const Enrollment& b) {
       if (x.max_failures == 0 || y.max_failures == 0) return x.max_failures == y.max_failures;
       return x.max_failures == y.max_failures && x.interval_s == y.interval_s;
     }
-    case kRateFailures: return a.rate_limit.failures == b.rate_limit.failures;
+    case kRateFailures:
+      return a.rate_limit.failures == b.rate_limit.failures &&
+             a.rate_limit.failure_sources == b.rate_limit.failure_sources;
     case kSettingCount: break;
   }
   return false;

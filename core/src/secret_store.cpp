@@ -1,14 +1,21 @@
 // Safe opening, locking and atomic replacement of secret files.
 #include "twostep/secret_store.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -20,6 +27,16 @@ namespace {
 // this only bounds pathological churn; lock_timeout bounds the time.
 constexpr int kMaxOpenAttempts = 1000;
 constexpr std::chrono::milliseconds kLockRetryDelay{2};
+// Path components walked from / to the file's directory.
+constexpr std::size_t kMaxPathComponents = 256;
+// Temp names are "." + file name + "." + this many random characters (the
+// same shape older versions used, so their leftovers are cleaned up too).
+constexpr std::size_t kTempSuffixLength = 6;
+constexpr std::size_t kMaxLeftoversRemoved = 1000;
+// Extended attributes a replaced file keeps: its SELinux label and its ACL.
+constexpr std::array<const char*, 2> kKeptAttributes = {"security.selinux",
+                                                        "system.posix_acl_access"};
+constexpr std::size_t kMaxAttributeBytes = 64 * 1024;
 
 // One owner of a file descriptor.
 class UniqueFd {
@@ -54,31 +71,10 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// A temp file next to the target; removed unless committed by rename.
-class TempFile {
- public:
-  TempFile() = default;
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  TempFile(TempFile&& other) noexcept
-      : path_(std::move(other.path_)), fd_(std::move(other.fd_)) {
-    other.path_.clear();
-  }
-  TempFile& operator=(TempFile&&) = delete;
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  static Result<TempFile> create_next_to(const std::string& target);
-  int fd() const noexcept { return fd_.get(); }
-  const std::string& path() const noexcept { return path_; }
-  void committed() noexcept { path_.clear(); }  // renamed: nothing to remove
-  void close() noexcept { fd_.reset(); }
-
- private:
-  std::string path_;
-  UniqueFd fd_;
+struct DirCloser {
+  void operator()(DIR* dir) const noexcept { ::closedir(dir); }
 };
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
 
@@ -98,17 +94,265 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-Result<TempFile> TempFile::create_next_to(const std::string& target) {
-  const std::string name = directory_of(target) + "/." + basename_of(target) + ".XXXXXX";
-  std::vector<char> buffer(name.begin(), name.end());
-  buffer.push_back('\0');
-  // mkostemp: O_CREAT|O_EXCL, mode 0600.
-  const int fd = ::mkostemp(buffer.data(), O_CLOEXEC);
-  if (fd < 0) return io_error("cannot create a temp file for", target, errno);
-  TempFile temp;
-  temp.fd_ = UniqueFd(fd);
-  temp.path_ = buffer.data();
+std::string octal_mode(mode_t mode) {
+  std::array<char, 8> text{};
+  std::snprintf(text.data(), text.size(), "%04o", static_cast<unsigned>(mode & 07777));
+  return text.data();
+}
+
+// ---- the directory, opened once ---------------------------------------------
+
+// Strict modes for one directory on the way to the file.
+Status check_directory(const struct stat& st, const std::string& shown, uid_t owner) {
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error(ErrorCode::unsafe_file, shown + " is not a directory");
+  }
+  if (st.st_uid != 0 && st.st_uid != owner) {
+    return make_error(ErrorCode::unsafe_file,
+                      "directory " + shown + " is owned by uid " + std::to_string(st.st_uid) +
+                          "; only root or uid " + std::to_string(owner) +
+                          " may own the directories above a secret file (strict modes)");
+  }
+  const bool writable_by_others = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  const bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
+  if (writable_by_others && !root_sticky) {
+    return make_error(ErrorCode::unsafe_file,
+                      "directory " + shown + " is writable by group or others (mode " +
+                          octal_mode(st.st_mode) +
+                          "), so they could delete, rename or roll back the secret file "
+                          "(strict modes)");
+  }
+  return {};
+}
+
+// The file's directory: a descriptor for *at() calls and the name inside it.
+struct SecretDirectory {
+  UniqueFd fd;       // O_RDONLY|O_DIRECTORY, reached without following symlinks
+  std::string name;  // the file's name in it
+  std::string path;  // the file's full path, for messages
+};
+
+Status walk_error(const std::string& shown, int error) {
+  if (error == ENOENT) return make_error(ErrorCode::not_found, shown + " does not exist");
+  if (error == ELOOP || error == ENOTDIR) {
+    return make_error(ErrorCode::unsafe_file, shown + " changed while it was being opened");
+  }
+  return io_error("cannot open directory", shown, error);
+}
+
+// Resolves the directory once (realpath, as sshd does, so a symlinked /home
+// still works), then opens it component by component from / with
+// O_NOFOLLOW, checking each one. A component swapped after realpath makes
+// the walk fail; it never makes it follow the swap.
+Result<SecretDirectory> open_secret_directory(const std::string& path,
+                                              const FileExpectations& expectations) {
+  SecretDirectory dir;
+  dir.path = path;
+  dir.name = basename_of(path);
+  if (dir.name.empty() || dir.name == "." || dir.name == "..") {
+    return make_error(ErrorCode::invalid_argument, path + " does not name a file");
+  }
+  const std::string parent = directory_of(path);
+  std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(parent.c_str(), nullptr),
+                                                       &std::free);
+  if (!resolved) return walk_error(parent, errno).error();
+  const std::string real = resolved.get();
+  const uid_t owner = expectations.owner.value_or(::geteuid());
+
+  UniqueFd current(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!current.valid()) return walk_error("/", errno).error();
+  std::string shown = "/";
+  std::size_t components = 0;
+  std::size_t start = 1;
+  for (;;) {
+    struct stat st {};
+    if (::fstat(current.get(), &st) != 0) return io_error("cannot stat", shown, errno);
+    if (expectations.strict_modes) {
+      if (auto checked = check_directory(st, shown, owner); !checked) return checked.error();
+    }
+    if (start >= real.size()) break;
+    const std::size_t end = std::min(real.find('/', start), real.size());
+    const std::string component = real.substr(start, end - start);
+    start = end + 1;
+    if (component.empty()) continue;
+    if (++components > kMaxPathComponents) {
+      return make_error(ErrorCode::invalid_argument, path + " has too many components");
+    }
+    shown = shown == "/" ? "/" + component : shown + "/" + component;
+    UniqueFd next(
+        ::openat(current.get(), component.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return walk_error(shown, errno).error();
+    current = std::move(next);
+  }
+  // A readable descriptor: fsync and readdir need one.
+  dir.fd = UniqueFd(::openat(current.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.fd.valid()) return walk_error(shown, errno).error();
+  return dir;
+}
+
+Status fsync_directory(const SecretDirectory& dir) {
+  if (::fsync(dir.fd.get()) != 0) {
+    return io_error("cannot fsync directory", directory_of(dir.path), errno);
+  }
+  return {};
+}
+
+// ---- temp files --------------------------------------------------------------
+
+bool is_temp_suffix_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+Result<std::string> random_temp_name(const std::string& name) {
+  constexpr std::string_view kChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::array<unsigned char, kTempSuffixLength> bytes{};
+  if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+    return make_error(ErrorCode::io, "getrandom failed");
+  }
+  std::string temp = "." + name + ".";
+  for (const unsigned char b : bytes) temp.push_back(kChars[b % kChars.size()]);
   return temp;
+}
+
+bool is_temp_name_for(std::string_view candidate, const std::string& name) {
+  const std::size_t prefix = name.size() + 2;
+  if (candidate.size() != prefix + kTempSuffixLength) return false;
+  if (candidate[0] != '.' || candidate.substr(1, name.size()) != name ||
+      candidate[name.size() + 1] != '.') {
+    return false;
+  }
+  for (const char c : candidate.substr(prefix)) {
+    if (!is_temp_suffix_char(c)) return false;
+  }
+  return true;
+}
+
+// Removes temp files that killed writers left next to the file. Called only
+// with the file's exclusive lock held: every writer of this file takes that
+// lock, so none of them can be writing a temp file now. (Creation of a file
+// that does not exist yet takes no lock; its temp file has no name while
+// O_TMPFILE works, and on the fallback path losing it is reported, not
+// silent.)
+void remove_leftover_temp_files(const SecretDirectory& dir, uid_t owner) {
+  UniqueFd listing(::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!listing.valid()) return;
+  UniqueDir stream(::fdopendir(listing.get()));
+  if (!stream) return;
+  listing.release();  // closedir closes it
+  std::vector<std::string> leftovers;
+  while (const dirent* entry = ::readdir(stream.get())) {
+    if (is_temp_name_for(entry->d_name, dir.name)) leftovers.emplace_back(entry->d_name);
+    if (leftovers.size() >= kMaxLeftoversRemoved) break;
+  }
+  for (const auto& leftover : leftovers) {
+    struct stat st {};
+    if (::fstatat(dir.fd.get(), leftover.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(st.st_mode) || st.st_uid != owner) continue;
+    ::unlinkat(dir.fd.get(), leftover.c_str(), 0);
+  }
+}
+
+// New content for the file, without a visible name until it is complete:
+// O_TMPFILE, linked in by linkat() once written and fsynced. Where the file
+// system has no O_TMPFILE, a named temp file (removed on failure, and as a
+// leftover by the next writer under the lock).
+class PendingFile {
+ public:
+  PendingFile(const PendingFile&) = delete;
+  PendingFile& operator=(const PendingFile&) = delete;
+  PendingFile(PendingFile&& other) noexcept
+      : dir_(other.dir_), fd_(std::move(other.fd_)), name_(std::move(other.name_)) {
+    other.name_.clear();
+  }
+  PendingFile& operator=(PendingFile&&) = delete;
+  ~PendingFile() {
+    if (!name_.empty()) ::unlinkat(dir_->fd.get(), name_.c_str(), 0);
+  }
+
+  static Result<PendingFile> create(const SecretDirectory& dir);
+  int fd() const noexcept { return fd_.get(); }
+  // Moves the content to the file's name: over an existing file, or only if
+  // nothing is there (`replace` false: "already exists" otherwise).
+  Status publish(bool replace);
+
+ private:
+  explicit PendingFile(const SecretDirectory& dir) : dir_(&dir) {}
+  Status link_to(const std::string& target);
+  const SecretDirectory* dir_;
+  UniqueFd fd_;
+  std::string name_;  // set while the content has a temp name
+};
+
+Result<PendingFile> PendingFile::create(const SecretDirectory& dir) {
+  PendingFile file(dir);
+  file.fd_ = UniqueFd(::openat(dir.fd.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  if (file.fd_.valid()) return file;
+  const int error = errno;
+  if (error != EOPNOTSUPP && error != EISDIR && error != EINVAL && error != ENOENT) {
+    return io_error("cannot create a temp file for", dir.path, error);
+  }
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto name = random_temp_name(dir.name);
+    if (!name) return name.error();
+    file.fd_ = UniqueFd(::openat(dir.fd.get(), name->c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (file.fd_.valid()) {
+      file.name_ = std::move(*name);
+      return file;
+    }
+    if (errno != EEXIST) return io_error("cannot create a temp file for", dir.path, errno);
+  }
+  return make_error(ErrorCode::io, "cannot find a free temp file name for " + dir.path);
+}
+
+// Gives the unnamed (O_TMPFILE) content the name `target`; fails with
+// EEXIST if something is there.
+Status PendingFile::link_to(const std::string& target) {
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), dir_->fd.get(), target.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    return {};
+  }
+  int error = errno;
+  if (error == ENOENT) {
+    // No /proc: AT_EMPTY_PATH works with CAP_DAC_READ_SEARCH (root).
+    if (::linkat(fd_.get(), "", dir_->fd.get(), target.c_str(), AT_EMPTY_PATH) == 0) return {};
+    error = errno;
+  }
+  if (error == EEXIST) return make_error(ErrorCode::invalid_argument, dir_->path + " already exists");
+  return io_error("cannot link the new content of", dir_->path, error);
+}
+
+Status PendingFile::publish(bool replace) {
+  const int dirfd = dir_->fd.get();
+  const char* target = dir_->name.c_str();
+  if (name_.empty()) {
+    if (!replace) return link_to(dir_->name);
+    // Named only now that it is complete, and renamed over at once.
+    auto name = random_temp_name(dir_->name);
+    if (!name) return name.error();
+    if (auto linked = link_to(*name); !linked) return linked;
+    name_ = std::move(*name);
+  }
+  if (replace) {
+    if (::renameat(dirfd, name_.c_str(), dirfd, target) != 0) {
+      return io_error("cannot rename temp file over", dir_->path, errno);
+    }
+    name_.clear();
+    return {};
+  }
+  if (::renameat2(dirfd, name_.c_str(), dirfd, target, RENAME_NOREPLACE) == 0) {
+    name_.clear();
+    return {};
+  }
+  int error = errno;
+  if (error == EINVAL || error == ENOSYS) {
+    // File systems without RENAME_NOREPLACE: link() also refuses to replace.
+    if (::linkat(dirfd, name_.c_str(), dirfd, target, 0) == 0) return {};  // temp unlinked by ~
+    error = errno;
+  }
+  if (error == EEXIST) return make_error(ErrorCode::invalid_argument, dir_->path + " already exists");
+  return io_error("cannot move temp file to", dir_->path, error);
 }
 
 Status write_all(int fd, const SecretBytes& content, const std::string& path) {
@@ -125,57 +369,117 @@ Status write_all(int fd, const SecretBytes& content, const std::string& path) {
   return {};
 }
 
-Status fsync_directory(const std::string& path) {
-  const std::string dir = directory_of(path);
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return io_error("cannot open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return io_error("cannot fsync directory", dir, errno);
-  return {};
-}
-
 struct Ownership {
   mode_t mode = 0600;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
 };
 
-// Fills a fresh temp file next to `path` and makes it durable; the caller
-// renames it into place.
-Result<TempFile> write_temp_file(const std::string& path, const SecretBytes& content,
-                                 const Ownership& ownership) {
-  auto temp = TempFile::create_next_to(path);
-  if (!temp) return temp.error();
-  if (::fchmod(temp->fd(), ownership.mode) != 0) {
-    return io_error("cannot chmod temp file for", path, errno);
+// One extended attribute; nullopt when the file has none (or the file
+// system has no such attributes).
+Result<std::optional<std::string>> attribute_of(int fd, const char* name,
+                                                const std::string& path) {
+  std::string value(kMaxAttributeBytes, '\0');
+  const ssize_t size = ::fgetxattr(fd, name, value.data(), value.size());
+  if (size < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+    return io_error(std::string("cannot read ") + name + " of", path, errno);
   }
+  value.resize(static_cast<std::size_t>(size));
+  return std::optional<std::string>(std::move(value));
+}
+
+// Under SELinux, new files get the label set here (what libselinux's
+// setfscreatecon does, as pam_google_authenticator uses it), so the temp
+// file is born with the original's label and needs no relabel permission.
+// Without SELinux the write fails and nothing changes; the label is then
+// copied as an attribute below. Reset when the scope ends.
+class FileCreationLabel {
+ public:
+  explicit FileCreationLabel(const std::optional<std::string>& label) {
+    if (label) active_ = write(*label);
+  }
+  ~FileCreationLabel() {
+    if (active_) (void)write({});
+  }
+  FileCreationLabel(const FileCreationLabel&) = delete;
+  FileCreationLabel& operator=(const FileCreationLabel&) = delete;
+
+ private:
+  static bool write(std::string_view label) noexcept {
+    UniqueFd fd(::open("/proc/thread-self/attr/fscreate", O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return false;
+    return ::write(fd.get(), label.data(), label.size()) == static_cast<ssize_t>(label.size());
+  }
+  bool active_ = false;
+};
+
+// The original's SELinux label and ACL on the new content, as the rename
+// would otherwise drop them (RHEL relies on the label). Attributes the
+// original does not have, or that the file system does not support, are
+// skipped; failing to set one that the original has is an error (the
+// original then stays as it is).
+Status keep_security_attributes(int from, int to, const std::string& path) {
+  for (const char* name : kKeptAttributes) {
+    auto wanted = attribute_of(from, name, path);
+    if (!wanted) return wanted.error();
+    if (!*wanted) continue;
+    auto present = attribute_of(to, name, path);
+    if (present && *present == *wanted) continue;  // born with it
+    const std::string& value = **wanted;
+    if (::fsetxattr(to, name, value.data(), value.size(), 0) != 0) {
+      return io_error(std::string("cannot keep ") + name + " of", path, errno);
+    }
+  }
+  return {};
+}
+
+// Writes `content` to a pending file with the given ownership, made durable;
+// `original` (if any) lends its security attributes.
+Result<PendingFile> write_pending_file(const SecretDirectory& dir, const SecretBytes& content,
+                                       const Ownership& ownership, const int* original) {
+  std::optional<std::string> label;
+  if (original != nullptr) {
+    auto read = attribute_of(*original, kKeptAttributes[0], dir.path);
+    if (!read) return read.error();
+    label = std::move(*read);
+  }
+  auto pending = [&] {
+    const FileCreationLabel creation_label(label);
+    return PendingFile::create(dir);
+  }();
+  if (!pending) return pending.error();
   if (ownership.uid || ownership.gid) {
     const uid_t uid = ownership.uid ? *ownership.uid : static_cast<uid_t>(-1);
     const gid_t gid = ownership.gid ? *ownership.gid : static_cast<gid_t>(-1);
-    if (::fchown(temp->fd(), uid, gid) != 0) {
-      return io_error("cannot chown temp file for", path, errno);
+    if (::fchown(pending->fd(), uid, gid) != 0) {
+      return io_error("cannot chown temp file for", dir.path, errno);
     }
   }
-  auto written = write_all(temp->fd(), content, path);
-  if (!written) return written.error();
-  if (::fsync(temp->fd()) != 0) return io_error("cannot fsync temp file for", path, errno);
-  temp->close();
-  return std::move(*temp);
+  if (::fchmod(pending->fd(), ownership.mode) != 0) {
+    return io_error("cannot chmod temp file for", dir.path, errno);
+  }
+  if (original != nullptr) {
+    if (auto kept = keep_security_attributes(*original, pending->fd(), dir.path); !kept) {
+      return kept.error();
+    }
+  }
+  if (auto written = write_all(pending->fd(), content, dir.path); !written) {
+    return written.error();
+  }
+  if (::fsync(pending->fd()) != 0) return io_error("cannot fsync temp file for", dir.path, errno);
+  return pending;
 }
 
 // ---- opening and locking ---------------------------------------------------
 
-std::string octal_mode(mode_t mode) {
-  std::array<char, 8> text{};
-  std::snprintf(text.data(), text.size(), "%04o", static_cast<unsigned>(mode & 07777));
-  return text.data();
-}
-
 Status check_file(const struct stat& st, const std::string& path,
-                  const FileExpectations& expectations) {
-  const uid_t owner = expectations.owner.value_or(::geteuid());
+                  const FileExpectations& expectations, ExistingFileCheck check) {
   if (!S_ISREG(st.st_mode)) {
     return make_error(ErrorCode::unsafe_file, path + " is not a regular file");
   }
+  if (check == ExistingFileCheck::regular_file) return {};
+  const uid_t owner = expectations.owner.value_or(::geteuid());
   if (st.st_uid != owner) {
     return make_error(ErrorCode::unsafe_file, path + " is owned by uid " +
                                                   std::to_string(st.st_uid) + ", expected " +
@@ -194,15 +498,17 @@ Status check_file(const struct stat& st, const std::string& path,
 }
 
 struct OpenedFile {
+  SecretDirectory dir;
   UniqueFd fd;
   struct stat st {};
 };
 
-Result<OpenedFile> open_checked(const std::string& path, const FileExpectations& expectations) {
+Status open_checked(OpenedFile& file, const FileExpectations& expectations,
+                    ExistingFileCheck check) {
   // O_NONBLOCK: a FIFO planted at the path must not hang the login.
-  OpenedFile file;
-  file.fd = UniqueFd(
-      ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const std::string& path = file.dir.path;
+  file.fd = UniqueFd(::openat(file.dir.fd.get(), file.dir.name.c_str(),
+                              O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!file.fd.valid()) {
     const int error = errno;
     if (error == ENOENT) return make_error(ErrorCode::not_found, path + " does not exist");
@@ -211,10 +517,8 @@ Result<OpenedFile> open_checked(const std::string& path, const FileExpectations&
   }
   if (::fstat(file.fd.get(), &file.st) != 0) return io_error("cannot stat", path, errno);
   // nlink 0: renamed over since we opened it; the caller notices and retries.
-  if (file.st.st_nlink == 0) return file;
-  auto checked = check_file(file.st, path, expectations);
-  if (!checked) return checked.error();
-  return file;
+  if (file.st.st_nlink == 0) return {};
+  return check_file(file.st, path, expectations, check);
 }
 
 Status lock_file(int fd, int operation, const std::string& path,
@@ -234,30 +538,36 @@ Status lock_file(int fd, int operation, const std::string& path,
   }
 }
 
-// True when `path` still names the inode we hold open and locked.
-bool still_at_path(const std::string& path, const struct stat& opened) {
+// True when the name in the directory still names the inode we hold open
+// and locked.
+bool still_named(const SecretDirectory& dir, const struct stat& opened) {
   struct stat now {};
-  if (::lstat(path.c_str(), &now) != 0) return false;
+  if (::fstatat(dir.fd.get(), dir.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return now.st_dev == opened.st_dev && now.st_ino == opened.st_ino;
 }
 
-// Opens, checks and locks; retries when a concurrent writer renamed a new
-// file over the path between our open and our lock. The whole wait, retries
-// included, is bounded by lock_timeout.
+// Opens the directory (strict modes), then opens, checks and locks the file;
+// retries when a concurrent writer renamed a new file over the name between
+// our open and our lock. The whole wait, retries included, is bounded by
+// lock_timeout.
 Result<OpenedFile> open_and_lock(const std::string& path, const FileExpectations& expectations,
-                                 int operation) {
+                                 int operation, ExistingFileCheck check = ExistingFileCheck::full) {
   const auto deadline = std::chrono::steady_clock::now() + expectations.lock_timeout;
+  OpenedFile file;
+  auto dir = open_secret_directory(path, expectations);
+  if (!dir) return dir.error();
+  file.dir = std::move(*dir);
   for (int attempt = 0; attempt < kMaxOpenAttempts; ++attempt) {
-    auto file = open_checked(path, expectations);
-    if (!file) return file.error();
+    if (auto opened = open_checked(file, expectations, check); !opened) return opened.error();
     auto locked =
-        lock_file(file->fd.get(), operation, path, deadline, expectations.lock_timeout);
+        lock_file(file.fd.get(), operation, path, deadline, expectations.lock_timeout);
     if (!locked) return locked.error();
-    if (!still_at_path(path, file->st)) continue;
+    if (!still_named(file.dir, file.st)) continue;
     // Checked again under the lock: a link may have been added meanwhile.
-    if (::fstat(file->fd.get(), &file->st) != 0) return io_error("cannot stat", path, errno);
-    auto checked = check_file(file->st, path, expectations);
-    if (!checked) return checked.error();
+    if (::fstat(file.fd.get(), &file.st) != 0) return io_error("cannot stat", path, errno);
+    if (auto checked = check_file(file.st, path, expectations, check); !checked) {
+      return checked.error();
+    }
     return file;
   }
   return make_error(ErrorCode::io, path + " kept being replaced while locking it");
@@ -286,7 +596,8 @@ Result<SecretBytes> read_limited(int fd, const std::string& path) {
   return content;
 }
 
-Result<SecretDocument> read_and_parse(const OpenedFile& file, const std::string& path) {
+Result<SecretDocument> read_and_parse(const OpenedFile& file) {
+  const std::string& path = file.dir.path;
   auto content = read_limited(file.fd.get(), path);
   if (!content) return content.error();
   auto document = parse_secret_document(content->view());
@@ -296,95 +607,106 @@ Result<SecretDocument> read_and_parse(const OpenedFile& file, const std::string&
   return document;
 }
 
-Status replace_with(const std::string& path, const SecretBytes& content,
-                    const struct stat& original) {
+// Replaces the locked file with `content`; the caller holds the lock on
+// `file` until this returns.
+Status replace_locked(const OpenedFile& file, const SecretBytes& content,
+                      const Ownership& ownership) {
+  remove_leftover_temp_files(file.dir, file.st.st_uid);
+  const int original = file.fd.get();
+  auto pending = write_pending_file(file.dir, content, ownership, &original);
+  if (!pending) return pending.error();
+  if (auto published = pending->publish(true); !published) return published;
+  return fsync_directory(file.dir);
+}
+
+Ownership ownership_of(const struct stat& original) {
   Ownership ownership;
   ownership.mode = original.st_mode & 0600;
   if (::geteuid() == 0) {
     ownership.uid = original.st_uid;
     ownership.gid = original.st_gid;
   }
-  auto temp = write_temp_file(path, content, ownership);
-  if (!temp) return temp.error();
-  if (::rename(temp->path().c_str(), path.c_str()) != 0) {
-    return io_error("cannot rename temp file over", path, errno);
-  }
-  temp->committed();
-  return fsync_directory(path);
-}
-
-// Moves `temp` to `path` unless something exists there.
-Status rename_no_replace(TempFile& temp, const std::string& path) {
-  if (::renameat2(AT_FDCWD, temp.path().c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) ==
-      0) {
-    temp.committed();
-    return {};
-  }
-  int error = errno;
-  if (error == EINVAL || error == ENOSYS) {
-    // File systems without RENAME_NOREPLACE: link() also refuses to replace.
-    if (::link(temp.path().c_str(), path.c_str()) == 0) return {};  // temp unlinked by owner
-    error = errno;
-  }
-  if (error == EEXIST) {
-    return make_error(ErrorCode::invalid_argument, path + " already exists");
-  }
-  return io_error("cannot move temp file to", path, error);
+  return ownership;
 }
 
 }  // namespace
+
+Status check_secret_directories(const std::string& path, const FileExpectations& expectations) {
+  auto dir = open_secret_directory(path, expectations);
+  if (dir) return {};
+  if (dir.error().code != ErrorCode::not_found) return dir.error();
+  // A missing directory: the directories that do exist above it must pass
+  // too, or whoever can write one of them could have removed it (and with
+  // nullok switched the second factor off).
+  std::string existing = directory_of(path);
+  for (std::size_t up = 0; up < kMaxPathComponents && existing != "/" && existing != ".";
+       ++up) {
+    existing = directory_of(existing);
+    auto ancestor = open_secret_directory(existing + "/secret", expectations);
+    if (ancestor) break;
+    if (ancestor.error().code != ErrorCode::not_found) return ancestor.error();
+  }
+  return dir.error();
+}
 
 Status lock_and_update_secret_file(
     const std::string& path, const FileExpectations& expectations,
     const std::function<UpdateDecision(SecretDocument&)>& update) {
   auto file = open_and_lock(path, expectations, LOCK_EX);
   if (!file) return file.error();
-  auto document = read_and_parse(*file, path);
+  auto document = read_and_parse(*file);
   if (!document) return document.error();
   if (update(*document) == UpdateDecision::keep) return {};
   auto content = serialize_secret_document(*document);
   if (!content) return make_error(content.error().code, path + ": " + content.error().message);
   // The lock on the old inode is held (file->fd open) until after the rename.
-  return replace_with(path, *content, file->st);
+  return replace_locked(*file, *content, ownership_of(file->st));
 }
 
 Result<SecretDocument> read_secret_file(const std::string& path,
                                         const FileExpectations& expectations) {
   auto file = open_and_lock(path, expectations, LOCK_SH);
   if (!file) return file.error();
-  return read_and_parse(*file, path);
+  return read_and_parse(*file);
 }
 
 Status create_secret_file(const std::string& path, const SecretDocument& document, bool replace,
                           std::optional<uid_t> owner, std::optional<gid_t> group) {
+  if (auto keys = check_key_lengths(document.enrollment); !keys) {
+    return make_error(ErrorCode::invalid_argument, path + ": " + keys.error().message);
+  }
   auto content = serialize_secret_document(document);
   if (!content) return content.error();
-  struct stat existing {};
-  if (::lstat(path.c_str(), &existing) == 0) {
-    if (S_ISLNK(existing.st_mode)) {
-      return make_error(ErrorCode::unsafe_file, path + " is a symlink");
-    }
-    if (!replace) return make_error(ErrorCode::invalid_argument, path + " already exists");
-  } else if (errno != ENOENT) {
-    return io_error("cannot stat", path, errno);
-  }
   Ownership ownership;
   if (::geteuid() == 0) {
     ownership.uid = owner;
     ownership.gid = group;
   }
-  auto temp = write_temp_file(path, *content, ownership);
-  if (!temp) return temp.error();
+  FileExpectations expectations;
+  expectations.owner = owner;
+  expectations.lock_timeout = std::chrono::seconds(10);
   if (replace) {
-    if (::rename(temp->path().c_str(), path.c_str()) != 0) {
-      return io_error("cannot rename temp file over", path, errno);
-    }
-    temp->committed();
-  } else {
-    auto moved = rename_no_replace(*temp, path);
-    if (!moved) return moved;
+    auto existing = open_and_lock(path, expectations, LOCK_EX, ExistingFileCheck::regular_file);
+    if (existing) return replace_locked(*existing, *content, ownership);
+    if (existing.error().code != ErrorCode::not_found) return existing.error();
   }
-  return fsync_directory(path);
+  auto dir = open_secret_directory(path, expectations);
+  if (!dir) return dir.error();
+  auto pending = write_pending_file(*dir, *content, ownership, nullptr);
+  if (!pending) return pending.error();
+  if (auto published = pending->publish(false); !published) return published;
+  return fsync_directory(*dir);
+}
+
+Status remove_secret_file(const std::string& path, const FileExpectations& expectations,
+                          ExistingFileCheck check) {
+  auto file = open_and_lock(path, expectations, LOCK_EX, check);
+  if (!file) return file.error();
+  if (::unlinkat(file->dir.fd.get(), file->dir.name.c_str(), 0) != 0) {
+    return io_error("cannot remove", path, errno);
+  }
+  remove_leftover_temp_files(file->dir, file->st.st_uid);
+  return fsync_directory(file->dir);
 }
 
 }  // namespace twostep

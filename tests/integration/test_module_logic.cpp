@@ -25,6 +25,7 @@ extern "C" {
 #include "authenticate.hpp"
 #include "module_config.hpp"
 #include "twostep/otp.hpp"
+#include "twostep/policy.hpp"
 #include "twostep/secret_file.hpp"
 #include "twostep/secret_path.hpp"
 
@@ -292,7 +293,7 @@ int flow_setup(void** state) {
   Token token;
   token.key = SecretBytes::from_string("12345678901234567890");
   enrollment.tokens.push_back(std::move(token));
-  enrollment.rate_limit = RateLimit{2, 60, {}};
+  enrollment.rate_limit = RateLimit{2, 60, {}, {}};
   auto text = serialize_secret_document(make_document(FileFormat::native, std::move(enrollment)));
   const int fd = open((dir + "/secret").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (!text.ok() || fd < 0 ||
@@ -478,6 +479,239 @@ void test_flow_conversation_failure(void** state) {
   assert_true(log.lines.back().ends_with("reason=conversation_failed"));
 }
 
+// ---------------------------------------------------------------------------
+// Strict modes and the rollback attacks they close. The test plays the
+// attacker who can write the secret file's directory: it keeps a copy of
+// the file and moves it back after each login (what an inotify script did).
+
+// Writes `enrollment` to `path` (0600) in the native format.
+void write_enrollment(const std::string& path, Enrollment enrollment) {
+  auto text = serialize_secret_document(make_document(FileFormat::native, std::move(enrollment)));
+  assert_true(text.ok());
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(::write(fd, text->data(), text->size()), static_cast<ssize_t>(text->size()));
+  ::close(fd);
+}
+
+Enrollment rfc_enrollment() {
+  Enrollment enrollment;
+  Token token;
+  token.key = SecretBytes::from_string("12345678901234567890");
+  enrollment.tokens.push_back(std::move(token));
+  return enrollment;
+}
+
+// The attacker's copy, moved back over the file by rename.
+struct Rollback {
+  std::string file;
+  std::string saved;
+  void save() const {
+    std::filesystem::copy_file(file, saved, std::filesystem::copy_options::overwrite_existing);
+  }
+  void restore() const {
+    std::filesystem::copy_file(saved, saved + ".new",
+                               std::filesystem::copy_options::overwrite_existing);
+    assert_int_equal(::rename((saved + ".new").c_str(), file.c_str()), 0);
+  }
+};
+
+void make_dir_world_writable(const std::string& dir) {
+  assert_int_equal(::chmod(dir.c_str(), 0777), 0);
+}
+
+// The same backup code, replayed by rolling the file back: today's code
+// accepted it 5 times of 5. A directory others can write is now refused.
+void test_rollback_reuses_backup_code(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  Enrollment enrollment = rfc_enrollment();
+  auto codes = generate_backup_codes(enrollment, 1, false);
+  assert_true(codes.ok());
+  const std::string code((*codes)[0].view());
+  write_enrollment(f.dir + "/secret", std::move(enrollment));
+  make_dir_world_writable(f.dir);
+  const Rollback rollback{f.dir + "/secret", f.dir + "/attacker-copy"};
+  rollback.save();
+  int accepted = 0;
+  RecordingLog log;
+  for (int round = 0; round < 5; ++round) {
+    ScriptedConversation conversation({code});
+    if (authenticate(f.config, f.request, conversation, log, &fixed_clock) ==
+        AuthStatus::success) {
+      ++accepted;
+    }
+    rollback.restore();
+  }
+  assert_int_equal(accepted, 0);
+  assert_true(log.all().find("writable by group or others") != std::string::npos);
+  assert_true(log.lines.back().ends_with("result=error reason=unsafe_directory"));
+}
+
+// The rate limit rolled back: 20 wrong guesses, all checked against a limit
+// of 3 on today's code. Now none is checked.
+void test_rollback_resets_rate_limit(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  Enrollment enrollment = rfc_enrollment();
+  enrollment.rate_limit = RateLimit{3, 3600, {}, {}};
+  write_enrollment(f.dir + "/secret", std::move(enrollment));
+  assert_int_equal(::chmod(f.dir.c_str(), 0770), 0);  // group-writable is enough
+  const Rollback rollback{f.dir + "/secret", f.dir + "/attacker-copy"};
+  rollback.save();
+  int checked = 0;
+  for (int guess = 0; guess < 20; ++guess) {
+    ScriptedConversation conversation({guess % 2 == 0 ? "000000" : "999999"});
+    RecordingLog log;
+    (void)authenticate(f.config, f.request, conversation, log, &fixed_clock);
+    if (log.lines.back().find("result=rejected reason=wrong_code") != std::string::npos) ++checked;
+    rollback.restore();
+  }
+  assert_true(checked <= 3);
+  assert_int_equal(checked, 0);
+}
+
+// A central directory owned by a user (not root): that user renamed their
+// own root-owned file to another user's name and logged in as them.
+void test_user_owned_central_directory(void** state) {
+  if (::geteuid() != 0) skip();  // needs a second owner
+  auto& f = *static_cast<FlowFixture*>(*state);
+  const std::string central = f.dir + "/central";
+  std::filesystem::create_directory(central);
+  assert_int_equal(::chown(central.c_str(), 65534, 65534), 0);  // "alice" owns it
+  assert_int_equal(::chmod(central.c_str(), 0755), 0);
+  // Both files root-owned (user=root), as in /var/lib/twostep/%u.
+  Enrollment victim = rfc_enrollment();
+  victim.tokens[0].key = SecretBytes::from_string("victim-key-victim-key");
+  write_enrollment(central + "/" + f.request.user, std::move(victim));
+  write_enrollment(central + "/alice", rfc_enrollment());  // alice knows this key
+  // alice moves her file over the victim's name.
+  assert_int_equal(::rename((central + "/alice").c_str(),
+                            (central + "/" + f.request.user).c_str()),
+                   0);
+  f.config.secret_path = central + "/%u";
+  f.config.file_user = "root";
+  ScriptedConversation conversation({code_at_step(1000000)});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.all().find("is owned by uid 65534") != std::string::npos);
+  // no_strict_modes restores the old behaviour, for sites that need it.
+  f.config.strict_modes = false;
+  ScriptedConversation relaxed({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, relaxed, log, &fixed_clock),
+                   AuthStatus::success);
+}
+
+// nullok must not turn "someone deleted the file" into "not enrolled".
+void test_nullok_fails_closed_in_writable_directory(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  ::unlink((f.dir + "/secret").c_str());
+  make_dir_world_writable(f.dir);
+  f.config.nullok = true;
+  ScriptedConversation conversation({"123456"});
+  RecordingLog log;
+  assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=error reason=unsafe_directory"));
+  // The same when the attacker removed the file's whole directory: the
+  // directories that remain must pass.
+  f.config.secret_path = f.dir + "/removed-by-attacker/secret";
+  ScriptedConversation gone({"123456"});
+  assert_int_equal(authenticate(f.config, f.request, gone, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=error reason=unsafe_directory"));
+  f.config.secret_path = f.dir + "/secret";
+  // Sticky and root-owned (like /tmp) is fine: others cannot remove the file.
+  if (::geteuid() == 0) {
+    assert_int_equal(::chmod(f.dir.c_str(), 01777), 0);
+    assert_int_equal(::chown(f.dir.c_str(), 0, 0), 0);
+    assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
+                     AuthStatus::ignore);
+  }
+}
+
+std::string file_text(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+// Lock-out without the password: with forward_pass (or any stack where the
+// code is checked), 3 bad attempts every 30 s from anywhere kept the owner
+// locked out for good. Native files now count failures per client address.
+void test_stranger_cannot_lock_owner_out(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  Enrollment enrollment = rfc_enrollment();
+  enrollment.rate_limit = RateLimit{3, 60, {}, {}};
+  write_enrollment(f.dir + "/secret", std::move(enrollment));
+  AuthRequest stranger = f.request;
+  stranger.rhost = "203.0.113.66";
+  RecordingLog log;
+  for (int i = 0; i < 4; ++i) {
+    ScriptedConversation conversation({"000000"});
+    assert_int_equal(authenticate(f.config, stranger, conversation, log, &fixed_clock),
+                     AuthStatus::auth_failed);
+  }
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+  // The file holds a tag of the address, not the address.
+  const std::string text = file_text(f.dir + "/secret");
+  assert_true(text.find("@" + rate_limit_source("203.0.113.66")) != std::string::npos);
+  assert_true(text.find("203.0.113.66") == std::string::npos);
+  // The owner, from their own address, is not locked out.
+  ScriptedConversation owner({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
+                   AuthStatus::success);
+  // Many addresses together hit the total ceiling (4 x 3): then everyone waits.
+  for (int i = 0; i < 12; ++i) {
+    AuthRequest other = f.request;
+    other.rhost = "198.51.100." + std::to_string(i);
+    ScriptedConversation conversation({"000000"});
+    (void)authenticate(f.config, other, conversation, log, &fixed_clock);
+  }
+  ScriptedConversation late({code_at_step(1000001)});
+  assert_int_equal(authenticate(f.config, f.request, late, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+}
+
+// google-authenticator files keep RATE_LIMIT's meaning: one count for all.
+void test_ga_file_rate_limit_stays_global(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  {
+    std::ofstream out(f.dir + "/secret", std::ios::trunc);
+    out << "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n\" RATE_LIMIT 3 60\n\" TOTP_AUTH\n";
+  }
+  AuthRequest stranger = f.request;
+  stranger.rhost = "203.0.113.66";
+  RecordingLog log;
+  for (int i = 0; i < 3; ++i) {
+    ScriptedConversation conversation({"000000"});
+    (void)authenticate(f.config, stranger, conversation, log, &fixed_clock);
+  }
+  ScriptedConversation owner({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+  assert_true(file_text(f.dir + "/secret").find('@') == std::string::npos);
+}
+
+void test_strict_modes_arguments(void** /*state*/) {
+  auto defaults = parse({});
+  assert_true(defaults.ok());
+  assert_true(defaults->strict_modes);
+  assert_true(defaults->fail_delay);
+  auto relaxed = parse({"no_strict_modes", "nodelay"});
+  assert_true(relaxed.ok());
+  assert_false(relaxed->strict_modes);
+  assert_false(relaxed->fail_delay);
+  assert_false(parse({"no_strict_modes", "no_strict_modes"}).ok());
+}
+
 }  // namespace
 
 int main() {
@@ -504,6 +738,17 @@ int main() {
       cmocka_unit_test_setup_teardown(test_flow_nullok_and_missing_file, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_conversation_failure, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_reuses_backup_code, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_resets_rate_limit, flow_setup, flow_teardown),
+      cmocka_unit_test_setup_teardown(test_user_owned_central_directory, flow_setup,
+                                      flow_teardown),
+      cmocka_unit_test_setup_teardown(test_nullok_fails_closed_in_writable_directory, flow_setup,
+                                      flow_teardown),
+      cmocka_unit_test(test_strict_modes_arguments),
+      cmocka_unit_test_setup_teardown(test_stranger_cannot_lock_owner_out, flow_setup,
+                                      flow_teardown),
+      cmocka_unit_test_setup_teardown(test_ga_file_rate_limit_stays_global, flow_setup,
+                                      flow_teardown),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

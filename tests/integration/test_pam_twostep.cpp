@@ -75,8 +75,11 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 std::string case_dir(const std::string& service) { return world.secrets + "/" + service; }
 
 // "auth required @MODULE@ secret=@CASE@/secret" -> a service file line.
+// @MODULE@ adds nodelay, so failing cases do not each wait libpam's 2 s
+// failure delay; @MODULE_DELAY@ is the module as admins configure it.
 std::string expand_line(const std::string& service, const std::string& line) {
-  std::string out = replace_all(line, "@MODULE@", world.module);
+  std::string out = replace_all(line, "@MODULE_DELAY@", world.module);
+  out = replace_all(out, "@MODULE@", world.module + " nodelay");
   out = replace_all(out, "@WRAP@", world.wrapper_modules);
   return replace_all(out, "@CASE@", case_dir(service));
 }
@@ -667,6 +670,69 @@ void test_privilege_drop_to_file_user(void** /*state*/) {
   assert_contains(denied.syslog, "result=error");
 }
 
+// What libpam would sleep after a failed pam_authenticate: the application's
+// PAM_FAIL_DELAY callback receives it instead of sleeping.
+struct DelaySeen {
+  int status = -1;
+  unsigned int usec = 0;
+  bool called = false;
+};
+
+void record_delay(int status, unsigned int usec, void* appdata) {
+  auto* seen = static_cast<DelaySeen*>(appdata);
+  seen->status = status;
+  seen->usec = usec;
+  seen->called = true;
+}
+
+int answer_wrong(int count, const struct pam_message** messages, struct pam_response** replies,
+                 void* /*appdata*/) {
+  auto* out = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(count),
+                                                     sizeof(pam_response)));
+  if (out == nullptr) return PAM_BUF_ERR;
+  for (int i = 0; i < count; ++i) {
+    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+        messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+      out[i].resp = strdup(wrong_code().c_str());
+    }
+  }
+  *replies = out;
+  return PAM_SUCCESS;
+}
+
+DelaySeen failure_delay(const std::string& service, const std::string& user) {
+  DelaySeen seen;
+  const pam_conv conv{answer_wrong, nullptr};
+  pam_handle_t* handle = nullptr;
+  assert_int_equal(pam_start(service.c_str(), user.c_str(), &conv, &handle), PAM_SUCCESS);
+  const void* callback = reinterpret_cast<const void*>(&record_delay);
+  assert_int_equal(pam_set_item(handle, PAM_FAIL_DELAY, callback), PAM_SUCCESS);
+  // libpam passes the conversation's appdata to the delay callback.
+  const pam_conv with_seen{answer_wrong, &seen};
+  assert_int_equal(pam_set_item(handle, PAM_CONV, &with_seen), PAM_SUCCESS);
+  const int rc = pam_authenticate(handle, 0);
+  pam_end(handle, rc);
+  assert_int_equal(rc, PAM_AUTH_ERR);
+  return seen;
+}
+
+// Timing must not tell enrolled users from unknown ones: every failure asks
+// libpam for the same (randomized, ~2 s) delay, as pam_unix does, which
+// drowns the ~1.5 ms a written failure costs. nodelay turns it off.
+void test_failure_delay_for_every_failure(void** /*state*/) {
+  write_native(case_dir("fail_delay") + "/" + world.user);
+  const auto enrolled = failure_delay("fail_delay", world.user);
+  const auto unknown = failure_delay("fail_delay", kNoSuchUser);
+  assert_true(enrolled.called);
+  assert_true(unknown.called);
+  assert_int_equal(enrolled.status, PAM_AUTH_ERR);
+  // libpam randomizes the delay by up to a quarter either way.
+  assert_true(enrolled.usec >= 1000000);
+  assert_true(unknown.usec >= 1000000);
+  write_native(case_dir("fail_nodelay") + "/" + world.user);
+  assert_int_equal(failure_delay("fail_nodelay", world.user).usec, 0);
+}
+
 void test_totp_login_never_loads_libcurl(void** /*state*/) {
   write_native(case_dir("no_libcurl") + "/secret");
   wait_for_fresh_step();
@@ -885,6 +951,8 @@ void define_services() {
                                "auth required @WRAP@/pam_get_items.so"});
   add_module_service("file_user", "secret=@CASE@/nobody-dir/secret user=nobody");
   add_module_service("no_libcurl", "secret=@CASE@/secret");
+  add_service("fail_delay", {"auth required @MODULE_DELAY@ secret=@CASE@/%u"});
+  add_service("fail_nodelay", {"auth required @MODULE_DELAY@ secret=@CASE@/%u nodelay"});
 }
 
 bool set_up_world() {
@@ -938,6 +1006,7 @@ int main() {
       cmocka_unit_test(test_try_first_pass),
       cmocka_unit_test(test_forward_pass),
       cmocka_unit_test(test_privilege_drop_to_file_user),
+      cmocka_unit_test(test_failure_delay_for_every_failure),
       cmocka_unit_test(test_totp_login_never_loads_libcurl),
   };
   tests.insert(tests.end(), std::begin(more), std::end(more));

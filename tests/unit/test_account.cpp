@@ -4,8 +4,14 @@
 #include <cstddef>
 #include <csetjmp>
 #include <cstdint>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <vector>
 // cmocka 1.1 has no extern "C" guards of its own.
 extern "C" {
 #include <cmocka.h>
@@ -86,6 +92,50 @@ void test_file_identity_switches_and_restores(void** /*state*/) {
   assert_int_equal(fsgid_now(), gid);
 }
 
+std::vector<gid_t> groups_now() {
+  std::vector<gid_t> groups(static_cast<std::size_t>(getgroups(0, nullptr)));
+  if (!groups.empty()) assert_int_equal(getgroups(static_cast<int>(groups.size()), groups.data()),
+                                        static_cast<int>(groups.size()));
+  return groups;
+}
+
+// The caller's supplementary groups must grant nothing while the identity
+// is switched. Under su or sudo the process carries the invoking user's
+// groups; a file readable only by such a group (here 4242, which nobody is
+// not in) was readable through a switched fsuid/fsgid alone.
+void test_file_identity_drops_callers_groups(void** /*state*/) {
+  if (geteuid() != 0) skip();
+  const auto saved = groups_now();
+  constexpr gid_t kCallersGroup = 4242;
+  const gid_t callers[] = {kCallersGroup};
+  assert_int_equal(setgroups(1, callers), 0);
+  char dir[] = "/tmp/twostep-groups-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const std::string file = std::string(dir) + "/group-only";
+  const int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0040);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(chmod(dir, 0711), 0);
+  assert_int_equal(chown(file.c_str(), 0, kCallersGroup), 0);
+  assert_int_equal(chmod(file.c_str(), 0040), 0);
+  int opened = -2;
+  std::vector<gid_t> during;
+  {
+    auto nobody = FileAccessIdentity::assume(65534, 65534, "nobody");
+    assert_true(nobody.ok());
+    during = groups_now();
+    opened = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (opened >= 0) close(opened);
+  }
+  const auto after = groups_now();
+  std::filesystem::remove_all(dir);
+  assert_int_equal(setgroups(saved.size(), saved.data()), 0);
+  assert_int_equal(opened, -1);  // the caller's group no longer counts
+  for (const gid_t g : during) assert_true(g != kCallersGroup);
+  assert_int_equal(after.size(), 1);  // restored
+  assert_int_equal(after[0], kCallersGroup);
+}
+
 }  // namespace
 
 int main() {
@@ -93,6 +143,7 @@ int main() {
       cmocka_unit_test(test_lookup_by_name_and_uid_agree),
       cmocka_unit_test(test_missing_accounts_are_not_errors),
       cmocka_unit_test(test_file_identity_switches_and_restores),
+      cmocka_unit_test(test_file_identity_drops_callers_groups),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

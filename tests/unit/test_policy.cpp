@@ -8,6 +8,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include <limits>
 #include <string>
 
 #include "twostep/policy.hpp"
@@ -301,6 +302,91 @@ void test_hotp_counter(void**) {
   assert_int_equal(enrollment.tokens[0].counter, 7);
 }
 
+// A counter at 2^64-1 used to saturate: the same code was accepted every
+// time (4 of 4). The last counter value is never accepted now.
+void test_hotp_counter_limit(void**) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  Enrollment at_limit = make_enrollment();
+  at_limit.tokens[0].kind = TokenKind::hotp;
+  at_limit.tokens[0].counter = kMax;
+  int accepted = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (verify_code(at_limit, code_for(at_limit.tokens[0], kMax), kNow).result ==
+        VerifyResult::accepted) {
+      ++accepted;
+    }
+  }
+  assert_int_equal(accepted, 0);
+  assert_true(at_limit.tokens[0].counter == kMax);
+  // Just below: the last usable counter works once, then the token is spent.
+  Enrollment below = make_enrollment(3);
+  below.rate_limit.max_failures = 0;
+  below.tokens[0].kind = TokenKind::hotp;
+  below.tokens[0].counter = kMax - 2;
+  const std::string last = code_for(below.tokens[0], kMax - 1);
+  assert_int_equal(verify_code(below, last, kNow).result, VerifyResult::accepted);
+  assert_true(below.tokens[0].counter == kMax);
+  assert_int_equal(verify_code(below, last, kNow).result, VerifyResult::rejected);
+  assert_int_equal(verify_code(below, code_for(below.tokens[0], kMax), kNow).result,
+                   VerifyResult::rejected);
+}
+
+// Keys under 80 bits are never used, even if a document holds one.
+void test_short_keys_refused(void**) {
+  Enrollment enrollment;
+  enrollment.tokens.push_back(make_token("123456789"));  // 72 bits
+  const auto outcome = verify_step(enrollment, kStep);
+  assert_int_equal(outcome.result, VerifyResult::rejected);
+  Enrollment enough;
+  enough.tokens.push_back(make_token("1234567890"));  // 80 bits
+  assert_int_equal(verify_step(enough, kStep).result, VerifyResult::accepted);
+}
+
+// Per-source counting: one source's failures do not lock out another; all
+// sources together stop at 4 x max_failures.
+void test_rate_limit_per_source(void**) {
+  Enrollment enrollment = make_enrollment();  // 3 failures per 60 s
+  VerifyOptions stranger;
+  stranger.failure_source = rate_limit_source("203.0.113.66");
+  VerifyOptions owner;
+  owner.failure_source = rate_limit_source("192.0.2.7");
+  assert_true(*stranger.failure_source != *owner.failure_source);
+  assert_int_equal(stranger.failure_source->size(), 12);
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                     VerifyResult::rejected);
+  }
+  assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                   VerifyResult::rate_limited);
+  assert_int_equal(enrollment.rate_limit.failure_sources.size(), 3);
+  // Without sources (google-authenticator files) the same state locks everyone.
+  Enrollment global = make_enrollment();
+  for (int i = 0; i < 3; ++i) (void)verify_code(global, "000000", kNow);
+  assert_int_equal(verify_step(global, kStep).result, VerifyResult::rate_limited);
+  // The owner still gets in; their success leaves the stranger's count alone.
+  const auto accepted =
+      verify_code(enrollment, code_for(enrollment.tokens[0], kStep), kNow, owner);
+  assert_int_equal(accepted.result, VerifyResult::accepted);
+  assert_int_equal(enrollment.rate_limit.failures.size(), 3);
+  assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
+                   VerifyResult::rate_limited);
+  // Twelve sources in all fill the total ceiling: then every source waits.
+  assert_int_equal(total_failure_ceiling(enrollment.rate_limit), 12);
+  for (int i = 0; i < 9; ++i) {
+    VerifyOptions other;
+    other.failure_source = rate_limit_source("198.51.100." + std::to_string(i));
+    assert_int_equal(verify_code(enrollment, "000000", kNow, other).result,
+                     VerifyResult::rejected);
+  }
+  assert_int_equal(verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 1), kNow, owner)
+                       .result,
+                   VerifyResult::rate_limited);
+  // They expire together.
+  assert_int_equal(
+      verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 3), kNow + 90, owner).result,
+      VerifyResult::accepted);
+}
+
 void test_backup_codes_hashed_single_use(void**) {
   Enrollment enrollment = make_enrollment();
   auto codes = generate_backup_codes(enrollment, 5, false);
@@ -477,6 +563,9 @@ int main() {
       cmocka_unit_test(test_digits_must_match),
       cmocka_unit_test(test_second_token),
       cmocka_unit_test(test_hotp_counter),
+      cmocka_unit_test(test_hotp_counter_limit),
+      cmocka_unit_test(test_rate_limit_per_source),
+      cmocka_unit_test(test_short_keys_refused),
       cmocka_unit_test(test_backup_codes_hashed_single_use),
       cmocka_unit_test(test_backup_codes_plain_single_use),
       cmocka_unit_test(test_backup_codes_can_be_disabled),

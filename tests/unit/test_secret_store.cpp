@@ -7,12 +7,14 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -436,6 +438,383 @@ void test_create_secret_file(void** state) {
   assert_int_equal(dir_entries(dir.path).size(), 1);
 }
 
+// ---- strict modes -------------------------------------------------------------
+
+constexpr uid_t kOtherUid = 65534;  // another user (nobody)
+
+struct DirCase {
+  const char* name;
+  mode_t parent_mode;
+  uid_t parent_owner;  // kSelf: the test's euid
+  mode_t dir_mode;
+  uid_t dir_owner;
+  bool strict;
+  bool safe;
+  const char* message_part;  // expected in the refusal
+};
+constexpr uid_t kSelf = static_cast<uid_t>(-2);
+constexpr uid_t kRoot = 0;
+
+// Every case of strict modes: <base>/parent/dir/secret, where <base> is a
+// 0700 mkdtemp directory under /tmp (root-owned, sticky: allowed).
+const DirCase kDirCases[] = {
+    {"private", 0700, kSelf, 0700, kSelf, true, true, ""},
+    {"readable", 0755, kSelf, 0755, kSelf, true, true, ""},
+    {"dir group-writable", 0755, kSelf, 0775, kSelf, true, false, "writable by group or others"},
+    {"dir other-writable", 0755, kSelf, 0757, kSelf, true, false, "writable by group or others"},
+    {"dir 0777", 0755, kSelf, 0777, kSelf, true, false, "writable by group or others"},
+    {"dir sticky, owner not root", 0755, kSelf, 01777, kSelf, true, false, "writable by group"},
+    {"parent group-writable", 0775, kSelf, 0700, kSelf, true, false, "/parent is writable"},
+    {"parent 0777", 0777, kSelf, 0700, kSelf, true, false, "/parent is writable"},
+    {"relaxed: dir 0777", 0755, kSelf, 0777, kSelf, false, true, ""},
+    {"relaxed: parent 0777", 0777, kSelf, 0755, kSelf, false, true, ""},
+    // Root only: other owners.
+    {"dir root-owned sticky", 0755, kSelf, 01777, kRoot, true, true, ""},
+    {"dir root-owned group-writable", 0755, kSelf, 0775, kRoot, true, false, "writable"},
+    {"parent root-owned sticky 1777", 01777, kRoot, 0700, kSelf, true, true, ""},
+    {"parent root-owned", 0755, kRoot, 0700, kSelf, true, true, ""},
+    {"dir owned by another user", 0755, kSelf, 0755, kOtherUid, true, false, "owned by uid 65534"},
+    {"parent owned by another user", 0755, kOtherUid, 0700, kSelf, true, false,
+     "owned by uid 65534"},
+    {"dir other user's, sticky", 0755, kSelf, 01777, kOtherUid, true, false, "owned by uid 65534"},
+    {"relaxed: other user's dir", 0755, kSelf, 0777, kOtherUid, false, true, ""},
+};
+
+void test_strict_modes_table(void** state) {
+  const TestDir& dir = dir_of(state);
+  const bool root = ::geteuid() == 0;
+  const std::string parent = dir.path + "/parent";
+  const std::string inner = parent + "/dir";
+  const std::string file = inner + "/secret";
+  int run = 0;
+  for (const DirCase& c : kDirCases) {
+    const uid_t parent_owner = c.parent_owner == kSelf ? ::geteuid() : c.parent_owner;
+    const uid_t dir_owner = c.dir_owner == kSelf ? ::geteuid() : c.dir_owner;
+    if (!root && (parent_owner != ::geteuid() || dir_owner != ::geteuid())) continue;
+    // As root, "self" is root: cases about a non-root owner do not apply.
+    if (root && std::strstr(c.name, "owner not root") != nullptr) continue;
+    ++run;
+    ::mkdir(parent.c_str(), 0700);
+    ::mkdir(inner.c_str(), 0700);
+    assert_int_equal(::chmod(parent.c_str(), 0700), 0);
+    assert_int_equal(::chmod(inner.c_str(), 0700), 0);
+    write_file(file, kFile);
+    if (root) {
+      assert_int_equal(::chown(inner.c_str(), dir_owner, static_cast<gid_t>(-1)), 0);
+      assert_int_equal(::chown(parent.c_str(), parent_owner, static_cast<gid_t>(-1)), 0);
+    }
+    assert_int_equal(::chmod(inner.c_str(), c.dir_mode), 0);
+    assert_int_equal(::chmod(parent.c_str(), c.parent_mode), 0);
+    FileExpectations expectations;
+    expectations.strict_modes = c.strict;
+    const auto checked = check_secret_directories(file, expectations);
+    const auto updated = lock_and_update_secret_file(file, expectations, set_last_step);
+    const auto read = read_secret_file(file, expectations);
+    if (c.safe) {
+      if (!checked || !updated || !read.ok()) {
+        fail_msg("%s: refused: %s", c.name,
+                 (!checked ? checked.error() : !updated ? updated.error() : read.error())
+                     .message.c_str());
+      }
+    } else {
+      if (checked) fail_msg("%s: accepted", c.name);
+      assert_error(checked, ErrorCode::unsafe_file, c.message_part);
+      assert_error(updated, ErrorCode::unsafe_file, c.message_part);
+      assert_false(read.ok());
+      // Refused before anything was written.
+      assert_string_equal(read_file(file).c_str(), kFile.c_str());
+    }
+    // Back to a state the next case (and teardown) can work with.
+    if (root) {
+      assert_int_equal(::chown(parent.c_str(), ::geteuid(), static_cast<gid_t>(-1)), 0);
+      assert_int_equal(::chown(inner.c_str(), ::geteuid(), static_cast<gid_t>(-1)), 0);
+    }
+    assert_int_equal(::chmod(parent.c_str(), 0700), 0);
+    assert_int_equal(::chmod(inner.c_str(), 0700), 0);
+  }
+  assert_true(run >= 10);
+  // create_secret_file (twostep-enroll) checks the same way.
+  assert_int_equal(::chmod(inner.c_str(), 0777), 0);
+  ::unlink(file.c_str());
+  assert_error(create_secret_file(file, parse_secret_document(kFile).value(), false),
+               ErrorCode::unsafe_file, "writable by group or others");
+  assert_int_equal(::chmod(inner.c_str(), 0700), 0);
+}
+
+// ---- one locked writer ---------------------------------------------------------
+
+// A login that holds the lock for 500 ms and then writes back what it read
+// (its state change: here a new replay floor on the old key).
+pid_t start_slow_login(const std::string& path) {
+  int ready[2];
+  assert_int_equal(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    const auto status = lock_and_update_secret_file(path, {}, [&](SecretDocument& document) {
+      const char byte = 1;
+      if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
+      ::usleep(500 * 1000);
+      document.enrollment.tokens[0].last_step = 7;
+      return UpdateDecision::write;
+    });
+    ::_exit(status.ok() ? 0 : 2);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  assert_int_equal(::read(ready[0], &byte, 1), 1);  // the login holds the lock now
+  ::close(ready[0]);
+  return child;
+}
+
+int wait_for(pid_t child) {
+  int wstatus = 0;
+  assert_int_equal(::waitpid(child, &wstatus, 0), child);
+  assert_true(WIFEXITED(wstatus));
+  return WEXITSTATUS(wstatus);
+}
+
+SecretDocument document_with_key(const char* key) {
+  Enrollment enrollment;
+  Token token;
+  token.key = SecretBytes::from_string(key);
+  enrollment.tokens.push_back(std::move(token));
+  return make_document(FileFormat::native, std::move(enrollment));
+}
+
+// twostep-enroll --force during a login: the new key must win. (Before, the
+// login wrote the old key back over the re-enrollment.)
+void test_replace_during_login_wins(void** state) {
+  const TestDir& dir = dir_of(state);
+  for (int round = 0; round < 3; ++round) {
+    write_file(dir.file, kFile);
+    const pid_t login = start_slow_login(dir.file);
+    assert_true(create_secret_file(dir.file, document_with_key("new-key-new-key-new-key"), true).ok());
+    (void)wait_for(login);  // it may fail or retry; it must not undo the enrollment
+    auto now = read_secret_file(dir.file, {});
+    assert_true(now.ok());
+    assert_string_equal(std::string(now->enrollment.tokens[0].key.view()).c_str(),
+                        "new-key-new-key-new-key");
+    assert_int_equal(dir_entries(dir.path).size(), 1);
+  }
+}
+
+// twostep-enroll --remove during a login: the file stays gone.
+void test_remove_during_login_wins(void** state) {
+  const TestDir& dir = dir_of(state);
+  for (int round = 0; round < 3; ++round) {
+    write_file(dir.file, kFile);
+    const pid_t login = start_slow_login(dir.file);
+    assert_true(remove_secret_file(dir.file, {}).ok());
+    (void)wait_for(login);
+    struct stat info {};
+    assert_int_equal(::lstat(dir.file.c_str(), &info), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(dir_entries(dir.path).size(), 0);
+  }
+  assert_error(remove_secret_file(dir.file, {}), ErrorCode::not_found, "does not exist");
+  // What --remove did before (a bare unlink while the login held the lock)
+  // loses the race: the login brings the file back. This is what the test
+  // above guards against.
+  write_file(dir.file, kFile);
+  const pid_t login = start_slow_login(dir.file);
+  assert_int_equal(::unlink(dir.file.c_str()), 0);
+  assert_int_equal(wait_for(login), 0);
+  struct stat info {};
+  assert_int_equal(::lstat(dir.file.c_str(), &info), 0);
+}
+
+// ---- the directory is resolved once ----------------------------------------
+
+// secret=${HOME}/sub/%u: `sub` swapped for a symlink to another directory
+// while the login runs. The update must land in the directory it opened;
+// the other directory's file stays untouched and gets no temp files.
+void test_directory_swap_mid_update(void** state) {
+  const TestDir& dir = dir_of(state);
+  const std::string sub = dir.path + "/sub";
+  const std::string elsewhere = dir.path + "/elsewhere";
+  assert_int_equal(::mkdir(sub.c_str(), 0700), 0);
+  assert_int_equal(::mkdir(elsewhere.c_str(), 0700), 0);
+  const std::string decoy = "twostep-secret 1\n# someone else's file\n"
+                            "token name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+  write_file(sub + "/secret", kFile);
+  write_file(elsewhere + "/secret", decoy);
+  const auto status = lock_and_update_secret_file(sub + "/secret", {}, [&](SecretDocument& doc) {
+    assert_int_equal(::rename(sub.c_str(), (dir.path + "/sub-old").c_str()), 0);
+    assert_int_equal(::symlink(elsewhere.c_str(), sub.c_str()), 0);
+    doc.enrollment.tokens[0].last_step = 42;
+    return UpdateDecision::write;
+  });
+  assert_true(status.ok());
+  assert_string_equal(read_file(elsewhere + "/secret").c_str(), decoy.c_str());
+  assert_int_equal(dir_entries(elsewhere).size(), 1);
+  assert_true(read_file(dir.path + "/sub-old/secret").find("last-step=42") != std::string::npos);
+  assert_int_equal(dir_entries(dir.path + "/sub-old").size(), 1);
+}
+
+// ---- killed writers --------------------------------------------------------------
+
+// Logins killed at random points (SIGKILL, and SIGTERM as sshd sends when
+// the client goes away) used to leave ".<name>.XXXXXX" copies of the seed.
+// Now the content has no name until complete, and the next writer removes
+// any leftover under the lock; the file itself is always whole.
+void test_killed_writers_leave_no_temp_files(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile);
+  // A leftover from an older version, to be removed too.
+  write_file(dir.path + "/.secret.Ab12Cd", kFile);
+  std::srand(12345);
+  for (int round = 0; round < 200; ++round) {
+    const pid_t child = ::fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+      for (std::uint64_t i = 0;; ++i) {
+        (void)lock_and_update_secret_file(dir.file, {}, [&](SecretDocument& document) {
+          document.enrollment.tokens[0].last_step = i;
+          return UpdateDecision::write;
+        });
+      }
+    }
+    ::usleep(static_cast<useconds_t>(200 + std::rand() % 3000));
+    ::kill(child, round % 2 == 0 ? SIGKILL : SIGTERM);
+    int wstatus = 0;
+    assert_int_equal(::waitpid(child, &wstatus, 0), child);
+    assert_true(read_secret_file(dir.file, {}).ok());
+  }
+  assert_true(lock_and_update_secret_file(dir.file, {}, set_last_step).ok());
+  const auto entries = dir_entries(dir.path);
+  if (entries.size() != 1) fail_msg("%zu entries left, e.g. %s", entries.size(), entries[0].c_str());
+}
+
+// ---- SELinux label and ACL ---------------------------------------------------------
+
+// A POSIX ACL in its xattr form: user::rw-, user:65534:---, group::---,
+// mask::---, other::---. (The mask keeps group bits 0, as the file checks
+// require.)
+std::vector<unsigned char> sample_acl() {
+  std::vector<unsigned char> acl;
+  auto put16 = [&](unsigned v) {
+    acl.push_back(static_cast<unsigned char>(v & 0xff));
+    acl.push_back(static_cast<unsigned char>(v >> 8));
+  };
+  auto put32 = [&](unsigned v) {
+    put16(v & 0xffff);
+    put16(v >> 16);
+  };
+  put32(2);  // version
+  const unsigned entries[][3] = {{0x01, 6, 0xffffffffu}, {0x02, 0, 65534},
+                                 {0x04, 0, 0xffffffffu}, {0x10, 0, 0xffffffffu},
+                                 {0x20, 0, 0xffffffffu}};
+  for (const auto& e : entries) {
+    put16(e[0]);
+    put16(e[1]);
+    put32(e[2]);
+  }
+  return acl;
+}
+
+std::string attribute_of(const std::string& path, const char* name) {
+  std::vector<char> value(4096);
+  const ssize_t n = ::getxattr(path.c_str(), name, value.data(), value.size());
+  return n < 0 ? std::string("<none>") : std::string(value.data(), static_cast<std::size_t>(n));
+}
+
+void test_security_attributes_kept(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file, kFile);
+  const auto acl = sample_acl();
+  int kept = 0;
+  if (::setxattr(dir.file.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) == 0) {
+    assert_int_equal(stat_of(dir.file).st_mode & 077, 0);
+    ++kept;
+  }
+  // Without SELinux loaded, root may still store a label as an attribute.
+  const char label[] = "system_u:object_r:user_home_t:s0";
+  if (::setxattr(dir.file.c_str(), "security.selinux", label, sizeof label, 0) == 0) ++kept;
+  if (kept == 0) skip();
+  const std::string acl_before = attribute_of(dir.file, "system.posix_acl_access");
+  const std::string label_before = attribute_of(dir.file, "security.selinux");
+  assert_true(lock_and_update_secret_file(dir.file, {}, set_last_step).ok());
+  assert_true(attribute_of(dir.file, "system.posix_acl_access") == acl_before);
+  assert_true(attribute_of(dir.file, "security.selinux") == label_before);
+  assert_true(read_file(dir.file).find("last-step=99") != std::string::npos);
+}
+
+// ---- what a file may hold ----------------------------------------------------------
+
+// A one-byte key (secret=AE) was accepted; one observed code recovers it.
+void test_short_keys_refused_in_files(void** state) {
+  const TestDir& dir = dir_of(state);
+  const std::vector<std::string> short_files = {
+      "twostep-secret 1\ntoken name=phone type=totp secret=AE\n",
+      "twostep-secret 1\ntoken name=phone type=totp secret=GEZDGNBVGY3TQOI\n",  // 72 bits
+      "AE\n\" TOTP_AUTH\n",
+  };
+  for (const auto& text : short_files) {
+    write_file(dir.file, text);
+    bool called = false;
+    const auto status = lock_and_update_secret_file(dir.file, {}, [&](SecretDocument&) {
+      called = true;
+      return UpdateDecision::keep;
+    });
+    assert_error(status, ErrorCode::malformed, "key shorter than 80 bits");
+    assert_false(called);
+  }
+  auto document = parse_secret_document(kFile).value();
+  document.enrollment.tokens[0].key = SecretBytes::from_string("short");
+  ::unlink(dir.file.c_str());
+  assert_error(create_secret_file(dir.file, document, false), ErrorCode::invalid_argument,
+               "key shorter than 80 bits");
+}
+
+// rate-failures entries may carry a source tag (TIME@HEX); kept byte for
+// byte, and strictly parsed.
+void test_rate_failure_sources_in_native_files(void** /*state*/) {
+  const std::string text =
+      "twostep-secret 1\nrate-limit 3 60\nrate-failures 1700000000@0a1b2c3d4e5f 1700000001\n"
+      "token name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+  auto document = parse_secret_document(text);
+  assert_true(document.ok());
+  const auto& limit = document->enrollment.rate_limit;
+  assert_int_equal(limit.failures.size(), 2);
+  assert_int_equal(limit.failure_sources.size(), 2);
+  assert_string_equal(limit.failure_sources[0].c_str(), "0a1b2c3d4e5f");
+  assert_true(limit.failure_sources[1].empty());
+  auto written = serialize_secret_document(*document);
+  assert_true(written.ok());
+  assert_string_equal(std::string(written->view()).c_str(), text.c_str());
+  for (const char* bad : {"1700000000@", "1700000000@XYZ", "1700000000@0a1b2c3d4e5f0a1b2",
+                          "1700000000@203.0.113.9", "@0a"}) {
+    const std::string line = std::string("rate-failures ") + bad;
+    auto refused = parse_secret_document(
+        "twostep-secret 1\nrate-limit 3 60\n" + line +
+        "\ntoken name=phone type=totp secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n");
+    assert_false(refused.ok());
+  }
+}
+
+// A google-authenticator HOTP file at the last counter: its code was
+// accepted 3 of 3 times. Now never.
+void test_spent_hotp_counter_in_ga_file(void** state) {
+  const TestDir& dir = dir_of(state);
+  write_file(dir.file,
+             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n\" HOTP_COUNTER 18446744073709551615\n");
+  const SecretBytes key = SecretBytes::from_string(kKey);
+  auto value = hotp(key.span(), UINT64_MAX, 6, HashAlgorithm::sha1);
+  assert_true(value.ok());
+  const std::string code(format_code(*value, 6).view());
+  int accepted = 0;
+  for (int i = 0; i < 3; ++i) {
+    assert_true(lock_and_update_secret_file(dir.file, {}, [&](SecretDocument& document) {
+      const auto outcome = verify_code(document.enrollment, code, std::time(nullptr));
+      if (outcome.result == VerifyResult::accepted) ++accepted;
+      return outcome.state_changed ? UpdateDecision::write : UpdateDecision::keep;
+    }).ok());
+  }
+  assert_int_equal(accepted, 0);
+}
+
 }  // namespace
 
 int main() {
@@ -449,6 +828,17 @@ int main() {
       cmocka_unit_test_setup_teardown(test_concurrent_logins_accept_once, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_create_secret_file, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_strict_modes_table, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_replace_during_login_wins, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_remove_during_login_wins, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_directory_swap_mid_update, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_killed_writers_leave_no_temp_files, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_security_attributes_kept, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_short_keys_refused_in_files, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_spent_hotp_counter_in_ga_file, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test(test_rate_failure_sources_in_native_files),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -21,6 +21,10 @@ inline constexpr std::size_t kMaxTokenNameLength = 64;
 inline constexpr std::uint32_t kMaxWindow = 10;          // steps each side
 inline constexpr std::uint32_t kMaxRateLimitAttempts = 100;
 inline constexpr std::uint32_t kMaxRateLimitInterval = 86400;
+// Keys shorter than 80 bits are refused when a file is read or written: one
+// observed code recovers such a key by brute force. 80 bits is what the
+// google-authenticator CLI makes; twostep-enroll makes 160.
+inline constexpr std::size_t kMinSecretBytes = 10;
 
 inline constexpr std::size_t kMaxIssuerLength = 128;  // bytes, UTF-8 (Token::issuer)
 inline constexpr std::size_t kMaxLabelLength = 128;   // Token::label
@@ -53,11 +57,20 @@ struct BackupCode {
   SecretBytes plain;     // google-authenticator
 };
 
+// A failure's source: a short tag derived from the client address (PAM_RHOST)
+// by rate_limit_source(), never the address itself.
+inline constexpr std::size_t kMaxFailureSourceLength = 16;
+
 struct RateLimit {
   std::uint32_t max_failures = 0;   // 0 = off
   std::uint32_t interval_s = 0;
-  // Unix times of recent failures, oldest first; at most max_failures kept.
+  // Unix times of recent failures, oldest first; at most max_failures kept
+  // (per-source counting: at most total_failure_ceiling()).
   std::vector<std::int64_t> failures;
+  // Native files only: either empty (no sources recorded: google-authenticator
+  // files, older native files) or parallel to `failures`, each entry the
+  // failure's source tag ("" for one recorded without a source).
+  std::vector<std::string> failure_sources;
 };
 
 inline constexpr std::size_t kMaxRecentLogins = 10;  // as pam_google_authenticator

@@ -1,10 +1,15 @@
 // Opening, reading and writing a user's secret file with that user's file
-// system identity (Linux setfsuid/setfsgid: per thread, leaves the real and
-// effective ids of the host process alone), so a root process cannot be
-// tricked into touching files the user could not touch.
+// system identity (Linux setfsuid/setfsgid, plus the user's supplementary
+// groups as pam_modutil_drop_priv and OpenSSH's uidswap set them), so a root
+// process cannot be tricked into touching files the user could not touch.
+// fsuid/fsgid are per thread; the supplementary group list is per process
+// (glibc's setgroups applies it to every thread), and is restored too.
 #pragma once
 
 #include <sys/types.h>
+
+#include <string_view>
+#include <vector>
 
 #include "twostep/result.hpp"
 
@@ -12,21 +17,28 @@ namespace twostep {
 
 class FileAccessIdentity {
  public:
-  // Switches this thread's fsuid/fsgid to uid/gid (a no-op when they already
-  // are). Fails when the kernel refuses (not privileged and not the same ids).
-  static Result<FileAccessIdentity> assume(uid_t uid, gid_t gid);
+  // Switches fsuid/fsgid to uid/gid and the supplementary groups to those
+  // of `user_name` (getgrouplist; just `gid` when no name is given), so
+  // groups of the calling process (for su and sudo: the invoking user's)
+  // grant nothing. A no-op when fsuid and fsgid already are uid/gid. Fails
+  // when the kernel refuses (not privileged and not the same ids).
+  static Result<FileAccessIdentity> assume(uid_t uid, gid_t gid,
+                                           std::string_view user_name = {});
 
   FileAccessIdentity(FileAccessIdentity&& other) noexcept;
   FileAccessIdentity& operator=(FileAccessIdentity&&) = delete;
   FileAccessIdentity(const FileAccessIdentity&) = delete;
   FileAccessIdentity& operator=(const FileAccessIdentity&) = delete;
-  ~FileAccessIdentity();  // restores the previous fsuid/fsgid
+  ~FileAccessIdentity();  // restores the previous fsuid/fsgid and groups
 
  private:
-  FileAccessIdentity(uid_t previous_uid, gid_t previous_gid, bool switched) noexcept
-      : previous_uid_(previous_uid), previous_gid_(previous_gid), switched_(switched) {}
+  FileAccessIdentity(uid_t previous_uid, gid_t previous_gid, std::vector<gid_t> previous_groups,
+                     bool switched) noexcept
+      : previous_uid_(previous_uid), previous_gid_(previous_gid),
+        previous_groups_(std::move(previous_groups)), switched_(switched) {}
   uid_t previous_uid_;
   gid_t previous_gid_;
+  std::vector<gid_t> previous_groups_;
   bool switched_;  // false after a move or when nothing had to change
 };
 

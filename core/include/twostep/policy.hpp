@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "twostep/enrollment.hpp"
@@ -40,7 +41,23 @@ inline constexpr std::uint32_t kClockSkewSearchSteps = 40;  // 20 minutes at 30 
 struct VerifyOptions {
   std::optional<std::uint32_t> window_override;  // module argument window=N
   bool allow_backup_codes = true;
+  // Per-source rate limiting (native files): the tag of the client address
+  // (rate_limit_source). nullopt: one count for everyone, the meaning of
+  // google-authenticator's RATE_LIMIT.
+  std::optional<std::string> failure_source;
 };
+
+// With a failure source, the rate limit counts failures per source: at most
+// max_failures from one source within interval_s, and at most this many
+// from all sources together (4 × max_failures, at most
+// kMaxRateLimitAttempts), so a stranger cannot lock the owner out from
+// elsewhere, yet many addresses together stay bounded.
+inline constexpr std::uint32_t kTotalFailuresPerSourceLimit = 4;
+std::uint32_t total_failure_ceiling(const RateLimit& limit) noexcept;
+
+// The tag stored for a client address: 12 hex digits of SHA-256(rhost), so
+// the file never holds attacker-chosen text. "" (local logins) has a tag too.
+std::string rate_limit_source(std::string_view rhost);
 
 // Verifies `typed` (whitespace ignored) against every token and then the
 // backup codes, at Unix time `now`. Updates replay floors, HOTP counters,
@@ -51,6 +68,9 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed,
 // Rate limit check alone (used by verify_code, exposed for tests and status).
 bool is_rate_limited(const RateLimit& limit, std::int64_t now);
 void record_failure(RateLimit& limit, std::int64_t now);
+// Per-source variants (see VerifyOptions::failure_source).
+bool is_rate_limited(const RateLimit& limit, std::int64_t now, std::string_view source);
+void record_failure(RateLimit& limit, std::int64_t now, std::string_view source);
 
 // Grace period (module argument grace_period=, as pam_google_authenticator):
 // true when `rhost` had a successful login at a time t with

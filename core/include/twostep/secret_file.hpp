@@ -37,6 +37,13 @@ struct SecretDocument {
   bool ga_had_disallow_reuse = false;
 };
 
+// Both formats can spell a key of any length; keys shorter than
+// kMinSecretBytes (80 bits) are refused (ErrorCode::malformed) by
+// parse_secret_document, so by every read of a file, and by
+// create_secret_file. The format parsers and serialize_secret_document
+// themselves stay symmetric and accept them.
+Status check_key_lengths(const Enrollment& enrollment);
+
 // Detects the format from the first line ("twostep-secret 1" → native).
 // Errors are ErrorCode::malformed / too_large with "line N: ..." messages that
 // never quote secret material.

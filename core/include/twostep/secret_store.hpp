@@ -1,4 +1,12 @@
 // Safe reading and locked, atomic updating of secret files.
+//
+// Every change to a secret file, from the PAM module or from twostep-enroll,
+// goes through this file: it takes the exclusive lock on the existing file,
+// checks that the path still names the locked file, and renames or unlinks
+// while it holds the lock. All file operations are relative to the file's
+// directory, opened once (O_DIRECTORY|O_NOFOLLOW, every component walked
+// without following symlinks), so swapping a directory mid-login cannot
+// redirect them.
 #pragma once
 
 #include <sys/types.h>
@@ -17,21 +25,42 @@ struct FileExpectations {
   // The file must be owned by this uid (nullopt: by the effective uid).
   std::optional<uid_t> owner;
   std::chrono::milliseconds lock_timeout{3000};
+  // Strict modes (as sshd's StrictModes): the file's directory and each of
+  // its parents up to / must be owned by root or by `owner`, and must not be
+  // writable by group or others unless root-owned with the sticky bit (/tmp).
+  // Someone who can write the directory can delete, rename or roll back the
+  // file. pam_twostep's no_strict_modes argument turns this off.
+  bool strict_modes = true;
 };
 
 // What the update callback decides after looking at / changing the document.
 enum class UpdateDecision { write, keep };
 
-// Opens `path` with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY, checks with fstat (regular
-// file, expected owner, no group/other write, no group/other read, nlink == 1),
-// takes an exclusive lock on the file itself (bounded wait; re-checks that the
-// path still names the locked inode, so a concurrent rename cannot hand two
-// processes the same old state), parses it and calls `update`. If the callback
-// returns `write`, the new content goes to a temp file (O_EXCL, 0600, same
-// owner and directory), is fsynced, renamed over the original, and the
-// directory is fsynced. On any failure the original file is left untouched,
-// the temp file removed, and an Error returned. Never truncates or deletes
-// the original.
+// How much of the existing file a replacing or removing writer checks.
+enum class ExistingFileCheck {
+  full,          // owner, mode, nlink, as for reading
+  regular_file,  // only that it is a regular file (twostep-enroll --force)
+};
+
+// Strict modes alone (see FileExpectations::strict_modes), for the
+// directory that holds `path`, whether or not the file exists. Used by the
+// PAM module before it decides that a missing file means "not enrolled".
+// Errors: unsafe_file (message names the directory and why), not_found (a
+// directory is missing), io.
+Status check_secret_directories(const std::string& path, const FileExpectations& expectations);
+
+// Opens `path` with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY relative to its directory,
+// checks with fstat (regular file, expected owner, no group/other access,
+// nlink == 1), takes an exclusive lock on the file itself (bounded wait;
+// re-checks that the path still names the locked inode, so a concurrent
+// rename cannot hand two processes the same old state), parses it and calls
+// `update`. If the callback returns `write`, the new content goes to an
+// unnamed temp file (O_TMPFILE; a named one where the file system lacks it)
+// with the same owner, mode, SELinux label and ACL, is fsynced, given a name
+// only once complete, renamed over the original while the lock is held, and
+// the directory is fsynced. Temp files left by killed writers are removed
+// under the lock. On any failure the original file is left untouched and an
+// Error returned. Never truncates or deletes the original.
 Status lock_and_update_secret_file(
     const std::string& path, const FileExpectations& expectations,
     const std::function<UpdateDecision(SecretDocument&)>& update);
@@ -40,11 +69,21 @@ Status lock_and_update_secret_file(
 Result<SecretDocument> read_secret_file(const std::string& path,
                                         const FileExpectations& expectations);
 
-// Creates a new file (fails if it exists unless `replace`), atomically, same
-// temp+fsync+rename discipline; mode 0600; chowns to `owner` when running as
-// root. Used by twostep-enroll.
+// Creates a new file, atomically, with the same temp+fsync+link discipline;
+// mode 0600; chowns to `owner`/`group` when running as root. Fails if the
+// file exists unless `replace`; with `replace`, an existing file is replaced
+// under its exclusive lock like an update (only its being a regular file is
+// checked), so a login in progress cannot write the old key back. Strict
+// modes apply to the directory (expected owner: `owner`, else the euid).
+// Used by twostep-enroll.
 Status create_secret_file(const std::string& path, const SecretDocument& document,
                           bool replace, std::optional<uid_t> owner = std::nullopt,
                           std::optional<gid_t> group = std::nullopt);
+
+// Deletes the file under its exclusive lock (twostep-enroll --remove), so a
+// login that holds the lock cannot bring it back. not_found if it does not
+// exist.
+Status remove_secret_file(const std::string& path, const FileExpectations& expectations,
+                          ExistingFileCheck check = ExistingFileCheck::full);
 
 }  // namespace twostep
