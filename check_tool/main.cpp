@@ -32,7 +32,9 @@ int run(int argc, char** argv) {
   options.module_dir = TWOSTEP_PAM_MODULE_DIR;
   std::string user;
   bool no_sshd = false, no_clock = false, force_sshd = false;
-  app.add_option("--service", options.service, "PAM service to check (default sshd)")
+  app.add_option("--service", options.service,
+                 "PAM service to check (default sshd), or the path of a service file to check "
+                 "before installing it (its includes are read from --pam-dir)")
       ->type_name("NAME");
   app.add_option("--user", user, "Also check this user's secret file")->type_name("NAME");
   app.add_option("--pam-dir", options.pam_dir, "Where the service files are (default /etc/pam.d)")

@@ -134,8 +134,10 @@ std::optional<pam::Config> check_arguments(const PamLine& line, Report& report) 
 }  // namespace
 
 StackFacts check_pam_stack(const CheckOptions& options, Report& report) {
-  report.section("PAM service " + options.service + " (" + options.pam_dir + "/" +
-                 options.service + ", includes followed)");
+  const bool is_path = options.service.find('/') != std::string::npos;
+  report.section("PAM service " + options.service + " (" +
+                 (is_path ? options.service : options.pam_dir + "/" + options.service) +
+                 ", includes followed from " + options.pam_dir + ")");
   StackFacts facts;
   auto stack = read_auth_stack(options.pam_dir, options.service);
   if (!stack) {

@@ -23,7 +23,8 @@ struct PamLine {
   std::size_t substack_depth = 0;  // > 0 inside a substack
 };
 
-// The auth lines of `service` in `pam_dir`. Errors: the service file is
+// The auth lines of `service` in `pam_dir` (a `service` with a '/' is read
+// from that path; includes still resolve in `pam_dir`). Errors: the service file is
 // missing or unreadable, an include loops or is missing.
 Result<std::vector<PamLine>> read_auth_stack(const std::string& pam_dir,
                                              const std::string& service);

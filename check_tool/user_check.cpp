@@ -105,7 +105,7 @@ void check_content(const std::string& path, uid_t owner, Report& report) {
   report.ok(std::string("format ") + to_string(document->format) + ", " +
             std::to_string(enrollment.tokens.size()) + " token(s), " +
             std::to_string(enrollment.backup_codes.size()) + " backup code(s), window " +
-            std::to_string(enrollment.window) + "; push devices: none paired");
+            std::to_string(enrollment.window) + " (this version pairs no push devices)");
   for (const Token& token : enrollment.tokens) report.ok("token " + token_summary(token));
   const RateLimit& limit = enrollment.rate_limit;
   if (is_rate_limited(limit, std::time(nullptr))) {

@@ -20,6 +20,9 @@ module name `pam_twostep.so` by the built module's path, and runs:
 - sudo, su: real sudo (sudoers drop-in pam_service=) and real su (the block
   bind-mounted over /etc/pam.d/su in a private mount namespace), secrets in
   /var/lib/twostep/<user> as the blocks say.
+- With --check-tool, twostep-check must pass each layout (PAM service, the
+  private sshd's config, the enrolled user's file) and flag the pam_permit-less
+  key+code stack.
 
 Any fenced block in the two docs that configures pam_twostep or sshd but has
 no marker fails the test: an untested configuration must not be printed.
@@ -113,6 +116,23 @@ def install_pam_service(name: str, text: str) -> str:
         handle.write(text)
     os.chmod(path, 0o644)
     return path
+
+
+# --------------------------------------------------------------------------
+# twostep-check on the same files: the documented layouts must pass it
+
+
+CHECK_TOOL: Optional[str] = None
+
+
+def doctor(label: str, args: list[str], expect_rc: int, expect: str = "") -> None:
+    if not CHECK_TOOL:
+        return
+    result = h.run([CHECK_TOOL, "--no-clock", *args], check_rc=False)
+    h.check(result.returncode == expect_rc and expect in result.stdout,
+            f"{label}: twostep-check {' '.join(args[:2])} ... exits {expect_rc}"
+            + (f" and says {expect!r}" if expect else "")
+            + ("" if result.returncode == expect_rc else f"\n{h.redact(result.stdout)}"))
 
 
 # --------------------------------------------------------------------------
@@ -277,6 +297,7 @@ def sshd_layout(layout: str, pam_block: str, sshd_block: str, label: str, tool: 
     service = h.unique_name()
     install_pam_service(service, pam_service_text(with_module(pam_block, module)))
     sshd = DebianLayoutSshd(workdir, service, [enrolled.name, newcomer.name], sshd_block).start()
+    doctor(label, ["--service", service, "--sshd-config", sshd.config, "--user", enrolled.name], 0)
     with_key = layout == "key-code"
     keys = {u.name: h.install_client_key(u, workdir) if with_key else None
             for u in (enrolled, newcomer)}
@@ -322,6 +343,8 @@ def key_code_extras(service: str, pam_block: str, module: str, sshd: h.Sshd, enr
     # The trap the pam_permit line avoids: pam_twostep alone with nullok.
     alone = "\n".join(line for line in pam_block.splitlines() if "pam_permit" not in line)
     install_pam_service(service, pam_service_text(with_module(alone + "\n", module)))
+    doctor(label + " without pam_permit", ["--service", service, "--no-sshd"], 1,
+           "nullok, but pam_twostep is the only auth module that can succeed")
     attempt = ssh(sshd, newcomer, workdir, {}, keys[newcomer.name])
     h.check(not attempt.ok, f"{label}: without the pam_permit line, nullok alone refuses "
                             "the user without a secret file (the documented trap)")
@@ -373,6 +396,7 @@ def sudo_layout(pam_block: str, label: str, tool: str, module: str) -> None:
     service = h.unique_name()
     install_pam_service(service, pam_service_text(with_module(pam_block, module)))
     install_sudoers([enrolled, newcomer], service)
+    doctor(label, ["--service", service, "--user", enrolled.name], 0)
     right, wrong = codes(secret)
     attempt = sudo(enrolled, {"password": [enrolled.password], "code": [wrong]})
     h.check(not attempt.ok and attempt.prompts == ["password", "code"],
@@ -401,6 +425,7 @@ def su_layout(pam_block: str, label: str, tool: str, module: str) -> None:
     with open(service_file, "w", encoding="ascii") as handle:
         handle.write(pam_service_text(with_module(pam_block, module)))
     os.chmod(service_file, 0o644)
+    doctor(label, ["--service", service_file, "--user", enrolled.name], 0)
 
     def su(target: h.User, answers: dict[str, list[str]]) -> Attempt:
         script = (f'mount --bind "{service_file}" /etc/pam.d/su && '
@@ -428,8 +453,12 @@ def su_layout(pam_block: str, label: str, tool: str, module: str) -> None:
 
 def main() -> int:
     h.require_root()
-    args = h.parse_args(lambda p: p.add_argument("--docs", required=True,
-                                                 help="source tree holding README.md and docs/"))
+    def extra(parser) -> None:
+        parser.add_argument("--docs", required=True, help="source tree holding README.md and docs/")
+        parser.add_argument("--check-tool", default=None, help="twostep-check to run on each layout")
+    args = h.parse_args(extra)
+    global CHECK_TOOL
+    CHECK_TOOL = args.check_tool
     module = os.path.abspath(args.module)
     tool = args.enroll_tool
     if not tool:
