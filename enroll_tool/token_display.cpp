@@ -89,10 +89,11 @@ Status show_token(const Console& console, const Token& token, const AppLabel& la
       fits(*matrix, QrStyle::ansi, kQuietZone, kFullLayoutLines, terminal)) {
     style = QrStyle::ansi;
   }
-  // The full layout when everything fits the terminal; else (an 80x24
+  // The full layout when everything fits the terminal (or there is no
+  // terminal: a log or a pipe has no screen to fit); else (an 80x24
   // terminal) the compact one, so that neither the key nor the top of the QR
   // scrolls away before the prompt.
-  if (fits(*matrix, style, kQuietZone, kFullLayoutLines, terminal)) {
+  if (!console.text_is_tty() || fits(*matrix, style, kQuietZone, kFullLayoutLines, terminal)) {
     console.always("The app will list it as " + listed + ".");
     console.always("Manual entry key (" + describe_parameters(token) + "):");
     print_key(console, token, "  ");
