@@ -440,6 +440,9 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
 // hint. Trouble with the file is left to the locked check, which reports it.
 PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
                                                   const std::string& path) {
+  if (config_.code_source == CodeSource::use_first_pass) {
+    return PromptNotice::none;  // no prompt to carry it
+  }
   auto identity = FileAccessIdentity::assume(target.owner, target.group);
   if (!identity) {
     return PromptNotice::none;
