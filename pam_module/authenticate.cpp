@@ -435,6 +435,21 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
   return {finish_run(*run, path, target.owner, input), ask_instead};
 }
 
+// Locked out now: say so. A failure still counted: the previous code was
+// refused (for whatever reason), so give the clock hint.
+PromptNotice notice_for(const RateLimit& limit, std::int64_t now) {
+  if (is_rate_limited(limit, now)) {
+    return PromptNotice::locked_out;
+  }
+  const auto interval = static_cast<std::int64_t>(limit.interval_s);
+  for (const std::int64_t failed_at : limit.failures) {
+    if (failed_at <= now && now - failed_at < interval) {
+      return PromptNotice::clock_hint;
+    }
+  }
+  return PromptNotice::none;
+}
+
 // A snapshot read (shared lock) before prompting: a locked-out user is told
 // so in the prompt, and after a refusal the next prompt carries the clock
 // hint. Trouble with the file is left to the locked check, which reports it.
@@ -453,18 +468,7 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   if (!document) {
     return PromptNotice::none;
   }
-  const RateLimit& limit = document->enrollment.rate_limit;
-  const std::int64_t now = clock_();
-  if (is_rate_limited(limit, now)) {
-    return PromptNotice::locked_out;
-  }
-  const auto interval = static_cast<std::int64_t>(limit.interval_s);
-  for (const std::int64_t failed_at : limit.failures) {
-    if (failed_at <= now && now - failed_at < interval) {
-      return PromptNotice::clock_hint;
-    }
-  }
-  return PromptNotice::none;
+  return notice_for(document->enrollment.rate_limit, clock_());
 }
 
 AuthStatus Authentication::verify(const FileTarget& target) {
@@ -490,12 +494,11 @@ AuthStatus Authentication::verify(const FileTarget& target) {
   debug("secret file " + *path + " expected owner uid " + std::to_string(target.owner));
 
   const PromptNotice notice = notice_before_prompt(target, *path);
-  lockout_in_prompt_ = notice == PromptNotice::locked_out &&
-                       config_.code_source != CodeSource::use_first_pass;
   auto input = obtain_code(config_, conversation_, notice);
   if (!input) {
     return input_failed(input.error());
   }
+  lockout_in_prompt_ = notice == PromptNotice::locked_out && !input->from_authtok;
   const auto first = check_code(target, *path, *input);
   if (!first.ask_instead) {
     return first.status;
