@@ -89,6 +89,24 @@ struct RawOptions {
   bool no_confirm = false;
 };
 
+// Help text shows placeholders, not CLI11's type and validator notation
+// (TEXT:{a,b}, UINT:UINT in [6 - 8]): the descriptions list the values.
+CLI::Validator quiet(CLI::Validator validator) { return validator.description(""); }
+
+constexpr const char* kHelpFooter =
+    "\nThe secret file template (--secret-file) expands like pam_twostep's secret=:\n"
+    "~, ${HOME}, %h = the user's home; ${USER}, %u = the user's name; %% = %.\n"
+    "Without --secret-file, --status/--show/--remove/... find ~/.twostep, else\n"
+    "~/.google_authenticator, as the module does.\n"
+    "\nExamples:\n"
+    "  twostep-enroll                                 enroll yourself (QR, confirm a code)\n"
+    "  twostep-enroll --status                        what is enrolled (no secrets)\n"
+    "  twostep-enroll --add-token --token tablet      a second device\n"
+    "  sudo twostep-enroll --user alice --secret-file /var/lib/twostep/%u\n"
+    "                                                 root-owned file for sudo\n"
+    "  twostep-enroll --format google-authenticator   a ~/.google_authenticator file\n"
+    "  twostep-enroll --png qr.png --qr none          QR as an image instead\n\n";
+
 void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--show", raw.show, "Show the QR code, key and URI of the existing enrollment again");
   app.add_flag("--status", raw.status, "Show what is enrolled (no secrets)");
@@ -96,33 +114,53 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--add-token", raw.add_token, "Add another device (token \"spare\" unless --token)");
   app.add_flag("--regenerate-backup-codes", raw.regenerate, "Replace all backup codes");
 
-  app.add_option("--user", options.user, "Enroll/manage this user (root only for others)");
+  app.add_option("--user", options.user, "Enroll/manage this user (root only for others)")
+      ->type_name("NAME");
   app.add_option("--secret-file", options.secret_file,
-                 "Secret file (default ~/.twostep, ~/.google_authenticator); ~ is the user's home");
-  app.add_option("--format", raw.format, "native or google-authenticator")
-      ->check(CLI::IsMember({"native", "google-authenticator"}));
+                 "Secret file template (default ~/.twostep); ~ and %u expand, see below")
+      ->type_name("PATH");
+  app.add_option("--format", raw.format, "native (default) or google-authenticator")
+      ->type_name("FORMAT")
+      ->check(quiet(CLI::IsMember({"native", "google-authenticator"})));
   app.add_option("--file-owner", raw.file_owner,
                  "When root writes: auto (user inside their home, else root), user, root")
-      ->check(CLI::IsMember({"auto", "user", "root"}));
-  app.add_option("--issuer", options.issuer, "Issuer shown in the app (default: host name)");
-  app.add_option("--label", options.label, "Account shown in the app (default: user@host)");
-  app.add_option("--token", raw.token, "Token name (default phone; spare with --add-token)");
+      ->type_name("WHO")
+      ->check(quiet(CLI::IsMember({"auto", "user", "root"})));
+  app.add_option("--issuer", options.issuer, "Issuer shown in the app (default: host name)")
+      ->type_name("TEXT");
+  app.add_option("--label", options.label,
+                 "Account shown in the app (default: user@host; user@host (central) for a "
+                 "file outside the home)")
+      ->type_name("TEXT");
+  app.add_option("--token", raw.token, "Token name (default phone; spare with --add-token)")
+      ->type_name("NAME");
   app.add_option("--algorithm", raw.algorithm, "SHA1 (default), SHA256 or SHA512")
-      ->check(CLI::IsMember({"SHA1", "SHA256", "SHA512", "sha1", "sha256", "sha512"}));
+      ->type_name("ALG")
+      ->check(quiet(CLI::IsMember({"SHA1", "SHA256", "SHA512", "sha1", "sha256", "sha512"})));
   app.add_option("--digits", options.digits, "Code length 6 (default), 7 or 8")
-      ->check(CLI::Range(kMinDigits, kMaxDigits));
-  app.add_option("--period", options.period, "TOTP period in seconds (default 30)")
-      ->check(CLI::Range(kMinPeriod, kMaxPeriod));
+      ->type_name("N")
+      ->check(quiet(CLI::Range(kMinDigits, kMaxDigits)));
+  app.add_option("--period", options.period, "TOTP period in seconds, 1-3600 (default 30)")
+      ->type_name("SECONDS")
+      ->check(quiet(CLI::Range(kMinPeriod, kMaxPeriod)));
   app.add_flag("--hotp", options.hotp, "Counter-based (HOTP) token instead of TOTP");
-  app.add_option("--window", options.window, "Accepted steps each side of now (default 1)")
-      ->check(CLI::Range(0u, kMaxWindow));
-  app.add_option("--backup-codes", options.backup_codes, "Number of backup codes (default 8)")
-      ->check(CLI::Range(std::size_t{0}, kMaxBackupCodes));
-  app.add_option("--rate-limit", raw.rate_limit, "N/SECONDS failures allowed, or off (default 3/30)");
-  app.add_option("--qr", raw.qr, "Terminal QR: auto (default), utf8, ansi, ascii, none")
-      ->check(CLI::IsMember({"auto", "utf8", "ansi", "ascii", "none"}));
-  app.add_option("--png", options.png, "Also write the QR code as PNG (contains the secret)");
-  app.add_option("--svg", options.svg, "Also write the QR code as SVG (contains the secret)");
+  app.add_option("--window", options.window, "Accepted steps each side of now, 0-10 (default 1)")
+      ->type_name("N")
+      ->check(quiet(CLI::Range(0u, kMaxWindow)));
+  app.add_option("--backup-codes", options.backup_codes, "Number of backup codes, 0-32 (default 8)")
+      ->type_name("N")
+      ->check(quiet(CLI::Range(std::size_t{0}, kMaxBackupCodes)));
+  app.add_option("--rate-limit", raw.rate_limit, "N/SECONDS failures allowed, or off (default 3/30)")
+      ->type_name("N/S");
+  app.add_option("--qr", raw.qr,
+                 "Terminal QR: utf8 (half blocks), ansi (coloured cells), ascii, none; auto "
+                 "(default) picks utf8 or ansi from the locale and TERM, none without a terminal")
+      ->type_name("STYLE")
+      ->check(quiet(CLI::IsMember({"auto", "utf8", "ansi", "ascii", "none"})));
+  app.add_option("--png", options.png, "Also write the QR code as PNG (contains the secret)")
+      ->type_name("FILE");
+  app.add_option("--svg", options.svg, "Also write the QR code as SVG (contains the secret)")
+      ->type_name("FILE");
   app.add_flag("--print-uri", options.print_uri,
                "Print the otpauth:// URI on stdout (other text goes to stderr)");
   app.add_flag("--json", options.json,
@@ -131,7 +169,7 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--no-confirm", raw.no_confirm, "Do not ask for a code (or for removal)");
   app.add_flag("--force", options.force, "Replace an existing enrollment or image file");
   app.add_flag("-q,--quiet", options.quiet, "Only essential output");
-  app.footer(kExitCodeHelp);
+  app.footer(std::string(kHelpFooter) + kExitCodeHelp);
 }
 
 Result<Mode> chosen_mode(const RawOptions& raw) {

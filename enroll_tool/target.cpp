@@ -1,5 +1,6 @@
 #include "target.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +36,13 @@ Result<std::string> expand_secret_file(const std::string& path_template,
                                                        ": " + path.error().message);
   }
   return path;
+}
+
+// Only whether a name exists (lstat, no following): the file itself is
+// opened later with every check.
+bool path_exists(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
 }
 
 bool has_dot_component(std::string_view path) {
@@ -75,6 +83,16 @@ Result<SecretLocation> locate_secret_file(const Options& options, const TargetUs
   auto path = expand_secret_file(options.secret_file.value_or(fallback), target);
   if (!path) return path.error();
   location.path = std::move(*path);
+  // Managing an existing enrollment without --secret-file: find the file the
+  // way pam_twostep does, ~/.twostep, else ~/.google_authenticator.
+  if (!options.secret_file && options.mode != Mode::wizard &&
+      options.format == FileFormat::native && !path_exists(location.path)) {
+    auto ga = expand_secret_file("~/.google_authenticator", target);
+    if (ga && path_exists(*ga)) {
+      location.path = std::move(*ga);
+      location.format = FileFormat::google_authenticator;
+    }
+  }
   // The shared expansion only yields absolute paths; kept as a last guard,
   // everything below depends on it.
   if (location.path.empty() || location.path.front() != '/') {

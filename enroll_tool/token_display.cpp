@@ -2,13 +2,26 @@
 
 #include "twostep/base32.hpp"
 #include "twostep/otpauth_uri.hpp"
+#include "twostep/secret_path.hpp"
 
 namespace twostep::enroll {
 
 AppLabel app_label(const Options& options, const TargetUser& target) {
   const std::string host = short_hostname();
   return AppLabel{options.issuer.value_or(host),
-                  options.label.value_or(target.name + "@" + host)};
+                  options.label.value_or(default_account_label(options, target, host))};
+}
+
+std::string default_account_label(const Options& options, const TargetUser& target,
+                                  const std::string& host) {
+  const std::string account = target.name + "@" + host;
+  if (!options.secret_file) return account;
+  // A file outside the home (the root-owned central directory, for sudo)
+  // gets its own label, so the app shows two different entries.
+  auto path = expand_secret_path(*options.secret_file, PathContext{target.name, target.home});
+  const std::string home = target.home.ends_with('/') ? target.home : target.home + "/";
+  if (!path || path->starts_with(home)) return account;
+  return account + " (central)";
 }
 
 AppLabel app_label_of(const Options& options, const TargetUser& target, const Token& token) {
@@ -43,45 +56,80 @@ std::string describe_parameters(const Token& token) {
 
 namespace {
 
-bool fits_with_full_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
-  const TerminalQrSize full = terminal_qr_size(matrix, style, kQuietZone);
-  return full.columns <= terminal.columns && full.rows + kLinesBelowQr <= terminal.rows;
+// Lines on screen besides the QR rows: one printed before show_token (the
+// wizard's "Enrolling ..."), the confirmation prompt after it (kLinesBelowQr),
+// and show_token's own: label, key header, key and "Scan ..." in the full
+// layout; in the compact one the key below the QR, and the label above it
+// when a row is left for it.
+constexpr unsigned kFullLayoutLines = 1 + kLinesBelowQr + 4;
+constexpr unsigned kCompactLayoutLines = 1 + kLinesBelowQr + 1;
+
+bool fits(const QrMatrix& matrix, QrStyle style, unsigned quiet, unsigned text_lines,
+          TerminalSize terminal) {
+  const TerminalQrSize size = terminal_qr_size(matrix, style, quiet);
+  return size.columns <= terminal.columns && size.rows + text_lines <= terminal.rows;
+}
+
+void print_key(const Console& console, const Token& token, std::string_view prefix) {
+  const SecretBytes key = base32_encode(token.key.span());
+  const SecretBytes grouped = base32_group(key.view());
+  std::fputs(std::string(prefix).c_str(), console.text());
+  console.secret(grouped);
+  std::fputc('\n', console.text());
 }
 
 }  // namespace
 
 unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal) {
-  return fits_with_full_quiet_zone(matrix, style, terminal) ? kQuietZone : kQuietZoneCompact;
+  return fits(matrix, style, kQuietZone, kCompactLayoutLines, terminal) ? kQuietZone
+                                                                        : kQuietZoneCompact;
 }
 
 Status show_token(const Console& console, const Token& token, const AppLabel& label,
                   const SecretBytes& uri, QrStyle style, bool style_is_auto) {
-  console.always("The app will list it as \"" + label.issuer + "\" / \"" + label.account + "\".");
-  console.always("Manual entry key (" + describe_parameters(token) + "):");
-  const SecretBytes key = base32_encode(token.key.span());
-  const SecretBytes grouped = base32_group(key.view());
-  std::fputs("  ", console.text());
-  console.secret(grouped);
-  std::fputc('\n', console.text());
-  if (style == QrStyle::none) return {};
-
+  const std::string listed = "\"" + label.issuer + "\" / \"" + label.account + "\"";
+  if (style == QrStyle::none) {
+    console.always("The app will list it as " + listed + ".");
+    console.always("Manual entry key (" + describe_parameters(token) + "):");
+    print_key(console, token, "  ");
+    return {};
+  }
   auto matrix = encode_qr(uri);
   if (!matrix) return matrix.error();
   const TerminalSize terminal = console.text_size();
   if (style_is_auto && style == QrStyle::utf8 &&
-      fits_with_full_quiet_zone(*matrix, QrStyle::ansi, terminal)) {
+      fits(*matrix, QrStyle::ansi, kQuietZone, kFullLayoutLines, terminal)) {
     style = QrStyle::ansi;
+  }
+  // The full layout when everything fits the terminal (or there is no
+  // terminal: a log or a pipe has no screen to fit); else (an 80x24
+  // terminal) the compact one, so that neither the key nor the top of the QR
+  // scrolls away before the prompt.
+  if (!console.text_is_tty() || fits(*matrix, style, kQuietZone, kFullLayoutLines, terminal)) {
+    console.always("The app will list it as " + listed + ".");
+    console.always("Manual entry key (" + describe_parameters(token) + "):");
+    print_key(console, token, "  ");
+    console.always("Scan this QR code with your authenticator app:");
+    console.flush();
+    render_terminal_qr(*matrix, style, kQuietZone, console.text());
+    return {};
   }
   const unsigned quiet = choose_quiet_zone(*matrix, style, terminal);
   const TerminalQrSize size = terminal_qr_size(*matrix, style, quiet);
-  if (size.columns > terminal.columns || size.rows + kLinesBelowQr > terminal.rows) {
+  if (size.columns > terminal.columns || size.rows + kCompactLayoutLines > terminal.rows) {
     console.warn("the QR code needs " + std::to_string(size.columns) + "x" +
-                 std::to_string(size.rows + kLinesBelowQr) +
+                 std::to_string(size.rows + kCompactLayoutLines) +
                  " characters; enlarge the terminal, try --qr=utf8, or use --png");
   }
-  console.always("Scan this QR code with your authenticator app:");
+  if (size.rows + kCompactLayoutLines + 1 <= terminal.rows) {
+    console.always("Scan with your authenticator app (listed as " + listed + "):");
+  }
   console.flush();
   render_terminal_qr(*matrix, style, quiet, console.text());
+  print_key(console, token,
+            uses_non_default_parameters(token)
+                ? "Scan it, or type the key (" + describe_parameters(token) + "): "
+                : std::string("Scan it with your app, or type the key: "));
   return {};
 }
 

@@ -20,8 +20,11 @@ struct AppLabel {
   std::string account;  // e.g. alice@myhost
 };
 
-// --issuer / --label, defaulting to the short host name and "<user>@<host>".
+// --issuer / --label, defaulting to the short host name and "<user>@<host>",
+// or "<user>@<host> (central)" for a secret file outside the user's home.
 AppLabel app_label(const Options& options, const TargetUser& target);
+std::string default_account_label(const Options& options, const TargetUser& target,
+                                  const std::string& host);
 
 // For an existing token: --issuer / --label when given, else what the file
 // recorded when the token was created (what the app was given), else the
@@ -40,12 +43,15 @@ QrStyle effective_qr_style(const Options& options, const Console& console);
 // Rows printed below the QR while the user scans (the code prompt).
 inline constexpr unsigned kLinesBelowQr = 1;
 
-// The standard 4-module quiet zone when the symbol still fits the terminal,
-// else 2 (enough for phone scanners when drawn explicitly light).
+// The standard 4-module quiet zone when the symbol and the compact layout's
+// text still fit the terminal, else 2 (enough for phone scanners when drawn
+// explicitly light).
 unsigned choose_quiet_zone(const QrMatrix& matrix, QrStyle style, TerminalSize terminal);
 
 // Prints what the app will show, the manual key in groups of four with its
-// parameters, and the QR (if `style` is not none). With `style_is_auto`, a
+// parameters, and the QR (if `style` is not none). When that does not fit
+// the terminal's rows (80x24), a compact layout: one line above the QR, the
+// key on one line below it, so nothing scrolls off before the prompt. With `style_is_auto`, a
 // utf8 choice becomes ansi when that fits the terminal: whole coloured cells
 // scan in every terminal, while half-block glyphs drawn from a font can leave
 // lines between rows (xterm with TrueType fonts).

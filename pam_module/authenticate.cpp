@@ -61,8 +61,26 @@ Error input_problem(std::string_view reason) {
   return make_error(ErrorCode::cancelled, std::string(reason));
 }
 
-Result<CodeInput> ask(const Config& config, Conversation& conversation) {
-  auto typed = conversation.prompt(config.prompt_text(), config.echo_code);
+// What the prompt says above the question. sshd drops messages that come
+// after the last prompt of a failed login and sudo asks for PAM_SILENT, so
+// the prompt itself is the one place every user sees. Both notices come from
+// the file as it was before asking, never from the code being typed.
+enum class PromptNotice { none, locked_out, clock_hint };
+
+std::string prompt_with_notice(const Config& config, PromptNotice notice) {
+  std::string text;
+  if (notice == PromptNotice::locked_out) {
+    text = std::string(kRateLimitedMessage) + "\n";
+  } else if (notice == PromptNotice::clock_hint && !config.clock_hint_text().empty()) {
+    text = std::string(config.clock_hint_text()) + "\n";
+  }
+  text += config.prompt_text();
+  return text;
+}
+
+Result<CodeInput> ask(const Config& config, Conversation& conversation,
+                      PromptNotice notice = PromptNotice::none) {
+  auto typed = conversation.prompt(prompt_with_notice(config, notice), config.echo_code);
   if (!typed) {
     return input_problem("conversation_failed");
   }
@@ -85,7 +103,8 @@ Result<CodeInput> from_authtok(Conversation& conversation) {
   return CodeInput{std::move(*token), true};
 }
 
-Result<CodeInput> obtain_code(const Config& config, Conversation& conversation) {
+Result<CodeInput> obtain_code(const Config& config, Conversation& conversation,
+                              PromptNotice notice) {
   switch (config.code_source) {
     case CodeSource::use_first_pass:
       return from_authtok(conversation);
@@ -96,11 +115,11 @@ Result<CodeInput> obtain_code(const Config& config, Conversation& conversation) 
       if (token && token->size() <= kMaxTypedCode && parse_typed_code(token->view())) {
         return CodeInput{std::move(*token), true};
       }
-      return ask(config, conversation);
+      return ask(config, conversation, notice);
     }
     case CodeSource::prompt:
     case CodeSource::forward_pass:
-      return ask(config, conversation);
+      return ask(config, conversation, notice);
   }
   return input_problem("conversation_failed");
 }
@@ -325,6 +344,7 @@ class Authentication {
   std::optional<std::string> unsafe_directory(const FileTarget& target) const {
     return unsafe_directory_of(target.candidates, target.owner, config_.strict_modes);
   }
+  PromptNotice notice_before_prompt(const FileTarget& target, const std::string& path);
   CheckResult check_code(const FileTarget& target, const std::string& path,
                          const CodeInput& input);
   AuthStatus input_failed(const Error& problem) {
@@ -348,6 +368,7 @@ class Authentication {
   ModuleLog& log_;
   Clock clock_;
   Audit audit_;
+  bool lockout_in_prompt_ = false;  // the prompt already said "too many attempts"
 };
 
 // Unknown users and users without a secret file are asked for a code like
@@ -430,7 +451,7 @@ AuthStatus Authentication::finish_run(const VerifyRun& run, const std::string& p
                 " phone clock looks off by about " + std::to_string(*outcome.clock_skew_seconds) +
                 " seconds");
   }
-  if (outcome.result == VerifyResult::rate_limited) {
+  if (outcome.result == VerifyResult::rate_limited && !lockout_in_prompt_) {
     conversation_.show_error(kRateLimitedMessage);
   }
   const auto status =
@@ -503,6 +524,42 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
   return {finish_run(*run, path, target.owner, input), ask_instead};
 }
 
+// Locked out now: say so. A failure still counted: the previous code was
+// refused (for whatever reason), so give the clock hint.
+PromptNotice notice_for(const RateLimit& limit, std::int64_t now) {
+  if (is_rate_limited(limit, now)) {
+    return PromptNotice::locked_out;
+  }
+  const auto interval = static_cast<std::int64_t>(limit.interval_s);
+  for (const std::int64_t failed_at : limit.failures) {
+    if (failed_at <= now && now - failed_at < interval) {
+      return PromptNotice::clock_hint;
+    }
+  }
+  return PromptNotice::none;
+}
+
+// A snapshot read (shared lock) before prompting: a locked-out user is told
+// so in the prompt, and after a refusal the next prompt carries the clock
+// hint. Trouble with the file is left to the locked check, which reports it.
+PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
+                                                  const std::string& path) {
+  if (config_.code_source == CodeSource::use_first_pass) {
+    return PromptNotice::none;  // no prompt to carry it
+  }
+  auto identity = FileAccessIdentity::assume(target.owner, target.group);
+  if (!identity) {
+    return PromptNotice::none;
+  }
+  FileExpectations expectations;
+  expectations.owner = target.owner;
+  const auto document = read_secret_file(path, expectations);
+  if (!document) {
+    return PromptNotice::none;
+  }
+  return notice_for(document->enrollment.rate_limit, clock_());
+}
+
 AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
   std::optional<std::string> unsafe;
@@ -536,10 +593,12 @@ AuthStatus Authentication::verify(const FileTarget& target) {
     return *grace;
   }
 
-  auto input = obtain_code(config_, conversation_);
+  const PromptNotice notice = notice_before_prompt(target, *path);
+  auto input = obtain_code(config_, conversation_, notice);
   if (!input) {
     return input_failed(input.error());
   }
+  lockout_in_prompt_ = notice == PromptNotice::locked_out && !input->from_authtok;
   const auto first = check_code(target, *path, *input);
   if (!first.ask_instead) {
     return first.status;

@@ -18,6 +18,13 @@ std::string_view Config::prompt_text() const noexcept {
   return code_source == CodeSource::forward_pass ? kForwardPassPrompt : kDefaultPrompt;
 }
 
+std::string_view Config::clock_hint_text() const noexcept {
+  if (!clock_hint) {
+    return kDefaultClockHint;
+  }
+  return *clock_hint == "off" ? std::string_view{} : std::string_view{*clock_hint};
+}
+
 namespace {
 
 Error config_error(std::string message) {
@@ -28,7 +35,7 @@ Error config_error(std::string message) {
 // silently letting the last one win.
 enum class Key : std::size_t {
   secret, user, nullok, window, prompt, code_source, echo, debug,
-  no_strict_modes, nodelay,
+  no_strict_modes, nodelay, clock_hint, log_copy,
   count
 };
 
@@ -43,6 +50,8 @@ class ArgumentParser {
   Status parse_user(std::string_view value);
   Status parse_window(std::string_view value);
   Status parse_prompt(std::string_view value);
+  Status parse_clock_hint(std::string_view value);
+  Status parse_log_copy(std::string_view value);
   Status set_code_source(CodeSource source, std::string_view name);
   Status parse_flag(std::string_view arg);
   // pam_google_authenticator's arguments that twostep's own set lacks;
@@ -132,6 +141,38 @@ Status ArgumentParser::parse_prompt(std::string_view value) {
   return {};
 }
 
+Status ArgumentParser::parse_clock_hint(std::string_view value) {
+  if (auto status = mark_seen(Key::clock_hint, "clock_hint"); !status) {
+    return status;
+  }
+  if (value.empty() || value.size() > kMaxPromptLength) {
+    return config_error("clock_hint=: must be 1 to " + std::to_string(kMaxPromptLength) +
+                        " characters, or off");
+  }
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      return config_error("clock_hint=: control characters are not allowed");
+    }
+  }
+  config_.clock_hint = std::string(value);
+  return {};
+}
+
+Status ArgumentParser::parse_log_copy(std::string_view value) {
+  if (auto status = mark_seen(Key::log_copy, "log_copy"); !status) {
+    return status;
+  }
+  if (value == "stderr") {
+    config_.log_copy = LogCopy::stderr_stream;
+  } else if (value == "conversation") {
+    config_.log_copy = LogCopy::conversation;
+  } else {
+    return config_error("log_copy=: expected stderr or conversation");
+  }
+  return {};
+}
+
 Status ArgumentParser::set_code_source(CodeSource source, std::string_view name) {
   if (seen_[static_cast<std::size_t>(Key::code_source)]) {
     return config_error("only one of try_first_pass, use_first_pass, forward_pass may be given (" +
@@ -202,6 +243,12 @@ Status ArgumentParser::parse(std::string_view arg) {
   }
   if (key == "prompt") {
     return parse_prompt(value);
+  }
+  if (key == "clock_hint") {
+    return parse_clock_hint(value);
+  }
+  if (key == "log_copy") {
+    return parse_log_copy(value);
   }
   return config_error("unknown argument: " + sanitize_log_field(key.substr(0, 32)) + "=...");
 }

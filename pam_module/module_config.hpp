@@ -27,11 +27,19 @@ inline constexpr std::string_view kDefaultSecretPath = "~/.twostep";
 inline constexpr std::string_view kGoogleAuthenticatorPath = "~/.google_authenticator";
 inline constexpr std::string_view kDefaultPrompt = "Verification code: ";
 inline constexpr std::string_view kForwardPassPrompt = "Password & verification code: ";
+// Shown in the prompt after a refused code (any refusal, so it says nothing
+// about the code): wrong phone clocks are the commonest reason codes fail.
+inline constexpr std::string_view kDefaultClockHint =
+    "Codes keep failing? Check that your phone sets its time automatically.";
 
 inline constexpr std::size_t kMaxArguments = 32;
 inline constexpr std::size_t kMaxArgumentLength = 1024;
 inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
+
+// log_copy=: where each log line also goes, for an admin setting up a host
+// (for example one without /dev/log). syslog always gets it.
+enum class LogCopy { none, stderr_stream, conversation };
 
 struct Config {
   std::string secret_path{kDefaultSecretPath};  // template; see twostep/secret_path.hpp
@@ -48,7 +56,11 @@ struct Config {
   bool strict_modes = true;
   // nodelay (as pam_unix): do not ask libpam for the failure delay.
   bool fail_delay = true;
+  std::optional<std::string> clock_hint;        // clock_hint=TEXT, "off" = none
+  LogCopy log_copy = LogCopy::none;             // log_copy=stderr|conversation
 
+  // The clock hint to show; empty when clock_hint=off.
+  std::string_view clock_hint_text() const noexcept;
   // The text shown when asking: prompt= if given, else the default for the
   // code source.
   std::string_view prompt_text() const noexcept;

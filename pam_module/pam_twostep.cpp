@@ -5,6 +5,7 @@
 #include <security/pam_modules.h>
 #include <syslog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -45,7 +46,8 @@ struct PamResponse {
 
 class PamLog final : public ModuleLog {
  public:
-  PamLog(pam_handle_t* pamh, bool debug) : pamh_(pamh), debug_(debug) {}
+  PamLog(pam_handle_t* pamh, bool debug, LogCopy copy)
+      : pamh_(pamh), debug_(debug), copy_(copy) {}
   void notice(std::string_view line) override { write(LOG_NOTICE, line); }
   void error(std::string_view line) override { write(LOG_ERR, line); }
   void debug(std::string_view line) override {
@@ -58,9 +60,17 @@ class PamLog final : public ModuleLog {
   void write(int priority, std::string_view line) {
     const std::string text(line);
     pam_syslog(pamh_, LOG_AUTHPRIV | priority, "%s", text.c_str());
+    // log_copy= is the admin's explicit request while setting up, so it is
+    // honoured even under PAM_SILENT (sudo passes it by default).
+    if (copy_ == LogCopy::stderr_stream) {
+      std::fprintf(stderr, "pam_twostep: %s\n", text.c_str());
+    } else if (copy_ == LogCopy::conversation) {
+      pam_info(pamh_, "pam_twostep: %s", text.c_str());
+    }
   }
   pam_handle_t* pamh_;
   bool debug_;
+  LogCopy copy_;
 };
 
 class PamConversation final : public Conversation {
@@ -119,6 +129,16 @@ std::string string_item(pam_handle_t* pamh, int item_type) {
 // long for an unknown user as for an enrolled one whose failure is written.
 constexpr unsigned int kFailDelayMicroseconds = 2000000;
 
+// Arguments that failed to parse still say where the admin looks.
+bool asks_for_stderr_copy(std::span<const char* const> args) noexcept {
+  for (const char* arg : args) {
+    if (arg != nullptr && std::strcmp(arg, "log_copy=stderr") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   const auto arg_count = argc > 0 ? static_cast<std::size_t>(argc) : std::size_t{0};
   auto config = parse_module_arguments(std::span<const char* const>(argv, arg_count));
@@ -128,6 +148,10 @@ AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const 
   if (!config) {
     pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "bad module arguments: %s",
                config.error().message.c_str());
+    if (asks_for_stderr_copy(std::span<const char* const>(argv, arg_count))) {
+      std::fprintf(stderr, "pam_twostep: bad module arguments: %s\n",
+                   config.error().message.c_str());
+    }
     return AuthStatus::service_error;
   }
   for (const auto& notice : config->notices) {
@@ -141,7 +165,7 @@ AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const 
   const AuthRequest request{user, string_item(pamh, PAM_SERVICE), string_item(pamh, PAM_RHOST),
                             string_item(pamh, PAM_TTY)};
   PamConversation conversation(pamh, (static_cast<unsigned>(flags) & PAM_SILENT) != 0);
-  PamLog log(pamh, config->debug);
+  PamLog log(pamh, config->debug, config->log_copy);
   return authenticate(*config, request, conversation, log);
 }
 

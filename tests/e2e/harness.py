@@ -45,7 +45,7 @@ PASSWORD_PROMPT = r"[Pp]assword: ?"
 PAM_DIR = "/etc/pam.d"
 SUDOERS_DIR = "/etc/sudoers.d"
 OWNED_FILE_PREFIXES = (f"{PAM_DIR}/{PREFIX}", f"{SUDOERS_DIR}/{PREFIX}",
-                       f"{SUDOERS_DIR}/.{PREFIX}")
+                       f"{SUDOERS_DIR}/.{PREFIX}", f"/var/lib/twostep/{PREFIX}")
 STEP_SECONDS = 30
 
 

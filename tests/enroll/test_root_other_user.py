@@ -53,7 +53,8 @@ def main():
         check(result.returncode == EXIT_OK and info is not None and info.st_uid == UID
               and info.st_gid == GID and mode_of(secret) == 0o600,
               "root: ~user/.twostep is the user's, mode 0600 (exit %d)" % result.returncode)
-        check("%s%%40" % USER in result.stdout, "the label names the user")
+        check("%s%%40" % USER in result.stdout and "central" not in result.stdout,
+              "the label names the user (home file: plain user@host)")
 
         # Image files the admin names are written with the invoking identity
         # (root), mode 0600, even into a root-only directory; the secret file
@@ -103,9 +104,30 @@ def main():
         check(result.returncode == EXIT_OK and os.stat(path).st_uid == 0
               and mode_of(path) == 0o600, "a central-directory file is root's, mode 0600")
 
+        result = run(TOOL, "--user", USER, "--no-confirm", "--print-uri", "--force",
+                     "--secret-file", central + "/%u", env=env)
+        uri = URI_RE.findall(result.stdout)
+        check(result.returncode == EXIT_OK and uri and "%28central%29" in uri[0],
+              "central-directory enrollment: default label '<user>@<host> (central)'")
+
         result = run(TOOL, "--user", USER, "--remove", "--force", env=env)
         check(result.returncode == EXIT_OK and not os.path.exists(secret),
               "root removes the user's enrollment")
+
+        # A user migrated from pam_google_authenticator has only
+        # ~/.google_authenticator: --status finds it as the module does.
+        ga = os.path.join(home, ".google_authenticator")
+        result = run(TOOL, "--user", USER, "--no-confirm", "--format", "google-authenticator",
+                     "--secret-file", "~/.google_authenticator", env=env)
+        check(result.returncode == EXIT_OK and os.path.exists(ga) and not os.path.exists(secret),
+              "a GA-format file in ~/.google_authenticator only")
+        result = run(TOOL, "--user", USER, "--status", env=env)
+        check(result.returncode == EXIT_OK and ga + " (google-authenticator format)" in result.stdout,
+              "--status without --secret-file finds ~/.google_authenticator (exit %d)"
+              % result.returncode)
+        result = run(TOOL, "--user", USER, "--remove", "--force", env=env)
+        check(result.returncode == EXIT_OK and not os.path.exists(ga),
+              "--remove finds it the same way")
     finally:
         cleanup(tmp)
     finish()

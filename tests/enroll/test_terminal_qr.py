@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """The terminal QR codes, captured from a real pty and turned back into
-images, decode to the URI; the default utf8 code of a typical enrollment fits
-an 80x24 terminal; auto picks the style from locale and TERM; nothing secret
+images, decode to the URI; a typical enrollment's whole wizard screen (QR,
+key, label, prompt) fits an 80x24 terminal (compact layout); auto picks the style from locale and TERM; nothing secret
 is drawn when the output is not a terminal."""
 
 import os
 import sys
+
+import pexpect
 
 from enrolltest import *  # noqa: F401,F403
 
@@ -36,11 +38,32 @@ def utf8_default_fits_80x24(tmp):
     check(0 < len(lines) <= 23, "utf8 QR plus the prompt line fit 24 rows (%d)" % len(lines))
     check(len(widths) == 1 and max(widths) <= 80, "utf8 QR rows are equal and <= 80 columns")
     check(decodes_to(utf8_qr_matrix(output), uri, tmp, "utf8"), "utf8 QR decodes to the URI")
-    first = ANSI_ESCAPE.sub("", lines[0])
-    check(first.strip() == "" and ANSI_ESCAPE.sub("", lines[1]).strip() == "",
-          "4-module quiet zone (two blank cell rows) at 80x24")
     check(all(line.startswith("\x1b[30;47m") and line.endswith("\x1b[0m") for line in lines),
           "every utf8 row sets black-on-white and resets")
+    status, output, uri = enroll_in_pty(tmp, "utf8-30", ["--qr=utf8"], rows=30)
+    lines = utf8_qr_lines(output)
+    check(ANSI_ESCAPE.sub("", lines[0]).strip() == "" and ANSI_ESCAPE.sub("", lines[1]).strip() == ""
+          and "Manual entry key" in output,
+          "80x30: full layout, 4-module quiet zone (two blank cell rows)")
+
+
+def wizard_screen_fits_80x24(tmp):
+    """The real wizard, up to its prompt: nothing scrolls off an 80x24 screen."""
+    child = spawn(TOOL, "--secret-file", os.path.join(tmp, "screen"), *TYPICAL)
+    child.expect("Enter the code from the app to confirm: ")
+    screen = transcript(child).replace("\r", "")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = screen.split("\n")
+    print("     wizard screen: %d lines up to the prompt" % len(shown))
+    check(len(shown) <= 24, "wizard at 80x24: everything up to the prompt fits (%d lines)"
+          % len(shown))
+    check(any(line.startswith("Scan it with your app, or type the key: ") for line in shown),
+          "the manual key is on screen, below the QR")
+    check(shown[0].startswith("Enrolling"), "the first line is still on screen")
+    check(len(utf8_qr_lines(screen)) > 0, "the QR is drawn")
+    check(all(len(ANSI_ESCAPE.sub("", line)) <= 80 for line in shown), "no line wider than 80")
 
 
 def utf8_compact_on_small_terminal(tmp):
@@ -101,6 +124,7 @@ def main():
     tmp = workdir()
     try:
         utf8_default_fits_80x24(tmp)
+        wizard_screen_fits_80x24(tmp)
         utf8_compact_on_small_terminal(tmp)
         ansi_decodes(tmp)
         ascii_decodes(tmp)

@@ -67,6 +67,21 @@ void test_all_arguments(void** /*state*/) {
   assert_true(config->debug);
 }
 
+void test_clock_hint_and_log_copy_arguments(void** /*state*/) {
+  auto defaults = parse({});
+  assert_true(defaults->clock_hint_text() ==
+              "Codes keep failing? Check that your phone sets its time automatically.");
+  assert_int_equal(defaults->log_copy, LogCopy::none);
+  auto off = parse({"clock_hint=off", "log_copy=stderr"});
+  assert_true(off.ok());
+  assert_true(off->clock_hint_text().empty());
+  assert_int_equal(off->log_copy, LogCopy::stderr_stream);
+  auto custom = parse({"clock_hint=Phone clock wrong? Ask IT.", "log_copy=conversation"});
+  assert_true(custom.ok());
+  assert_true(custom->clock_hint_text() == "Phone clock wrong? Ask IT.");
+  assert_int_equal(custom->log_copy, LogCopy::conversation);
+}
+
 void test_forward_pass_prompt(void** /*state*/) {
   auto config = parse({"forward_pass"});
   assert_true(config.ok());
@@ -101,6 +116,11 @@ void test_bad_arguments(void** /*state*/) {
       {{"try_first_pass", "use_first_pass"}, "only one of"},
       {{"forward_pass", "echo_verification_code"}, "echo"},
       {{"use_first_pass", "prompt=x"}, "prompt="},
+      {{"clock_hint="}, "clock_hint="},
+      {{"clock_hint=a\tb"}, "control"},
+      {{"clock_hint=off", "clock_hint=off"}, "given twice"},
+      {{"log_copy=console"}, "log_copy="},
+      {{"log_copy=stderr", "log_copy=stderr"}, "given twice"},
   };
   for (const auto& c : cases) {
     auto config = parse(c.args);
@@ -438,9 +458,23 @@ void test_flow_rate_limit_message(void** state) {
     assert_int_equal(authenticate(f.config, f.request, conversation, log, &fixed_clock),
                      AuthStatus::auth_failed);
   }
-  assert_int_equal(conversation.errors.size(), 1);
-  assert_string_equal(conversation.errors[0].c_str(), "Too many failed attempts; try again later.");
+  // Checked before asking: the third prompt says it (messages after the
+  // last prompt never reach ssh users), so no separate error message.
+  assert_int_equal(conversation.errors.size(), 0);
+  assert_int_equal(conversation.prompts.size(), 3);
+  assert_string_equal(conversation.prompts[0].c_str(), "Verification code: ");
+  assert_string_equal(conversation.prompts[1].c_str(),
+                      "Codes keep failing? Check that your phone sets its time automatically.\n"
+                      "Verification code: ");
+  assert_string_equal(conversation.prompts[2].c_str(),
+                      "Too many failed attempts; try again later.\nVerification code: ");
   assert_true(log.lines.back().ends_with("result=rate_limited reason=too_many_failures"));
+  // use_first_pass has no prompt to carry it: the error message is the way.
+  f.config.code_source = CodeSource::use_first_pass;
+  ScriptedConversation no_prompt({});
+  assert_int_equal(authenticate(f.config, f.request, no_prompt, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(no_prompt.prompts.size(), 0);
 }
 
 void test_flow_unknown_user_is_prompted(void** state) {
@@ -630,17 +664,6 @@ void test_nullok_fails_closed_in_writable_directory(void** state) {
   }
 }
 
-std::string file_text(const std::string& path) {
-  std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  assert_true(fd >= 0);
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  return text;
-}
-
 // Lock-out without the password: with forward_pass (or any stack where the
 // code is checked), 3 bad attempts every 30 s from anywhere kept the owner
 // locked out for good. Native files now count failures per client address.
@@ -719,6 +742,7 @@ int main() {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_all_arguments),
       cmocka_unit_test(test_forward_pass_prompt),
+      cmocka_unit_test(test_clock_hint_and_log_copy_arguments),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_unknown_argument_is_sanitized),
       cmocka_unit_test(test_too_many_arguments),

@@ -44,6 +44,8 @@ namespace {
 constexpr std::string_view kKey = "12345678901234567890";            // RFC 4226 key
 constexpr std::string_view kKeyBase32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 constexpr const char* kRateLimited = "Too many failed attempts; try again later.";
+constexpr const char* kClockHint =
+    "Codes keep failing? Check that your phone sets its time automatically.";
 constexpr const char* kNoSuchUser = "twostep-no-such-user";
 
 // ---------------------------------------------------------------------------
@@ -210,6 +212,7 @@ struct Transcript {
   bool libcurl_mapped = false;
   bool maps_checked = false;
   std::string syslog;                 // the module's log lines
+  std::string raw_stderr;             // everything written to stderr
   std::optional<std::string> forwarded_authtok;  // PAM_AUTHTOK seen by the next module
 };
 
@@ -267,12 +270,15 @@ class StderrCapture {
     restore();
     std::ifstream in(path_);
     std::string line, out;
+    raw_.clear();
     while (std::getline(in, line)) {
+      raw_ += line + "\n";
       const auto pos = line.find("SYSLOG(");
       if (pos != std::string::npos) out += line.substr(pos) + "\n";
     }
     return out;
   }
+  const std::string& raw() const { return raw_; }
 
  private:
   void restore() {
@@ -284,6 +290,7 @@ class StderrCapture {
     }
   }
   std::string path_;
+  std::string raw_;
   int saved_ = -1;
 };
 
@@ -310,6 +317,7 @@ Transcript run_pam(const std::string& service, std::vector<std::string> answers,
     pam_end(handle, t.rc);
   }
   t.syslog = capture.syslog_lines();
+  t.raw_stderr = capture.raw();
   if (err != PAMTEST_ERR_OK && err != PAMTEST_ERR_CASE) {
     fail_msg("pamtest: %s", pamtest_strerror(err));
   }
@@ -500,25 +508,57 @@ void test_rate_limit(void** /*state*/) {
   const std::string path = case_dir("rate_limit") + "/secret";
   write_native(path, {2, 0});
   wait_for_fresh_step();
+  const std::string hint_prompt = std::string(kClockHint) + "\nVerification code: ";
   for (int i = 0; i < 2; ++i) {
     const auto t = run_pam("rate_limit", {wrong_code()});
     assert_int_equal(t.rc, PAM_AUTH_ERR);
     assert_int_equal(t.errors.size(), 0);
+    // The first prompt is plain; after a refusal the next one carries the
+    // clock hint (messages after the last prompt never reach ssh users).
+    assert_one_prompt(t, i == 0 ? "Verification code: " : hint_prompt.c_str());
   }
   assert_int_equal(parse_file(path).enrollment.rate_limit.failures.size(), 2);
-  // Even the right code is refused now, and the user is told why.
+  // Even the right code is refused now, and the prompt itself says why:
+  // checked before asking, so ssh and sudo users see it.
+  const std::string locked_prompt = std::string(kRateLimited) + "\nVerification code: ";
   const auto t = run_pam("rate_limit", {current_code()});
   assert_int_equal(t.rc, PAM_AUTH_ERR);
-  assert_int_equal(t.errors.size(), 1);
-  assert_string_equal(t.errors[0].c_str(), kRateLimited);
+  assert_one_prompt(t, locked_prompt.c_str());
+  assert_int_equal(t.errors.size(), 0);
   assert_contains(t.syslog, "result=rate_limited reason=too_many_failures");
   assert_false(parse_file(path).enrollment.tokens[0].last_step.has_value());
-  // PAM_SILENT: refused the same way, but nothing is shown.
+  // PAM_SILENT (sudo): refused the same way; the prompt still says it.
   const auto silent =
       run_pam("rate_limit", {current_code()}, world.user, PAM_AUTH_ERR, PAM_SILENT);
   assert_int_equal(silent.rc, PAM_AUTH_ERR);
+  assert_one_prompt(silent, locked_prompt.c_str());
   assert_int_equal(silent.errors.size(), 0);
   assert_contains(silent.syslog, "result=rate_limited");
+}
+
+// clock_hint=off: the prompt after a refusal stays plain. log_copy=: every
+// log line also goes to stderr or the conversation (no /dev/log needed).
+void test_clock_hint_off_and_log_copy(void** /*state*/) {
+  write_native(case_dir("hint_off") + "/secret", {5, 0});
+  write_native(case_dir("log_copy_stderr") + "/secret");
+  write_native(case_dir("log_copy_conversation") + "/secret");
+  wait_for_fresh_step();
+  for (int i = 0; i < 2; ++i) {
+    const auto t = run_pam("hint_off", {wrong_code()});
+    assert_int_equal(t.rc, PAM_AUTH_ERR);
+    assert_one_prompt(t, "Verification code: ");
+  }
+  const auto to_stderr = run_pam("log_copy_stderr", {current_code()});
+  assert_int_equal(to_stderr.rc, PAM_SUCCESS);
+  assert_contains(to_stderr.raw_stderr, "pam_twostep: twostep: user=" + world.user +
+                                            " service=log_copy_stderr");
+  assert_contains(to_stderr.raw_stderr, "result=accepted reason=code_ok");
+  assert_int_equal(to_stderr.infos.size(), 0);
+  const auto to_conversation = run_pam("log_copy_conversation", {wrong_code()});
+  assert_int_equal(to_conversation.rc, PAM_AUTH_ERR);
+  assert_int_equal(to_conversation.infos.size(), 1);
+  assert_contains(to_conversation.infos[0], "pam_twostep: twostep: user=" + world.user);
+  assert_contains(to_conversation.infos[0], "result=rejected reason=wrong_code");
 }
 
 void test_backup_code_works_once(void** /*state*/) {
@@ -934,6 +974,9 @@ void define_services() {
   for (const auto& c : kSimpleCases) add_module_service(c.service, c.args);
   add_module_service("replay", "secret=@CASE@/secret");
   add_module_service("rate_limit", "secret=@CASE@/secret");
+  add_module_service("hint_off", "secret=@CASE@/secret clock_hint=off");
+  add_module_service("log_copy_stderr", "secret=@CASE@/secret log_copy=stderr");
+  add_module_service("log_copy_conversation", "secret=@CASE@/secret log_copy=conversation");
   add_module_service("backup_code", "secret=@CASE@/secret");
   add_module_service("google_authenticator", "secret=@CASE@/secret");
   add_module_service("nullok_alone", "secret=@CASE@/secret nullok");
@@ -997,6 +1040,7 @@ int main() {
   const CMUnitTest more[] = {
       cmocka_unit_test(test_replay_refused),
       cmocka_unit_test(test_rate_limit),
+      cmocka_unit_test(test_clock_hint_off_and_log_copy),
       cmocka_unit_test(test_backup_code_works_once),
       cmocka_unit_test(test_nullok_without_file_is_ignore),
       cmocka_unit_test(test_nullok_with_file_still_checks),

@@ -1,0 +1,212 @@
+// The user part: the secret file the module would use for this user, checked
+// the way the module checks it. Never prints the secret.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+#include "checks.hpp"
+#include "twostep/account.hpp"
+#include "twostep/policy.hpp"
+#include "twostep/secret_path.hpp"
+#include "twostep/secret_store.hpp"
+
+namespace twostep::check {
+namespace {
+
+std::string octal(mode_t mode) {
+  char text[8] = {};
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// The module's candidates: secret= (default ~/.twostep), then, for the
+// default only, ~/.google_authenticator (authenticate.cpp resolve_target).
+std::vector<std::string> candidates(const pam::Config& config, const Account& user,
+                                    Report& report) {
+  std::vector<std::string> paths;
+  const PathContext context{user.name, user.home};
+  auto primary = expand_secret_path(config.secret_path, context);
+  if (!primary) {
+    report.problem("secret=" + config.secret_path + " cannot be expanded for " + user.name + ": " +
+                       primary.error().message,
+                   "fix the user's name or home directory, or the secret= template");
+    return paths;
+  }
+  paths.push_back(std::move(*primary));
+  if (config.secret_path_is_default) {
+    auto fallback = expand_secret_path(pam::kGoogleAuthenticatorPath, context);
+    if (fallback) paths.push_back(std::move(*fallback));
+  }
+  return paths;
+}
+
+// Every directory from the file's up to /: the strict-modes rule of sshd's
+// safe_path (owned by root or the owner, no group/other write unless sticky).
+void check_directories(const std::string& path, uid_t owner, Report& report) {
+  std::string dir = parent_of(path);
+  while (true) {
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0) {
+      report.problem("cannot stat directory " + dir, "check the path");
+      return;
+    }
+    const bool foreign = info.st_uid != 0 && info.st_uid != owner;
+    const bool writable = (info.st_mode & 022) != 0 && (info.st_mode & S_ISVTX) == 0;
+    if (foreign || writable) {
+      report.warning("directory " + dir + " (owner uid " + std::to_string(info.st_uid) + ", mode " +
+                         octal(info.st_mode) + ") lets another account replace the secret file",
+                     std::string("chmod go-w ") + dir + (foreign ? " and chown it to root" : ""));
+    }
+    if (dir == "/") return;
+    dir = parent_of(dir);
+  }
+}
+
+// The new state is written to a temp file next to the secret file and
+// renamed over it, as the owner: the directory must be writable by them.
+void check_writable_directory(const std::string& path, uid_t owner, gid_t group, Report& report) {
+  const std::string dir = parent_of(path);
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0) return;
+  const bool writable = owner == 0 || (info.st_uid == owner && (info.st_mode & S_IWUSR)) ||
+                        (info.st_gid == group && (info.st_mode & S_IWGRP)) ||
+                        (info.st_mode & S_IWOTH);
+  if (!writable) {
+    report.problem("directory " + dir + " is not writable by uid " + std::to_string(owner) +
+                       ": the module cannot store the new state, so every code is refused",
+                   "chown " + std::to_string(owner) + " " + dir + " && chmod u+w " + dir);
+  }
+}
+
+std::string token_summary(const Token& token) {
+  std::string text = token.name + ": " + (token.kind == TokenKind::totp ? "TOTP" : "HOTP") + " " +
+                     to_string(token.algorithm) + ", " + std::to_string(token.digits) + " digits";
+  if (token.kind == TokenKind::totp) text += ", " + std::to_string(token.period) + " s";
+  return text;
+}
+
+void check_content(const std::string& path, uid_t owner, Report& report) {
+  FileExpectations expectations;
+  expectations.owner = owner;
+  auto document = read_secret_file(path, expectations);
+  if (!document) {
+    report.problem("the module would refuse " + path + ": " + document.error().message,
+                   "re-enroll with twostep-enroll --force, or fix the file (docs/secret-file.md)");
+    return;
+  }
+  const Enrollment& enrollment = document->enrollment;
+  report.ok(std::string("format ") + to_string(document->format) + ", " +
+            std::to_string(enrollment.tokens.size()) + " token(s), " +
+            std::to_string(enrollment.backup_codes.size()) + " backup code(s), window " +
+            std::to_string(enrollment.window) + " (this version pairs no push devices)");
+  for (const Token& token : enrollment.tokens) report.ok("token " + token_summary(token));
+  const RateLimit& limit = enrollment.rate_limit;
+  if (is_rate_limited(limit, std::time(nullptr))) {
+    report.problem("locked out right now: " + std::to_string(limit.failures.size()) +
+                       " failed codes within " + std::to_string(limit.interval_s) + " s",
+                   "wait " + std::to_string(limit.interval_s) + " s; logins work again by "
+                   "themselves");
+  }
+  if (enrollment.tokens.empty() && enrollment.backup_codes.empty()) {
+    report.problem("no token and no backup code: nothing can log in", "twostep-enroll --force");
+  }
+}
+
+void check_file(const std::string& path, uid_t owner, gid_t group, Report& report) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) {
+    report.problem("cannot stat " + path, "run twostep-check as root");
+    return;
+  }
+  bool safe = true;
+  if (S_ISLNK(info.st_mode)) {
+    report.problem(path + " is a symlink: the module refuses it", "replace it by the file itself");
+    return;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    report.problem(path + " is not a regular file", "remove it and enroll again");
+    return;
+  }
+  if (info.st_uid != owner) {
+    safe = false;
+    report.problem(path + " is owned by uid " + std::to_string(info.st_uid) + ", the module wants uid " +
+                       std::to_string(owner),
+                   "chown " + std::to_string(owner) + " " + path);
+  }
+  if ((info.st_mode & 077) != 0) {
+    safe = false;
+    report.problem(path + " has mode " + octal(info.st_mode) + ": group/other bits, the module "
+                       "refuses it",
+                   "chmod 0600 " + path);
+  }
+  if (info.st_nlink != 1) {
+    safe = false;
+    report.problem(path + " has " + std::to_string(info.st_nlink) + " hard links: the module "
+                       "refuses it",
+                   "keep one link (cp it to a new file, then mv it over)");
+  }
+  if (safe) report.ok(path + ": regular file, owner uid " + std::to_string(owner) + ", mode " + octal(info.st_mode));
+  check_directories(path, owner, report);
+  check_writable_directory(path, owner, group, report);
+  if (safe) check_content(path, owner, report);
+}
+
+}  // namespace
+
+void check_user(const CheckOptions& options, const StackFacts& facts, Report& report) {
+  report.section("user " + *options.user);
+  if (!facts.config) {
+    report.warning("no valid pam_twostep line: the user's file is not checked");
+    return;
+  }
+  const pam::Config& config = *facts.config;
+  auto user = lookup_account(*options.user);
+  if (!user || !*user) {
+    report.problem("no such user: " + *options.user, "check the name (getent passwd NAME)");
+    return;
+  }
+  uid_t owner = (*user)->uid;
+  gid_t group = (*user)->gid;
+  if (config.file_user) {
+    auto account = lookup_account(*config.file_user);
+    if (!account || !*account) {
+      report.problem("user=" + *config.file_user + ": no such account (PAM_SERVICE_ERR)",
+                     "create the account or correct user=");
+      return;
+    }
+    owner = (*account)->uid;
+    group = (*account)->gid;
+  }
+  const auto paths = candidates(config, **user, report);
+  for (const auto& path : paths) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 || errno != ENOENT) {
+      report.ok("secret file: " + path + " (as the module expands " + config.secret_path + ")");
+      check_file(path, owner, group, report);
+      return;
+    }
+  }
+  if (paths.empty()) return;
+  if (config.nullok) {
+    report.note("no secret file at " + paths.front() + ": nullok lets " + *options.user +
+                " in without a code until they enroll");
+  } else {
+    report.problem("no secret file at " + paths.front() + " and no nullok: " + *options.user +
+                       " cannot log in",
+                   config.secret_path_is_default
+                       ? "as " + *options.user + ": twostep-enroll"
+                       : "as root: twostep-enroll --user " + *options.user + " --secret-file " +
+                             config.secret_path);
+  }
+}
+
+}  // namespace twostep::check

@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""Table tests for twostep-check: one misconfiguration per case.
+
+Each case builds private files (a PAM directory with the service and its
+includes, an sshd config, a secret file, fake timedatectl/chronyc on PATH),
+runs the built twostep-check against them (--pam-dir, --module-dir,
+--sshd-config) and asserts the exit status and the lines printed: the
+problem and its fix. Nothing outside a temporary directory is touched,
+except /run/sshd, which sshd -T needs: created (root only) if missing and
+removed again.
+
+usage: test_check.py TWOSTEP_CHECK
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+SKIP = 77
+TOOL = os.path.abspath(sys.argv[1])
+KEY = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+ME = pwd.getpwuid(os.getuid()).pw_name
+ROOT = os.geteuid() == 0
+
+COMMON_AUTH = """\
+auth [success=1 default=ignore] pam_unix.so nullok
+auth requisite pam_deny.so
+auth required pam_permit.so
+"""
+
+
+def native_file(failures: list[int] = ()) -> str:
+    text = "twostep-secret 1\nwindow 1\nreplay-protection on\nrate-limit 3 30\n"
+    if failures:
+        text += "rate-failures " + " ".join(str(t) for t in failures) + "\n"
+    return text + (f"token name=phone type=totp algorithm=SHA1 digits=6 period=30 "
+                   f"secret={KEY}\n")
+
+
+@dataclass
+class Case:
+    name: str
+    stack: str                                   # the service file "svc"
+    expect_rc: int
+    expect: list[str]                            # substrings of stdout
+    absent: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # more PAM files
+    sshd: Optional[str] = None                   # sshd config lines (HostKey etc. added)
+    secret: Optional[str] = None                 # content of DIR/secrets/<user>
+    secret_mode: int = 0o600
+    secret_link: bool = False                    # secrets/<user> is a symlink
+    user: bool = False                           # pass --user
+    module_present: bool = True
+    clock: Optional[dict[str, str]] = None       # fake tool -> script body
+
+
+SECRET = "secret=@DIR@/secrets/%u"
+
+CASES = [
+    # --- PAM stacks
+    Case("password_code_ok", f"@include common-auth\nauth required pam_twostep.so nullok {SECRET}\n",
+         0, ["arguments valid", "ready: 0 problem(s)"], files={"common-auth": COMMON_AUTH}),
+    Case("no_twostep", "@include common-auth\n", 1,
+         ["PROBLEM no auth line in svc calls pam_twostep.so",
+          "fix: add `auth required pam_twostep.so nullok`"], files={"common-auth": COMMON_AUTH}),
+    Case("typo_argument", "@include common-auth\nauth required pam_twostep.so nulok\n", 1,
+         ["bad module arguments: unknown argument: nulok", "PAM_SERVICE_ERR"],
+         files={"common-auth": COMMON_AUTH}),
+    Case("window_out_of_range", "auth required pam_unix.so\nauth required pam_twostep.so window=11\n",
+         1, ["bad module arguments: window=: expected a number from 0 to 10"]),
+    Case("conflicting_arguments",
+         "auth required pam_unix.so\nauth required pam_twostep.so try_first_pass use_first_pass\n",
+         1, ["only one of try_first_pass, use_first_pass, forward_pass"]),
+    Case("bracketed_prompt_valid",
+         "auth required pam_unix.so\nauth required pam_twostep.so [prompt=Code please: ] \\\n"
+         "  nullok\n", 0, ["[prompt=Code please: ] nullok (arguments valid"]),
+    Case("nullok_only_module", "auth required pam_twostep.so nullok\n", 1,
+         ["nullok, but pam_twostep is the only auth module that can succeed",
+          "fix: add `auth required pam_permit.so` on the line after it"]),
+    Case("nullok_only_module_with_deny", "auth required pam_twostep.so nullok\n"
+         "auth requisite pam_deny.so\n", 1, ["only auth module that can succeed"]),
+    Case("key_code_with_permit", "auth required pam_twostep.so nullok\nauth required pam_permit.so\n",
+         0, ["arguments valid"], absent=["only auth module"]),
+    Case("sufficient_skips_password", "auth sufficient pam_twostep.so\n@include common-auth\n", 1,
+         ["ends the stack on a right code, so pam_unix.so", "the code alone logs in"],
+         files={"common-auth": COMMON_AUTH}),
+    Case("optional_code", "@include common-auth\nauth optional pam_twostep.so\n", 1,
+         ["lets a login continue after a wrong code (auth_err=ignore)"],
+         files={"common-auth": COMMON_AUTH}),
+    Case("bracket_control_ignores_failure",
+         "@include common-auth\nauth [success=ok default=ignore] pam_twostep.so\n", 1,
+         ["auth_err=ignore"], files={"common-auth": COMMON_AUTH}),
+    Case("module_not_installed", "@include common-auth\nauth required pam_twostep.so\n", 1,
+         ["pam_twostep.so does not exist: libpam fails every login"],
+         files={"common-auth": COMMON_AUTH}, module_present=False),
+    Case("include_keyword_followed", "auth include common-auth\nauth required pam_twostep.so\n", 0,
+         ["first factor in the stack: yes"], files={"common-auth": COMMON_AUTH}),
+    Case("include_loop", "@include loop-a\n", 1, ["include loop"],
+         files={"loop-a": "@include loop-b\n", "loop-b": "@include loop-a\n"}),
+    Case("missing_include", "@include common-nothing\nauth required pam_twostep.so\n", 1,
+         ["cannot read"]),
+    Case("forward_pass_without_password_module", "auth required pam_twostep.so forward_pass\n", 1,
+         ["forward_pass, but no password module follows"]),
+    Case("forward_pass_asks_again",
+         "auth required pam_twostep.so forward_pass\nauth required pam_unix.so\n", 0,
+         ["WARNING", "asks for it again", "add use_first_pass to pam_unix.so"]),
+    Case("forward_pass_documented",
+         "auth [success=ok ignore=1 default=die] pam_twostep.so forward_pass nullok\n"
+         "auth [success=done default=die] pam_unix.so use_first_pass\nauth required pam_unix.so\n",
+         0, ["ready: 0 problem(s)"]),
+    Case("twice", "auth required pam_unix.so\nauth required pam_twostep.so\n"
+         "auth required pam_twostep.so\n", 0, ["runs 2 times"]),
+    # --- sshd -T against the stack
+    Case("sshd_kbdint_off", f"@include common-auth\nauth required pam_twostep.so {SECRET}\n", 1,
+         ["KbdInteractiveAuthentication no: the code prompt cannot reach ssh clients",
+          "/etc/ssh/sshd_config.d/10-twostep.conf"],
+         files={"common-auth": COMMON_AUTH},
+         sshd="UsePAM yes\nKbdInteractiveAuthentication no\n"),
+    Case("sshd_usepam_off", f"@include common-auth\nauth required pam_twostep.so {SECRET}\n", 1,
+         ["UsePAM no: sshd never runs the PAM stack", "put `UsePAM yes`"],
+         files={"common-auth": COMMON_AUTH},
+         sshd="UsePAM no\nKbdInteractiveAuthentication yes\n"
+              "AuthenticationMethods keyboard-interactive\n"),
+    Case("sshd_key_alone", f"@include common-auth\nauth required pam_twostep.so {SECRET}\n", 1,
+         ["AuthenticationMethods any: a key alone logs in, without a code"],
+         files={"common-auth": COMMON_AUTH},
+         sshd="UsePAM yes\nKbdInteractiveAuthentication yes\nPubkeyAuthentication yes\n"),
+    Case("sshd_code_only_factor", "auth required pam_twostep.so nullok\nauth required pam_permit.so\n",
+         1, ["the code is the only factor (with nullok: nothing at all)",
+             "AuthenticationMethods publickey,keyboard-interactive"],
+         sshd="UsePAM yes\nKbdInteractiveAuthentication yes\n"
+              "AuthenticationMethods keyboard-interactive\n"),
+    Case("sshd_password_method_skips_code",
+         f"@include common-auth\nauth required pam_twostep.so {SECRET}\n", 1,
+         ["AuthenticationMethods publickey,password logs in without keyboard-interactive"],
+         files={"common-auth": COMMON_AUTH},
+         sshd="UsePAM yes\nKbdInteractiveAuthentication yes\n"
+              "AuthenticationMethods publickey,password\n"),
+    Case("sshd_key_code_ok", "auth required pam_twostep.so nullok\nauth required pam_permit.so\n", 0,
+         ["sshd: UsePAM yes", "sshd: KbdInteractiveAuthentication yes",
+          "AuthenticationMethods publickey,keyboard-interactive (every way in asks the code)"],
+         sshd="UsePAM yes\nKbdInteractiveAuthentication yes\n"
+              "AuthenticationMethods publickey,keyboard-interactive\n"),
+    Case("sshd_appended_after_debian_no",
+         "auth required pam_twostep.so nullok\nauth required pam_permit.so\n", 1,
+         ["sshd -T fails", "Disabled method", "sshd_config.d/10-twostep.conf"],
+         sshd="KbdInteractiveAuthentication no\nUsePAM yes\n"
+              "AuthenticationMethods publickey,keyboard-interactive\n"),
+    # --- the user's secret file
+    Case("user_file_ok", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n", 0,
+         ["secret file: @DIR@/secrets/" + ME, "format native, 1 token(s)",
+          "token phone: TOTP SHA1, 6 digits, 30 s"],
+         absent=[KEY], secret=native_file(), user=True),
+    Case("user_file_group_readable", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
+         1, ["has mode 0640: group/other bits", f"fix: chmod 0600 @DIR@/secrets/{ME}"],
+         absent=[KEY], secret=native_file(), secret_mode=0o640, user=True),
+    Case("user_file_symlink", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
+         1, ["is a symlink: the module refuses it"], secret=native_file(), secret_link=True,
+         user=True),
+    Case("user_file_missing", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
+         1, [f"no secret file at @DIR@/secrets/{ME} and no nullok",
+             f"twostep-enroll --user {ME} --secret-file @DIR@/secrets/%u"], user=True),
+    Case("user_file_missing_nullok",
+         f"auth required pam_unix.so\nauth required pam_twostep.so nullok {SECRET}\n", 0,
+         ["nullok lets " + ME + " in without a code"], user=True),
+    Case("user_file_malformed", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
+         1, ["the module would refuse"], absent=[KEY],
+         secret="twostep-secret 1\ntoken name=phone secret=" + KEY + " digits=99\n", user=True),
+    Case("user_locked_out", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
+         1, ["locked out right now: 3 failed codes within 30 s"],
+         secret=native_file([int(time.time()) - 2] * 3), user=True),
+    Case("user_unknown_file_user",
+         f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET} user=twostep-nobody-x\n",
+         1, ["user=twostep-nobody-x: no such account"], user=True),
+    # --- the clock (fake tools first on PATH)
+    Case("clock_synchronised", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["system clock synchronised (timedatectl)"], clock={"timedatectl": "echo yes"}),
+    Case("clock_not_synchronised", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["WARNING system clock not synchronised (timedatectl)", "timedatectl set-ntp true"],
+         clock={"timedatectl": "echo no"}),
+    Case("clock_from_chrony", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["system clock synchronised (chronyc)"],
+         clock={"timedatectl": "exit 1",
+                "chronyc": "echo 'Reference ID    : C0000201'; echo 'Leap status     : Normal'"}),
+]
+
+
+def run_case(case: Case, base: str) -> Optional[str]:
+    work = tempfile.mkdtemp(prefix=f"{case.name}.", dir=base)
+    os.chmod(work, 0o700)
+    pam_dir = os.path.join(work, "pam.d")
+    modules = os.path.join(work, "security")
+    os.mkdir(pam_dir)
+    os.mkdir(modules)
+    if case.module_present:
+        open(os.path.join(modules, "pam_twostep.so"), "w").close()
+    sub = lambda text: text.replace("@DIR@", work)  # noqa: E731
+    for name, text in {"svc": case.stack, **case.files}.items():
+        with open(os.path.join(pam_dir, name), "w", encoding="ascii") as handle:
+            handle.write(sub(text))
+    argv = [TOOL, "--service", "svc", "--pam-dir", pam_dir, "--module-dir", modules]
+    if case.sshd is None:
+        argv.append("--no-sshd")
+    else:
+        key = os.path.join(work, "host_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        config = os.path.join(work, "sshd_config")
+        with open(config, "w", encoding="ascii") as handle:
+            handle.write(f"HostKey {key}\n" + case.sshd)
+        argv += ["--sshd-config", config]
+    if case.secret is not None:
+        secrets = os.path.join(work, "secrets")
+        os.mkdir(secrets, 0o700)
+        target = os.path.join(secrets, ME if not case.secret_link else "real")
+        with open(target, "w", encoding="ascii") as handle:
+            handle.write(case.secret)
+        os.chmod(target, case.secret_mode)
+        if case.secret_link:
+            os.symlink(target, os.path.join(secrets, ME))
+    if case.user:
+        argv += ["--user", ME]
+    env = dict(os.environ)
+    if case.clock is None:
+        argv.append("--no-clock")
+    else:
+        fake = os.path.join(work, "bin")
+        os.mkdir(fake)
+        for tool, body in case.clock.items():
+            path = os.path.join(fake, tool)
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write(f"#!/bin/sh\n{body}\n")
+            os.chmod(path, 0o755)
+        env["PATH"] = fake + ":/usr/bin:/bin"
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    output = result.stdout + result.stderr
+    problems = []
+    if result.returncode != case.expect_rc:
+        problems.append(f"exit {result.returncode}, expected {case.expect_rc}")
+    problems += [f"missing {sub(text)!r}" for text in case.expect if sub(text) not in output]
+    problems += [f"unexpected {sub(text)!r}" for text in case.absent if sub(text) in output]
+    if problems:
+        return "; ".join(problems) + "\n" + output
+    return None
+
+
+def main() -> int:
+    created_privsep = False
+    sshd_ok = ROOT and shutil.which("ssh-keygen") and os.path.exists("/usr/sbin/sshd")
+    if sshd_ok and not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", 0o755)
+        created_privsep = True
+    base = tempfile.mkdtemp(prefix="twostep-check-test.")
+    failures = skipped = 0
+    try:
+        for case in CASES:
+            if case.sshd is not None and not sshd_ok:
+                print(f"SKIP {case.name}: sshd -T needs root and openssh-server")
+                skipped += 1
+                continue
+            problem = run_case(case, base)
+            if problem:
+                failures += 1
+                print(f"FAIL {case.name}: {problem}")
+            else:
+                print(f"ok   {case.name}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        if created_privsep:
+            try:
+                os.rmdir("/run/sshd")
+            except OSError:
+                pass
+    print(f"{len(CASES) - failures - skipped} passed, {failures} failed, {skipped} skipped")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
