@@ -249,6 +249,16 @@ def run_case(case: Case, base: str) -> Optional[str]:
     return None
 
 
+def sshd_running() -> bool:
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/exe") == "/usr/sbin/sshd":
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def main() -> int:
     created_privsep = False
     sshd_ok = ROOT and shutil.which("ssh-keygen") and os.path.exists("/usr/sbin/sshd")
@@ -271,7 +281,8 @@ def main() -> int:
                 print(f"ok   {case.name}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
-        if created_privsep:
+        # Left in place while any sshd runs (another test's may need it).
+        if created_privsep and not sshd_running():
             try:
                 os.rmdir("/run/sshd")
             except OSError:
