@@ -80,6 +80,12 @@ CASES = [
     Case("bracketed_prompt_valid",
          "auth required pam_unix.so\nauth required pam_twostep.so [prompt=Code please: ] \\\n"
          "  nullok\n", 0, ["[prompt=Code please: ] nullok (arguments valid"]),
+    Case("google_authenticator_arguments",
+         "auth required pam_unix.so\nauth required pam_twostep.so nullok noskewadj "
+         "no_increment_hotp grace_period=3600 allow_readonly echo-verification-code\n", 0,
+         ["arguments valid", "noskewadj changes nothing",
+          "no_increment_hotp changes nothing", "grace_period=3600: a login from the same remote",
+          "allow_readonly: a right code is let through"], absent=["PAM_SERVICE_ERR"]),
     Case("nullok_only_module", "auth required pam_twostep.so nullok\n", 1,
          ["nullok, but pam_twostep is the only auth module that can succeed",
           "fix: add `auth required pam_permit.so` on the line after it"]),
