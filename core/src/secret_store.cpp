@@ -379,14 +379,25 @@ struct Ownership {
 // system has no such attributes).
 Result<std::optional<std::string>> attribute_of(int fd, const char* name,
                                                 const std::string& path) {
-  std::string value(kMaxAttributeBytes, '\0');
-  const ssize_t size = ::fgetxattr(fd, name, value.data(), value.size());
-  if (size < 0) {
-    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
-    return io_error(std::string("cannot read ") + name + " of", path, errno);
+  // Size first, then the value; a concurrent change (ERANGE) is retried once.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const ssize_t size = ::fgetxattr(fd, name, nullptr, 0);
+    if (size < 0) {
+      if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+      return io_error(std::string("cannot read ") + name + " of", path, errno);
+    }
+    if (static_cast<std::size_t>(size) > kMaxAttributeBytes) {
+      return make_error(ErrorCode::too_large, std::string(name) + " of " + path + " is too large");
+    }
+    std::string value(static_cast<std::size_t>(size), '\0');
+    const ssize_t read = ::fgetxattr(fd, name, value.data(), value.size());
+    if (read >= 0) {
+      value.resize(static_cast<std::size_t>(read));
+      return std::optional<std::string>(std::move(value));
+    }
+    if (errno != ERANGE) return io_error(std::string("cannot read ") + name + " of", path, errno);
   }
-  value.resize(static_cast<std::size_t>(size));
-  return std::optional<std::string>(std::move(value));
+  return make_error(ErrorCode::io, std::string(name) + " of " + path + " kept changing");
 }
 
 // Under SELinux, new files get the label set here (what libselinux's
@@ -407,6 +418,8 @@ class FileCreationLabel {
 
  private:
   static bool write(std::string_view label) noexcept {
+    // The attribute usually ends in NUL; setfscreatecon writes the bare text.
+    while (!label.empty() && label.back() == '\0') label.remove_suffix(1);
     UniqueFd fd(::open("/proc/thread-self/attr/fscreate", O_WRONLY | O_CLOEXEC));
     if (!fd.valid()) return false;
     return ::write(fd.get(), label.data(), label.size()) == static_cast<ssize_t>(label.size());
