@@ -140,6 +140,29 @@ Status walk_error(const std::string& shown, int error) {
   return io_error("cannot open directory", shown, error);
 }
 
+// Strict modes for the directories named in the path as written, up to the
+// first symbolic link: realpath() below skips the directory that holds a
+// symlink, and whoever can write that directory can point the link
+// elsewhere (e.g. at a safe directory without the file, which nullok would
+// take for "not enrolled"). The link's target is checked by the walk.
+Status check_named_directories(const std::string& parent, uid_t owner) {
+  if (parent.empty() || parent.front() != '/') return {};  // relative: the walk covers it
+  std::string prefix;
+  std::size_t start = 1;
+  for (std::size_t components = 0; start < parent.size() && components < kMaxPathComponents;
+       ++components) {
+    const std::size_t end = std::min(parent.find('/', start), parent.size());
+    const std::string component = parent.substr(start, end - start);
+    start = end + 1;
+    if (component.empty() || component == ".") continue;
+    prefix += "/" + component;
+    struct stat st {};
+    if (::lstat(prefix.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+    if (auto checked = check_directory(st, prefix, owner); !checked) return checked;
+  }
+  return {};
+}
+
 // Resolves the directory once (realpath, as sshd does, so a symlinked /home
 // still works), then opens it component by component from / with
 // O_NOFOLLOW, checking each one. A component swapped after realpath makes
@@ -153,11 +176,14 @@ Result<SecretDirectory> open_secret_directory(const std::string& path,
     return make_error(ErrorCode::invalid_argument, path + " does not name a file");
   }
   const std::string parent = directory_of(path);
+  const uid_t owner = expectations.owner.value_or(::geteuid());
+  if (expectations.strict_modes) {
+    if (auto named = check_named_directories(parent, owner); !named) return named.error();
+  }
   std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(parent.c_str(), nullptr),
                                                        &std::free);
   if (!resolved) return walk_error(parent, errno).error();
   const std::string real = resolved.get();
-  const uid_t owner = expectations.owner.value_or(::geteuid());
 
   UniqueFd current(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!current.valid()) return walk_error("/", errno).error();
