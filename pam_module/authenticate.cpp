@@ -486,7 +486,7 @@ std::optional<AuthStatus> Authentication::within_grace_period(const FileTarget& 
   }
   std::optional<Result<SecretDocument>> document;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       return std::nullopt;
     }
@@ -525,14 +525,23 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
 }
 
 // Locked out now: say so. A failure still counted: the previous code was
-// refused (for whatever reason), so give the clock hint.
-PromptNotice notice_for(const RateLimit& limit, std::int64_t now) {
-  if (is_rate_limited(limit, now)) {
+// refused (for whatever reason), so give the clock hint. With a failure
+// source (native files) both follow the per-address counting of the
+// verification, so another address's failures neither announce a lockout
+// that verification would not apply nor hint at this user's clock.
+PromptNotice notice_for(const RateLimit& limit, std::int64_t now,
+                        const std::optional<std::string>& source) {
+  const bool limited = source ? is_rate_limited(limit, now, *source) : is_rate_limited(limit, now);
+  if (limited) {
     return PromptNotice::locked_out;
   }
   const auto interval = static_cast<std::int64_t>(limit.interval_s);
-  for (const std::int64_t failed_at : limit.failures) {
-    if (failed_at <= now && now - failed_at < interval) {
+  const bool sourced = source && limit.failure_sources.size() == limit.failures.size();
+  for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+    const std::int64_t failed_at = limit.failures[i];
+    const bool ours = !sourced || limit.failure_sources[i].empty() ||
+                      limit.failure_sources[i] == *source;
+    if (ours && failed_at <= now && now - failed_at < interval) {
       return PromptNotice::clock_hint;
     }
   }
@@ -547,7 +556,7 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   if (config_.code_source == CodeSource::use_first_pass) {
     return PromptNotice::none;  // no prompt to carry it
   }
-  auto identity = FileAccessIdentity::assume(target.owner, target.group);
+  auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
   if (!identity) {
     return PromptNotice::none;
   }
@@ -557,7 +566,11 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   if (!document) {
     return PromptNotice::none;
   }
-  return notice_for(document->enrollment.rate_limit, clock_());
+  std::optional<std::string> source;
+  if (document->format == FileFormat::native) {
+    source = rate_limit_source(request_.rhost);
+  }
+  return notice_for(document->enrollment.rate_limit, clock_(), source);
 }
 
 AuthStatus Authentication::verify(const FileTarget& target) {

@@ -685,10 +685,13 @@ void test_stranger_cannot_lock_owner_out(void** state) {
   const std::string text = file_text(f.dir + "/secret");
   assert_true(text.find("@" + rate_limit_source("203.0.113.66")) != std::string::npos);
   assert_true(text.find("203.0.113.66") == std::string::npos);
-  // The owner, from their own address, is not locked out.
+  // The owner, from their own address, is not locked out, and not told so.
   ScriptedConversation owner({code_at_step(1000000)});
   assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
                    AuthStatus::success);
+  assert_int_equal(owner.prompts.size(), 1);
+  assert_string_equal(owner.prompts[0].c_str(), "Verification code: ");
+  assert_int_equal(owner.errors.size(), 0);
   // Many addresses together hit the total ceiling (4 x 3): then everyone waits.
   for (int i = 0; i < 12; ++i) {
     AuthRequest other = f.request;
