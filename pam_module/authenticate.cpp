@@ -492,6 +492,7 @@ std::optional<AuthStatus> Authentication::within_grace_period(const FileTarget& 
     }
     FileExpectations expectations;
     expectations.owner = target.owner;
+    expectations.strict_modes = config_.strict_modes;
     document.emplace(read_secret_file(path, expectations));
   }
   if (!*document || !twostep::within_grace_period((*document)->enrollment, request_.rhost,
@@ -562,6 +563,7 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   }
   FileExpectations expectations;
   expectations.owner = target.owner;
+  expectations.strict_modes = config_.strict_modes;
   const auto document = read_secret_file(path, expectations);
   if (!document) {
     return PromptNotice::none;
