@@ -106,6 +106,8 @@ footprints=()
 for f in cxx cxx_crypto cxx_curl; do
   if [[ -f $build/bench/bench_footprint_$f.so ]]; then footprints+=("$f"); fi
 done
+# The floor anchor (bench/hmac_anchor_module.c): loads libcrypto, one HMAC.
+have_anchor=0; [[ -f $build/bench/bench_anchor_hmac.so ]] && have_anchor=1
 # Codes are precomputed with oathtool for a window of steps from now on; the
 # bench picks the one for the step it runs in. 120 steps = 1 hour of run time.
 code_steps=120
@@ -140,6 +142,7 @@ for i in $(seq -f '%03g' 1 "$users"); do
   line() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$service_prefix-$2" "$u" "$first_step" "$3" "$4" >> "$manifest"; }
   line pam_permit permit - -
   for f in "${footprints[@]}"; do line "footprint:$f" "fp-$f" - -; done
+  if [[ $have_anchor -eq 1 ]]; then line anchor:hmac anchor-hmac - -; fi
   line pam_google_authenticator ga "$ga_codes" "$home/.google_authenticator"
   line pam_oath oath "$ga_codes" "$home/.oath_users"
   if [[ $have_twostep -eq 1 ]]; then
@@ -169,6 +172,7 @@ write_service() {  # name, auth line
 }
 write_service permit "pam_permit.so"
 for f in "${footprints[@]}"; do write_service "fp-$f" "$build/bench/bench_footprint_$f.so"; done
+if [[ $have_anchor -eq 1 ]]; then write_service anchor-hmac "$build/bench/bench_anchor_hmac.so"; fi
 write_service ga "$ga_module"
 write_service oath "$oath_module usersfile=\${HOME}/.oath_users window=1 digits=6"
 if [[ $have_twostep -eq 1 ]]; then
@@ -188,7 +192,8 @@ fi
   echo "libpam-oath: $(dpkg-query -W -f='${Version}' libpam-oath)"
   echo "pam_twostep: $([[ $have_twostep -eq 1 ]] && echo "$module" || echo 'not built (TBD)')"
   for m in "$ga_module" "$oath_module" $([[ $have_twostep -eq 1 ]] && echo "$module") \
-           $(for f in "${footprints[@]}"; do echo "$build/bench/bench_footprint_$f.so"; done); do
+           $(for f in "${footprints[@]}"; do echo "$build/bench/bench_footprint_$f.so"; done) \
+           $([[ $have_anchor -eq 1 ]] && echo "$build/bench/bench_anchor_hmac.so"); do
     echo
     echo "== ldd $m ($(stat -c %s "$m") bytes)"
     ldd "$m"
@@ -206,6 +211,7 @@ run_bench() {  # label, bench args...
   echo "== $label" >> "$out/summary.txt"
   "$bench_bin" "$@" --manifest "$manifest" --reps "$reps" --raw "$out/raw-$label.csv" \
     --baseline pam_permit --reference pam_google_authenticator --subject pam_twostep \
+    --anchor anchor:hmac \
     | tee -a "$out/summary.txt" || echo "!! $label: some logins failed (see above)" | tee -a "$out/summary.txt"
   echo >> "$out/summary.txt"
 }
