@@ -5,7 +5,11 @@
 #
 #   bench/run.sh [--build DIR] [--users N] [--reps N] [--out DIR]
 #                [--module PATH] [--enroll PATH] [--only REGEX] [--modes LIST]
+#                [--base-module PATH]
 #
+# --base-module PATH adds `pam_twostep(native,base)`: another build of the
+# module (e.g. from main) on its own copy of ~/.twostep, so a change is
+# measured before/after in the same run, paired per user.
 # --only REGEX keeps the variants whose name matches (pam_permit always);
 # --modes picks from fresh-process,fresh-process-libcrypto,one-process-loop,
 # fresh-process-settled,one-process-loop-settled.
@@ -21,6 +25,7 @@ users=200
 reps=5
 out=""
 module=""
+base_module=""
 enroll=""
 only=""
 modes="fresh-process,fresh-process-libcrypto,one-process-loop,fresh-process-settled,one-process-loop-settled"
@@ -34,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --reps) reps=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --module) module=$2; shift 2 ;;
+    --base-module) base_module=$2; shift 2 ;;
     --enroll) enroll=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
@@ -51,6 +57,8 @@ bench_bin="$build/bench/twostep-pam-bench"
 [[ -n $enroll ]] || enroll="$build/enroll_tool/twostep-enroll"
 # libpam resolves relative module paths against its module directory.
 [[ $module == /* ]] || module="$PWD/$module"
+[[ -z $base_module || $base_module == /* ]] || base_module="$PWD/$base_module"
+[[ -z $base_module || -f $base_module ]] || { echo "--base-module: $base_module missing" >&2; exit 2; }
 have_twostep=0; [[ -f $module ]] && have_twostep=1
 have_enroll=0; [[ -x $enroll ]] && have_enroll=1
 [[ -n $out ]] || out="$build/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -157,7 +165,12 @@ for i in $(seq -f '%03g' 1 "$users"); do
               | grep -o 'otpauth://[^[:space:]]*' | head -n1) \
         || { echo "twostep-enroll failed for $u" >&2; exit 1; }
       native_secret=$($python -c 'import sys,urllib.parse as p; q=p.parse_qs(p.urlsplit(sys.stdin.read().strip()).query); print(q["secret"][0].upper().rstrip("="))' <<< "$uri")
-      line 'pam_twostep(native)' twostep-native "$(codes_for <<< "$native_secret")" "$home/.twostep"
+      native_codes=$(codes_for <<< "$native_secret")
+      line 'pam_twostep(native)' twostep-native "$native_codes" "$home/.twostep"
+      if [[ -n $base_module ]]; then
+        cp -p "$home/.twostep" "$home/.twostep.base"
+        line 'pam_twostep(native,base)' twostep-native-base "$native_codes" "$home/.twostep.base"
+      fi
     fi
   fi
 done
@@ -178,6 +191,9 @@ write_service oath "$oath_module usersfile=\${HOME}/.oath_users window=1 digits=
 if [[ $have_twostep -eq 1 ]]; then
   write_service twostep-ga "$module secret=~/.google_authenticator.twostep"
   if [[ $have_enroll -eq 1 ]]; then write_service twostep-native "$module"; fi
+  if [[ $have_enroll -eq 1 && -n $base_module ]]; then
+    write_service twostep-native-base "$base_module secret=~/.twostep.base"
+  fi
 fi
 
 {
@@ -191,7 +207,8 @@ fi
   echo "libpam-google-authenticator: $(dpkg-query -W -f='${Version}' libpam-google-authenticator)"
   echo "libpam-oath: $(dpkg-query -W -f='${Version}' libpam-oath)"
   echo "pam_twostep: $([[ $have_twostep -eq 1 ]] && echo "$module" || echo 'not built (TBD)')"
-  for m in "$ga_module" "$oath_module" $([[ $have_twostep -eq 1 ]] && echo "$module") \
+  [[ -z $base_module ]] || echo "pam_twostep (base): $base_module"
+  for m in "$ga_module" "$oath_module" $([[ $have_twostep -eq 1 ]] && echo "$module") $base_module \
            $(for f in "${footprints[@]}"; do echo "$build/bench/bench_footprint_$f.so"; done) \
            $([[ $have_anchor -eq 1 ]] && echo "$build/bench/bench_anchor_hmac.so"); do
     echo
