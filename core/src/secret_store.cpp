@@ -76,7 +76,7 @@ struct DirCloser {
 };
 using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
-std::string errno_text(int error) { return std::generic_category().message(error); }
+std::string errno_text(int error) { return errno_message(error); }
 
 Error io_error(const std::string& what, const std::string& path, int error) {
   return make_error(ErrorCode::io, what + " " + path + ": " + errno_text(error));
