@@ -518,19 +518,20 @@ Result<SecretBytes> serialize_google_authenticator(const SecretDocument& documen
   if (!storable) return storable.error();
   if (document.original_lines.empty()) return render_fresh(after);
 
-  const auto* kept = kept_layout<KeptGaLayout>(document, FileFormat::google_authenticator);
-  if (kept == nullptr) {
+  // What the parser recorded about these lines (no second parse).
+  const auto* parsed = kept_layout<KeptGaLayout>(document, FileFormat::google_authenticator);
+  if (parsed == nullptr) {
     return make_error(ErrorCode::invalid_argument,
                       "original lines were not parsed as a google-authenticator file");
   }
-  const Enrollment& before = kept->before;
+  const Enrollment& before = parsed->before;
   EditPlan plan(document.original_lines.size());
   if (!constant_time_equal(before.tokens[0].key.span(), after.tokens[0].key.span())) {
     plan.replace(0, base32_encode(after.tokens[0].key.span()));
   }
-  plan_options(kept->layout, before, after, plan);
-  plan_recent_logins(kept->layout, before, after, plan);
-  plan_scratch_codes(kept->layout, before, after, plan);
+  plan_options(parsed->layout, before, after, plan);
+  plan_recent_logins(parsed->layout, before, after, plan);
+  plan_scratch_codes(parsed->layout, before, after, plan);
   return plan.render(document.original_lines);
 }
 

@@ -647,13 +647,14 @@ Result<SecretBytes> serialize_native(const SecretDocument& document) {
   if (!storable) return storable.error();
   if (document.original_lines.empty()) return render_fresh(after);
 
-  const auto* kept = kept_layout<KeptNativeLayout>(document, FileFormat::native);
-  if (kept == nullptr) {
+  // What the parser recorded about these lines (no second parse).
+  const auto* parsed = kept_layout<KeptNativeLayout>(document, FileFormat::native);
+  if (parsed == nullptr) {
     return make_error(ErrorCode::invalid_argument,
                       "original lines were not parsed as a native file");
   }
-  const Enrollment& before = kept->before;
-  const NativeLayout& layout = kept->layout;
+  const Enrollment& before = parsed->before;
+  const NativeLayout& layout = parsed->layout;
   EditPlan plan(document.original_lines.size());
   plan_settings(layout, before, after, plan);
   plan_recent_logins(layout, before, after, plan);
