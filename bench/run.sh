@@ -12,7 +12,7 @@
 # measured before/after in the same run, paired per user.
 # --only REGEX keeps the variants whose name matches (pam_permit always);
 # --modes picks from fresh-process,fresh-process-libcrypto,one-process-loop,
-# fresh-process-settled,one-process-loop-settled.
+# fresh-process-settled,fresh-process-libcrypto-settled,one-process-loop-settled.
 #
 # Creates N throwaway users tsb<hex>uNNN (homes under a temp dir) and services
 # /etc/pam.d/twostep-bench-<hex>-*; removes all of it on exit, also on error
@@ -248,6 +248,7 @@ for mode in ${modes//,/ }; do
     # that forces a journal commit (twostep's directory fsync) also pays for
     # the renames other modules left uncommitted.
     fresh-process-settled) run_bench fresh-process-settled --fresh-process --settle ;;
+    fresh-process-libcrypto-settled) run_bench fresh-process-libcrypto-settled --fresh-process --settle --preload "$libcrypto" ;;
     one-process-loop-settled) run_bench one-process-loop-settled --settle ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
