@@ -318,7 +318,12 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline,
   for (std::size_t i = 0; i < users; ++i) {
     const std::int64_t step = current_step();
     for (std::size_t k = 0; k < count; ++k) {
-      Variant& variant = variants[(k + i + rep) % count];
+      // The order rotates with the user and the repetition, and runs
+      // backwards in odd repetitions, so no variant always follows the same
+      // one (and inherits what it left behind: journal, syslog queue).
+      const std::size_t slot = (k + i + rep) % count;
+      const std::size_t index = rep % 2 == 1 ? count - 1 - slot : slot;
+      Variant& variant = variants[index];
       const Login& login = variant.logins[i];
       const auto code = code_for_now(login, step);
       if (!code) {
@@ -339,7 +344,7 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline,
       }
       if (!record) continue;
       if (!ok) ++variant.failures;
-      times[(k + i + rep) % count][i] = us;
+      times[index][i] = us;
       if (raw != nullptr) {
         *raw << variant.name << ',' << rep << ',' << login.user << ',' << us << ','
              << (ok ? 1 : 0) << '\n';
