@@ -377,16 +377,31 @@ struct Ownership {
 
 // One extended attribute; nullopt when the file has none (or the file
 // system has no such attributes).
+// Asks for the size first: a buffer of kMaxAttributeBytes for every read
+// zero-filled 64 KB three times per write (~200 k instructions, 16 fresh
+// pages) on systems where the attributes do not even exist.
 Result<std::optional<std::string>> attribute_of(int fd, const char* name,
                                                 const std::string& path) {
-  std::string value(kMaxAttributeBytes, '\0');
-  const ssize_t size = ::fgetxattr(fd, name, value.data(), value.size());
-  if (size < 0) {
-    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
-    return io_error(std::string("cannot read ") + name + " of", path, errno);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const ssize_t needed = ::fgetxattr(fd, name, nullptr, 0);
+    if (needed < 0) {
+      if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+      return io_error(std::string("cannot read ") + name + " of", path, errno);
+    }
+    if (static_cast<std::size_t>(needed) > kMaxAttributeBytes) {
+      return io_error(std::string("cannot read ") + name + " of", path, E2BIG);
+    }
+    std::string value(static_cast<std::size_t>(needed), '\0');
+    const ssize_t size = ::fgetxattr(fd, name, value.data(), value.size());
+    if (size >= 0) {
+      value.resize(static_cast<std::size_t>(size));
+      return std::optional<std::string>(std::move(value));
+    }
+    if (errno == ENODATA) return std::optional<std::string>();  // removed meanwhile
+    if (errno != ERANGE) return io_error(std::string("cannot read ") + name + " of", path, errno);
+    // ERANGE: it grew between the two calls; ask again.
   }
-  value.resize(static_cast<std::size_t>(size));
-  return std::optional<std::string>(std::move(value));
+  return io_error(std::string("cannot read ") + name + " of", path, ERANGE);
 }
 
 // Under SELinux, new files get the label set here (what libselinux's
