@@ -50,6 +50,28 @@ bool is_postgresql_url(std::string_view location) noexcept {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
 
+std::string printable_location(std::string_view location) {
+  if (!is_postgresql_url(location)) return std::string(location);
+  std::string out(location);
+  // postgresql://user:PASSWORD@host/...
+  const auto authority = out.find("://") + 3;
+  const auto end = out.find_first_of("/?", authority);
+  const auto at = out.rfind('@', end == std::string::npos ? out.size() : end);
+  if (at != std::string::npos && at >= authority) {
+    const auto colon = out.find(':', authority);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // ...?password=PASSWORD&...
+  for (auto pos = out.find("password="); pos != std::string::npos;
+       pos = out.find("password=", pos + 1)) {
+    if (pos == 0 || (out[pos - 1] != '?' && out[pos - 1] != '&')) continue;
+    const auto value = pos + 9;
+    const auto stop = out.find('&', value);
+    out.replace(value, (stop == std::string::npos ? out.size() : stop) - value, "***");
+  }
+  return out;
+}
+
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i + 1.
@@ -1183,13 +1205,13 @@ class PgStore final : public Store {
     return Done{};
   }
 
+  // Called under listener_mu_, so that once set_change_listener returns the
+  // old listener is not running on the listen thread any more (the daemon
+  // resets it before its io_context goes away). Recursive: a listener may
+  // call back into the store from the same thread.
   void deliver(ChangeKind kind, const std::string& id) {
-    ChangeListener listener;
-    {
-      std::lock_guard lock(listener_mu_);
-      listener = listener_;
-    }
-    if (listener) listener(kind, id);
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_(kind, id);
   }
 
   // Serialises the changes of one (host, user) across instances until the
@@ -1291,14 +1313,15 @@ class PgStore final : public Store {
   // returns the time the connection was lost.
   Seconds listen_until_lost(PGconn* conn) {
     while (!stop_.load()) {
+      // Notifications that arrived with a query's results (LISTEN, the
+      // catch-up) are already in libpq's queue: the socket will not say so.
+      while (PgNotification note{PQnotifies(conn)}) handle_notification(note->extra);
       pollfd fds[2] = {{PQsocket(conn), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
       const int n = ::poll(fds, 2, -1);
       if (n < 0 && errno != EINTR) break;
       if (stop_.load()) break;
       if (fds[0].revents == 0) continue;
-      if (PQconsumeInput(conn) == 0) break;
-      while (PgNotification note{PQnotifies(conn)}) handle_notification(note->extra);
-      if (PQstatus(conn) != CONNECTION_OK) break;
+      if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) break;
     }
     return wall_clock();
   }
@@ -1335,7 +1358,7 @@ class PgStore final : public Store {
 
   ConnectionPool pool_;
   const std::string instance_;
-  std::mutex listener_mu_;
+  std::recursive_mutex listener_mu_;
   ChangeListener listener_;
   std::atomic<bool> stop_{false};
   EventFd wake_;

@@ -24,6 +24,7 @@
 
 #include "pg_test_support.hpp"
 #include "store.hpp"
+#include "store_pg.hpp"
 
 // cmocka last: its macros (fail, ...) clash with the standard library's names.
 #include <setjmp.h>
@@ -133,6 +134,14 @@ void a_url_password_never_appears_in_errors(void**) {
   assert_false(s.ok());
   assert_int_equal(static_cast<int>(s.error().code), static_cast<int>(StoreErrc::backend));
   assert_null(std::strstr(s.error().message.c_str(), "hunter2"));
+  // What twostepd prints for a location.
+  assert_string_equal(
+      printable_location("postgresql://relay:hunter2@db.example/twostep?password=x2&port=5").c_str(),
+      "postgresql://relay:***@db.example/twostep?password=***&port=5");
+  assert_string_equal(printable_location("postgres://relay@db/t?sslmode=require").c_str(),
+                      "postgres://relay@db/t?sslmode=require");
+  assert_string_equal(printable_location("/var/lib/twostepd/twostepd.db").c_str(),
+                      "/var/lib/twostepd/twostepd.db");
 }
 
 void a_change_through_one_instance_wakes_the_other(void**) {
