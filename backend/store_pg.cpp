@@ -245,10 +245,18 @@ std::string first_line(const char* text) {
 }
 
 StoreResult<PgConn> connect(const std::string& url, const char* application) {
-  // Keywords before dbname are defaults the URL may override.
-  const char* const keys[] = {"application_name", "connect_timeout", "client_encoding", "dbname",
-                              nullptr};
-  const char* const values[] = {application, "10", "UTF8", url.c_str(), nullptr};
+  // Keywords before dbname are defaults the URL may override. The daemon
+  // calls the store from its I/O thread, so nothing may block for long: a
+  // server that vanishes without closing the TCP connection is noticed by
+  // keepalives and tcp_user_timeout (within ~20 s, also on the idle listen
+  // connection), and a statement that waits longer than 10 s fails.
+  const char* const keys[] = {"application_name", "connect_timeout",   "client_encoding",
+                              "keepalives",       "keepalives_idle",   "keepalives_interval",
+                              "keepalives_count", "tcp_user_timeout",  "options",
+                              "dbname",           nullptr};
+  const char* const values[] = {application, "10", "UTF8",  "1",
+                                "10",        "5",  "2",     "20000",
+                                "-c statement_timeout=10000", url.c_str(), nullptr};
   PgConn conn(PQconnectdbParams(keys, values, 1));
   if (!conn) return StoreError{StoreErrc::backend, "postgresql: out of memory"};
   if (PQstatus(conn.get()) != CONNECTION_OK) {
