@@ -146,7 +146,8 @@ CREATE TABLE challenges (
   a_credential_id BYTEA,
   a_authenticator_data BYTEA,
   a_client_data_json BYTEA,
-  a_signature BYTEA
+  a_signature BYTEA,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY  -- insertion order (SQLite's rowid)
 );
 CREATE INDEX challenges_host_user ON challenges(host_id, user_name, status);
 CREATE UNIQUE INDEX challenges_one_pending ON challenges(host_id, user_name)
@@ -1068,13 +1069,13 @@ class PgStore final : public Store {
                                                                    bool pending_only, int limit,
                                                                    Seconds now) override {
     const std::string sql =
-        std::string("SELECT DISTINCT c.challenge_id, c.created FROM challenges c "
+        std::string("SELECT DISTINCT c.challenge_id, c.seq FROM challenges c "
                     "JOIN challenge_credentials cc ON cc.challenge_id = c.challenge_id "
                     "JOIN devices d ON d.credential_id = cc.credential_id AND "
                     "d.host_id = c.host_id AND d.user_name = c.user_name "
                     "WHERE d.api_key_id = $1 AND NOT d.revoked ") +
         (pending_only ? "AND c.status = 'pending' AND c.expires > $2 " : "AND $2 = $2 ") +
-        "ORDER BY c.created DESC, c.challenge_id LIMIT $3";
+        "ORDER BY c.seq DESC LIMIT $3";  // newest first, as SQLite's rowid
     return read<std::vector<ChallengeRecord>>(
         [&](Session& s) -> StoreResult<std::vector<ChallengeRecord>> {
           auto ids = s.query("challenges for key", sql.c_str(),

@@ -301,6 +301,21 @@ void each_expiry_is_written_by_one_instance(void**) {
   assert_int_equal(a->expire_due(kNow + 61)->size(), 0);
 }
 
+void challenges_list_newest_first_within_one_second(void**) {
+  // store.hpp: creation order, not only the `created` second (ids sort the
+  // other way round, so an order by id or by created alone fails).
+  auto s = open(fresh_database());
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  paired_device(*s, "h1", "alice", "cred-a");
+  for (const char* id : {"z1", "y2", "x3", "w4"}) {
+    assert_true(s->create_challenge(challenge(id, "alice", kNow + 90), {}, kNow).ok());
+  }
+  auto seen = s->challenges_for_api_key("key-alice", false, 10, kNow);
+  assert_int_equal(seen->size(), 4);
+  assert_string_equal(seen->at(0).challenge_id.c_str(), "w4");
+  assert_string_equal(seen->at(3).challenge_id.c_str(), "z1");
+}
+
 void wake_ups_survive_a_dropped_connection(void**) {
   const std::string url = fresh_database();
   Heard heard_b;
@@ -346,6 +361,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(only_one_challenge_per_user_stays_pending),
       cmocka_unit_test(only_one_instance_registers_a_pairing),
       cmocka_unit_test(each_expiry_is_written_by_one_instance),
+      cmocka_unit_test(challenges_list_newest_first_within_one_second),
       cmocka_unit_test(wake_ups_survive_a_dropped_connection),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
