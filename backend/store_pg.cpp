@@ -198,7 +198,6 @@ constexpr int kAttempts = 3;
 constexpr std::size_t kMaxNotifiedId = 512;  // NOTIFY payloads are capped at 8000 bytes
 
 // PostgreSQL type OIDs of the parameters we send (pg_type.h is server-side).
-constexpr Oid kBoolOid = 16;
 constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
@@ -285,7 +284,6 @@ class Params {
     }
     return add(std::move(be), kInt8Oid);
   }
-  Params& boolean(bool v) { return add(std::string(1, v ? '\1' : '\0'), kBoolOid); }
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<std::string>& values() const { return values_; }
