@@ -3,7 +3,10 @@
 a challenge created through instance A is decided through instance B, and
 A's long-poll wakes.
 
-    with_postgres.py test_two_instances.py PATH/TO/twostepd @PGURL@
+    with_postgres.py test_two_instances.py [--rounds N] PATH/TO/twostepd @PGURL@
+
+With --rounds N it then measures N more approvals (median and p99 of
+"decision sent to B" -> "A's long-poll answered"), quietly.
 
 The scriptable device (tests/device/twostep_device.py) pairs through B while
 the enroll side waits on A; the host creates its challenges and long-polls
@@ -162,7 +165,8 @@ def pair(host: Host, a: Instance, b: Instance, device: td.Device) -> None:
     check(status == 200, f"confirm through A: {status} {confirmed}")
 
 
-def round_trip(host: Host, a: Instance, device: td.Device, decide) -> dict:
+def round_trip(host: Host, a: Instance, device: td.Device, decide,
+               latencies: list | None = None) -> dict:
     """Creates a challenge through A, long-polls A, decides through B."""
     status, created = host.request(a.port, "POST", "/v1/challenges", document={
         "user": "alice", "service": "sshd", "rhost": "203.0.113.5", "tty": "ssh",
@@ -186,20 +190,27 @@ def round_trip(host: Host, a: Instance, device: td.Device, decide) -> dict:
     answered = time.monotonic()
     poller.join(WAIT + 15)
     status, answer = result["answer"]
-    log(f"challenge created through A, decided through B: A's long-poll answered "
-        f"{answer.get('status')} {(result['at'] - sent) * 1000:.1f} ms after the decision "
-        f"was sent to B (B answered after {(answered - sent) * 1000:.1f} ms)")
+    if latencies is None:
+        log(f"challenge created through A, decided through B: A's long-poll answered "
+            f"{answer.get('status')} {(result['at'] - sent) * 1000:.1f} ms after the decision "
+            f"was sent to B (B answered after {(answered - sent) * 1000:.1f} ms)")
     check(status == 200, f"A's long-poll: {status} {answer}")
     check(result["at"] >= sent, "A's long-poll answered before the decision")
     check(result["at"] - answered < WAKE_BOUND, "A's long-poll woke too late")
+    if latencies is not None:
+        latencies.append(result["at"] - sent)
     return answer
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    rounds = 0
+    if len(args) == 4 and args[0] == "--rounds":
+        rounds, args = int(args[1]), args[2:]
+    if len(args) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    twostepd, url = sys.argv[1], sys.argv[2]
+    twostepd, url = args
     work = tempfile.mkdtemp(prefix="twostep-two-instances-")
     instances: list[Instance] = []
     try:
@@ -221,6 +232,15 @@ def main() -> int:
         check("assertion" in approved, "the approval reached A without its assertion")
         denied = round_trip(host, a, device, device.deny)
         check(denied.get("status") == "denied", f"expected denied: {denied}")
+        if rounds:  # a measurement, not a test: --rounds N
+            latencies: list = []
+            for _ in range(rounds):
+                round_trip(host, a, device, lambda cid: device.approve(cid, 42), latencies)
+                time.sleep(0.2)  # stay under the device rate limit (10/s)
+            latencies.sort()
+            log(f"{rounds} rounds, decision sent to B -> A's long-poll answered: median "
+                f"{latencies[len(latencies) // 2] * 1000:.1f} ms, p99 "
+                f"{latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000:.1f} ms")
         log("PASS")
         return 0
     except (AssertionError, RuntimeError, subprocess.CalledProcessError, td.HttpError) as error:
