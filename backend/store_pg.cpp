@@ -21,8 +21,8 @@
 // PostgreSQL only if it commits. Each instance ignores its own notifications
 // (it called its listener after its commit already). When the listen
 // connection drops, it reconnects with backoff (0.1 s doubling to 5 s), then
-// reports every challenge created or decided since shortly before the drop
-// and every live registered pairing, so no wake-up is lost for long.
+// reports every challenge created or decided in the 30 s before the drop was
+// noticed, and every live registered pairing, so no wake-up is lost for long.
 #include "store_pg.hpp"
 
 #include <libpq-fe.h>
@@ -196,6 +196,7 @@ constexpr const char* kChannel = "twostep_changes";
 constexpr std::size_t kMaxConnections = 4;
 constexpr int kAttempts = 3;
 constexpr std::size_t kMaxNotifiedId = 512;  // NOTIFY payloads are capped at 8000 bytes
+constexpr Seconds kCatchUpSeconds = 30;      // see catch_up()
 
 // PostgreSQL type OIDs of the parameters we send (pg_type.h is server-side).
 constexpr Oid kByteaOid = 17;
@@ -1348,7 +1349,9 @@ class PgStore final : public Store {
   // After a reconnect: what may have changed while nobody listened.
   void catch_up(PGconn* conn, Seconds lost_at) {
     Session s(conn);
-    const Seconds since = lost_at - 5;  // clocks of instances differ a little
+    // A silently dead connection is noticed up to ~20 s late (keepalives,
+    // tcp_user_timeout), and instances' clocks differ a little: look back 30 s.
+    const Seconds since = lost_at - kCatchUpSeconds;
     auto c = s.query("catch up",
                      "SELECT challenge_id FROM challenges WHERE created >= $1 OR decided_at >= $1",
                      Params().int8(since));
