@@ -672,10 +672,15 @@ class PgStore final : public Store {
   StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
                                    Seconds now, Seconds ttl) override {
     return read<bool>([&](Session& s) -> StoreResult<bool> {
-      if (auto p = s.query("purge nonces", "DELETE FROM nonces WHERE expires <= $1",
-                           Params().int8(now));
-          !p) {
-        return p.error();
+      // Forgotten entries are purged at most once a second per instance; the
+      // insert below treats one not yet purged as new.
+      if (nonces_purged_.exchange(now) != now) {
+        if (auto p = s.query("purge nonces", "DELETE FROM nonces WHERE expires <= $1",
+                             Params().int8(now));
+            !p) {
+          nonces_purged_.store(0);
+          return p.error();
+        }
       }
       // One statement decides, even against another instance: a row is
       // written only if it is new or its old entry was forgotten.
@@ -1371,6 +1376,7 @@ class PgStore final : public Store {
   std::recursive_mutex listener_mu_;
   ChangeListener listener_;
   std::atomic<bool> stop_{false};
+  std::atomic<Seconds> nonces_purged_{0};
   EventFd wake_;
   std::thread listen_thread_;
 };
