@@ -246,8 +246,7 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
     argv = exec_start + ["--listen", f"127.0.0.1:{port}"]
     umask = int(settings.get("UMask", ["0022"])[-1], 8)
 
-    if os.path.isdir("/run/systemd/system") and h.run(["systemctl", "is-system-running"],
-                                                      check_rc=False).stdout.strip() != "offline":
+    if os.path.isdir("/run/systemd/system"):  # sd_booted(3)
         # systemd is PID 1: a transient unit with every [Service] setting of
         # the installed unit but its own command line (a free port).
         unit = f"{h.unique_name()}.service"
@@ -354,6 +353,8 @@ def main() -> int:
               flush=True)
         return h.SKIP_CODE
     refuse_if_present(PACKAGES)
+    # Maintainer scripts (pam-auth-update uses debconf) must never prompt.
+    os.environ["DEBIAN_FRONTEND"] = "noninteractive"
 
     pam_before = pam_auth_state()
     state = {"files": {}, "existed": set()}
@@ -376,8 +377,7 @@ def main() -> int:
 
         # From here on the machine is changed: purge on every way out.
         h.CLEANUP.add("purge twostep packages", lambda: purge(names))
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        result = subprocess.run(["dpkg", "-i"] + [debs[n] for n in names], env=env,
+        result = subprocess.run(["dpkg", "-i"] + [debs[n] for n in names],
                                 capture_output=True, text=True, timeout=180,
                                 stdin=subprocess.DEVNULL)
         if result.returncode != 0:
