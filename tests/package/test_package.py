@@ -389,6 +389,10 @@ def main() -> int:
         state["files"] = files
 
         check_installed_files(files)
+        if os.path.exists(os.path.join(args.build_dir, "check_tool", "twostep-check")):
+            for path in ("/usr/bin/twostep-check", "/usr/share/man/man8/twostep-check.8.gz"):
+                h.check(path in files["libpam-twostep"] and os.path.exists(path),
+                        f"libpam-twostep installs {path}")
         check_common_files_unchanged(pam_before)
         ssh_login_with_installed_module(workdir)
         if "twostepd" in names:
