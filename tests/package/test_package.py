@@ -30,6 +30,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shlex
 import signal
 import stat
@@ -235,6 +236,21 @@ def as_service_user(settings: dict[str, list[str]], argv: list[str]) -> list[str
             "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"] + argv
 
 
+def check_unit_sandbox(unit_path: str) -> None:
+    """The installed unit is valid and its exposure is at most 2.0."""
+    verify = h.run(["systemd-analyze", "verify", unit_path], check_rc=False)
+    h.check(verify.returncode == 0 and not verify.stderr.strip(),
+            "systemd-analyze verify accepts the installed unit"
+            + ("" if verify.returncode == 0 else f": {verify.stderr.strip()}"))
+    security = h.run(["systemd-analyze", "security", "--offline=true", unit_path],
+                     check_rc=False)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", security.stdout)
+    h.check(match is not None and float(match.group(1)) <= 2.0,
+            "systemd-analyze security --offline=true: exposure "
+            + (match.group(1) if match else f"not reported ({security.stderr.strip()})")
+            + " (at most 2.0)")
+
+
 def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
     settings = unit_settings(unit_path)
     for key, want in (("User", SYSTEM_USER), ("StateDirectory", "twostepd"),
@@ -345,7 +361,7 @@ def main() -> int:
 
     h.require_root()
     missing = [tool for tool in ("dpkg-buildpackage", "dh", "dpkg", "setpriv", "oathtool",
-                                 "pam-auth-update")
+                                 "pam-auth-update", "systemd-analyze")
                if not any(os.access(os.path.join(d, tool), os.X_OK)
                           for d in os.environ.get("PATH", "/usr/bin").split(":") + ["/usr/sbin"])]
     if missing:
@@ -398,6 +414,7 @@ def main() -> int:
         if "twostepd" in names:
             check_twostepd_install(files["twostepd"])
             unit = next(p for p in files["twostepd"] if p.endswith("/systemd/system/" + UNIT))
+            check_unit_sandbox(unit)
             run_twostepd_under_unit(workdir, unit)
         else:
             h.log("twostepd not built in this tree (no backend/): its checks are skipped")
