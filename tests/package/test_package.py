@@ -44,7 +44,7 @@ from typing import Callable
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness as h  # noqa: E402
 
-PACKAGES = ["libpam-twostep", "twostepd"]
+PACKAGES = list(h.PACKAGE_TEST_PACKAGES)
 SYSTEM_USER = "_twostepd"
 PROFILE = "/usr/share/pam-configs/twostep"
 STATE_DIR = "/var/lib/twostepd"
@@ -392,7 +392,10 @@ def main() -> int:
         state["existed"] = {p for paths in contents.values() for p in paths if os.path.lexists(p)}
 
         # From here on the machine is changed: purge on every way out.
-        h.CLEANUP.add("purge twostep packages", lambda: purge(names))
+        # Journalled first: if this process is killed, the next test's sweep
+        # purges them (harness.PACKAGE_TEST_PACKAGES).
+        h.CLEANUP.add("purge twostep packages", lambda: purge(names),
+                      ("dpkg-purge", *names))
         result = subprocess.run(["dpkg", "-i"] + [debs[n] for n in names],
                                 capture_output=True, text=True, timeout=180,
                                 stdin=subprocess.DEVNULL)
