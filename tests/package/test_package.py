@@ -5,7 +5,8 @@ Builds libpam-twostep and twostepd from an already built tree
 (packaging/build-deb --prebuilt), installs them on THIS machine with dpkg,
 and checks what an admin gets:
 
-1. the files, the pam-auth-update profile (registered, not enabled), the
+1. lintian finds no error or warning (overrides are justified in
+   packaging/debian/*.lintian-overrides); the files, the pam-auth-update profile (registered, not enabled), the
    system user, the state directory and the conffile;
 2. a private sshd (loopback, free port) whose own PAM service names the
    installed module by bare name `pam_twostep.so`: a user enrolled with the
@@ -121,7 +122,8 @@ def purge(packages: list[str]) -> None:
 def build_debs(source_dir: str, build_dir: str, out: str) -> dict[str, str]:
     started = time.monotonic()
     result = h.run([os.path.join(source_dir, "packaging", "build-deb"),
-                    "--prebuilt", build_dir, "--out", out], check_rc=False, timeout=600)
+                    "--prebuilt", build_dir, "--out", out, "--lintian"],
+                   check_rc=False, timeout=600)
     if result.returncode != 0:
         raise h.TestFailure(f"packaging/build-deb failed:\n{result.stdout}{result.stderr}")
     debs = {}
@@ -130,7 +132,8 @@ def build_debs(source_dir: str, build_dir: str, out: str) -> dict[str, str]:
         if name in PACKAGES:
             debs[name] = path
     h.check("libpam-twostep" in debs,
-            f"build-deb made {', '.join(sorted(debs))} in {time.monotonic() - started:.0f} s")
+            f"build-deb made {', '.join(sorted(debs))} in {time.monotonic() - started:.0f} s; "
+            "lintian reports no error or warning")
     return debs
 
 
