@@ -274,7 +274,8 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
                  for v in values]
         h.CLEANUP.add(f"unit {unit}", lambda: h.run(["systemctl", "stop", unit],
                                                      check_rc=False))
-        h.run(["systemd-run", f"--unit={unit}", "--property=Type=exec"] + props + argv)
+        h.run(["systemd-run", f"--unit={unit}", "--collect", "--property=Type=exec"]
+              + props + argv)
 
         def alive() -> bool:
             return h.run(["systemctl", "is-active", unit], check_rc=False).stdout.strip() \
