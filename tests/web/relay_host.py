@@ -229,7 +229,11 @@ class Relay:
             json.dump([case], f)
         out = subprocess.run([crosscheck, cases], check=True, capture_output=True, text=True,
                              timeout=30).stdout
-        return json.loads(out)[0]
+        result = json.loads(out)[0]
+        if result.get("failure") == "none":  # the module records the counter (section 6.5)
+            pin["counter"] = int.from_bytes(td.b64u_decode(a["authenticator_data"])[33:37], "big")
+            self.save()
+        return result
 
 
 def main(argv=None):
