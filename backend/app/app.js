@@ -220,6 +220,7 @@ const STATE_TEXT = {
 const VIEWS = ['pair', 'requests', 'devices', 'activity', 'help'];
 
 function show(view) {
+  if ($('view-' + view).hidden) say('');  // a message belongs to the view it was said in
   for (const v of VIEWS) $('view-' + v).hidden = v !== view;
   for (const a of document.querySelectorAll('nav a')) {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
@@ -338,9 +339,10 @@ async function waitForConfirmation(ctx) {
       if (self.devices.some((d) => d.host === ctx.host && d.user === ctx.user)) {
         $('pair-wait').textContent = 'Paired. This device can now approve sign-ins of ' +
           `${ctx.user} on ${ctx.host}.`;
-        say('Paired with ' + ctx.host + '.');
         $('unpaired').hidden = true;
-        location.hash = 'requests';
+        history.replaceState(null, '', location.pathname + '#requests');
+        show('requests');
+        say('Paired with ' + ctx.host + '.');
         startEvents(true);
         updateNotifyBox();
         return;
