@@ -3,8 +3,12 @@
 // phone, so connection reuse would buy little.
 #include "push_sender.hpp"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -48,6 +52,40 @@ bool is_loopback_authority(std::string_view authority) {
   return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
 }
 
+// Push services are on the public Internet. A device chooses its endpoint, so
+// without this check it could make the relay POST to a service inside its
+// network (SSRF). Loopback, private, link-local and shared addresses are
+// refused at connect time (after DNS, so a name cannot hide them).
+bool is_internal_v4(const std::uint8_t* a) {
+  return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
+         (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+         (a[0] == 100 && (a[1] & 0xc0) == 64) || a[0] >= 224;
+}
+
+bool is_internal(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return is_internal_v4(reinterpret_cast<const std::uint8_t*>(&in->sin_addr.s_addr));
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr.s6_addr;
+    static const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::equal(a, a + 12, mapped)) return is_internal_v4(a + 12);
+    static const std::uint8_t zero[15] = {};
+    if (std::equal(a, a + 15, zero)) return true;                   // :: and ::1
+    if ((a[0] & 0xfe) == 0xfc) return true;                          // fc00::/7
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return true;          // fe80::/10
+    if (a[0] == 0xff) return true;                                   // multicast
+    return false;
+  }
+  return true;
+}
+
+curl_socket_t open_public_socket(void* allow_internal, curlsocktype, curl_sockaddr* address) {
+  if (!*static_cast<bool*>(allow_internal) && is_internal(&address->addr)) return CURL_SOCKET_BAD;
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 }  // namespace
 
 Result<webpush::VapidKeys> load_or_make_vapid_keys(Store& store) {
@@ -68,7 +106,7 @@ Result<webpush::VapidKeys> load_or_make_vapid_keys(Store& store) {
   return webpush::from_stored(blob.span());
 }
 
-bool is_acceptable_push_endpoint(std::string_view endpoint) {
+bool is_acceptable_push_endpoint(std::string_view endpoint, bool allow_http_loopback) {
   if (endpoint.size() > kMaxEndpointBytes) return false;
   for (const char c : endpoint) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#') return false;
@@ -76,7 +114,7 @@ bool is_acceptable_push_endpoint(std::string_view endpoint) {
   const std::string origin = webpush::endpoint_origin(endpoint);
   if (origin.empty()) return false;
   if (origin.starts_with("https://")) return true;
-  return is_loopback_authority(std::string_view(origin).substr(7));
+  return allow_http_loopback && is_loopback_authority(std::string_view(origin).substr(7));
 }
 
 std::string vapid_subject(std::string_view public_url) {
@@ -165,7 +203,7 @@ long PushSender::send(const PushSubscription& to, std::string_view payload) {
     log_("twostepd: push: to " + origin + ": " + why);
     return 0L;
   };
-  if (!is_acceptable_push_endpoint(to.endpoint)) return fail("endpoint refused");
+  if (!accepts(to.endpoint)) return fail("endpoint refused");
   auto body = webpush::encrypt(payload, webpush::SubscriptionKeys{to.p256dh, to.auth});
   if (!body) return fail(body.error().message);
   // Push services refuse a JWT that lives longer than 24 h; 12 h is usual.
@@ -192,6 +230,9 @@ long PushSender::send(const PushSubscription& to, std::string_view payload) {
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROXY, "");  // no proxy from the environment
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  bool allow_internal = options_.allow_http_loopback;  // development: everything is local
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &allow_internal);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());

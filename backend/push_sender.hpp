@@ -26,9 +26,11 @@ namespace twostep::relay {
 // use (put_setting_if_absent, so concurrent first starts agree).
 Result<webpush::VapidKeys> load_or_make_vapid_keys(Store& store);
 
-// "http://127.0.0.1:1234/x" is allowed only to loopback; anything else must
-// be https. No user info, no fragment, at most 2048 bytes.
-bool is_acceptable_push_endpoint(std::string_view endpoint);
+// An https URL, no user info, no fragment, at most 2048 bytes. Plain http
+// only to a loopback address and only with `allow_http_loopback` (a relay
+// that itself runs on plain http: development and tests), so that a device
+// cannot point the relay at a local plain-http service in production.
+bool is_acceptable_push_endpoint(std::string_view endpoint, bool allow_http_loopback);
 
 // VAPID's "sub": the relay's public URL when it is https (push services
 // may contact its operator there), else a local mailto:.
@@ -43,6 +45,7 @@ struct PushOptions {
   long total_timeout_ms = 10000;
   std::size_t max_queue = 1024;       // pending notifications; more are dropped
   long ttl_seconds = 300;             // TTL header: a request expires by then anyway
+  bool allow_http_loopback = false;   // see is_acceptable_push_endpoint
 };
 
 class PushSender {
@@ -55,6 +58,9 @@ class PushSender {
   PushSender& operator=(const PushSender&) = delete;
 
   const std::string& public_key() const { return keys_.public_point; }
+  bool accepts(std::string_view endpoint) const {
+    return is_acceptable_push_endpoint(endpoint, options_.allow_http_loopback);
+  }
 
   // Queues a push to every subscription of the devices that may answer `c`.
   void notify(const ChallengeRecord& c);

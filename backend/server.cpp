@@ -109,8 +109,10 @@ class Server {
       log_("twostepd: Web Push off: " + keys.error().message);
       return;
     }
-    push_ = std::make_unique<PushSender>(
-        store_, std::move(keys.value()), PushOptions{vapid_subject(config_.public_url)}, log_);
+    PushOptions options;
+    options.subject = vapid_subject(config_.public_url);
+    options.allow_http_loopback = config_.public_url.rfind("http://", 0) == 0;  // development
+    push_ = std::make_unique<PushSender>(store_, std::move(keys.value()), std::move(options), log_);
     service_.set_push_sender(push_.get());
   }
 

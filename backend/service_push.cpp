@@ -41,9 +41,10 @@ Outcome RelayService::push_subscription(const DeviceAuth& auth, const HttpReques
                           "the body must be {\"endpoint\", \"p256dh\", \"auth\"} (strings)");
   }
   const std::string endpoint = body["endpoint"].get<std::string>();
-  if (!is_acceptable_push_endpoint(endpoint)) {
+  if (!push_->accepts(endpoint)) {
     return error_response(400, "bad_request",
-                          "'endpoint' must be an https URL (http only on loopback)");
+                          "'endpoint' must be an https URL (http to loopback only for a "
+                          "relay on plain http)");
   }
   auto p256dh = crypto::b64u_decode(body["p256dh"].get<std::string>());
   auto secret = crypto::b64u_decode(body["auth"].get<std::string>());

@@ -576,11 +576,14 @@ async function loadDevices() {
     list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'This device is not paired.' }));
     return;
   }
+  list.setAttribute('aria-busy', 'true');
   try {
     const { devices } = await api('GET', '/v1/device/self');
     list.replaceChildren(...devices.map(deviceCard));
     if (!devices.length) list.append(Object.assign(document.createElement('li'), { textContent: 'No active pairing.' }));
+    list.setAttribute('aria-busy', 'false');
   } catch (e) {
+    list.setAttribute('aria-busy', 'false');
     if (e.status === 401 || e.status === 403) {  // every pairing of this key is removed
       list.replaceChildren(Object.assign(document.createElement('li'),
         { textContent: 'No active pairing: this device approves nothing.' }));
@@ -642,6 +645,7 @@ function deviceCard(d) {
 async function loadActivity() {
   const list = $('activity-list');
   if (!(await loadIdentity())) return;
+  list.setAttribute('aria-busy', 'true');  // what is shown is stale until the answer
   try {
     const { activity } = await api('GET', '/v1/device/activity', { query: 'limit=50' });
     list.replaceChildren(...activity.map((v) => {
@@ -657,6 +661,7 @@ async function loadActivity() {
   } catch (e) {
     say('Could not load activity: ' + e.message, true);
   }
+  list.setAttribute('aria-busy', 'false');
 }
 
 // ---- notifications (Web Push) -----------------------------------------------------

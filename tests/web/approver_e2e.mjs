@@ -243,7 +243,7 @@ try {
 
   // ---- devices and activity ----
   await page.goto(origin + '/#devices');
-  const dev = page.locator('#devices-list li').first();
+  const dev = page.locator('#devices-list[aria-busy="false"] li').first();
   await dev.waitFor();
   check(/Pixel 8/.test(await dev.textContent()) && /alice on web1/.test(await dev.textContent()),
         'Devices lists this device with its account');
@@ -255,7 +255,7 @@ try {
   await page.screenshot({ path: join(artifacts, 'devices.png'), fullPage: true });
 
   await page.goto(origin + '/#activity');
-  await page.locator('#activity-list li').first().waitFor();
+  await page.locator('#activity-list[aria-busy="false"] li').first().waitFor();
   const activity = await page.locator('#activity-list li').allTextContents();
   const outcomes = activity.map((t) => t.split(' ')[0]);
   check(['reported', 'pending', 'denied', 'approved'].every((o) => outcomes.includes(o)) ||
