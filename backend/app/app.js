@@ -377,6 +377,7 @@ function renderRequest(view, highlight = false) {
     $('requests-list').prepend(el);
   }
   entry.view = view;
+  if (view.status !== 'pending') entry.note = '';  // the outcome replaces any earlier hint
   const el = entry.element;
   const fill = (field, text) => { el.querySelector(`[data-field="${field}"]`).textContent = text; };
   fill('user', view.user);
@@ -399,6 +400,7 @@ function updateState(entry) {
   const status = view.status === 'pending' && now >= view.expires ? 'expired' : view.status;
   const state = element.querySelector('[data-field="state"]');
   const [text, cls] = STATE_TEXT[status] || ['', ''];
+  if (status === 'expired') entry.note = '';
   state.textContent = entry.note || text;
   state.className = 'state ' + (entry.noteClass || cls);
   const pending = status === 'pending';
@@ -572,11 +574,12 @@ setInterval(() => { for (const entry of requests.values()) updateState(entry); }
 
 async function loadDevices() {
   const list = $('devices-list');
+  list.setAttribute('aria-busy', 'true');
   if (!(await loadIdentity())) {
+    list.setAttribute('aria-busy', 'false');
     list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'This device is not paired.' }));
     return;
   }
-  list.setAttribute('aria-busy', 'true');
   try {
     const { devices } = await api('GET', '/v1/device/self');
     list.replaceChildren(...devices.map(deviceCard));
@@ -644,8 +647,8 @@ function deviceCard(d) {
 
 async function loadActivity() {
   const list = $('activity-list');
-  if (!(await loadIdentity())) return;
   list.setAttribute('aria-busy', 'true');  // what is shown is stale until the answer
+  if (!(await loadIdentity())) { list.setAttribute('aria-busy', 'false'); return; }
   try {
     const { activity } = await api('GET', '/v1/device/activity', { query: 'limit=50' });
     list.replaceChildren(...activity.map((v) => {

@@ -12,7 +12,7 @@ As a library (test_webpush.py) or as a CLI for the Node browser test:
     relay_host.py stop   --dir D
     relay_host.py pair-start  --dir D --user alice     -> {"url", "pairing_id"}
     relay_host.py pair-finish --dir D --pairing ID     -> {"comparison_code", "device"}
-    relay_host.py challenge   --dir D --user alice [--service sudo --rhost R --tty T]
+    relay_host.py challenge   --dir D --user alice [--service sudo --rhost R --tty T --ttl S]
                                                        -> {"id", "number", "expires", ...}
     relay_host.py wait   --dir D --id ID [--wait 5]    -> the host view (section 4.2)
     relay_host.py verify --dir D --id ID --crosscheck BIN [--number N]
@@ -248,6 +248,7 @@ def main(argv=None):
     ap.add_argument("--service", default="sshd")
     ap.add_argument("--rhost", default="203.0.113.5")
     ap.add_argument("--tty", default="ssh")
+    ap.add_argument("--ttl", type=int, default=120)
     ap.add_argument("--wait", type=int, default=5)
     ap.add_argument("--crosscheck")
     ap.add_argument("--number", type=int)
@@ -264,7 +265,7 @@ def main(argv=None):
     elif a.command == "pair-finish":
         out = relay.pair_finish(a.pairing)
     elif a.command == "challenge":
-        out = relay.challenge(a.user, a.service, a.rhost, a.tty)
+        out = relay.challenge(a.user, a.service, a.rhost, a.tty, a.ttl)
     elif a.command == "wait":
         status, view = relay.wait(a.id, a.wait)
         out = view if status == 200 else {"status": status, "error": view}
