@@ -513,6 +513,10 @@ async function startEvents(restart = false) {
       const res = await api('GET', '/v1/device/events', { signal: abort.signal });
       delay = 1000;
       document.body.dataset.stream = 'open';
+      document.body.dataset.streamOpens = String(Number(document.body.dataset.streamOpens || 0) + 1);
+      // The stream replays only pending requests: what changed while it was
+      // down (a phone asleep, a network change) is fetched.
+      for (const [id, entry] of requests) if (entry.view.status === 'pending') refreshRequest(id);
       await readEvents(res.body.getReader(), abort.signal);
     } catch (e) {
       if (abort.signal.aborted) return;
@@ -567,8 +571,13 @@ function dispatch(event, text) {
   }
 }
 
-// Expiry shows without a server event.
+// Expiry shows without a server event; and a pending card is looked at
+// again now and then, in case the stream missed its update.
 setInterval(() => { for (const entry of requests.values()) updateState(entry); }, 1000);
+setInterval(() => {
+  if (document.hidden) return;
+  for (const [id, entry] of requests) if (entry.view.status === 'pending' && !entry.busy) refreshRequest(id);
+}, 20000);
 
 // ---- devices and activity --------------------------------------------------------
 

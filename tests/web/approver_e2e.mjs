@@ -190,6 +190,7 @@ try {
         'user verification failing in the authenticator: no approval, the request stays pending');
   await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: true });
 
+  console.log('# event stream opened ' + await page.evaluate(() => document.body.dataset.streamOpens) + ' time(s) so far');
   // ---- expired and cancelled requests say so ----
   const uvCard = card;
   ({ c, card } = await newRequest({ ttl: 3 }));
