@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "push_notifier.hpp"
 #include "store.hpp"
 #include "twostep/result.hpp"
 #include "webpush.hpp"
@@ -48,22 +49,22 @@ struct PushOptions {
   bool allow_http_loopback = false;   // see is_acceptable_push_endpoint
 };
 
-class PushSender {
+class PushSender final : public PushNotifier {
  public:
   using LogLine = std::function<void(const std::string&)>;
 
   PushSender(Store& store, webpush::VapidKeys keys, PushOptions options, LogLine log);
-  ~PushSender();  // finishes the message being sent, drops the rest
+  ~PushSender() override;  // finishes the message being sent, drops the rest
   PushSender(const PushSender&) = delete;
   PushSender& operator=(const PushSender&) = delete;
 
-  const std::string& public_key() const { return keys_.public_point; }
-  bool accepts(std::string_view endpoint) const {
+  const std::string& public_key() const override { return keys_.public_point; }
+  bool accepts(std::string_view endpoint) const override {
     return is_acceptable_push_endpoint(endpoint, options_.allow_http_loopback);
   }
 
   // Queues a push to every subscription of the devices that may answer `c`.
-  void notify(const ChallengeRecord& c);
+  void notify(const ChallengeRecord& c) override;
 
   // Sends to one subscription now, in the caller's thread; the HTTP status,
   // or 0 when there was no answer. Used by the worker, and by tests.

@@ -76,7 +76,7 @@ class Server {
     net::co_spawn(ioc_, accept_loop(), net::detached);
     ioc_.run();
     store_.set_change_listener(nullptr);
-    service_.set_push_sender(nullptr);
+    service_.set_push_notifier(nullptr);
     push_.reset();
     log_("twostepd: stopped");
     return 0;
@@ -113,7 +113,7 @@ class Server {
     options.subject = vapid_subject(config_.public_url);
     options.allow_http_loopback = config_.public_url.rfind("http://", 0) == 0;  // development
     push_ = std::make_unique<PushSender>(store_, std::move(keys.value()), std::move(options), log_);
-    service_.set_push_sender(push_.get());
+    service_.set_push_notifier(push_.get());
   }
 
   void watch_hup() {

@@ -2,7 +2,6 @@
 // views and audit. The section numbers in comments are the document's.
 #include "service.hpp"
 
-#include "push_sender.hpp"
 #include "static_assets.hpp"
 
 #include <algorithm>

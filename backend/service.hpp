@@ -18,9 +18,7 @@
 #include "rate_limit.hpp"
 #include "store.hpp"
 
-namespace twostep::relay {
-class PushSender;
-}
+#include "push_notifier.hpp"
 
 namespace twostep::relay {
 
@@ -94,7 +92,7 @@ class RelayService {
   // Web Push (service_push.cpp): with a sender, each new challenge is pushed
   // to its devices' subscriptions, and the app may subscribe. Without one
   // (a store without push tables), subscribing answers 404 not_found.
-  void set_push_sender(PushSender* sender) { push_ = sender; }
+  void set_push_notifier(PushNotifier* notifier) { push_ = notifier; }
 
  private:
   struct DeviceAuth {
@@ -145,7 +143,7 @@ class RelayService {
   RateLimiter pairing_by_host_;
   std::mutex created_mu_;
   std::unordered_map<std::string, std::int64_t> created_ms_;  // challenge id -> wall ms
-  PushSender* push_ = nullptr;
+  PushNotifier* push_ = nullptr;
 };
 
 }  // namespace twostep::relay

@@ -4,9 +4,10 @@
 //   DELETE /v1/device/push    forget this phone's subscriptions
 #include <nlohmann/json.hpp>
 
-#include "push_sender.hpp"
+#include "push_notifier.hpp"
 #include "relay_crypto.hpp"
 #include "service.hpp"
+#include "webpush.hpp"
 
 namespace twostep::relay {
 namespace {
