@@ -18,8 +18,8 @@ const [twostepd, crosscheck, artifacts] = process.argv.slice(2);
 const CHROMIUM = '/usr/bin/chromium';
 
 if (!existsSync(CHROMIUM)) { console.log('SKIP: /usr/bin/chromium missing (scripts/setup installs chromium)'); process.exit(77); }
-if (Number(process.versions.node.split('.')[0]) < 20) {
-  console.log(`SKIP: playwright-core needs node >= 20, this is ${process.version}`); process.exit(77);
+if (Number(process.versions.node.split('.')[0]) < 18) {
+  console.log(`SKIP: playwright-core needs node >= 18, this is ${process.version}`); process.exit(77);
 }
 let chromium;
 try {
