@@ -16,9 +16,9 @@
 //   PostgreSQL also delivers the changes made by OTHER instances
 //   (LISTEN/NOTIFY) to the listener, from its own thread. The listener must be
 //   cheap and thread-safe (the daemon posts to its io_context).
-// - Expiry is lazy and idempotent: find_challenge and expire_due mark pending
-//   challenges past their expiry `expired` (listener called), so any
-//   instance's reader sees the same answer.
+// - Expiry: every read reports a pending challenge past its expiry as
+//   `expired` (decided_at = expires); only expire_due writes that status, once
+//   per challenge, so that exactly one caller audits each expiry.
 // - Domain refusals (not found, already decided, blocked, ...) are StoreError
 //   values with their StoreErrc; infrastructure failures use StoreErrc::backend
 //   with a message for the log (never a secret).
@@ -268,11 +268,11 @@ class Store {
   virtual StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
                                                          const FatiguePolicy& policy,
                                                          Seconds now) = 0;
-  // Any status; a pending one past its expiry is returned as expired (and
-  // marked so).
+  // Any status; a pending one past its expiry is returned as expired.
   virtual StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
                                                       Seconds now) = 0;
-  // pending -> cancelled. A decided one is returned unchanged (not an error).
+  // pending -> cancelled. A decided (or expired) one is returned unchanged
+  // (not an error).
   virtual StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
                                                         Seconds now) = 0;
   // pending -> approved/denied/reported by `device_id`; not_found,
@@ -283,7 +283,8 @@ class Store {
                                                         Decision decision,
                                                         const std::optional<Assertion>& assertion,
                                                         Seconds now) = 0;
-  // Marks every pending challenge past its expiry expired; returns them.
+  // Marks every pending challenge past its expiry expired; returns those it
+  // changed (each exactly once, even with several instances).
   virtual StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) = 0;
   // The challenges a device key may see: (host, user) of one of its
   // non-revoked records, with that record's credential listed. Newest first.

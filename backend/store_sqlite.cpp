@@ -579,14 +579,12 @@ class SqliteStore final : public Store {
 
   StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
                                               Seconds now) override {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     auto c = find_challenge_locked(challenge_id);
     if (!c) return c;
     if (c->status == ChallengeStatus::pending && now >= c->expires) {
-      if (auto r = mark_expired(c->challenge_id, now); !r) return r.error();
-      c->status = ChallengeStatus::expired;
-      c->decided_at = now;
-      notify(lock, ChangeKind::challenge, c->challenge_id);
+      c->status = ChallengeStatus::expired;  // expire_due records it, once
+      c->decided_at = c->expires;
     }
     return c;
   }
@@ -599,12 +597,16 @@ class SqliteStore final : public Store {
     auto c = find_challenge_locked(challenge_id);
     if (!c) return c;
     if (c->status != ChallengeStatus::pending) return c;
-    const bool late = now >= c->expires;
-    Stmt s(db(), "UPDATE challenges SET status=?, decided_at=? WHERE challenge_id=?");
-    s.bind(late ? "expired" : "cancelled").bind(now).bind(challenge_id);
+    if (now >= c->expires) {  // expire_due records it, once
+      c->status = ChallengeStatus::expired;
+      c->decided_at = c->expires;
+      return c;
+    }
+    Stmt s(db(), "UPDATE challenges SET status='cancelled', decided_at=? WHERE challenge_id=?");
+    s.bind(now).bind(challenge_id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "cancel challenge");
     if (!tx.commit()) return backend_error(db(), "commit");
-    c->status = late ? ChallengeStatus::expired : ChallengeStatus::cancelled;
+    c->status = ChallengeStatus::cancelled;
     c->decided_at = now;
     notify(lock, ChangeKind::challenge, c->challenge_id);
     return c;
@@ -619,13 +621,8 @@ class SqliteStore final : public Store {
     if (!tx) return backend_error(db(), "begin");
     auto c = find_challenge_locked(challenge_id);
     if (!c) return c;
-    if (c->status == ChallengeStatus::pending && now >= c->expires) {
-      if (auto r = mark_expired(c->challenge_id, now); !r) return r.error();
-      if (!tx.commit()) return backend_error(db(), "commit");
-      notify(lock, ChangeKind::challenge, c->challenge_id);
-      return StoreError{StoreErrc::expired, "challenge expired"};
-    }
-    if (c->status == ChallengeStatus::expired) {
+    if (c->status == ChallengeStatus::expired ||
+        (c->status == ChallengeStatus::pending && now >= c->expires)) {
       return StoreError{StoreErrc::expired, "challenge expired"};
     }
     if (c->status != ChallengeStatus::pending) {

@@ -199,9 +199,12 @@ void an_expired_challenge_refuses_decisions(void**) {
   assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 31)->status),
                    static_cast<int>(ChallengeStatus::expired));
   assert_true(s->create_challenge(challenge("c2", "h1", {"cred-a"}, kNow + 30), {}, kNow).ok());
+  // c1 was superseded by c2 (cancelled); c2 expires through expire_due, once.
   auto due = s->expire_due(kNow + 40);
   assert_int_equal(due->size(), 1);
   assert_string_equal(due->at(0).challenge_id.c_str(), "c2");
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 41)->status),
+                   static_cast<int>(ChallengeStatus::cancelled));
   assert_int_equal(s->expire_due(kNow + 41)->size(), 0);
 }
 
