@@ -114,7 +114,8 @@ std::string hex_lower(std::string_view in) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
   out.reserve(in.size() * 2);
-  for (unsigned char c : in) {
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
     out += digits[c >> 4];
     out += digits[c & 15];
   }

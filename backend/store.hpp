@@ -75,6 +75,8 @@ class [[nodiscard]] StoreResult {
   T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   const StoreError& error() const { assert(!ok()); return std::get<1>(v_); }
 
  private:
