@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "relay_crypto.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -183,7 +185,23 @@ Status finish_config(RelayConfig& config) {
   if (config.approver_origin.empty()) {
     const auto scheme_end = config.public_url.find("://") + 3;
     const auto path = config.public_url.find('/', scheme_end);
-    config.approver_origin = config.public_url.substr(0, path);
+    const std::string authority = config.public_url.substr(scheme_end, path - scheme_end);
+    const auto port_colon = authority.rfind(':');
+    const std::string url_host = authority.substr(0, port_colon);
+    // WebAuthn needs a DNS name as RP ID; on loopback that is "localhost".
+    if (config.public_url.rfind("http://", 0) == 0 && is_loopback_host(url_host)) {
+      config.approver_origin =
+          "http://localhost" +
+          (port_colon == std::string::npos ? std::string() : authority.substr(port_colon));
+    } else {
+      config.approver_origin = config.public_url.substr(0, path);
+    }
+  }
+  if (!crypto::is_approver_origin(config.approver_origin)) {
+    return make_error(ErrorCode::invalid_argument,
+                      "approver_origin '" + config.approver_origin +
+                          "' is not https://HOST[:PORT] or http://localhost[:PORT] "
+                          "(protocol section 6)");
   }
   return {};
 }

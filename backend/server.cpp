@@ -314,6 +314,10 @@ class Server {
                       false, 11);
         co_return;
       }
+      if (ec == http::error::body_limit) {  // Content-Length over the limit
+        co_await send(stream, error_response(413, "too_large", "body over the limit"), false, 11);
+        co_return;
+      }
       if (ec == http::error::end_of_stream) co_return;
       if (ec && (ec == beast::error::timeout || ec == net::error::operation_aborted ||
                  ec == net::error::eof || ec == net::error::connection_reset)) {
@@ -418,8 +422,9 @@ class Server {
     }
   }
 
-  // SSE over a chunked response; ends at shutdown, on a write error, or when
-  // the key has no live device left.
+  // SSE: the body runs until the connection closes (no Content-Length, no
+  // chunking), so every client reads plain event-stream lines. Ends at
+  // shutdown, on a write error, or when the key has no live device left.
   template <class Stream>
   awaitable<void> event_stream(Stream& stream, const EventStream& es, unsigned version) {
     Wakeup wakeup(ioc_.get_executor());
@@ -436,40 +441,35 @@ class Server {
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(false);
-    res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};
     beast::error_code ec;
     lowest.expires_after(kWriteTimeout);
     co_await http::async_write_header(stream, sr, net::redirect_error(use_awaitable, ec));
     if (ec) co_return;
-    auto write_chunk = [&](const std::string& data) -> awaitable<bool> {
+    auto write_event = [&](const std::string& data) -> awaitable<bool> {
       lowest.expires_after(kWriteTimeout);
       beast::error_code wec;
-      co_await net::async_write(stream, http::make_chunk(net::buffer(data)),
-                                net::redirect_error(use_awaitable, wec));
+      co_await net::async_write(stream, net::buffer(data), net::redirect_error(use_awaitable, wec));
       co_return !wec;
     };
     for (const auto& event : service_.stream_start(es)) {
-      if (!co_await write_chunk(event)) co_return;
+      if (!co_await write_event(event)) co_return;
     }
     while (!stopping_) {
       while (!wakeup.changed.empty()) {
         const std::string id = std::move(wakeup.changed.front());
         wakeup.changed.pop_front();
         if (auto event = service_.stream_event(es, id)) {
-          if (!co_await write_chunk(*event)) co_return;
+          if (!co_await write_event(*event)) co_return;
         }
       }
       if (!service_.stream_allowed(es)) break;
       wakeup.timer.expires_after(std::chrono::seconds(config_.event_keepalive));
       co_await wakeup.timer.async_wait(net::redirect_error(use_awaitable, ec));
       if (!ec && wakeup.changed.empty()) {
-        if (!co_await write_chunk(": keep-alive\n\n")) co_return;
+        if (!co_await write_event(": keep-alive\n\n")) co_return;
       }
     }
-    lowest.expires_after(kWriteTimeout);
-    co_await net::async_write(stream, http::make_chunk_last(),
-                              net::redirect_error(use_awaitable, ec));
   }
 
   const RelayConfig& config_;

@@ -391,11 +391,11 @@ std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const Htt
   if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
     return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
   }
-  const std::string canonical =
-      crypto::canonical_request(crypto::kHostScheme, r.method, path, query, r.body,
-                                r.auth_timestamp, r.auth_nonce, r.auth_host);
-  const auto signature = crypto::b64u_decode(r.auth_signature).value_or("");
-  if (!crypto::verify_host_signature(host->secret, canonical, signature)) {
+  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
+                                  r.auth_host};
+  const auto verdict = crypto::verify_host_request(host->secret, parts, r.auth_signature);
+  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "HMAC failed"});
+  if (verdict != crypto::Verdict::valid) {
     return error_response(401, "bad_signature", "the signature does not verify");
   }
   auto fresh = store_.remember_nonce("host:" + host->host_id, r.auth_nonce, now, config_.nonce_ttl);
@@ -422,11 +422,11 @@ std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_
   if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
     return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
   }
-  const std::string canonical =
-      crypto::canonical_request(crypto::kDeviceScheme, r.method, path, query, r.body,
-                                r.auth_timestamp, r.auth_nonce, r.auth_device);
-  const auto signature = crypto::b64u_decode(r.auth_signature).value_or("");
-  if (!crypto::verify_p256_p1363(live->api_public_key, canonical, signature)) {
+  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
+                                  r.auth_device};
+  const auto verdict = crypto::verify_device_request(live->api_public_key, parts, r.auth_signature);
+  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "ECDSA failed"});
+  if (verdict != crypto::Verdict::valid) {
     return error_response(401, "bad_signature", "the signature does not verify");
   }
   auto fresh =
@@ -858,9 +858,7 @@ Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, cons
     const auto check = crypto::check_assertion_early(
         device.credential_public_key, assertion->authenticator_data,
         assertion->client_data_json, assertion->signature, config_.approver_origin);
-    if (check != crypto::AssertionCheck::ok) {
-      return error_response(422, "bad_assertion", crypto::to_string(check));
-    }
+    if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
   }
   auto decided = store_.decide_challenge(id, device.device_id, decision, assertion, now);
   if (!decided) return store_error(decided.error());

@@ -289,7 +289,8 @@ class Store {
   // changed (each exactly once, even with several instances).
   virtual StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) = 0;
   // The challenges a device key may see: (host, user) of one of its
-  // non-revoked records, with that record's credential listed. Newest first.
+  // non-revoked records, with that record's credential listed. Newest first
+  // (creation order, not only the `created` second).
   virtual StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(
       std::string_view api_key_id, bool pending_only, int limit, Seconds now) = 0;
 

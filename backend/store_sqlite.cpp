@@ -697,13 +697,13 @@ class SqliteStore final : public Store {
                                                                    bool pending_only, int limit,
                                                                    Seconds now) override {
     std::lock_guard lock(mu_);
-    std::string sql = std::string("SELECT DISTINCT c.challenge_id, c.created FROM challenges c ") +
+    std::string sql = std::string("SELECT DISTINCT c.challenge_id, c.rowid FROM challenges c ") +
                       "JOIN challenge_credentials cc ON cc.challenge_id=c.challenge_id "
                       "JOIN devices d ON d.credential_id=cc.credential_id AND "
                       "d.host_id=c.host_id AND d.user=c.user "
                       "WHERE d.api_key_id=? AND d.revoked=0 " +
                       (pending_only ? "AND c.status='pending' AND c.expires>? " : "AND ?=? ") +
-                      "ORDER BY c.created DESC, c.challenge_id LIMIT ?";
+                      "ORDER BY c.rowid DESC LIMIT ?";
     Stmt s(db(), sql.c_str());
     s.bind(api_key_id);
     if (pending_only) s.bind(now); else s.bind(0).bind(0);
