@@ -176,7 +176,9 @@ Status finish_config(RelayConfig& config) {
                           "reverse proxy");
   }
   if (config.public_url.empty()) {
-    config.public_url = std::string(tls ? "https://" : "http://") + config.listen;
+    // Port 0 (a free port, for tests) cannot be named in advance: no port.
+    config.public_url = std::string(tls ? "https://" : "http://") +
+                        (*port == 0 ? host : config.listen);
   }
   while (!config.public_url.empty() && config.public_url.back() == '/') config.public_url.pop_back();
   if (config.public_url.rfind("https://", 0) != 0 && config.public_url.rfind("http://", 0) != 0) {
