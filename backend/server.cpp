@@ -334,6 +334,15 @@ class Server {
                       parser.get().version());
         co_return;
       }
+      // curl sends "Expect: 100-continue" with larger bodies and waits a
+      // second for this before sending the body.
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+        lowest.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, go_on, net::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
+        lowest.expires_after(std::chrono::seconds(config_.header_timeout));
+      }
       co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await send(stream, error_response(413, "too_large", "body over the limit"), false,

@@ -128,6 +128,27 @@ def bodies_oversized_truncated_and_not_json(binary):
         assert b" 400 " in answer.split(b"\r\n")[0] and b"bad_request" in answer, answer
 
 
+def expect_100_continue_is_answered(binary):
+    # curl sends "Expect: 100-continue" with bodies over 1 KiB and would
+    # otherwise wait a second before sending the body.
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        body = json.dumps(host.challenge_body("alice", ["QUJD"] * 16)).encode()
+        h = host.headers("POST", "/v1/challenges", body=body)
+        head = "".join("%s: %s\r\n" % kv for kv in h.items())
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as s:
+            s.sendall(("POST /v1/challenges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                       "\r\nExpect: 100-continue\r\nContent-Length: %d\r\n%s\r\n"
+                       % (len(body), head)).encode())
+            start = time.monotonic()
+            first = s.recv(100)
+            assert first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), first
+            assert time.monotonic() - start < 0.5
+            s.sendall(body)
+            answer = s.recv(4096)
+            assert b" 422 " in answer and b"no_devices" in answer, answer
+
+
 def raw_exchange(relay, data, shut_write=False):
     with socket.create_connection(("127.0.0.1", relay.port), timeout=15) as s:
         s.sendall(data)
@@ -321,4 +342,5 @@ if __name__ == "__main__":
         pairing_rate_limit,
         host_rate_limit,
         unknown_routes_and_device_self,
+        expect_100_continue_is_answered,
     ], sys.argv[1]))
