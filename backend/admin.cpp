@@ -10,7 +10,6 @@
 namespace twostep::relay {
 namespace {
 
-namespace crypto = twostep::relay::crypto;
 
 Seconds now() { return static_cast<Seconds>(std::time(nullptr)); }
 

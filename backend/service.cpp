@@ -12,7 +12,6 @@
 namespace twostep::relay {
 
 using nlohmann::json;
-namespace crypto = twostep::relay::crypto;
 
 namespace {
 

@@ -142,7 +142,7 @@ StoreError backend_error(sqlite3* db, const char* what) {
 // One prepared statement with positional binding and typed column reads.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
+  Stmt(sqlite3* db, const char* sql) {
     sqlite3_stmt* raw = nullptr;
     rc_ = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
     stmt_.reset(raw);
@@ -179,7 +179,6 @@ class Stmt {
   bool is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 
  private:
-  sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
   int rc_ = SQLITE_OK;
   int index_ = 0;
