@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "store.hpp"
@@ -130,56 +131,105 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 struct DbCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 };
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
-};
 using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
 
 StoreError backend_error(sqlite3* db, const char* what) {
   return StoreError{StoreErrc::backend, std::string(what) + ": " + sqlite3_errmsg(db)};
 }
 
+// Prepared statements, kept for the connection's life: parsing SQL was a
+// tenth of the relay's CPU per request. One user at a time per statement;
+// a statement still in use when asked for again is prepared afresh.
+class StmtCache {
+ public:
+  explicit StmtCache(sqlite3* db) : db_(db) {}
+  ~StmtCache() {
+    for (auto& [_, entry] : entries_) sqlite3_finalize(entry.stmt);
+  }
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+
+  // The statement and whether it came from the cache (then give it back).
+  std::pair<sqlite3_stmt*, bool> take(const char* sql, int& rc) {
+    auto it = entries_.find(sql);
+    if (it != entries_.end() && !it->second.in_use) {
+      it->second.in_use = true;
+      rc = SQLITE_OK;
+      return {it->second.stmt, true};
+    }
+    sqlite3_stmt* raw = nullptr;
+    rc = sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr);
+    if (rc != SQLITE_OK || it != entries_.end()) return {raw, false};
+    entries_.emplace(sql, Entry{raw, true});
+    return {raw, true};
+  }
+  void give_back(const char* sql, sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    entries_[sql].in_use = false;
+  }
+  sqlite3* db() const { return db_; }
+
+ private:
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  sqlite3* db_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 // One prepared statement with positional binding and typed column reads.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) {
-    sqlite3_stmt* raw = nullptr;
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-    stmt_.reset(raw);
+  Stmt(StmtCache& cache, const char* sql) : cache_(cache), sql_(sql) {
+    auto [stmt, cached] = cache.take(sql, rc_);
+    stmt_ = stmt;
+    cached_ = cached;
   }
-  bool prepared() const { return rc_ == SQLITE_OK && stmt_; }
+  Stmt(StmtCache& cache, const std::string& sql) : Stmt(cache, sql.c_str()) {}
+  ~Stmt() {
+    if (!stmt_) return;
+    if (cached_) cache_.give_back(sql_.c_str(), stmt_);
+    else sqlite3_finalize(stmt_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
 
   Stmt& bind(std::string_view text) {
-    sqlite3_bind_text(stmt_.get(), ++index_, text.data(), static_cast<int>(text.size()),
+    sqlite3_bind_text(stmt_, ++index_, text.data(), static_cast<int>(text.size()),
                       SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind_blob(std::string_view bytes) {
-    sqlite3_bind_blob(stmt_.get(), ++index_, bytes.data(), static_cast<int>(bytes.size()),
+    sqlite3_bind_blob(stmt_, ++index_, bytes.data(), static_cast<int>(bytes.size()),
                       SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind(std::int64_t value) {
-    sqlite3_bind_int64(stmt_.get(), ++index_, value);
+    sqlite3_bind_int64(stmt_, ++index_, value);
     return *this;
   }
   Stmt& bind(int value) { return bind(static_cast<std::int64_t>(value)); }
 
   // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return rc_ = sqlite3_step(stmt_.get()); }
+  int step() { return rc_ = sqlite3_step(stmt_); }
   bool row() const { return rc_ == SQLITE_ROW; }
   bool failed() const { return rc_ != SQLITE_ROW && rc_ != SQLITE_DONE && rc_ != SQLITE_OK; }
 
   std::string text(int col) const {
-    const auto* p = sqlite3_column_blob(stmt_.get(), col);
-    const int n = sqlite3_column_bytes(stmt_.get(), col);
+    const auto* p = sqlite3_column_blob(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
   }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
+  StmtCache& cache_;
+  std::string sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;
   int rc_ = SQLITE_OK;
   int index_ = 0;
 };
@@ -235,14 +285,14 @@ PairingRecord read_pairing(const Stmt& s) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(DbHandle db) : db_(std::move(db)) {}
+  explicit SqliteStore(DbHandle db) : db_(std::move(db)), cache_(db_.get()) {}
 
   StoreResult<Done> migrate() {
     if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
     if (auto r = exec("PRAGMA synchronous=NORMAL"); !r) return r;
     if (auto r = exec("PRAGMA foreign_keys=ON"); !r) return r;
     if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
-    Stmt v(db(), "PRAGMA user_version");
+    Stmt v(cache_, "PRAGMA user_version");
     v.step();
     const int version = v.row() ? static_cast<int>(v.integer(0)) : 0;
     if (version > kSchemaVersion) {
@@ -274,7 +324,7 @@ class SqliteStore final : public Store {
   // ---- hosts ----
   StoreResult<Done> add_host(const HostRecord& host) override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "INSERT INTO hosts(host_id, name, secret, created, removed) VALUES(?,?,?,?,0)");
+    Stmt s(cache_, "INSERT INTO hosts(host_id, name, secret, created, removed) VALUES(?,?,?,?,0)");
     s.bind(host.host_id).bind(host.name).bind_blob(host.secret).bind(host.created);
     if (s.step() == SQLITE_CONSTRAINT ||
         sqlite3_extended_errcode(db()) == SQLITE_CONSTRAINT_UNIQUE) {
@@ -286,7 +336,7 @@ class SqliteStore final : public Store {
 
   StoreResult<HostRecord> find_host(std::string_view host_id) override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "SELECT host_id, name, secret, created, removed FROM hosts WHERE host_id=?");
+    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts WHERE host_id=?");
     s.bind(host_id);
     s.step();
     if (s.failed()) return backend_error(db(), "find host");
@@ -296,7 +346,7 @@ class SqliteStore final : public Store {
 
   StoreResult<std::vector<HostRecord>> list_hosts() override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "SELECT host_id, name, secret, created, removed FROM hosts WHERE removed=0 "
+    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts WHERE removed=0 "
                  "ORDER BY name");
     std::vector<HostRecord> out;
     while (s.step() == SQLITE_ROW) {
@@ -311,16 +361,16 @@ class SqliteStore final : public Store {
     (void)now;
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
-    Stmt s(db(), "SELECT host_id, name, secret, created, removed FROM hosts "
+    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts "
                  "WHERE removed=0 AND (host_id=? OR name=?)");
     s.bind(id_or_name).bind(id_or_name);
     s.step();
     if (s.failed()) return backend_error(db(), "remove host");
     if (!s.row()) return StoreError{StoreErrc::not_found, "no such host"};
     HostRecord host{s.text(0), s.text(1), s.text(2), s.integer(3), true};
-    Stmt u(db(), "UPDATE hosts SET removed=1 WHERE host_id=?");
+    Stmt u(cache_, "UPDATE hosts SET removed=1 WHERE host_id=?");
     u.bind(host.host_id);
-    Stmt d(db(), "UPDATE devices SET revoked=1 WHERE host_id=?");
+    Stmt d(cache_, "UPDATE devices SET revoked=1 WHERE host_id=?");
     d.bind(host.host_id);
     if (u.step() != SQLITE_DONE || d.step() != SQLITE_DONE) return backend_error(db(), "remove host");
     if (!tx.commit()) return backend_error(db(), "commit");
@@ -331,19 +381,31 @@ class SqliteStore final : public Store {
   StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
                                    Seconds now, Seconds ttl) override {
     std::lock_guard lock(mu_);
-    Stmt purge(db(), "DELETE FROM nonces WHERE expires<=?");
-    purge.bind(now);
-    if (purge.step() != SQLITE_DONE) return backend_error(db(), "purge nonces");
-    Stmt s(db(), "INSERT OR IGNORE INTO nonces(principal, nonce, expires) VALUES(?,?,?)");
+    Transaction tx(*this);
+    if (!tx) return backend_error(db(), "begin");
+    if (now != nonces_purged_) {  // at most once a second
+      Stmt purge(cache_, "DELETE FROM nonces WHERE expires<=?");
+      purge.bind(now);
+      if (purge.step() != SQLITE_DONE) return backend_error(db(), "purge nonces");
+      nonces_purged_ = now;
+    }
+    Stmt seen(cache_, "SELECT expires FROM nonces WHERE principal=? AND nonce=?");
+    seen.bind(principal).bind(nonce);
+    seen.step();
+    if (seen.failed()) return backend_error(db(), "remember nonce");
+    if (seen.row() && seen.integer(0) > now) return false;
+    // A forgotten entry not yet purged is replaced.
+    Stmt s(cache_, "INSERT OR REPLACE INTO nonces(principal, nonce, expires) VALUES(?,?,?)");
     s.bind(principal).bind(nonce).bind(now + ttl);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "remember nonce");
-    return sqlite3_changes(db()) == 1;
+    if (!tx.commit()) return backend_error(db(), "commit");
+    return true;
   }
 
   // ---- pairings ----
   StoreResult<Done> create_pairing(const PairingRecord& p) override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "INSERT INTO pairings(pairing_id, host_id, user, confirm_hash, created, expires, "
+    Stmt s(cache_, "INSERT INTO pairings(pairing_id, host_id, user, confirm_hash, created, expires, "
                  "status) VALUES(?,?,?,?,?,?,'open')");
     s.bind(p.pairing_id).bind(p.host_id).bind(p.user).bind_blob(p.confirm_hash)
         .bind(p.created).bind(p.expires);
@@ -368,7 +430,7 @@ class SqliteStore final : public Store {
       return StoreError{StoreErrc::already_registered, "pairing already has a device"};
     }
     if (now >= p->expires) return StoreError{StoreErrc::expired, "pairing expired"};
-    Stmt s(db(), "UPDATE pairings SET status='registered', reg_name=?, reg_credential_id=?, "
+    Stmt s(cache_, "UPDATE pairings SET status='registered', reg_name=?, reg_credential_id=?, "
                  "reg_credential_pk=?, reg_api_pk=?, reg_proof=?, reg_api_key_id=? WHERE pairing_id=?");
     s.bind(reg.name).bind_blob(reg.credential_id).bind_blob(reg.credential_public_key)
         .bind_blob(reg.api_public_key).bind_blob(reg.proof).bind(reg.api_key_id).bind(pairing_id);
@@ -396,7 +458,7 @@ class SqliteStore final : public Store {
       return StoreError{StoreErrc::not_registered, "no device registered yet"};
     }
     const PairingRegistration& reg = *p->registration;
-    Stmt dup(db(), "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
+    Stmt dup(cache_, "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
                    "AND revoked=0");
     dup.bind(p->host_id).bind(p->user).bind_blob(reg.credential_id);
     dup.step();
@@ -414,13 +476,13 @@ class SqliteStore final : public Store {
     d.api_key_id = reg.api_key_id;
     d.api_public_key = reg.api_public_key;
     d.created = now;
-    Stmt ins(db(), "INSERT INTO devices(device_id, host_id, user, name, credential_id, "
+    Stmt ins(cache_, "INSERT INTO devices(device_id, host_id, user, name, credential_id, "
                    "credential_pk, api_key_id, api_pk, created) VALUES(?,?,?,?,?,?,?,?,?)");
     ins.bind(d.device_id).bind(d.host_id).bind(d.user).bind(d.name).bind_blob(d.credential_id)
         .bind_blob(d.credential_public_key).bind(d.api_key_id).bind_blob(d.api_public_key)
         .bind(d.created);
     if (ins.step() != SQLITE_DONE) return backend_error(db(), "insert device");
-    Stmt up(db(), "UPDATE pairings SET status='confirmed', device_id=? WHERE pairing_id=?");
+    Stmt up(cache_, "UPDATE pairings SET status='confirmed', device_id=? WHERE pairing_id=?");
     up.bind(device_id).bind(pairing_id);
     if (up.step() != SQLITE_DONE) return backend_error(db(), "confirm pairing");
     if (!tx.commit()) return backend_error(db(), "commit");
@@ -434,7 +496,7 @@ class SqliteStore final : public Store {
     std::string sql = std::string("SELECT ") + kDeviceColumns +
                       " FROM devices WHERE (?='' OR host_id=?) AND (?='' OR user=?) "
                       "ORDER BY created, device_id";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(filter.host_id).bind(filter.host_id).bind(filter.user).bind(filter.user);
     std::vector<DeviceRecord> out;
     while (s.step() == SQLITE_ROW) out.push_back(read_device(s));
@@ -451,7 +513,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     std::string sql = std::string("SELECT ") + kDeviceColumns +
                       " FROM devices WHERE api_key_id=? ORDER BY created, device_id";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(api_key_id);
     std::vector<DeviceRecord> out;
     while (s.step() == SQLITE_ROW) out.push_back(read_device(s));
@@ -464,7 +526,7 @@ class SqliteStore final : public Store {
     (void)now;
     auto d = find_device_locked(device_id);
     if (!d) return d;
-    Stmt s(db(), "UPDATE devices SET revoked=1 WHERE device_id=?");
+    Stmt s(cache_, "UPDATE devices SET revoked=1 WHERE device_id=?");
     s.bind(device_id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "revoke device");
     d->revoked = true;
@@ -476,7 +538,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     auto d = find_device_locked(device_id);
     if (!d) return d;
-    Stmt s(db(), "UPDATE devices SET name=? WHERE device_id=?");
+    Stmt s(cache_, "UPDATE devices SET name=? WHERE device_id=?");
     s.bind(name).bind(device_id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "rename device");
     d->name = std::string(name);
@@ -489,14 +551,14 @@ class SqliteStore final : public Store {
     std::unique_lock lock(mu_);
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
-    Stmt host(db(), "SELECT name FROM hosts WHERE host_id=? AND removed=0");
+    Stmt host(cache_, "SELECT name FROM hosts WHERE host_id=? AND removed=0");
     host.bind(c.host_id);
     host.step();
     if (host.failed()) return backend_error(db(), "create challenge");
     if (!host.row()) return StoreError{StoreErrc::not_found, "no such host"};
     const std::string host_name = host.text(0);
 
-    Stmt blocked(db(), "SELECT 1 FROM push_blocks WHERE host_id=? AND user=?");
+    Stmt blocked(cache_, "SELECT 1 FROM push_blocks WHERE host_id=? AND user=?");
     blocked.bind(c.host_id).bind(c.user);
     blocked.step();
     if (blocked.failed()) return backend_error(db(), "create challenge");
@@ -504,7 +566,7 @@ class SqliteStore final : public Store {
       return StoreError{StoreErrc::push_blocked, "push is blocked for this user on this host"};
     }
     if (policy.denials > 0) {
-      Stmt den(db(), "SELECT time FROM denials WHERE host_id=? AND user=? ORDER BY time DESC "
+      Stmt den(cache_, "SELECT time FROM denials WHERE host_id=? AND user=? ORDER BY time DESC "
                      "LIMIT ?");
       den.bind(c.host_id).bind(c.user).bind(policy.denials);
       std::vector<Seconds> times;
@@ -519,7 +581,7 @@ class SqliteStore final : public Store {
     }
     bool any_device = false;
     for (const auto& cred : c.credential_ids) {
-      Stmt dev(db(), "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
+      Stmt dev(cache_, "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
                      "AND revoked=0");
       dev.bind(c.host_id).bind(c.user).bind_blob(cred);
       dev.step();
@@ -534,13 +596,13 @@ class SqliteStore final : public Store {
     }
 
     CreatedChallenge out;
-    Stmt pend(db(), "SELECT challenge_id FROM challenges WHERE host_id=? AND user=? AND "
+    Stmt pend(cache_, "SELECT challenge_id FROM challenges WHERE host_id=? AND user=? AND "
                     "status='pending'");
     pend.bind(c.host_id).bind(c.user);
     while (pend.step() == SQLITE_ROW) out.superseded.push_back(pend.text(0));
     if (pend.failed()) return backend_error(db(), "create challenge");
     for (const auto& id : out.superseded) {
-      Stmt cancel(db(), "UPDATE challenges SET status='cancelled', decided_at=? WHERE "
+      Stmt cancel(cache_, "UPDATE challenges SET status='cancelled', decided_at=? WHERE "
                         "challenge_id=?");
       cancel.bind(now).bind(id);
       if (cancel.step() != SQLITE_DONE) return backend_error(db(), "supersede");
@@ -558,14 +620,14 @@ class SqliteStore final : public Store {
     r.nonce = c.nonce;
     r.created = now;
     r.expires = c.expires;
-    Stmt ins(db(), "INSERT INTO challenges(challenge_id, host_id, host_name, user, service, rhost, "
+    Stmt ins(cache_, "INSERT INTO challenges(challenge_id, host_id, host_name, user, service, rhost, "
                    "tty, nonce, created, expires, status) VALUES(?,?,?,?,?,?,?,?,?,?,'pending')");
     ins.bind(r.challenge_id).bind(r.host_id).bind(r.host_name).bind(r.user).bind(r.service)
         .bind(r.rhost).bind(r.tty).bind(r.nonce).bind(r.created).bind(r.expires);
     if (ins.step() != SQLITE_DONE) return backend_error(db(), "insert challenge");
     int position = 0;
     for (const auto& cred : c.credential_ids) {
-      Stmt ci(db(), "INSERT INTO challenge_credentials(challenge_id, position, credential_id) "
+      Stmt ci(cache_, "INSERT INTO challenge_credentials(challenge_id, position, credential_id) "
                     "VALUES(?,?,?)");
       ci.bind(r.challenge_id).bind(position++).bind_blob(cred);
       if (ci.step() != SQLITE_DONE) return backend_error(db(), "insert challenge");
@@ -601,7 +663,7 @@ class SqliteStore final : public Store {
       c->decided_at = c->expires;
       return c;
     }
-    Stmt s(db(), "UPDATE challenges SET status='cancelled', decided_at=? WHERE challenge_id=?");
+    Stmt s(cache_, "UPDATE challenges SET status='cancelled', decided_at=? WHERE challenge_id=?");
     s.bind(now).bind(challenge_id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "cancel challenge");
     if (!tx.commit()) return backend_error(db(), "commit");
@@ -633,7 +695,7 @@ class SqliteStore final : public Store {
                                    : decision == Decision::deny  ? ChallengeStatus::denied
                                                                  : ChallengeStatus::reported;
     const bool with_assertion = decision == Decision::approve && assertion.has_value();
-    Stmt s(db(), "UPDATE challenges SET status=?, decided_at=?, decided_by=?, decided_by_name=?, "
+    Stmt s(cache_, "UPDATE challenges SET status=?, decided_at=?, decided_by=?, decided_by_name=?, "
                  "decided_credential=?, a_credential_id=?, a_authenticator_data=?, "
                  "a_client_data_json=?, a_signature=? WHERE challenge_id=? AND status='pending'");
     s.bind(to_string(status)).bind(now).bind(d->device_id).bind(d->name).bind_blob(d->credential_id);
@@ -645,16 +707,16 @@ class SqliteStore final : public Store {
     }
     s.bind(challenge_id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "decide challenge");
-    Stmt used(db(), "UPDATE devices SET last_used=? WHERE device_id=?");
+    Stmt used(cache_, "UPDATE devices SET last_used=? WHERE device_id=?");
     used.bind(now).bind(device_id);
     if (used.step() != SQLITE_DONE) return backend_error(db(), "decide challenge");
     if (decision != Decision::approve) {
-      Stmt den(db(), "INSERT INTO denials(host_id, user, time) VALUES(?,?,?)");
+      Stmt den(cache_, "INSERT INTO denials(host_id, user, time) VALUES(?,?,?)");
       den.bind(c->host_id).bind(c->user).bind(now);
       if (den.step() != SQLITE_DONE) return backend_error(db(), "record denial");
     }
     if (decision == Decision::report) {
-      Stmt blk(db(), "INSERT OR IGNORE INTO push_blocks(host_id, user, since) VALUES(?,?,?)");
+      Stmt blk(cache_, "INSERT OR IGNORE INTO push_blocks(host_id, user, since) VALUES(?,?,?)");
       blk.bind(c->host_id).bind(c->user).bind(now);
       if (blk.step() != SQLITE_DONE) return backend_error(db(), "block push");
     }
@@ -675,7 +737,7 @@ class SqliteStore final : public Store {
     if (!tx) return backend_error(db(), "begin");
     std::vector<std::string> ids;
     {
-      Stmt s(db(), "SELECT challenge_id FROM challenges WHERE status='pending' AND expires<=?");
+      Stmt s(cache_, "SELECT challenge_id FROM challenges WHERE status='pending' AND expires<=?");
       s.bind(now);
       while (s.step() == SQLITE_ROW) ids.push_back(s.text(0));
       if (s.failed()) return backend_error(db(), "expire");
@@ -703,7 +765,7 @@ class SqliteStore final : public Store {
                       "WHERE d.api_key_id=? AND d.revoked=0 " +
                       (pending_only ? "AND c.status='pending' AND c.expires>? " : "AND ?=? ") +
                       "ORDER BY c.rowid DESC LIMIT ?";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(api_key_id);
     if (pending_only) s.bind(now); else s.bind(0).bind(0);
     s.bind(limit);
@@ -726,11 +788,11 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
-    Stmt s(db(), "DELETE FROM push_blocks WHERE host_id=? AND user=?");
+    Stmt s(cache_, "DELETE FROM push_blocks WHERE host_id=? AND user=?");
     s.bind(host_id).bind(user);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "unblock");
     const bool was = sqlite3_changes(db()) > 0;
-    Stmt den(db(), "DELETE FROM denials WHERE host_id=? AND user=?");
+    Stmt den(cache_, "DELETE FROM denials WHERE host_id=? AND user=?");
     den.bind(host_id).bind(user);
     if (den.step() != SQLITE_DONE) return backend_error(db(), "unblock");
     if (!tx.commit()) return backend_error(db(), "commit");
@@ -740,7 +802,7 @@ class SqliteStore final : public Store {
   // ---- audit ----
   StoreResult<Done> append_audit(const AuditEvent& e) override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "INSERT INTO audit(time, event, host, user, service, rhost, challenge_id, device, "
+    Stmt s(cache_, "INSERT INTO audit(time, event, host, user, service, rhost, challenge_id, device, "
                  "result, ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
     s.bind(e.time).bind(e.event).bind(e.host).bind(e.user).bind(e.service).bind(e.rhost)
         .bind(e.challenge_id).bind(e.device).bind(e.result).bind(e.ms);
@@ -750,7 +812,7 @@ class SqliteStore final : public Store {
 
   StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override {
     std::lock_guard lock(mu_);
-    Stmt s(db(), "SELECT seq, time, event, host, user, service, rhost, challenge_id, device, "
+    Stmt s(cache_, "SELECT seq, time, event, host, user, service, rhost, challenge_id, device, "
                  "result, ms FROM audit WHERE (?='' OR user=?) ORDER BY seq DESC LIMIT ?");
     s.bind(user).bind(user).bind(limit);
     std::vector<AuditEvent> out;
@@ -814,7 +876,7 @@ class SqliteStore final : public Store {
   }
 
   StoreResult<Done> mark_expired(const std::string& id, Seconds now) {
-    Stmt s(db(), "UPDATE challenges SET status='expired', decided_at=? WHERE challenge_id=? AND "
+    Stmt s(cache_, "UPDATE challenges SET status='expired', decided_at=? WHERE challenge_id=? AND "
                  "status='pending'");
     s.bind(now).bind(id);
     if (s.step() != SQLITE_DONE) return backend_error(db(), "expire challenge");
@@ -823,7 +885,7 @@ class SqliteStore final : public Store {
 
   StoreResult<PairingRecord> find_pairing_locked(std::string_view pairing_id) {
     std::string sql = std::string("SELECT ") + kPairingColumns + " FROM pairings WHERE pairing_id=?";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(pairing_id);
     s.step();
     if (s.failed()) return backend_error(db(), "find pairing");
@@ -833,7 +895,7 @@ class SqliteStore final : public Store {
 
   StoreResult<DeviceRecord> find_device_locked(std::string_view device_id) {
     std::string sql = std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE device_id=?";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(device_id);
     s.step();
     if (s.failed()) return backend_error(db(), "find device");
@@ -844,7 +906,7 @@ class SqliteStore final : public Store {
   StoreResult<ChallengeRecord> find_challenge_locked(std::string_view challenge_id) {
     std::string sql =
         std::string("SELECT ") + kChallengeColumns + " FROM challenges WHERE challenge_id=?";
-    Stmt s(db(), sql.c_str());
+    Stmt s(cache_, sql.c_str());
     s.bind(challenge_id);
     s.step();
     if (s.failed()) return backend_error(db(), "find challenge");
@@ -868,7 +930,7 @@ class SqliteStore final : public Store {
     if (c.status == ChallengeStatus::approved && !s.is_null(15) && !s.text(15).empty()) {
       c.assertion = Assertion{s.text(15), s.text(16), s.text(17), s.text(18)};
     }
-    Stmt cc(db(), "SELECT credential_id FROM challenge_credentials WHERE challenge_id=? "
+    Stmt cc(cache_, "SELECT credential_id FROM challenge_credentials WHERE challenge_id=? "
                   "ORDER BY position");
     cc.bind(challenge_id);
     while (cc.step() == SQLITE_ROW) c.credential_ids.push_back(cc.text(0));
@@ -876,7 +938,9 @@ class SqliteStore final : public Store {
     return c;
   }
   DbHandle db_;
+  StmtCache cache_;  // after db_: finalized before the connection closes
   std::mutex mu_;
+  Seconds nonces_purged_ = 0;
   ChangeListener listener_;
 };
 
