@@ -165,6 +165,12 @@ Status finish_config(RelayConfig& config) {
   if (!port || *port < 0 || *port > 65535) {
     return make_error(ErrorCode::invalid_argument, "listen: bad port in " + config.listen);
   }
+  if (config.nonce_ttl < 2 * config.clock_skew) {
+    // A nonce must be remembered for the whole window in which its
+    // timestamp is accepted (+-clock_skew), or a request could be replayed.
+    return make_error(ErrorCode::invalid_argument,
+                      "nonce_ttl must be at least twice clock_skew");
+  }
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return make_error(ErrorCode::invalid_argument, "tls_cert and tls_key go together");
   }

@@ -40,6 +40,7 @@ def config_is_strict(binary):
             ("listen = 0.0.0.0:8700\n", "plain HTTP is served on loopback only"),
             ("approver_origin = http://203.0.113.9\n", "approver_origin"),
             ("tls_cert = /x.pem\n", "tls_cert and tls_key go together"),
+            ("clock_skew = 400\n", "nonce_ttl must be at least twice clock_skew"),
         ]
         for text, message in cases:
             path = os.path.join(d, "c.conf")
