@@ -268,6 +268,7 @@ class ScriptedConversation final : public Conversation {
     return SecretBytes::from_string(answers_[next_++]);
   }
   void show_error(std::string_view text) override { errors.emplace_back(text); }
+  void show_info(std::string_view text) override { errors.emplace_back(text); }
   std::optional<SecretBytes> authtok() override { return std::nullopt; }
   bool set_authtok(const SecretBytes& /*value*/) override { return true; }
 
