@@ -114,8 +114,8 @@ Result<HostSettings> parse_push_config(std::string_view text) {
   }
   HostSettings settings;
   constexpr std::array<std::string_view, 9> kKeys = {
-      "relay", "host-id", "host-name", "approver-origin", "ca-file",
-      "pin",   "proxy",   "host-secret-file", "connect-timeout"};
+      "relay", "host_id", "host_name", "approver_origin", "ca_file",
+      "pin",   "proxy",   "host_secret_file", "connect_timeout"};
   std::array<bool, kKeys.size()> seen{};
   std::size_t number = 0;
   while (!text.empty()) {
@@ -129,7 +129,13 @@ Result<HostSettings> parse_push_config(std::string_view text) {
     const std::size_t blank = line.find_first_of(" \t");
     if (blank == std::string_view::npos) return config_error(number, "expected KEY VALUE");
     const std::string_view key = line.substr(0, blank);
-    const std::string_view value = trim(line.substr(blank));
+    std::string_view value = trim(line.substr(blank));
+    // "key value" or "key = value" (as `twostepd host add` prints it).
+    if (value.starts_with('=')) value = trim(value.substr(1));
+    if (key == "host_secret") {
+      return config_error(number, "host_secret does not belong in this file (users can read "
+                                  "it): put it into the root-only host_secret_file");
+    }
     std::size_t k = 0;
     while (k < kKeys.size() && kKeys[k] != key) ++k;
     if (k == kKeys.size()) return config_error(number, "unknown key");
@@ -148,17 +154,17 @@ Result<HostSettings> parse_push_config(std::string_view text) {
         break;
       case 1:
         if (!is_b64u_of_size(v, kIdBytes)) {
-          return config_error(number, "host-id must be the 22-character id from twostepd host add");
+          return config_error(number, "host_id must be the 22-character id from twostepd host add");
         }
         settings.host_id = std::move(v);
         break;
       case 2:
-        if (v.size() > 64) return config_error(number, "host-name longer than 64 bytes");
+        if (v.size() > 64) return config_error(number, "host_name longer than 64 bytes");
         settings.host_name = std::move(v);
         break;
       case 3:
         if (!rp_id_from_origin(v)) {
-          return config_error(number, "approver-origin must be https://HOST[:PORT]");
+          return config_error(number, "approver_origin must be https://HOST[:PORT]");
         }
         settings.approver_origin = std::move(v);
         break;
@@ -176,7 +182,7 @@ Result<HostSettings> parse_push_config(std::string_view text) {
         std::uint32_t seconds = 0;
         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
         if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 60) {
-          return config_error(number, "connect-timeout must be 1..60 seconds");
+          return config_error(number, "connect_timeout must be 1..60 seconds");
         }
         settings.connect_timeout_s = seconds;
         break;
@@ -206,6 +212,11 @@ Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
   std::fill(text->begin(), text->end(), '\0');
   std::string_view content = holder.view();
   content = trim(content.substr(0, content.find('\n')));
+  // The bare value, or the `host_secret = VALUE` line twostepd host add prints.
+  if (content.starts_with("host_secret")) {
+    content = trim(content.substr(11));
+    if (content.starts_with('=')) content = trim(content.substr(1));
+  }
   auto secret = b64u_decode_secret(content, kHostSecretBytes);
   if (!secret || secret->size() != kHostSecretBytes) {
     return make_error(ErrorCode::malformed,

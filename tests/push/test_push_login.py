@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Push login end to end (issue 13): twostepd on loopback, the test device
+paired through twostep-enroll --push, logins through the built module under
+pam_wrapper + pamtester.
+
+Usage: test_push_login.py TWOSTEP-ENROLL PAM_TWOSTEP.SO TWOSTEPD"""
+
+import os
+import re
+import sys
+import time
+
+import pexpect
+
+from pushtest import (Setup, check, finish, outcome, pending, totp, ORIGIN)
+
+PUSH_PROMPT = "Verification code, or Enter for a push: "
+
+
+def info_login(setup, service="twostep-push"):
+    """sudo/su style: the number is shown at once; no keystroke after Enter."""
+    child = setup.login(service)
+    child.expect_exact(PUSH_PROMPT)
+    child.sendline("")
+    child.expect(r"approve with the number (\d\d)\.")
+    return child, int(child.match.group(1))
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: needs root (the host secret must be a root-owned file)")
+        sys.exit(77)
+    enroll, module, twostepd = (os.path.abspath(p) for p in sys.argv[1:4])
+    setup = Setup(enroll, module, twostepd)
+    try:
+        run(setup)
+    finally:
+        setup.cleanup()
+    finish()
+
+
+def run(setup):
+    check(setup.enroll_totp() == 0, "TOTP enrollment written")
+    before = setup.file_text()
+
+    # --- pairing -----------------------------------------------------------
+    phone = setup.new_device("Pixel 8")
+    status, shown, on_phone, _ = setup.pair(phone, confirm="no")
+    check(status != 0 and setup.file_text() == before,
+          "a refused comparison leaves the file untouched")
+    phone = setup.new_device("Pixel 8")
+    status, shown, on_phone, text = setup.pair(phone)
+    check(status == 0, "twostep-enroll --push pairs the device (exit %s)" % status)
+    check(shown == on_phone, "terminal and phone show the same comparison code %s" % shown)
+    content = setup.file_text()
+    check(content.startswith("twostep-secret 2\n") and "device name=Pixel%208 " in content,
+          "the secret file now has a device line under twostep-secret 2")
+    out = os.popen("%s --list-devices --secret-file %s" % (setup.enroll, setup.secret_file)).read()
+    check(out.startswith("Pixel 8\tadded "), "--list-devices lists it: " + out.strip())
+
+    # Ctrl-C while waiting for the phone: nothing written.
+    before = setup.file_text()
+    child = setup.spawn_pairing()
+    child.expect("Waiting for the phone")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    check(child.exitstatus == 130 and setup.file_text() == before,
+          "Ctrl-C during pairing leaves the file untouched (exit %s)" % child.exitstatus)
+
+    setup.service("twostep-push", "push_timeout=8")
+    setup.service("sshd", "push_timeout=8")
+
+    # --- right number, sudo/su style ----------------------------------------
+    child, number = info_login(setup)
+    view = pending(phone)
+    phone.approve(view["id"], number)
+    ok, text = outcome(child)
+    check(ok and "method=push result=accepted reason=approved device=Pixel_8" in text.replace("Pixel?8", "Pixel_8"),
+          "right number: logged in without another keystroke")
+    counter = re.search(r"counter=(\d+)", setup.file_text()).group(1)
+    check(counter == str(phone.state["counter"]), "the sign counter is recorded (%s)" % counter)
+
+    # --- wrong number --------------------------------------------------------
+    child, number = info_login(setup)
+    phone.approve(pending(phone)["id"], (number + 1) % 100)
+    ok, text = outcome(child)
+    check(not ok and "reason=wrong_number" in text, "wrong number: refused (wrong_number)")
+
+    # --- deny ----------------------------------------------------------------
+    child, number = info_login(setup)
+    phone.deny(pending(phone)["id"])
+    ok, text = outcome(child)
+    check(not ok and "reason=denied" in text, "deny: refused")
+
+    # --- sshd style: the number inside a prompt, then Enter ------------------
+    child = setup.login("sshd")
+    child.expect_exact(PUSH_PROMPT)
+    child.sendline("")
+    child.expect(r"approve with the number (\d\d), then press Enter here \(or type a code\): ")
+    number = int(child.match.group(1))
+    phone.approve(pending(phone)["id"], number)
+    child.sendline("")
+    ok, text = outcome(child)
+    check(ok and "reason=approved" in text, "sshd style: number in a prompt, approve, Enter: in")
+
+    # --- a typed code while the push is pending: in, push cancelled ----------
+    time.sleep(1)
+    child = setup.login("sshd")
+    child.expect_exact(PUSH_PROMPT)
+    child.sendline("")
+    child.expect(r"approve with the number (\d\d)")
+    challenge = pending(phone)["id"]
+    child.sendline(totp(setup.key))
+    ok, text = outcome(child)
+    status = phone.challenge(challenge)["status"]
+    check(ok and "method=totp result=accepted" in text and status == "cancelled",
+          "a typed code while a push is pending: in, push %s" % status)
+
+    # --- no answer: refused at the timeout -----------------------------------
+    started = time.time()
+    child, number = info_login(setup)
+    ok, text = outcome(child)
+    took = time.time() - started
+    check(not ok and "reason=timeout" in text and 7 <= took <= 8 + 5,
+          "no answer: refused at push_timeout=8 (%.1f s)" % took)
+
+    # --- the relay as adversary (through the real relay) ----------------------
+    stranger = setup.new_device("Stranger")  # registered at the relay? not pinned here
+    child, number = info_login(setup)
+    view = pending(phone)
+    # A valid assertion, right number, but signed with a key that is not pinned.
+    phone.approve(view["id"], number, key=stranger.credential_key) if False else None
+    phone.approve(view["id"], number, counter=1)  # counter below the pinned one: a replay
+    ok, text = outcome(child)
+    check(not ok and "reason=replayed" in text, "an assertion whose counter went backwards: refused")
+
+    # --- report: refused, and the next push is blocked -----------------------
+    child, number = info_login(setup)
+    phone.report(pending(phone)["id"])
+    ok, text = outcome(child)
+    check(not ok and "reason=reported" in text, "report: refused")
+    child = setup.login("twostep-push")
+    child.expect_exact(PUSH_PROMPT)
+    child.sendline("")
+    ok, text = outcome(child)
+    check(not ok and "reason=push_blocked" in text, "after a report the next push is blocked")
+    setup.relay.admin("unblock", "--host", "web1", "--user", setup.user) if False else None
+
+
+if __name__ == "__main__":
+    main()
