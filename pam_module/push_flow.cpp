@@ -63,7 +63,8 @@ WaitReply RelayClient::wait(const std::string& id, steady_clock::time_point dead
     }
     // Ask the relay to hold the poll up to the deadline (at most 55 s), and
     // give the exchange the connect margin on top.
-    const long wait_s = std::min<long>(55, left / 1000);
+    // Rounded up: a zero-second poll in the last second would spin.
+    const long wait_s = std::min<long>(55, (left + 999) / 1000);
     const long budget = wait_s * 1000 + margin_.count();
     const auto answer = transport_.request("GET", path, "wait=" + std::to_string(wait_s), "",
                                            std::min<long>(budget, left + margin_.count()));

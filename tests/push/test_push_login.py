@@ -124,6 +124,7 @@ def run(setup):
     took = time.time() - started
     check(not ok and "reason=timeout" in text and 7 <= took <= 8 + 5,
           "no answer: refused at push_timeout=8 (%.1f s)" % took)
+    if "reason=timeout" not in text: print(text)
 
     # --- the relay as adversary (through the real relay) ----------------------
     stranger = setup.new_device("Stranger")  # registered at the relay? not pinned here
