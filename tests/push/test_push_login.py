@@ -7,6 +7,7 @@ Usage: test_push_login.py TWOSTEP-ENROLL PAM_TWOSTEP.SO TWOSTEPD"""
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -146,7 +147,29 @@ def run(setup):
     child.sendline("")
     ok, text = outcome(child)
     check(not ok and "reason=push_blocked" in text, "after a report the next push is blocked")
-    setup.relay.admin("unblock", "--host", "web1", "--user", setup.user) if False else None
+
+    # --- pin management ----------------------------------------------------
+    out = os.popen("%s --remove-device 'Pixel 8' --secret-file %s 2>&1; echo rc=$?"
+                   % (setup.enroll, setup.secret_file)).read()
+    content = setup.file_text()
+    check("rc=0" in out and content.startswith("twostep-secret 1\n") and "device " not in content,
+          "--remove-device removes the pin; the file goes back to twostep-secret 1")
+    child = setup.login("twostep-push")
+    child.expect_exact("Verification code: ")
+    child.sendline(totp(setup.key))
+    ok, _ = outcome(child)
+    check("or Enter for a push" not in (child.before or ""),
+          "without pins the prompt offers no push")
+
+    # A google-authenticator file: a clear "convert first" message, untouched.
+    ga = os.path.join(setup.tmp, "ga")
+    subprocess.run([setup.enroll, "--format", "google-authenticator", "--no-confirm",
+                    "--qr", "none", "--secret-file", ga, "--quiet"], capture_output=True)
+    before = open(ga).read()
+    result = subprocess.run([setup.enroll, "--push", "--push-config", setup.push_conf,
+                             "--secret-file", ga, "--qr", "none"], capture_output=True, text=True)
+    check(result.returncode != 0 and "Convert it first" in result.stderr and open(ga).read() == before,
+          "a google-authenticator file gets the convert-first message: " + result.stderr.strip()[:90])
 
 
 if __name__ == "__main__":
