@@ -128,6 +128,17 @@ std::optional<pam::Config> check_arguments(const PamLine& line, Report& report) 
   std::string summary = "arguments valid";
   if (config->nullok) summary += "; nullok: users without a secret file get in without a code";
   report.ok(describe(line) + " (" + summary + ")");
+  // pam_google_authenticator's arguments: what the module will log, and the
+  // two that let a login through without a recorded code.
+  for (const auto& notice : config->notices) report.note(line.origin + ": " + notice);
+  if (config->grace_period != 0) {
+    report.note(line.origin + ": grace_period=" + std::to_string(config->grace_period) +
+                ": a login from the same remote host within that time needs no code");
+  }
+  if (config->allow_readonly) {
+    report.note(line.origin + ": allow_readonly: a right code is let through even when it "
+                "cannot be recorded (it can then be used again); logged at error level");
+  }
   return std::move(*config);
 }
 

@@ -49,25 +49,23 @@ std::vector<std::string> candidates(const pam::Config& config, const Account& us
   return paths;
 }
 
-// Every directory from the file's up to /: the strict-modes rule of sshd's
-// safe_path (owned by root or the owner, no group/other write unless sticky).
-void check_directories(const std::string& path, uid_t owner, Report& report) {
-  std::string dir = parent_of(path);
-  while (true) {
-    struct stat info {};
-    if (::stat(dir.c_str(), &info) != 0) {
-      report.problem("cannot stat directory " + dir, "check the path");
-      return;
-    }
-    const bool foreign = info.st_uid != 0 && info.st_uid != owner;
-    const bool writable = (info.st_mode & 022) != 0 && (info.st_mode & S_ISVTX) == 0;
-    if (foreign || writable) {
-      report.warning("directory " + dir + " (owner uid " + std::to_string(info.st_uid) + ", mode " +
-                         octal(info.st_mode) + ") lets another account replace the secret file",
-                     std::string("chmod go-w ") + dir + (foreign ? " and chown it to root" : ""));
-    }
-    if (dir == "/") return;
-    dir = parent_of(dir);
+// Every directory from the file's up to /, as the module checks them (strict
+// modes, core's check_secret_directories): a failure makes every login fail,
+// nullok included, unless the service line says no_strict_modes.
+void check_directories(const std::string& path, uid_t owner, bool strict_modes, Report& report) {
+  FileExpectations expectations;
+  expectations.owner = owner;
+  auto checked = check_secret_directories(path, expectations);
+  if (checked || checked.error().code == ErrorCode::not_found) return;
+  const std::string fix =
+      "chmod go-w the directory (and chown it to root if another account owns it), or add "
+      "no_strict_modes to the pam_twostep line";
+  if (strict_modes) {
+    report.problem("the module refuses " + path + " (even with nullok): " + checked.error().message,
+                   fix);
+  } else {
+    report.warning(checked.error().message + "; no_strict_modes lets the module use it anyway",
+                   fix);
   }
 }
 
@@ -94,9 +92,10 @@ std::string token_summary(const Token& token) {
   return text;
 }
 
-void check_content(const std::string& path, uid_t owner, Report& report) {
+void check_content(const std::string& path, uid_t owner, bool strict_modes, Report& report) {
   FileExpectations expectations;
   expectations.owner = owner;
+  expectations.strict_modes = strict_modes;
   auto document = read_secret_file(path, expectations);
   if (!document) {
     report.problem("the module would refuse " + path + ": " + document.error().message,
@@ -121,7 +120,8 @@ void check_content(const std::string& path, uid_t owner, Report& report) {
   }
 }
 
-void check_file(const std::string& path, uid_t owner, gid_t group, Report& report) {
+void check_file(const std::string& path, uid_t owner, gid_t group, bool strict_modes,
+                Report& report) {
   struct stat info {};
   if (::lstat(path.c_str(), &info) != 0) {
     report.problem("cannot stat " + path, "run twostep-check as root");
@@ -155,9 +155,9 @@ void check_file(const std::string& path, uid_t owner, gid_t group, Report& repor
                    "keep one link (cp it to a new file, then mv it over)");
   }
   if (safe) report.ok(path + ": regular file, owner uid " + std::to_string(owner) + ", mode " + octal(info.st_mode));
-  check_directories(path, owner, report);
+  check_directories(path, owner, strict_modes, report);
   check_writable_directory(path, owner, group, report);
-  if (safe) check_content(path, owner, report);
+  if (safe) check_content(path, owner, strict_modes, report);
 }
 
 }  // namespace
@@ -191,11 +191,12 @@ void check_user(const CheckOptions& options, const StackFacts& facts, Report& re
     struct stat info {};
     if (::lstat(path.c_str(), &info) == 0 || errno != ENOENT) {
       report.ok("secret file: " + path + " (as the module expands " + config.secret_path + ")");
-      check_file(path, owner, group, report);
+      check_file(path, owner, group, config.strict_modes, report);
       return;
     }
   }
   if (paths.empty()) return;
+  check_directories(paths.front(), owner, config.strict_modes, report);
   if (config.nullok) {
     report.note("no secret file at " + paths.front() + ": nullok lets " + *options.user +
                 " in without a code until they enroll");

@@ -392,6 +392,8 @@ class Authentication {
   Audit audit_;
   bool lockout_in_prompt_ = false;  // the prompt already said "too many attempts"
   std::vector<std::string> push_devices_;  // pinned credential ids (b64u), from the snapshot
+  // The file owner's supplementary groups, looked up (NSS) once per login.
+  std::optional<std::vector<gid_t>> owner_groups_;
 };
 
 // Unknown users and users without a secret file are asked for a code like
@@ -509,12 +511,13 @@ std::optional<AuthStatus> Authentication::within_grace_period(const FileTarget& 
   }
   std::optional<Result<SecretDocument>> document;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group);
+    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
     if (!identity) {
       return std::nullopt;
     }
     FileExpectations expectations;
     expectations.owner = target.owner;
+    expectations.strict_modes = config_.strict_modes;
     document.emplace(read_secret_file(path, expectations));
   }
   if (!*document || !twostep::within_grace_period((*document)->enrollment, request_.rhost,
@@ -530,7 +533,8 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                                        const CodeInput& input) {
   std::optional<VerifyRun> run;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
     if (!identity) {
       log_.error(identity.error().message);
       return {audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
@@ -548,14 +552,23 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
 }
 
 // Locked out now: say so. A failure still counted: the previous code was
-// refused (for whatever reason), so give the clock hint.
-PromptNotice notice_for(const RateLimit& limit, std::int64_t now) {
-  if (is_rate_limited(limit, now)) {
+// refused (for whatever reason), so give the clock hint. With a failure
+// source (native files) both follow the per-address counting of the
+// verification, so another address's failures neither announce a lockout
+// that verification would not apply nor hint at this user's clock.
+PromptNotice notice_for(const RateLimit& limit, std::int64_t now,
+                        const std::optional<std::string>& source) {
+  const bool limited = source ? is_rate_limited(limit, now, *source) : is_rate_limited(limit, now);
+  if (limited) {
     return PromptNotice::locked_out;
   }
   const auto interval = static_cast<std::int64_t>(limit.interval_s);
-  for (const std::int64_t failed_at : limit.failures) {
-    if (failed_at <= now && now - failed_at < interval) {
+  const bool sourced = source && limit.failure_sources.size() == limit.failures.size();
+  for (std::size_t i = 0; i < limit.failures.size(); ++i) {
+    const std::int64_t failed_at = limit.failures[i];
+    const bool ours = !sourced || limit.failure_sources[i].empty() ||
+                      limit.failure_sources[i] == *source;
+    if (ours && failed_at <= now && now - failed_at < interval) {
       return PromptNotice::clock_hint;
     }
   }
@@ -570,12 +583,13 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   if (config_.code_source == CodeSource::use_first_pass) {
     return PromptNotice::none;  // no prompt to carry it
   }
-  auto identity = FileAccessIdentity::assume(target.owner, target.group);
+  auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
   if (!identity) {
     return PromptNotice::none;
   }
   FileExpectations expectations;
   expectations.owner = target.owner;
+  expectations.strict_modes = config_.strict_modes;
   const auto document = read_secret_file(path, expectations);
   if (!document) {
     return PromptNotice::none;
@@ -585,14 +599,19 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
       push_devices_.push_back(push::b64u_encode(device.credential_id));
     }
   }
-  return notice_for(document->enrollment.rate_limit, clock_());
+  std::optional<std::string> source;
+  if (document->format == FileFormat::native) {
+    source = rate_limit_source(request_.rhost);
+  }
+  return notice_for(document->enrollment.rate_limit, clock_(), source);
 }
 
 AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
   std::optional<std::string> unsafe;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
     if (!identity) {
       log_.error(identity.error().message);
       return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
@@ -695,7 +714,8 @@ AuthStatus Authentication::verify_approval(const FileTarget& target, const std::
   bool ran = false;
   Status file_status;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
     if (!identity) {
       log_.error(identity.error().message);
       return audit_.finish_push(AuthStatus::service_error, "error", "privilege_drop_failed",

@@ -55,6 +55,7 @@ class Case:
     secret: Optional[str] = None                 # content of DIR/secrets/<user>
     secret_mode: int = 0o600
     secret_link: bool = False                    # secrets/<user> is a symlink
+    secrets_dir_mode: int = 0o700                # DIR/secrets itself (strict modes)
     user: bool = False                           # pass --user
     module_present: bool = True
     clock: Optional[dict[str, str]] = None       # fake tool -> script body
@@ -80,6 +81,12 @@ CASES = [
     Case("bracketed_prompt_valid",
          "auth required pam_unix.so\nauth required pam_twostep.so [prompt=Code please: ] \\\n"
          "  nullok\n", 0, ["[prompt=Code please: ] nullok (arguments valid"]),
+    Case("google_authenticator_arguments",
+         "auth required pam_unix.so\nauth required pam_twostep.so nullok noskewadj "
+         "no_increment_hotp grace_period=3600 allow_readonly echo-verification-code\n", 0,
+         ["arguments valid", "noskewadj changes nothing",
+          "no_increment_hotp changes nothing", "grace_period=3600: a login from the same remote",
+          "allow_readonly: a right code is let through"], absent=["PAM_SERVICE_ERR"]),
     Case("nullok_only_module", "auth required pam_twostep.so nullok\n", 1,
          ["nullok, but pam_twostep is the only auth module that can succeed",
           "fix: add `auth required pam_permit.so` on the line after it"]),
@@ -169,6 +176,16 @@ CASES = [
     Case("user_file_missing_nullok",
          f"auth required pam_unix.so\nauth required pam_twostep.so nullok {SECRET}\n", 0,
          ["nullok lets " + ME + " in without a code"], user=True),
+    # Strict modes: a directory others can write fails every login, nullok too.
+    Case("user_dir_world_writable",
+         f"auth required pam_unix.so\nauth required pam_twostep.so nullok {SECRET}\n", 1,
+         ["the module refuses @DIR@/secrets/" + ME + " (even with nullok)",
+          "/secrets is writable by group or others", "no_strict_modes"],
+         absent=[KEY], secret=native_file(), secrets_dir_mode=0o777, user=True),
+    Case("user_dir_world_writable_relaxed",
+         f"auth required pam_unix.so\nauth required pam_twostep.so no_strict_modes {SECRET}\n", 0,
+         ["no_strict_modes lets the module use it anyway"],
+         absent=[KEY], secret=native_file(), secrets_dir_mode=0o777, user=True),
     Case("user_file_malformed", f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET}\n",
          1, ["the module would refuse"], absent=[KEY],
          secret="twostep-secret 1\ntoken name=phone secret=" + KEY + " digits=99\n", user=True),
@@ -223,6 +240,7 @@ def run_case(case: Case, base: str) -> Optional[str]:
         os.chmod(target, case.secret_mode)
         if case.secret_link:
             os.symlink(target, os.path.join(secrets, ME))
+        os.chmod(secrets, case.secrets_dir_mode)
     if case.user:
         argv += ["--user", ME]
     env = dict(os.environ)

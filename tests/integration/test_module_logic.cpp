@@ -675,6 +675,24 @@ void test_user_owned_central_directory(void** state) {
                    AuthStatus::success);
 }
 
+// no_strict_modes also holds for the snapshot read before the prompt: a
+// locked-out user in a directory others can write is still told so.
+void test_relaxed_strict_modes_keep_the_lockout_notice(void** state) {
+  auto& f = *static_cast<FlowFixture*>(*state);
+  make_dir_world_writable(f.dir);
+  f.config.strict_modes = false;
+  RecordingLog log;
+  for (int i = 0; i < 2; ++i) {  // the fixture's limit: 2 per 60 s
+    ScriptedConversation conversation({"000000"});
+    (void)authenticate(f.config, f.request, conversation, log, &fixed_clock);
+  }
+  ScriptedConversation locked({code_at_step(1000000)});
+  assert_int_equal(authenticate(f.config, f.request, locked, log, &fixed_clock),
+                   AuthStatus::auth_failed);
+  assert_int_equal(locked.prompts.size(), 1);
+  assert_true(locked.prompts[0].find("Too many failed attempts") != std::string::npos);
+}
+
 // nullok must not turn "someone deleted the file" into "not enrolled".
 void test_nullok_fails_closed_in_writable_directory(void** state) {
   auto& f = *static_cast<FlowFixture*>(*state);
@@ -724,10 +742,13 @@ void test_stranger_cannot_lock_owner_out(void** state) {
   const std::string text = file_text(f.dir + "/secret");
   assert_true(text.find("@" + rate_limit_source("203.0.113.66")) != std::string::npos);
   assert_true(text.find("203.0.113.66") == std::string::npos);
-  // The owner, from their own address, is not locked out.
+  // The owner, from their own address, is not locked out, and not told so.
   ScriptedConversation owner({code_at_step(1000000)});
   assert_int_equal(authenticate(f.config, f.request, owner, log, &fixed_clock),
                    AuthStatus::success);
+  assert_int_equal(owner.prompts.size(), 1);
+  assert_string_equal(owner.prompts[0].c_str(), "Verification code: ");
+  assert_int_equal(owner.errors.size(), 0);
   // Many addresses together hit the total ceiling (4 x 3): then everyone waits.
   for (int i = 0; i < 12; ++i) {
     AuthRequest other = f.request;
@@ -809,6 +830,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_nullok_fails_closed_in_writable_directory, flow_setup,
                                       flow_teardown),
       cmocka_unit_test(test_strict_modes_arguments),
+      cmocka_unit_test_setup_teardown(test_relaxed_strict_modes_keep_the_lockout_notice,
+                                      flow_setup, flow_teardown),
       cmocka_unit_test_setup_teardown(test_stranger_cannot_lock_owner_out, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_ga_file_rate_limit_stays_global, flow_setup,

@@ -712,6 +712,26 @@ void test_privilege_drop_to_file_user(void** /*state*/) {
   assert_contains(denied.syslog, "result=error");
 }
 
+// Strict modes through the real module: a secret file's directory that
+// others can write fails the login even with nullok (someone could have
+// deleted the file); no_strict_modes restores the old behaviour.
+void test_strict_modes_with_nullok(void** /*state*/) {
+  const std::string dir = case_dir("strict_nullok");
+  assert_int_equal(::chmod(dir.c_str(), 0777), 0);
+  const auto refused = run_pam("strict_nullok", {"123456"}, world.user, PAM_AUTH_ERR);
+  assert_int_equal(refused.rc, PAM_AUTH_ERR);
+  assert_contains(refused.syslog, "is writable by group or others");
+  assert_contains(refused.syslog, "result=error reason=unsafe_directory");
+  assert_int_equal(refused.prompts.size(), 1);  // asked, like any refused user
+  // Alone in the stack an ignoring module yields no success; the audit line
+  // tells ignored from refused.
+  const auto relaxed = run_pam("relaxed_nullok", {}, world.user, PAM_PERM_DENIED);
+  assert_contains(relaxed.syslog, "result=ignored reason=no_secret_file");
+  assert_int_equal(::chmod(dir.c_str(), 0700), 0);
+  const auto fixed = run_pam("strict_nullok", {}, world.user, PAM_PERM_DENIED);
+  assert_contains(fixed.syslog, "result=ignored reason=no_secret_file");
+}
+
 // What libpam would sleep after a failed pam_authenticate: the application's
 // PAM_FAIL_DELAY callback receives it instead of sleeping.
 struct DelaySeen {
@@ -996,6 +1016,9 @@ void define_services() {
                                "auth required @WRAP@/pam_get_items.so"});
   add_module_service("file_user", "secret=@CASE@/nobody-dir/secret user=nobody");
   add_module_service("no_libcurl", "secret=@CASE@/secret");
+  add_module_service("strict_nullok", "secret=@CASE@/secret nullok");
+  add_module_service("relaxed_nullok",
+                     "secret=" + world.secrets + "/strict_nullok/secret nullok no_strict_modes");
   add_service("fail_delay", {"auth required @MODULE_DELAY@ secret=@CASE@/%u"});
   add_service("fail_nodelay", {"auth required @MODULE_DELAY@ secret=@CASE@/%u nodelay"});
 }
@@ -1052,6 +1075,7 @@ int main() {
       cmocka_unit_test(test_try_first_pass),
       cmocka_unit_test(test_forward_pass),
       cmocka_unit_test(test_privilege_drop_to_file_user),
+      cmocka_unit_test(test_strict_modes_with_nullok),
       cmocka_unit_test(test_failure_delay_for_every_failure),
       cmocka_unit_test(test_totp_login_never_loads_libcurl),
   };

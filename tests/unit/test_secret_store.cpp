@@ -541,6 +541,30 @@ void test_strict_modes_table(void** state) {
   assert_int_equal(::chmod(inner.c_str(), 0700), 0);
 }
 
+// A symlink in a directory others can write: realpath alone would check only
+// the link's (safe) target, not the writable directory holding the link.
+void test_strict_modes_see_directory_holding_a_symlink(void** state) {
+  const TestDir& dir = dir_of(state);
+  const std::string shared = dir.path + "/shared";
+  const std::string safe = dir.path + "/safe";
+  assert_int_equal(::mkdir(shared.c_str(), 0700), 0);
+  assert_int_equal(::mkdir(safe.c_str(), 0700), 0);
+  write_file(safe + "/secret", kFile);
+  assert_int_equal(::symlink(safe.c_str(), (shared + "/user").c_str()), 0);
+  const std::string file = shared + "/user/secret";
+  assert_true(check_secret_directories(file, {}).ok());  // a symlinked path is fine ...
+  assert_int_equal(::chmod(shared.c_str(), 0777), 0);    // ... unless others can relink it
+  assert_error(check_secret_directories(file, {}), ErrorCode::unsafe_file,
+               "/shared is writable by group or others");
+  assert_error(lock_and_update_secret_file(file, {}, set_last_step), ErrorCode::unsafe_file,
+               "/shared is writable");
+  // Pointed at a safe directory without the file: still refused, so nullok
+  // cannot take it for "not enrolled".
+  assert_int_equal(::unlink((safe + "/secret").c_str()), 0);
+  assert_error(check_secret_directories(file, {}), ErrorCode::unsafe_file, "/shared");
+  assert_int_equal(::chmod(shared.c_str(), 0700), 0);
+}
+
 // ---- one locked writer ---------------------------------------------------------
 
 // A login that holds the lock for 500 ms and then writes back what it read
@@ -829,6 +853,8 @@ int main() {
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_create_secret_file, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_strict_modes_table, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_strict_modes_see_directory_holding_a_symlink, setup_dir,
+                                      teardown_dir),
       cmocka_unit_test_setup_teardown(test_replace_during_login_wins, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_remove_during_login_wins, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_directory_swap_mid_update, setup_dir, teardown_dir),
