@@ -149,6 +149,7 @@ Enrollment clone_enrollment(const Enrollment& enrollment) {
   copy.replay_protection = enrollment.replay_protection;
   copy.rate_limit = enrollment.rate_limit;
   copy.recent_logins = enrollment.recent_logins;
+  copy.devices = enrollment.devices;  // pins ride along: the trial is what gets written
   copy.backup_codes.reserve(enrollment.backup_codes.size());
   for (const auto& code : enrollment.backup_codes) {
     copy.backup_codes.push_back(BackupCode{code.hash, code.plain.clone()});
