@@ -148,6 +148,19 @@ def run(setup):
     ok, text = outcome(child)
     check(not ok and "reason=push_blocked" in text, "after a report the next push is blocked")
 
+    # --- a forward_pass login (no push) keeps the pins --------------------
+    with open(os.path.join(setup.service_dir, "fwd"), "w") as f:
+        f.write("auth required %s secret=%s forward_pass log_copy=stderr\n"
+                % (setup.module, setup.secret_file))
+    next_code = subprocess.run(["oathtool", "--totp", "-b", "-N", "now + 30 seconds", setup.key],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    child = setup.login("fwd")
+    child.expect("Password & verification code: ")
+    child.sendline("secret-password" + next_code)
+    ok, text = outcome(child)
+    check(ok and "device name=Pixel%208 " in setup.file_text(),
+          "a forward_pass TOTP login rewrites the file and keeps the device pin")
+
     # --- pin management ----------------------------------------------------
     out = os.popen("%s --remove-device 'Pixel 8' --secret-file %s 2>&1; echo rc=$?"
                    % (setup.enroll, setup.secret_file)).read()
