@@ -7,7 +7,9 @@ test device paired through `twostep-enroll --push --user` in a pty, then
   next prompt, OpenSSH bug 2876): Enter, approve on the phone, Enter;
 - real sudo (PAM_SILENT, info messages shown at once): Enter, the number is
   printed, and the command runs the moment the phone approves, with no
-  further keystroke; a wrong number is refused.
+  further keystroke; a wrong number is refused;
+- real su (its PAM service bind-mounted in a private mount namespace, as in
+  test_su.py): the same as sudo.
 
 Usage: test_push.py --module pam_twostep.so --kind twostep --enroll twostep-native
                     --enroll-tool twostep-enroll --twostepd twostepd
@@ -125,6 +127,27 @@ def main() -> int:
                 + ("" if ok else "\n" + out))
         ok, out = sudo(1)
         h.check(not ok, "sudo: the wrong number on the phone is refused")
+
+        # --- su: /etc/pam.d/su bind-mounted in a private mount namespace ----
+        su_service = os.path.join(workdir, "su-service")
+        with open(su_service, "w", encoding="ascii") as handle:
+            handle.write(module.auth_line() + " push push_config=%s push_timeout=30\n" % conf +
+                         "account required pam_unix.so\nsession required pam_permit.so\n")
+        os.chmod(su_service, 0o644)
+        caller = h.create_user()
+        script = ('mount --bind "%s" /etc/pam.d/su && exec runuser -u "%s" -- su "%s" -c '
+                  '"echo e2e-\\$((6*7))-ok"' % (su_service, caller.name, user.name))
+        child = pexpect.spawn("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c",
+                                          script], encoding="utf-8", timeout=40)
+        child.expect_exact(PUSH_PROMPT)
+        child.sendline("")
+        child.expect(r"approve with the number (\d\d)\.")
+        phone.approve(pending(phone)["id"], int(child.match.group(1)))
+        child.expect(pexpect.EOF)
+        child.close()
+        h.check(child.exitstatus == 0 and MARKER in child.before,
+                "su: number shown at once, approve: in without a keystroke"
+                + ("" if child.exitstatus == 0 else "\n" + child.before))
 
     return h.run_scenario(scenario)
 
