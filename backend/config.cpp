@@ -194,7 +194,12 @@ Status finish_config(RelayConfig& config) {
     const auto scheme_end = config.public_url.find("://") + 3;
     const auto path = config.public_url.find('/', scheme_end);
     const std::string authority = config.public_url.substr(scheme_end, path - scheme_end);
-    const auto port_colon = authority.rfind(':');
+    // host[:port] or [v6]:port
+    const auto bracket = authority.rfind(']');
+    auto port_colon = authority.rfind(':');
+    if (bracket != std::string::npos && port_colon != std::string::npos && port_colon < bracket) {
+      port_colon = std::string::npos;
+    }
     const std::string url_host = authority.substr(0, port_colon);
     // WebAuthn needs a DNS name as RP ID; on loopback that is "localhost".
     if (config.public_url.rfind("http://", 0) == 0 && is_loopback_host(url_host)) {

@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "server.hpp"
 #include "store.hpp"
+#include "store_pg.hpp"
 
 namespace {
 
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
   if (!ensure_parent(config.database)) return 1;
   auto opened = open_store(config.database);
   if (!opened) {
-    std::cerr << "twostepd: " << config.database << ": " << opened.error().message << "\n";
+    std::cerr << "twostepd: " << printable_location(config.database) << ": "
+              << opened.error().message << "\n";
     return 1;
   }
   Store& store = *opened.value();

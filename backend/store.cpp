@@ -1,5 +1,6 @@
 // Store helpers shared by every implementation, and the factory.
 #include "store.hpp"
+#include "store_pg.hpp"
 
 namespace twostep::relay {
 
@@ -50,10 +51,7 @@ std::optional<ChallengeStatus> challenge_status_from(std::string_view text) noex
 }
 
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& location) {
-  if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0) {
-    return StoreError{StoreErrc::backend,
-                      "this twostepd was built without PostgreSQL support"};
-  }
+  if (is_postgresql_url(location)) return open_postgresql_store(location);
   return open_sqlite_store(location);
 }
 

@@ -165,9 +165,17 @@ std::optional<std::vector<Variant>> read_manifest(const std::string& path) {
 bool restore_file(const Login& login) {
   if (login.secret_file.empty()) return true;
   const int fd = ::open(login.secret_file.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  bool ok = ::fchown(fd, login.owner, login.group) == 0 && ::fchmod(fd, 0600) == 0;
+  // Only ever a regular file: a manifest naming /dev/null or another device
+  // once had the bench chown and chmod it.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return false;
+  }
+  bool ok = ::ftruncate(fd, 0) == 0 && ::fchown(fd, login.owner, login.group) == 0 &&
+            ::fchmod(fd, 0600) == 0;
   std::size_t written = 0;
   while (ok && written < login.pristine.size()) {
     const ssize_t n = ::write(fd, login.pristine.data() + written, login.pristine.size() - written);

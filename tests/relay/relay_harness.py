@@ -55,6 +55,9 @@ class Relay:
         self.binary = binary
         self.dir = keep_dir or tempfile.mkdtemp(prefix="twostepd-test-")
         self.db = os.path.join(self.dir, "relay.db")
+        if os.environ.get("TWOSTEP_PG_URL"):  # under with_postgres.py: the same tests on PostgreSQL
+            import pg_database
+            self.db = pg_database.fresh_database(os.environ["TWOSTEP_PG_URL"])
         self.config = os.path.join(self.dir, "twostepd.conf")
         with open(self.config, "w") as f:
             f.write("approver_origin = %s\n" % ORIGIN)
@@ -116,6 +119,18 @@ class Relay:
                 return f.read()
         except OSError:
             return ""
+
+    def sql(self, statement):
+        """Runs one SQL statement on the relay's database, whichever store."""
+        if self.db.startswith("postgresql://"):
+            import pg_database
+            pg_database.execute(self.db, statement)
+            return
+        import sqlite3
+        db = sqlite3.connect(self.db)
+        db.execute(statement)
+        db.commit()
+        db.close()
 
     def cli(self, *args, check=True):
         r = subprocess.run([self.binary, "--config", self.config, "--db", self.db] + list(args),

@@ -279,11 +279,7 @@ def pairing_expired_and_completed_twice(binary):
         host = relay.add_host("web1")
         pid, url, token = relay.open_pairing(host, "alice")
         relay.stop()
-        import sqlite3
-        db = sqlite3.connect(relay.db)
-        db.execute("UPDATE pairings SET expires = expires - 61")
-        db.commit()
-        db.close()
+        relay.sql("UPDATE pairings SET expires = expires - 61")
         relay.start()
         dev = relay.new_device()
         _, _, secret = td.parse_pairing_url(url)

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "pg_test_support.hpp"
 #include "store.hpp"
 
 // cmocka last: its macros (fail, ...) clash with the standard library's names.
@@ -37,8 +40,10 @@ std::unique_ptr<Store> fresh_store() {
         g_location.substr(7) + "/store-" + std::to_string(++g_counter) + ".db";
     std::remove(g_last_sqlite_path.c_str());
     location = g_last_sqlite_path;
-  } else {
-    location = g_location;  // the PostgreSQL suite resets its schema per run
+  } else {  // a fresh database per test on the suite's PostgreSQL cluster
+    location = twostep::relay::test::create_database(
+        g_location, "store_" + std::to_string(getpid()) + "_" + std::to_string(++g_counter));
+    if (location.empty()) fail_msg("cannot create a test database");
   }
   auto s = open_store(location);
   if (!s) fail_msg("open_store: %s", s.error().message.c_str());
