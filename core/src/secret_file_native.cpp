@@ -181,6 +181,11 @@ Result<ParsedNative> NativeParser::run(std::string_view text) {
     if (!status) return status.error();
   }
   if (enrollment_.tokens.empty()) return line_error(all.size(), "no token line in the file");
+  // Version 2 exactly when devices are present, as the writer keeps it: a
+  // version 2 file without one could not be written back unchanged.
+  if (layout_.version2 && layout_.device_lines.empty()) {
+    return line_error(1, "\"twostep-secret 2\" without a device line (use \"twostep-secret 1\")");
+  }
   return std::move(parsed_);
 }
 
