@@ -18,6 +18,13 @@ docs for an option that is gone) fails CI.
       --exit-codes, the numbers in HEADER's enum (NAME = N) must be exactly
       those listed in EXIT STATUS.
 
+  test_man_pages.py conf MANPAGE UNKNOWN_REGEX SOURCE... -- PROBE...
+      A configuration file's settings: the candidates are the identifier
+      literals in SOURCE...; the program is asked about each (PROBE, with
+      {config} replaced by a file holding `KEY = 1` and {dir} by a temporary
+      directory; a key is unknown when the output matches UNKNOWN_REGEX).
+      Each known key must be named in a .TP tag; each named one must be known.
+
 Every man page must also have the sections an admin looks for (NAME,
 SYNOPSIS, DESCRIPTION, options, exit status or return values, FILES or
 ENVIRONMENT, EXAMPLES, SEE ALSO).
@@ -107,9 +114,11 @@ class ManPage:
 
 def check_sections(page, options_sections, exit_sections, extra_any=()):
     names = set(page.sections)
-    for required in ("NAME", "SYNOPSIS", "DESCRIPTION", "EXAMPLES", "SEE ALSO"):
+    for required in ("NAME", "SYNOPSIS", "DESCRIPTION", "SEE ALSO"):
         if required not in names:
             fail(f"{page.path}: no {required} section")
+    if not names & {"EXAMPLES", "EXAMPLE"}:
+        fail(f"{page.path}: no EXAMPLES section")
     if not names & set(options_sections):
         fail(f"{page.path}: no options section ({' or '.join(options_sections)})")
     if not names & set(exit_sections):
@@ -279,6 +288,57 @@ def check_cli(binary, man_path, exit_header):
           f"{len(every)} long options, {len(documented)} documented")
 
 
+# ---- configuration files -----------------------------------------------------
+
+def conf_documented(page):
+    """Keys named in the .TP tags of every section: the words before any
+    parenthesis ("tls_cert, tls_key (default: none)")."""
+    keys = set()
+    for section in page.sections:
+        for tag, _ in page.entries(section):
+            while re.search(r"\([^()]*\)", tag):
+                tag = re.sub(r"\([^()]*\)", "", tag)
+            keys |= {w for w in re.split(r"[\s,]+", tag) if re.fullmatch(r"[a-z][a-z0-9_]*", w)}
+    return keys
+
+
+def check_conf(man_path, sources, unknown_pattern, probe):
+    """probe: a command with {config}, run in a temporary directory with a
+    one-line file `KEY = 1`; the key is unknown when the output matches
+    unknown_pattern."""
+    import tempfile
+    page = ManPage(man_path)
+    check_sections(page, list(page.sections), ["DESCRIPTION"])
+    literals = set()
+    for source in sources:
+        literals |= set(re.findall(r'"([a-z][a-z0-9_]*)"', Path(source).read_text()))
+
+    def parser_knows(key):
+        with tempfile.TemporaryDirectory(prefix="twostep-man-") as tmp:
+            config = Path(tmp) / "probe.conf"
+            config.write_text(f"{key} = 1\n")
+            command = [part.replace("{config}", str(config)).replace("{dir}", tmp)
+                       for part in probe]
+            result = subprocess.run(command, cwd=tmp, capture_output=True, text=True,
+                                    stdin=subprocess.DEVNULL, timeout=30)
+            return not re.search(unknown_pattern, result.stdout + result.stderr)
+
+    if parser_knows("no_such_key_twostep_probe"):
+        fail(f"the probe {probe} does not report unknown keys as /{unknown_pattern}/")
+        return
+    known = {key for key in literals if parser_knows(key)}
+    documented = conf_documented(page)
+    for key in sorted(known - documented):
+        fail(f"{man_path}: setting {key} has no entry")
+    for key in sorted(documented - known):
+        if not parser_knows(key):
+            fail(f"{man_path}: documents {key}, which the parser refuses")
+    if len(known) < 3:
+        fail(f"the parser knows only {len(known)} of {len(literals)} candidate keys: probe broken?")
+    print(f"{Path(man_path).name}: {len(known)} settings known to the parser, "
+          f"{len(documented)} documented")
+
+
 def main(argv):
     if len(argv) >= 5 and argv[1] == "pam":
         check_pam(argv[2], argv[3], argv[4])
@@ -287,6 +347,10 @@ def main(argv):
         if len(argv) == 6 and header is None:
             sys.exit(__doc__)
         check_cli(argv[2], argv[3], header)
+    elif len(argv) >= 7 and argv[1] == "conf" and "--" in argv:
+        split = argv.index("--")
+        man_path, unknown_pattern, *sources = argv[2:split]
+        check_conf(man_path, sources, unknown_pattern, argv[split + 1:])
     else:
         sys.exit(__doc__)
     for message in failures:
