@@ -78,6 +78,7 @@ struct Variant {
   std::vector<double> pass_medians_us;
   std::vector<double> pass_p90s_us;
   std::vector<double> pass_extra_us;  // median paired difference to the baseline
+  std::vector<double> pass_over_anchor_us;  // median paired difference to the anchor
   std::size_t failures = 0;
   bool libcurl_seen = false;
   bool maps_checked = false;
@@ -140,7 +141,7 @@ std::optional<std::vector<Variant>> read_manifest(const std::string& path) {
     auto found = std::find_if(variants.begin(), variants.end(),
                               [&](const Variant& v) { return v.name == fields[0]; });
     if (found == variants.end()) {
-      variants.push_back(Variant{fields[0], fields[1], {}, {}, {}, {}, 0, false, false});
+      variants.push_back(Variant{fields[0], fields[1], {}, {}, {}, {}, {}, 0, false, false});
       found = variants.end() - 1;
     }
     Login login;
@@ -164,9 +165,17 @@ std::optional<std::vector<Variant>> read_manifest(const std::string& path) {
 bool restore_file(const Login& login) {
   if (login.secret_file.empty()) return true;
   const int fd = ::open(login.secret_file.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  bool ok = ::fchown(fd, login.owner, login.group) == 0 && ::fchmod(fd, 0600) == 0;
+  // Only ever a regular file: a manifest naming /dev/null or another device
+  // once had the bench chown and chmod it.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return false;
+  }
+  bool ok = ::ftruncate(fd, 0) == 0 && ::fchown(fd, login.owner, login.group) == 0 &&
+            ::fchmod(fd, 0600) == 0;
   std::size_t written = 0;
   while (ok && written < login.pristine.size()) {
     const ssize_t n = ::write(fd, login.pristine.data() + written, login.pristine.size() - written);
@@ -292,8 +301,9 @@ std::optional<std::string> code_for_now(const Login& login, std::int64_t step) {
 // every variant back to back (order rotating with i and rep), so all
 // variants see the same machine load within milliseconds, and the extra cost
 // of a variant is taken per user as a paired difference to the baseline.
-bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t rep,
-             std::ofstream* raw, bool record, bool fresh_process, bool settle) {
+bool run_rep(std::vector<Variant>& variants, std::size_t baseline,
+             std::optional<std::size_t> anchor, std::size_t rep, std::ofstream* raw, bool record,
+             bool fresh_process, bool settle) {
   const std::size_t count = variants.size();
   const std::size_t users = variants[0].logins.size();
   for (const Variant& variant : variants) {
@@ -316,7 +326,12 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t r
   for (std::size_t i = 0; i < users; ++i) {
     const std::int64_t step = current_step();
     for (std::size_t k = 0; k < count; ++k) {
-      Variant& variant = variants[(k + i + rep) % count];
+      // The order rotates with the user and the repetition, and runs
+      // backwards in odd repetitions, so no variant always follows the same
+      // one (and inherits what it left behind: journal, syslog queue).
+      const std::size_t slot = (k + i + rep) % count;
+      const std::size_t index = rep % 2 == 1 ? count - 1 - slot : slot;
+      Variant& variant = variants[index];
       const Login& login = variant.logins[i];
       const auto code = code_for_now(login, step);
       if (!code) {
@@ -337,7 +352,7 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t r
       }
       if (!record) continue;
       if (!ok) ++variant.failures;
-      times[(k + i + rep) % count][i] = us;
+      times[index][i] = us;
       if (raw != nullptr) {
         *raw << variant.name << ',' << rep << ',' << login.user << ',' << us << ','
              << (ok ? 1 : 0) << '\n';
@@ -351,6 +366,10 @@ bool run_rep(std::vector<Variant>& variants, std::size_t baseline, std::size_t r
     variants[v].pass_medians_us.push_back(median(times[v]));
     variants[v].pass_p90s_us.push_back(percentile(times[v], 0.9));
     variants[v].pass_extra_us.push_back(median(extra));
+    if (anchor) {
+      for (std::size_t i = 0; i < users; ++i) extra[i] = times[v][i] - times[*anchor][i];
+      variants[v].pass_over_anchor_us.push_back(median(extra));
+    }
   }
   return true;
 }
@@ -361,6 +380,9 @@ struct Options {
   std::string baseline = "pam_permit";
   std::string reference = "pam_google_authenticator";
   std::string subject = "pam_twostep";
+  std::string anchor;  // optional: subjects are also compared with this variant
+  std::string single_service;  // --service/--user: one login in this process
+  std::string single_user;
   std::size_t reps = 10;
   std::string preload;
   bool fresh_process = false;
@@ -398,6 +420,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
       options.reference = value;
     } else if (flag == "--subject") {
       options.subject = value;
+    } else if (flag == "--anchor") {
+      options.anchor = value;
+    } else if (flag == "--service") {
+      options.single_service = value;
+    } else if (flag == "--user") {
+      options.single_user = value;
     } else if (flag == "--preload") {
       options.preload = value;
     } else if (flag == "--reps") {
@@ -408,7 +436,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (i != argc || options.manifest.empty()) return std::nullopt;
+  if (i != argc) return std::nullopt;
+  const bool single = !options.single_service.empty() || !options.single_user.empty();
+  if (single ? (options.single_service.empty() || options.single_user.empty())
+             : options.manifest.empty()) {
+    return std::nullopt;
+  }
   return options;
 }
 
@@ -433,14 +466,44 @@ void print_summary(const std::vector<Variant>& variants, const Options& options)
                 variant.maps_checked ? (variant.libcurl_seen ? "YES" : "no") : "n/a");
   }
   const Variant* reference = find_variant(variants, options.reference);
-  if (reference == nullptr) return;
-  const double reference_extra = median(reference->pass_extra_us);
+  const Variant* anchor = options.anchor.empty() ? nullptr : find_variant(variants, options.anchor);
   for (const Variant& variant : variants) {
-    if (variant.name.rfind(options.subject, 0) != 0 || reference_extra <= 0) continue;
-    const double extra = median(variant.pass_extra_us);
-    std::printf("ratio extra(%s)/extra(%s) = %.2f\n", variant.name.c_str(),
-                reference->name.c_str(), extra / reference_extra);
+    if (variant.name.rfind(options.subject, 0) != 0) continue;
+    if (reference != nullptr && median(reference->pass_extra_us) > 0) {
+      // The spread: the same ratio taken within each repetition.
+      std::vector<double> per_rep;
+      for (std::size_t r = 0; r < variant.pass_extra_us.size(); ++r) {
+        per_rep.push_back(variant.pass_extra_us[r] / reference->pass_extra_us[r]);
+      }
+      std::printf("ratio extra(%s)/extra(%s) = %.2f (per repetition %.2f..%.2f)\n",
+                  variant.name.c_str(), reference->name.c_str(),
+                  median(variant.pass_extra_us) / median(reference->pass_extra_us),
+                  percentile(per_rep, 0.0), percentile(per_rep, 1.0));
+    }
+    if (anchor != nullptr) {
+      std::printf("over %s: median paired difference %.1f us (per repetition %.1f..%.1f)\n",
+                  anchor->name.c_str(), median(variant.pass_over_anchor_us),
+                  percentile(variant.pass_over_anchor_us, 0.0),
+                  percentile(variant.pass_over_anchor_us, 1.0));
+    }
   }
+}
+
+// --service/--user: one login in this very process (no fork), the code read
+// from stdin (never from the command line). For profilers: run it under
+// `valgrind --tool=callgrind` once with the module's service and once with a
+// pam_permit service; the difference is what one fresh-process login costs.
+int single_login(const Options& options) {
+  std::string code;
+  if (!std::getline(std::cin, code)) code = "000000";
+  Variant variant{"single", options.single_service, {}, {}, {}, {}, {}, 0, false, false};
+  Login login;
+  login.user = options.single_user;
+  ConversationData data;
+  data.code = &code;
+  const auto [us, ok] = timed_login(variant, login, data);
+  std::printf("login: %s, %.1f us\n", ok ? "ok" : "FAILED", us);
+  return ok ? 0 : 1;
 }
 
 }  // namespace
@@ -451,11 +514,10 @@ int main(int argc, char** argv) {
     std::cerr << "usage: twostep-pam-bench [--fresh-process] [--settle] --manifest FILE [--reps N]\n"
                  "       [--raw FILE.csv]\n"
                  "       [--preload LIB]\n"
-                 "       [--baseline NAME] [--reference NAME] [--subject PREFIX]\n";
+                 "       [--baseline NAME] [--reference NAME] [--subject PREFIX] [--anchor NAME]\n"
+                 "   or: twostep-pam-bench [--preload LIB] --service NAME --user NAME < code\n";
     return 2;
   }
-  auto variants = read_manifest(options->manifest);
-  if (!variants || variants->empty()) return 2;
   if (!options->preload.empty()) {
     // Deliberately never closed: stays mapped for the whole run, like a
     // library the application itself links.
@@ -487,6 +549,9 @@ int main(int argc, char** argv) {
   std::printf("mapped before the first pam_start: libstdc++ %s, libcrypto %s\n",
               library_mapped("libstdc++") ? "yes" : "no",
               library_mapped("libcrypto") ? "yes" : "no");
+  if (!options->single_service.empty()) return single_login(*options);
+  auto variants = read_manifest(options->manifest);
+  if (!variants || variants->empty()) return 2;
 
   std::optional<std::ofstream> raw;
   if (!options->raw.empty()) {
@@ -499,14 +564,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto baseline_index = static_cast<std::size_t>(baseline - variants->data());
+  std::optional<std::size_t> anchor_index;
+  if (const Variant* anchor = options->anchor.empty() ? nullptr
+                                                     : find_variant(*variants, options->anchor)) {
+    anchor_index = static_cast<std::size_t>(anchor - variants->data());
+  }
   std::printf("mode: %s\n", options->fresh_process
                                  ? "fresh process per login (forked child)"
                                  : "one process, logins in a loop");
   // Warm-up repetition (page cache; in loop mode also NODELETE libraries).
-  if (!run_rep(*variants, baseline_index, 0, nullptr, false, options->fresh_process,
+  if (!run_rep(*variants, baseline_index, anchor_index, 0, nullptr, false, options->fresh_process,
                options->settle)) return 1;
   for (std::size_t rep = 1; rep <= options->reps; ++rep) {
-    if (!run_rep(*variants, baseline_index, rep, raw ? &*raw : nullptr, true,
+    if (!run_rep(*variants, baseline_index, anchor_index, rep, raw ? &*raw : nullptr, true,
                  options->fresh_process, options->settle)) {
       return 1;
     }

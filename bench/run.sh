@@ -5,10 +5,17 @@
 #
 #   bench/run.sh [--build DIR] [--users N] [--reps N] [--out DIR]
 #                [--module PATH] [--enroll PATH] [--only REGEX] [--modes LIST]
+#                [--base-module PATH] [--workdir DIR]
 #
+# --base-module PATH adds `pam_twostep(native,base)`: another build of the
+# module (e.g. from main) on its own copy of ~/.twostep, so a change is
+# measured before/after in the same run, paired per user.
+# --workdir DIR: where the users' homes go (default /var/tmp). On a tmpfs
+# (/dev/shm) fsync costs nothing, which separates the modules' CPU work from
+# their journal commits; the real comparison is on a disk.
 # --only REGEX keeps the variants whose name matches (pam_permit always);
 # --modes picks from fresh-process,fresh-process-libcrypto,one-process-loop,
-# fresh-process-settled,one-process-loop-settled.
+# fresh-process-settled,fresh-process-libcrypto-settled,one-process-loop-settled.
 #
 # Creates N throwaway users tsb<hex>uNNN (homes under a temp dir) and services
 # /etc/pam.d/twostep-bench-<hex>-*; removes all of it on exit, also on error
@@ -21,6 +28,8 @@ users=200
 reps=5
 out=""
 module=""
+base_module=""
+workdir=/var/tmp
 enroll=""
 only=""
 modes="fresh-process,fresh-process-libcrypto,one-process-loop,fresh-process-settled,one-process-loop-settled"
@@ -34,6 +43,8 @@ while [[ $# -gt 0 ]]; do
     --reps) reps=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --module) module=$2; shift 2 ;;
+    --base-module) base_module=$2; shift 2 ;;
+    --workdir) workdir=$2; shift 2 ;;
     --enroll) enroll=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
@@ -51,13 +62,15 @@ bench_bin="$build/bench/twostep-pam-bench"
 [[ -n $enroll ]] || enroll="$build/enroll_tool/twostep-enroll"
 # libpam resolves relative module paths against its module directory.
 [[ $module == /* ]] || module="$PWD/$module"
+[[ -z $base_module || $base_module == /* ]] || base_module="$PWD/$base_module"
+[[ -z $base_module || -f $base_module ]] || { echo "--base-module: $base_module missing" >&2; exit 2; }
 have_twostep=0; [[ -f $module ]] && have_twostep=1
 have_enroll=0; [[ -x $enroll ]] && have_enroll=1
 [[ -n $out ]] || out="$build/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 
 hex=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-work=$(mktemp -d /var/tmp/twostep-bench-XXXXXX)
+work=$(mktemp -d "$workdir/twostep-bench-XXXXXX")
 chmod 755 "$work"
 created_users="$work/created-users"
 : > "$created_users"
@@ -82,7 +95,10 @@ python=/usr/bin/python3
 # measured as module cost. Stand in for journald/rsyslog with a datagram
 # socket that counts the lines, as on a normal host.
 if [[ ! -e /dev/log ]]; then
-  "$python" - "$out/syslog-lines.txt" <<'PY' &
+  # nice -10: on a loaded machine a starved stand-in would fill the socket's
+  # queue (net.unix.max_dgram_qlen, 10 lines) and block the modules' syslog()
+  # calls, charging the sink's lateness to whichever module logs.
+  nice -n -10 "$python" - "$out/syslog-lines.txt" <<'PY' &
 import os, signal, socket, sys
 sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sink.bind("/dev/log")
@@ -106,6 +122,8 @@ footprints=()
 for f in cxx cxx_crypto cxx_curl; do
   if [[ -f $build/bench/bench_footprint_$f.so ]]; then footprints+=("$f"); fi
 done
+# The floor anchor (bench/hmac_anchor_module.c): loads libcrypto, one HMAC.
+have_anchor=0; [[ -f $build/bench/bench_anchor_hmac.so ]] && have_anchor=1
 # Codes are precomputed with oathtool for a window of steps from now on; the
 # bench picks the one for the step it runs in. 120 steps = 1 hour of run time.
 code_steps=120
@@ -140,6 +158,7 @@ for i in $(seq -f '%03g' 1 "$users"); do
   line() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$service_prefix-$2" "$u" "$first_step" "$3" "$4" >> "$manifest"; }
   line pam_permit permit - -
   for f in "${footprints[@]}"; do line "footprint:$f" "fp-$f" - -; done
+  if [[ $have_anchor -eq 1 ]]; then line anchor:hmac anchor-hmac - -; fi
   line pam_google_authenticator ga "$ga_codes" "$home/.google_authenticator"
   line pam_oath oath "$ga_codes" "$home/.oath_users"
   if [[ $have_twostep -eq 1 ]]; then
@@ -154,7 +173,12 @@ for i in $(seq -f '%03g' 1 "$users"); do
               | grep -o 'otpauth://[^[:space:]]*' | head -n1) \
         || { echo "twostep-enroll failed for $u" >&2; exit 1; }
       native_secret=$($python -c 'import sys,urllib.parse as p; q=p.parse_qs(p.urlsplit(sys.stdin.read().strip()).query); print(q["secret"][0].upper().rstrip("="))' <<< "$uri")
-      line 'pam_twostep(native)' twostep-native "$(codes_for <<< "$native_secret")" "$home/.twostep"
+      native_codes=$(codes_for <<< "$native_secret")
+      line 'pam_twostep(native)' twostep-native "$native_codes" "$home/.twostep"
+      if [[ -n $base_module ]]; then
+        cp -p "$home/.twostep" "$home/.twostep.base"
+        line 'pam_twostep(native,base)' twostep-native-base "$native_codes" "$home/.twostep.base"
+      fi
     fi
   fi
 done
@@ -169,11 +193,15 @@ write_service() {  # name, auth line
 }
 write_service permit "pam_permit.so"
 for f in "${footprints[@]}"; do write_service "fp-$f" "$build/bench/bench_footprint_$f.so"; done
+if [[ $have_anchor -eq 1 ]]; then write_service anchor-hmac "$build/bench/bench_anchor_hmac.so"; fi
 write_service ga "$ga_module"
 write_service oath "$oath_module usersfile=\${HOME}/.oath_users window=1 digits=6"
 if [[ $have_twostep -eq 1 ]]; then
   write_service twostep-ga "$module secret=~/.google_authenticator.twostep"
   if [[ $have_enroll -eq 1 ]]; then write_service twostep-native "$module"; fi
+  if [[ $have_enroll -eq 1 && -n $base_module ]]; then
+    write_service twostep-native-base "$base_module secret=~/.twostep.base"
+  fi
 fi
 
 {
@@ -187,8 +215,10 @@ fi
   echo "libpam-google-authenticator: $(dpkg-query -W -f='${Version}' libpam-google-authenticator)"
   echo "libpam-oath: $(dpkg-query -W -f='${Version}' libpam-oath)"
   echo "pam_twostep: $([[ $have_twostep -eq 1 ]] && echo "$module" || echo 'not built (TBD)')"
-  for m in "$ga_module" "$oath_module" $([[ $have_twostep -eq 1 ]] && echo "$module") \
-           $(for f in "${footprints[@]}"; do echo "$build/bench/bench_footprint_$f.so"; done); do
+  [[ -z $base_module ]] || echo "pam_twostep (base): $base_module"
+  for m in "$ga_module" "$oath_module" $([[ $have_twostep -eq 1 ]] && echo "$module") $base_module \
+           $(for f in "${footprints[@]}"; do echo "$build/bench/bench_footprint_$f.so"; done) \
+           $([[ $have_anchor -eq 1 ]] && echo "$build/bench/bench_anchor_hmac.so"); do
     echo
     echo "== ldd $m ($(stat -c %s "$m") bytes)"
     ldd "$m"
@@ -206,6 +236,7 @@ run_bench() {  # label, bench args...
   echo "== $label" >> "$out/summary.txt"
   "$bench_bin" "$@" --manifest "$manifest" --reps "$reps" --raw "$out/raw-$label.csv" \
     --baseline pam_permit --reference pam_google_authenticator --subject pam_twostep \
+    --anchor anchor:hmac \
     | tee -a "$out/summary.txt" || echo "!! $label: some logins failed (see above)" | tee -a "$out/summary.txt"
   echo >> "$out/summary.txt"
 }
@@ -225,6 +256,7 @@ for mode in ${modes//,/ }; do
     # that forces a journal commit (twostep's directory fsync) also pays for
     # the renames other modules left uncommitted.
     fresh-process-settled) run_bench fresh-process-settled --fresh-process --settle ;;
+    fresh-process-libcrypto-settled) run_bench fresh-process-libcrypto-settled --fresh-process --settle --preload "$libcrypto" ;;
     one-process-loop-settled) run_bench one-process-loop-settled --settle ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac

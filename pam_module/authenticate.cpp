@@ -369,6 +369,8 @@ class Authentication {
   Clock clock_;
   Audit audit_;
   bool lockout_in_prompt_ = false;  // the prompt already said "too many attempts"
+  // The file owner's supplementary groups, looked up (NSS) once per login.
+  std::optional<std::vector<gid_t>> owner_groups_;
 };
 
 // Unknown users and users without a secret file are asked for a code like
@@ -508,7 +510,8 @@ CheckResult Authentication::check_code(const FileTarget& target, const std::stri
                                        const CodeInput& input) {
   std::optional<VerifyRun> run;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
     if (!identity) {
       log_.error(identity.error().message);
       return {audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",
@@ -579,7 +582,8 @@ AuthStatus Authentication::verify(const FileTarget& target) {
   std::optional<std::string> path;
   std::optional<std::string> unsafe;
   {
-    auto identity = FileAccessIdentity::assume(target.owner, target.group, target.owner_name);
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
     if (!identity) {
       log_.error(identity.error().message);
       return audit_.finish(AuthStatus::service_error, VerifyMethod::none, "error",

@@ -60,6 +60,13 @@ bool set_groups(const std::vector<gid_t>& groups) noexcept {
 
 Result<FileAccessIdentity> FileAccessIdentity::assume(uid_t uid, gid_t gid,
                                                       std::string_view user_name) {
+  std::optional<std::vector<gid_t>> groups;
+  return assume(uid, gid, user_name, groups);
+}
+
+Result<FileAccessIdentity> FileAccessIdentity::assume(
+    uid_t uid, gid_t gid, std::string_view user_name,
+    std::optional<std::vector<gid_t>>& groups) {
   const uid_t previous_uid = current_fsuid();
   const gid_t previous_gid = current_fsgid();
   if (previous_uid == uid && previous_gid == gid) {
@@ -67,8 +74,11 @@ Result<FileAccessIdentity> FileAccessIdentity::assume(uid_t uid, gid_t gid,
   }
   auto previous_groups = current_groups();
   if (!previous_groups) return previous_groups.error();
-  auto groups = groups_of(user_name, gid);
-  if (!groups) return groups.error();
+  if (!groups) {
+    auto looked_up = groups_of(user_name, gid);
+    if (!looked_up) return looked_up.error();
+    groups = std::move(*looked_up);
+  }
   // Groups and fsgid first: both still allowed while the fsuid is privileged.
   if (!set_groups(*groups)) {
     return make_error(ErrorCode::invalid_argument,

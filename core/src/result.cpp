@@ -1,5 +1,8 @@
 #include "twostep/result.hpp"
 
+#include <array>
+#include <cstring>
+
 namespace twostep {
 
 const char* to_string(ErrorCode code) noexcept {
@@ -15,6 +18,12 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::cancelled: return "cancelled";
   }
   return "unknown";
+}
+
+std::string errno_message(int error) {
+  std::array<char, 128> buffer{};
+  // GNU strerror_r returns the message: in `buffer` or a static string.
+  return ::strerror_r(error, buffer.data(), buffer.size());
 }
 
 }  // namespace twostep

@@ -8,6 +8,34 @@ SecretDocument::~SecretDocument() {
   for (auto& line : original_lines) wipe(line.data(), line.capacity());
 }
 
+namespace detail {
+KeptLayoutOwner::~KeptLayoutOwner() { delete layout_; }
+}  // namespace detail
+
+namespace file_text {
+
+Enrollment copy_enrollment(const Enrollment& enrollment) {
+  // Names every member: adding one to Enrollment stops this from compiling
+  // until it is copied here too (a writer would otherwise see it as changed).
+  const auto& [tokens, window, replay_protection, rate_limit, backup_codes, recent_logins] =
+      enrollment;
+  Enrollment copy;
+  copy.tokens.reserve(tokens.size());
+  for (const auto& token : tokens) copy.tokens.push_back(token.clone());
+  copy.window = window;
+  copy.replay_protection = replay_protection;
+  copy.rate_limit = rate_limit;
+  copy.backup_codes.reserve(backup_codes.size());
+  for (const auto& code : backup_codes) {
+    const auto& [hash, plain] = code;
+    copy.backup_codes.push_back(BackupCode{hash, plain.clone()});
+  }
+  copy.recent_logins = recent_logins;
+  return copy;
+}
+
+}  // namespace file_text
+
 const char* to_string(FileFormat format) noexcept {
   switch (format) {
     case FileFormat::native: return "native";
@@ -44,8 +72,8 @@ Result<SecretBytes> serialize_secret_document(const SecretDocument& document) {
   if (!out) return out;
   // Never hand back (and so never write) a file that would not load again.
   const auto check = document.format == FileFormat::native
-                         ? parse_native(out->view())
-                         : parse_google_authenticator(out->view());
+                         ? file_text::check_native(out->view())
+                         : file_text::check_google_authenticator(out->view());
   if (!check) {
     return make_error(ErrorCode::invalid_argument,
                       "document cannot be stored: " + check.error().message);

@@ -54,6 +54,13 @@ struct ParsedGa {
   GaLayout layout;
 };
 
+struct KeptGaLayout final : detail::KeptLayout {
+  KeptGaLayout(std::size_t lines, Enrollment as_read, GaLayout parsed)
+      : KeptLayout(FileFormat::google_authenticator, lines, std::move(as_read)),
+        layout(std::move(parsed)) {}
+  const GaLayout layout;
+};
+
 // GA's scratch codes are 10000000..99999999: its reader stops at any other line.
 bool valid_scratch_code(std::string_view text) {
   if (text.size() != kScratchDigits || text.front() == '0') return false;
@@ -488,10 +495,22 @@ SecretBytes render_fresh(const Enrollment& e) {
 Result<SecretDocument> parse_google_authenticator(std::string_view text) {
   auto parsed = GaParser().run(text);
   if (!parsed) return parsed.error();
-  return std::move(parsed->document);
+  SecretDocument& document = parsed->document;
+  // The only owner from here on; released with the document.
+  const auto* kept = new KeptGaLayout(document.original_lines.size(),
+                                      file_text::copy_enrollment(document.enrollment),
+                                      std::move(parsed->layout));
+  document.layout = detail::KeptLayoutOwner(kept);
+  return std::move(document);
 }
 
 namespace file_text {
+
+Status check_google_authenticator(std::string_view text) {
+  auto parsed = GaParser().run(text);
+  if (!parsed) return parsed.error();
+  return {};
+}
 
 Result<SecretBytes> serialize_google_authenticator(const SecretDocument& document) {
   const Enrollment& after = document.enrollment;
@@ -499,13 +518,13 @@ Result<SecretBytes> serialize_google_authenticator(const SecretDocument& documen
   if (!storable) return storable.error();
   if (document.original_lines.empty()) return render_fresh(after);
 
-  const SecretBytes original = join_lines(document.original_lines);
-  auto parsed = GaParser().run(original.view());
-  if (!parsed) {
+  // What the parser recorded about these lines (no second parse).
+  const auto* parsed = kept_layout<KeptGaLayout>(document, FileFormat::google_authenticator);
+  if (parsed == nullptr) {
     return make_error(ErrorCode::invalid_argument,
-                      "original lines do not parse: " + parsed.error().message);
+                      "original lines were not parsed as a google-authenticator file");
   }
-  const Enrollment& before = parsed->document.enrollment;
+  const Enrollment& before = parsed->before;
   EditPlan plan(document.original_lines.size());
   if (!constant_time_equal(before.tokens[0].key.span(), after.tokens[0].key.span())) {
     plan.replace(0, base32_encode(after.tokens[0].key.span()));

@@ -37,6 +37,12 @@ struct ParsedNative {
   NativeLayout layout;
 };
 
+struct KeptNativeLayout final : detail::KeptLayout {
+  KeptNativeLayout(std::size_t lines, Enrollment as_read, NativeLayout parsed)
+      : KeptLayout(FileFormat::native, lines, std::move(as_read)), layout(std::move(parsed)) {}
+  const NativeLayout layout;
+};
+
 bool is_name_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          c == '.' || c == '_' || c == '-';
@@ -618,10 +624,22 @@ void plan_backups(const NativeLayout& layout, const Enrollment& before, const En
 Result<SecretDocument> parse_native(std::string_view text) {
   auto parsed = NativeParser().run(text);
   if (!parsed) return parsed.error();
-  return std::move(parsed->document);
+  SecretDocument& document = parsed->document;
+  // The only owner from here on; released with the document.
+  const auto* kept = new KeptNativeLayout(document.original_lines.size(),
+                                          file_text::copy_enrollment(document.enrollment),
+                                          std::move(parsed->layout));
+  document.layout = detail::KeptLayoutOwner(kept);
+  return std::move(document);
 }
 
 namespace file_text {
+
+Status check_native(std::string_view text) {
+  auto parsed = NativeParser().run(text);
+  if (!parsed) return parsed.error();
+  return {};
+}
 
 Result<SecretBytes> serialize_native(const SecretDocument& document) {
   const Enrollment& after = document.enrollment;
@@ -629,13 +647,13 @@ Result<SecretBytes> serialize_native(const SecretDocument& document) {
   if (!storable) return storable.error();
   if (document.original_lines.empty()) return render_fresh(after);
 
-  const SecretBytes original = join_lines(document.original_lines);
-  auto parsed = NativeParser().run(original.view());
-  if (!parsed) {
+  // What the parser recorded about these lines (no second parse).
+  const auto* parsed = kept_layout<KeptNativeLayout>(document, FileFormat::native);
+  if (parsed == nullptr) {
     return make_error(ErrorCode::invalid_argument,
-                      "original lines do not parse: " + parsed.error().message);
+                      "original lines were not parsed as a native file");
   }
-  const Enrollment& before = parsed->document.enrollment;
+  const Enrollment& before = parsed->before;
   const NativeLayout& layout = parsed->layout;
   EditPlan plan(document.original_lines.size());
   plan_settings(layout, before, after, plan);

@@ -166,12 +166,50 @@ class EditPlan {
   std::vector<SecretBytes> appended_;
 };
 
-// The original lines joined back into one buffer, for re-parsing by writers.
-inline SecretBytes join_lines(const std::vector<std::string>& lines) {
-  SecretBytes out;
-  for (const auto& line : lines) out.append(line);
-  return out;
+// An exact copy of an enrollment (secrets cloned into fresh SecretBytes).
+Enrollment copy_enrollment(const Enrollment& enrollment);
+
+}  // namespace twostep::file_text
+
+namespace twostep::detail {
+
+// Base of each format's layout record (secret_file_native.cpp,
+// secret_file_ga.cpp). `before` is the enrollment exactly as parsed from
+// `line_count` original lines; writers compare it with the document's
+// current enrollment to decide which lines to rewrite.
+struct KeptLayout {
+  KeptLayout(FileFormat kept_format, std::size_t lines, Enrollment as_read)
+      : format(kept_format), line_count(lines), before(std::move(as_read)) {}
+  virtual ~KeptLayout() = default;
+  KeptLayout(const KeptLayout&) = delete;
+  KeptLayout& operator=(const KeptLayout&) = delete;
+
+  const FileFormat format;
+  const std::size_t line_count;
+  const Enrollment before;
+};
+
+}  // namespace twostep::detail
+
+namespace twostep::file_text {
+
+// The layout a parser kept for `document`, as the format's own record type,
+// or nullptr when the document was not parsed as `format` from its current
+// original lines.
+template <typename Layout>
+const Layout* kept_layout(const SecretDocument& document, FileFormat format) {
+  const detail::KeptLayout* kept = document.layout.get();
+  if (kept == nullptr || kept->format != format || document.format != format ||
+      kept->line_count != document.original_lines.size()) {
+    return nullptr;
+  }
+  return static_cast<const Layout*>(kept);
 }
+
+// Runs a format's parser over a writer's output, for serialize_secret_document's
+// check that everything written loads again (no layout is kept for it).
+Status check_native(std::string_view text);
+Status check_google_authenticator(std::string_view text);
 
 // Writers for each format (secret_file_native.cpp, secret_file_ga.cpp). They
 // keep unchanged lines of document.original_lines byte for byte.

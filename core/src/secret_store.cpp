@@ -76,7 +76,7 @@ struct DirCloser {
 };
 using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
-std::string errno_text(int error) { return std::generic_category().message(error); }
+std::string errno_text(int error) { return errno_message(error); }
 
 Error io_error(const std::string& what, const std::string& path, int error) {
   return make_error(ErrorCode::io, what + " " + path + ": " + errno_text(error));
@@ -403,6 +403,9 @@ struct Ownership {
 
 // One extended attribute; nullopt when the file has none (or the file
 // system has no such attributes).
+// Asks for the size first: a buffer of kMaxAttributeBytes for every read
+// zero-filled 64 KB three times per write (~200 k instructions, 16 fresh
+// pages) on systems where the attributes do not even exist.
 Result<std::optional<std::string>> attribute_of(int fd, const char* name,
                                                 const std::string& path) {
   // Size first, then the value; a concurrent change (ERANGE) is retried once.
@@ -421,6 +424,7 @@ Result<std::optional<std::string>> attribute_of(int fd, const char* name,
       value.resize(static_cast<std::size_t>(read));
       return std::optional<std::string>(std::move(value));
     }
+    if (errno == ENODATA) return std::optional<std::string>();  // removed meanwhile
     if (errno != ERANGE) return io_error(std::string("cannot read ") + name + " of", path, errno);
   }
   return make_error(ErrorCode::io, std::string(name) + " of " + path + " kept changing");

@@ -270,6 +270,33 @@ void test_serialize_refuses_what_would_not_load(void**) {
   }
 }
 
+// A writer edits lines by what the parser recorded about them; lines it did
+// not parse itself (or parsed as the other format) are refused, never guessed.
+void test_serialize_needs_the_parsed_layout(void**) {
+  const SecretDocument parsed = parse_ok(kExample);
+  {
+    SecretDocument copy;
+    copy.format = FileFormat::native;
+    copy.original_lines = parsed.original_lines;
+    copy.enrollment = parse_ok(kExample).enrollment;
+    auto out = serialize_secret_document(copy);
+    assert_false(out.ok());
+    assert_int_equal(static_cast<int>(out.error().code), static_cast<int>(ErrorCode::invalid_argument));
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    doc.original_lines.pop_back();  // no longer the lines the layout describes
+    assert_false(serialize_secret_document(doc).ok());
+  }
+  {
+    SecretDocument doc = parse_ok(kExample);
+    SecretDocument moved = std::move(doc);  // the layout moves with the document
+    auto out = serialize_secret_document(moved);
+    assert_true(out.ok());
+    assert_string_equal(std::string(out->view()).c_str(), std::string(kExample).c_str());
+  }
+}
+
 struct BadCase {
   std::string text;
   ErrorCode code;
@@ -448,6 +475,7 @@ int main() {
       cmocka_unit_test(test_token_added_and_removed),
       cmocka_unit_test(test_fresh_document),
       cmocka_unit_test(test_serialize_refuses_what_would_not_load),
+      cmocka_unit_test(test_serialize_needs_the_parsed_layout),
       cmocka_unit_test(test_malformed_cases),
       cmocka_unit_test(test_dispatch),
       cmocka_unit_test(test_issuer_and_label),

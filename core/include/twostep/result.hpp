@@ -24,6 +24,12 @@ enum class ErrorCode {
 
 const char* to_string(ErrorCode code) noexcept;
 
+// The C library's text for an errno value (thread-safe strerror_r). Not
+// std::generic_category().message(): that pulls libstdc++'s system_error
+// objects into the module, whose static initialiser registers two
+// destructors at every load.
+std::string errno_message(int error);
+
 struct Error {
   ErrorCode code;
   std::string message;  // never contains secret material

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "twostep/enrollment.hpp"
@@ -18,6 +19,34 @@ const char* to_string(FileFormat format) noexcept;
 inline constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
 inline constexpr std::size_t kMaxLineLength = 1024;
 inline constexpr std::size_t kMaxLines = 256;
+
+namespace detail {
+// What a parser learned about the lines (private to the format code).
+struct KeptLayout;
+
+// Sole owner of a KeptLayout. (Not std::unique_ptr: <memory> would drag
+// <ios> into every includer, and cmocka's fail() macro breaks that.)
+class KeptLayoutOwner {
+ public:
+  KeptLayoutOwner() = default;
+  explicit KeptLayoutOwner(const KeptLayout* layout) noexcept : layout_(layout) {}
+  ~KeptLayoutOwner();
+  KeptLayoutOwner(KeptLayoutOwner&& other) noexcept
+      : layout_(std::exchange(other.layout_, nullptr)) {}
+  KeptLayoutOwner& operator=(KeptLayoutOwner&& other) noexcept {
+    KeptLayoutOwner(std::move(other)).swap(*this);
+    return *this;
+  }
+  KeptLayoutOwner(const KeptLayoutOwner&) = delete;
+  KeptLayoutOwner& operator=(const KeptLayoutOwner&) = delete;
+
+  const KeptLayout* get() const noexcept { return layout_; }
+  void swap(KeptLayoutOwner& other) noexcept { std::swap(layout_, other.layout_); }
+
+ private:
+  const KeptLayout* layout_ = nullptr;
+};
+}  // namespace detail
 
 // A parsed file: the shared model plus what a writer needs to give the file
 // back byte-identical where nothing changed (google-authenticator lines the
@@ -35,6 +64,10 @@ struct SecretDocument {
   // google-authenticator: the file had a DISALLOW_REUSE line. (twostep always
   // enforces the replay floor and adds the line when it first writes one.)
   bool ga_had_disallow_reuse = false;
+  // Set by the parser together with original_lines: where each value sat and
+  // the enrollment as read, so writing the document back edits the lines
+  // without parsing them again. Null for documents that were not parsed.
+  detail::KeptLayoutOwner layout;
 };
 
 // Both formats can spell a key of any length; keys shorter than

@@ -1,0 +1,184 @@
+#include "admin.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "relay_crypto.hpp"
+
+namespace twostep::relay {
+namespace {
+
+
+Seconds now() { return static_cast<Seconds>(std::time(nullptr)); }
+
+std::string iso_time(Seconds t) {
+  if (t == 0) return "-";
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int fail(const StoreError& e) {
+  std::cerr << "twostepd: " << e.message << "\n";
+  return 1;
+}
+
+bool valid_host_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A host given by name or id.
+StoreResult<HostRecord> resolve_host(Store& store, const std::string& name_or_id) {
+  auto hosts = store.list_hosts();
+  if (!hosts) return hosts.error();
+  for (auto& h : *hosts) {
+    if (h.name == name_or_id || h.host_id == name_or_id) return h;
+  }
+  return StoreError{StoreErrc::not_found, "no host named '" + name_or_id + "'"};
+}
+
+void audit_admin(Store& store, const char* event, const std::string& host,
+                 const std::string& user, const std::string& device, const char* result) {
+  AuditEvent e;
+  e.time = now();
+  e.event = event;
+  e.host = host;
+  e.user = user;
+  e.device = device;
+  e.result = result;
+  if (auto r = store.append_audit(e); !r) std::cerr << "twostepd: audit: " << r.error().message << "\n";
+}
+
+}  // namespace
+
+int host_add(Store& store, const RelayConfig& config, const std::string& name) {
+  if (!valid_host_name(name)) {
+    std::cerr << "twostepd: a host name is 1-64 characters of A-Z a-z 0-9 . - _\n";
+    return 2;
+  }
+  std::string secret = crypto::random_bytes(32);
+  HostRecord host{crypto::random_id(), name, secret, now(), false};
+  auto added = store.add_host(host);
+  if (!added) return fail(added.error());
+  audit_admin(store, "host_added", name, "", "", "added");
+  std::cout << "# twostep push configuration for host '" << name << "'.\n"
+            << "# The secret is shown only now: put these lines into the host's push\n"
+            << "# configuration (root-only, mode 0600), then clear this terminal.\n"
+            << "relay = " << config.public_url << "\n"
+            << "host_id = " << host.host_id << "\n"
+            << "host_secret = " << crypto::b64u_encode(secret) << "\n";
+  std::fill(secret.begin(), secret.end(), '\0');
+  std::fill(host.secret.begin(), host.secret.end(), '\0');
+  return 0;
+}
+
+int host_list(Store& store) {
+  auto hosts = store.list_hosts();
+  if (!hosts) return fail(hosts.error());
+  std::printf("%-24s %-32s %s\n", "HOST ID", "NAME", "ADDED");
+  for (const auto& h : *hosts) {
+    std::printf("%-24s %-32s %s\n", h.host_id.c_str(), h.name.c_str(), iso_time(h.created).c_str());
+  }
+  return 0;
+}
+
+int host_remove(Store& store, const std::string& id_or_name) {
+  auto removed = store.remove_host(id_or_name, now());
+  if (!removed) return fail(removed.error());
+  audit_admin(store, "host_removed", removed->name, "", "", "removed");
+  std::cout << "removed host '" << removed->name << "' (" << removed->host_id
+            << "); its devices are revoked\n";
+  return 0;
+}
+
+int device_list(Store& store, const std::string& host, const std::string& user) {
+  DeviceFilter filter;
+  if (!host.empty()) {
+    auto h = resolve_host(store, host);
+    if (!h) return fail(h.error());
+    filter.host_id = h->host_id;
+  }
+  filter.user = user;
+  auto devices = store.list_devices(filter);
+  if (!devices) return fail(devices.error());
+  auto hosts = store.list_hosts();
+  auto host_name = [&](const std::string& id) -> std::string {
+    if (hosts) {
+      for (const auto& h : *hosts) {
+        if (h.host_id == id) return h.name;
+      }
+    }
+    return "(removed)";
+  };
+  std::printf("%-24s %-16s %-16s %-20s %-8s %-20s %s\n", "DEVICE ID", "HOST", "USER", "NAME",
+              "STATE", "ADDED", "LAST USED");
+  for (const auto& d : *devices) {
+    std::printf("%-24s %-16s %-16s %-20s %-8s %-20s %s\n", d.device_id.c_str(),
+                host_name(d.host_id).c_str(), d.user.c_str(), d.name.c_str(),
+                d.revoked ? "revoked" : "active", iso_time(d.created).c_str(),
+                iso_time(d.last_used).c_str());
+  }
+  return 0;
+}
+
+int device_revoke(Store& store, const std::string& device_id) {
+  auto d = store.revoke_device(device_id, now());
+  if (!d) return fail(d.error());
+  auto host = store.find_host(d->host_id);
+  audit_admin(store, "device_revoked", host ? host->name : "", d->user, d->name, "revoked");
+  std::cout << "revoked device " << d->device_id << " ('" << d->name << "' of " << d->user
+            << ")\n";
+  return 0;
+}
+
+int audit_show(Store& store, const std::string& user, bool json, int limit) {
+  auto events = store.list_audit(user, limit);
+  if (!events) return fail(events.error());
+  for (auto it = events->rbegin(); it != events->rend(); ++it) {  // oldest first
+    const auto& e = *it;
+    if (json) {
+      nlohmann::json j = {{"seq", e.seq},         {"time", e.time},       {"event", e.event},
+                          {"host", e.host},       {"user", e.user},       {"service", e.service},
+                          {"rhost", e.rhost},     {"challenge", e.challenge_id},
+                          {"device", e.device},   {"result", e.result},
+                          {"ms", e.ms >= 0 ? nlohmann::json(e.ms) : nlohmann::json(nullptr)}};
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << iso_time(e.time) << " " << e.event << " host=" << e.host << " user=" << e.user
+                << " service=" << e.service << " rhost=" << e.rhost
+                << " challenge=" << e.challenge_id << " device=" << e.device
+                << " result=" << e.result << " ms=" << (e.ms >= 0 ? std::to_string(e.ms) : "-")
+                << "\n";
+    }
+  }
+  return 0;
+}
+
+int unblock(Store& store, const std::string& host, const std::string& user) {
+  auto h = resolve_host(store, host);
+  if (!h) return fail(h.error());
+  auto was = store.unblock(h->host_id, user);
+  if (!was) return fail(was.error());
+  audit_admin(store, "push_unblocked", h->name, user, "", was.value() ? "cleared" : "none");
+  std::cout << (was.value() ? "push unblocked for " : "push was not blocked for ") << user
+            << " on " << h->name << "\n";
+  return 0;
+}
+
+int vapid_show() {
+  std::cout << "Web Push (VAPID) is not yet available: it arrives with the approver app.\n";
+  return 0;
+}
+
+}  // namespace twostep::relay

@@ -1,0 +1,21 @@
+// The admin subcommands of twostepd: they open the store, do one thing and
+// print the result. Each returns the process exit status.
+#pragma once
+
+#include <string>
+
+#include "config.hpp"
+#include "store.hpp"
+
+namespace twostep::relay {
+
+int host_add(Store& store, const RelayConfig& config, const std::string& name);
+int host_list(Store& store);
+int host_remove(Store& store, const std::string& id_or_name);
+int device_list(Store& store, const std::string& host, const std::string& user);
+int device_revoke(Store& store, const std::string& device_id);
+int audit_show(Store& store, const std::string& user, bool json, int limit);
+int unblock(Store& store, const std::string& host, const std::string& user);
+int vapid_show();
+
+}  // namespace twostep::relay

@@ -1,0 +1,57 @@
+// twostepd.conf(5): the relay's settings, every one with a safe default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "store.hpp"
+#include "twostep/result.hpp"
+
+namespace twostep::relay {
+
+struct RelayConfig {
+  // Network.
+  std::string listen = "127.0.0.1:8700";  // host:port; [v6]:port
+  std::string tls_cert;  // PEM chain; with tls_key: TLS. Neither: plain HTTP, loopback only
+  std::string tls_key;
+  std::string public_url;       // how hosts and phones reach us; default from listen
+  std::string approver_origin;  // clientDataJSON origin; default: public_url's origin
+
+  // Store: a SQLite path or a postgresql:// URL.
+  std::string database = "/var/lib/twostepd/twostepd.db";
+
+  // Limits (protocol section 9).
+  std::int64_t max_header_bytes = 8 * 1024;
+  std::int64_t max_body_bytes = 64 * 1024;
+  std::int64_t header_timeout = 10;  // seconds
+  std::int64_t idle_timeout = 60;
+  std::int64_t max_connections_per_client = 256;
+  std::int64_t host_rate = 50;  // requests per second per host
+  std::int64_t host_burst = 200;
+  std::int64_t device_rate = 10;  // per device key
+  std::int64_t device_burst = 50;
+  std::int64_t pairings_per_minute = 10;  // per client address and per host id
+  std::int64_t max_wait = 60;             // long-poll clamp, seconds
+
+  // Protocol timings.
+  std::int64_t clock_skew = 300;
+  std::int64_t nonce_ttl = 600;
+  std::int64_t pairing_ttl = 600;
+  std::int64_t max_challenge_ttl = 300;
+  std::int64_t event_keepalive = 15;
+
+  // Push fatigue.
+  FatiguePolicy fatigue{};
+};
+
+// Parses the file's text (strict: unknown, duplicate or malformed settings are
+// errors naming the line). Starts from the defaults above.
+Result<RelayConfig> parse_config(std::string_view text);
+// Reads `path`; a missing file is an error unless `optional` (the default
+// path may be absent: then every setting keeps its default).
+Result<RelayConfig> load_config(const std::string& path, bool optional);
+// Fills the defaults that depend on other settings (public_url,
+// approver_origin) and checks the combination (plain HTTP off loopback, ...).
+Status finish_config(RelayConfig& config);
+
+}  // namespace twostep::relay

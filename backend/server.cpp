@@ -1,0 +1,511 @@
+// The relay's network front end: one io_context thread, one coroutine per
+// connection, long-polls and event streams woken by the store's change
+// listener. Limits of protocol section 9 are enforced here (sizes, timeouts,
+// connections per address); the service enforces the rest.
+#include "server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <deque>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "service.hpp"
+
+namespace twostep::relay {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+Seconds wall_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Something a held request waits on: a timer whose cancellation means
+// "look again".
+struct Wakeup {
+  explicit Wakeup(net::any_io_executor ex) : timer(ex) {}
+  net::steady_timer timer;
+  std::deque<std::string> changed;  // event streams: challenge ids to look at
+};
+
+class Server {
+ public:
+  Server(const RelayConfig& config, Store& store, std::function<void(const std::string&)> log)
+      : config_(config),
+        store_(store),
+        log_(std::move(log)),
+        service_(store, config, wall_now, log_),
+        acceptor_(ioc_),
+        signals_(ioc_, SIGTERM, SIGINT),
+        hup_(ioc_, SIGHUP),
+        tick_(ioc_) {}
+
+  int run() {
+    if (!config_.tls_cert.empty() && !load_tls()) return 1;
+    if (!open_acceptor()) return 1;
+    store_.set_change_listener([this](ChangeKind kind, const std::string& id) {
+      net::post(ioc_, [this, kind, id] { wake(kind, id); });
+    });
+    signals_.async_wait([this](const beast::error_code& ec, int) {
+      if (!ec) begin_shutdown();
+    });
+    watch_hup();
+    net::co_spawn(ioc_, expire_loop(), net::detached);
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    ioc_.run();
+    store_.set_change_listener(nullptr);
+    log_("twostepd: stopped");
+    return 0;
+  }
+
+ private:
+  // ---- startup ----
+  bool load_tls() {
+    try {
+      auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+      ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                       ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      ctx->use_certificate_chain_file(config_.tls_cert);
+      ctx->use_private_key_file(config_.tls_key, ssl::context::pem);
+      tls_ = std::move(ctx);
+      return true;
+    } catch (const std::exception& e) {
+      log_("twostepd: cannot load TLS certificate/key (" + config_.tls_cert + ", " +
+           config_.tls_key + "): " + e.what());
+      return false;
+    }
+  }
+
+  void watch_hup() {
+    hup_.async_wait([this](const beast::error_code& ec, int) {
+      if (ec) return;
+      if (!config_.tls_cert.empty()) {
+        if (load_tls()) log_("twostepd: SIGHUP: TLS certificate and key reloaded");
+        else log_("twostepd: SIGHUP: reload failed; keeping the previous certificate");
+      }
+      watch_hup();
+    });
+  }
+
+  bool open_acceptor() {
+    std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
+    const std::string port = config_.listen.substr(config_.listen.rfind(':') + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host == "localhost") host = "127.0.0.1";
+    beast::error_code ec;
+    const auto address = net::ip::make_address(host, ec);
+    if (ec) {
+      log_("twostepd: listen: '" + host + "' is not an IP address");
+      return false;
+    }
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoi(port)));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log_("twostepd: cannot listen on " + config_.listen + ": " + ec.message());
+      return false;
+    }
+    const auto bound = acceptor_.local_endpoint();
+    const std::string shown = bound.address().is_v6()
+                                  ? "[" + bound.address().to_string() + "]"
+                                  : bound.address().to_string();
+    log_("twostepd: listening on " + shown + ":" + std::to_string(bound.port()) +
+         (tls_ ? " (TLS)" : " (plain HTTP, loopback)") + ", public URL " + config_.public_url);
+    return true;
+  }
+
+  // ---- wake-ups ----
+  static std::string key(ChangeKind kind, const std::string& id) {
+    return (kind == ChangeKind::challenge ? "c:" : "p:") + id;
+  }
+
+  void wake(ChangeKind kind, const std::string& id) {
+    if (auto it = waiters_.find(key(kind, id)); it != waiters_.end()) {
+      for (Wakeup* w : it->second) w->timer.cancel();
+    }
+    if (kind == ChangeKind::challenge) {
+      for (Wakeup* s : streams_) {
+        s->changed.push_back(id);
+        s->timer.cancel();
+      }
+    }
+  }
+
+  // Registered for the lifetime of one held request.
+  class WaitRegistration {
+   public:
+    WaitRegistration(Server& server, std::string k, Wakeup* w)
+        : server_(server), key_(std::move(k)), w_(w) {
+      server_.waiters_[key_].push_back(w_);
+    }
+    ~WaitRegistration() {
+      auto it = server_.waiters_.find(key_);
+      if (it == server_.waiters_.end()) return;
+      auto& v = it->second;
+      v.erase(std::remove(v.begin(), v.end(), w_), v.end());
+      if (v.empty()) server_.waiters_.erase(it);
+    }
+    WaitRegistration(const WaitRegistration&) = delete;
+    WaitRegistration& operator=(const WaitRegistration&) = delete;
+
+   private:
+    Server& server_;
+    std::string key_;
+    Wakeup* w_;
+  };
+
+  // ---- shutdown ----
+  void begin_shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    log_("twostepd: stopping: no new connections; pending long-polls get 503 shutting_down");
+    beast::error_code ec;
+    acceptor_.close(ec);
+    hup_.cancel();
+    tick_.cancel();
+    for (auto& [_, list] : waiters_) {
+      for (Wakeup* w : list) w->timer.cancel();
+    }
+    for (Wakeup* s : streams_) s->timer.cancel();
+    for (auto* idle : idle_) idle->cancel();
+    // Whatever still runs after the grace period is cut off.
+    auto grace = std::make_shared<net::steady_timer>(ioc_, kShutdownGrace);
+    grace->async_wait([this, grace](const beast::error_code&) { ioc_.stop(); });
+    grace_ = grace;
+    maybe_finish();
+  }
+
+  void maybe_finish() {
+    if (stopping_ && sessions_ == 0 && grace_) {
+      grace_->cancel();
+      grace_.reset();
+      signals_.cancel();
+    }
+  }
+
+  awaitable<void> expire_loop() {
+    while (!stopping_) {
+      tick_.expires_after(std::chrono::seconds(1));
+      beast::error_code ec;
+      co_await tick_.async_wait(net::redirect_error(use_awaitable, ec));
+      if (stopping_) break;
+      service_.expire_tick();
+    }
+  }
+
+  // ---- accept ----
+  awaitable<void> accept_loop() {
+    while (!stopping_) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(net::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (stopping_ || ec == net::error::operation_aborted) break;
+        continue;  // EMFILE and friends: keep serving the others
+      }
+      const auto remote = socket.remote_endpoint(ec);
+      if (ec) continue;
+      std::string address = remote.address().to_string();
+      auto& count = per_address_[address];
+      if (count >= config_.max_connections_per_client) {
+        socket.close(ec);  // section 9: closed at accept
+        continue;
+      }
+      ++count;
+      ++sessions_;
+      socket.set_option(tcp::no_delay(true), ec);
+      if (tls_) {
+        net::co_spawn(ioc_, tls_session(std::move(socket), tls_, address), net::detached);
+      } else {
+        net::co_spawn(ioc_, plain_session(std::move(socket), address), net::detached);
+      }
+    }
+  }
+
+  void session_ended(const std::string& address) {
+    if (auto it = per_address_.find(address); it != per_address_.end()) {
+      if (--it->second <= 0) per_address_.erase(it);
+    }
+    --sessions_;
+    maybe_finish();
+  }
+
+  awaitable<void> plain_session(tcp::socket socket, std::string address) {
+    beast::tcp_stream stream(std::move(socket));
+    try {
+      co_await serve(stream, address);
+    } catch (const std::exception&) {
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    session_ended(address);
+  }
+
+  awaitable<void> tls_session(tcp::socket socket, std::shared_ptr<ssl::context> ctx,
+                              std::string address) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx);
+    try {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(config_.header_timeout));
+      beast::error_code ec;
+      co_await stream.async_handshake(ssl::stream_base::server,
+                                      net::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        co_await serve(stream, address);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+        co_await stream.async_shutdown(net::redirect_error(use_awaitable, ec));
+      }
+    } catch (const std::exception&) {
+    }
+    session_ended(address);
+  }
+
+  // ---- one connection ----
+  template <class Stream>
+  awaitable<void> serve(Stream& stream, const std::string& address) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::flat_buffer buffer(static_cast<std::size_t>(config_.max_header_bytes +
+                                                       config_.max_body_bytes + 4096));
+    bool first = true;
+    while (!stopping_) {
+      beast::error_code ec;
+      if (!first && buffer.size() == 0) {
+        // Idle keep-alive: wait for the next request's first bytes.
+        lowest.expires_after(std::chrono::seconds(config_.idle_timeout));
+        idle_.insert(&lowest);
+        const std::size_t n = co_await stream.async_read_some(
+            buffer.prepare(1024), net::redirect_error(use_awaitable, ec));
+        idle_.erase(&lowest);
+        if (ec || stopping_) co_return;
+        buffer.commit(n);
+      }
+      first = false;
+      lowest.expires_after(std::chrono::seconds(config_.header_timeout));
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(config_.max_header_bytes));
+      parser.body_limit(static_cast<std::uint64_t>(config_.max_body_bytes));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       net::redirect_error(use_awaitable, ec));
+      if (ec == http::error::header_limit) {
+        co_await send(stream, error_response(413, "too_large", "request headers over the limit"),
+                      false, 11);
+        co_return;
+      }
+      if (ec == http::error::body_limit) {  // Content-Length over the limit
+        co_await send(stream, error_response(413, "too_large", "body over the limit"), false, 11);
+        co_return;
+      }
+      if (ec == http::error::end_of_stream) co_return;
+      if (ec && (ec == beast::error::timeout || ec == net::error::operation_aborted ||
+                 ec == net::error::eof || ec == net::error::connection_reset)) {
+        co_return;
+      }
+      if (ec) {
+        co_await send(stream, error_response(400, "bad_request", "malformed HTTP request"), false,
+                      11);
+        co_return;
+      }
+      const auto length = parser.content_length();
+      if (length && *length > static_cast<std::uint64_t>(config_.max_body_bytes)) {
+        co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
+                      parser.get().version());
+        co_return;
+      }
+      // curl sends "Expect: 100-continue" with larger bodies and waits a
+      // second for this before sending the body.
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+        lowest.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, go_on, net::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
+        lowest.expires_after(std::chrono::seconds(config_.header_timeout));
+      }
+      co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
+                      parser.get().version());
+        co_return;
+      }
+      if (ec == http::error::partial_message) {
+        co_await send(stream, error_response(400, "bad_request", "truncated body"), false,
+                      parser.get().version());
+        co_return;
+      }
+      if (ec) co_return;
+
+      const auto& req = parser.get();
+      HttpRequest in;
+      in.method = std::string(req.method_string());
+      in.target = std::string(req.target());
+      in.body = req.body();
+      in.has_content_length = req.find(http::field::content_length) != req.end();
+      in.content_type = std::string(req[http::field::content_type]);
+      auto header = [&](const char* name, std::string& out, bool* present) {
+        auto it = req.find(name);
+        if (it == req.end()) return;
+        out = std::string(it->value());
+        if (present) *present = true;
+      };
+      header("X-Twostep-Host", in.auth_host, &in.has_auth_host);
+      header("X-Twostep-Device", in.auth_device, &in.has_auth_device);
+      header("X-Twostep-Timestamp", in.auth_timestamp, nullptr);
+      header("X-Twostep-Nonce", in.auth_nonce, nullptr);
+      header("X-Twostep-Signature", in.auth_signature, nullptr);
+      in.client_address = address;
+      const bool keep_alive = req.keep_alive();
+      const unsigned version = req.version();
+
+      Outcome outcome = service_.handle(in);
+      if (auto* response = std::get_if<HttpResponse>(&outcome)) {
+        if (!co_await send(stream, *response, keep_alive, version)) co_return;
+      } else if (auto* wait = std::get_if<LongPoll>(&outcome)) {
+        if (!co_await hold(stream, *wait, keep_alive, version)) co_return;
+      } else {
+        co_await event_stream(stream, std::get<EventStream>(outcome), version);
+        co_return;
+      }
+      if (!keep_alive) co_return;
+    }
+  }
+
+  template <class Stream>
+  awaitable<bool> send(Stream& stream, const HttpResponse& r, bool keep_alive, unsigned version) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "twostepd");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    if (r.retry_after > 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
+    res.keep_alive(keep_alive && !stopping_);
+    res.body() = r.body;
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+    beast::error_code ec;
+    co_await http::async_write(stream, res, net::redirect_error(use_awaitable, ec));
+    co_return !ec && keep_alive && !stopping_;
+  }
+
+  // A long-poll: look, wait for a wake-up or the deadline, look again.
+  template <class Stream>
+  awaitable<bool> hold(Stream& stream, const LongPoll& wait, bool keep_alive, unsigned version) {
+    Wakeup wakeup(ioc_.get_executor());
+    WaitRegistration registration(*this, key(wait.kind, wait.id), &wakeup);
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_never();
+    for (;;) {
+      if (stopping_) {
+        co_return co_await send(stream,
+                                error_response(503, "shutting_down",
+                                               "the relay is stopping; repeat the wait"),
+                                false, version);
+      }
+      const bool final = Clock::now() >= wait.deadline;
+      if (auto r = service_.poll(wait, final)) {
+        co_return co_await send(stream, *r, keep_alive, version);
+      }
+      wakeup.timer.expires_at(wait.deadline);
+      beast::error_code ec;
+      co_await wakeup.timer.async_wait(net::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  // SSE: the body runs until the connection closes (no Content-Length, no
+  // chunking), so every client reads plain event-stream lines. Ends at
+  // shutdown, on a write error, or when the key has no live device left.
+  template <class Stream>
+  awaitable<void> event_stream(Stream& stream, const EventStream& es, unsigned version) {
+    Wakeup wakeup(ioc_.get_executor());
+    streams_.insert(&wakeup);
+    struct Unregister {
+      Server& s;
+      Wakeup* w;
+      ~Unregister() { s.streams_.erase(w); }
+    } unregister{*this, &wakeup};
+
+    auto& lowest = beast::get_lowest_layer(stream);
+    http::response<http::empty_body> res{http::status::ok, version};
+    res.set(http::field::server, "twostepd");
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::error_code ec;
+    lowest.expires_after(kWriteTimeout);
+    co_await http::async_write_header(stream, sr, net::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    auto write_event = [&](const std::string& data) -> awaitable<bool> {
+      lowest.expires_after(kWriteTimeout);
+      beast::error_code wec;
+      co_await net::async_write(stream, net::buffer(data), net::redirect_error(use_awaitable, wec));
+      co_return !wec;
+    };
+    for (const auto& event : service_.stream_start(es)) {
+      if (!co_await write_event(event)) co_return;
+    }
+    while (!stopping_) {
+      while (!wakeup.changed.empty()) {
+        const std::string id = std::move(wakeup.changed.front());
+        wakeup.changed.pop_front();
+        if (auto event = service_.stream_event(es, id)) {
+          if (!co_await write_event(*event)) co_return;
+        }
+      }
+      if (!service_.stream_allowed(es)) break;
+      wakeup.timer.expires_after(std::chrono::seconds(config_.event_keepalive));
+      co_await wakeup.timer.async_wait(net::redirect_error(use_awaitable, ec));
+      if (!ec && wakeup.changed.empty()) {
+        if (!co_await write_event(": keep-alive\n\n")) co_return;
+      }
+    }
+  }
+
+  const RelayConfig& config_;
+  Store& store_;
+  std::function<void(const std::string&)> log_;
+  RelayService service_;
+  net::io_context ioc_{1};
+  tcp::acceptor acceptor_;
+  net::signal_set signals_;
+  net::signal_set hup_;
+  net::steady_timer tick_;
+  std::shared_ptr<ssl::context> tls_;
+  std::shared_ptr<net::steady_timer> grace_;
+  bool stopping_ = false;
+  std::int64_t sessions_ = 0;
+  std::unordered_map<std::string, std::int64_t> per_address_;
+  std::unordered_map<std::string, std::vector<Wakeup*>> waiters_;
+  std::unordered_set<Wakeup*> streams_;
+  std::unordered_set<beast::tcp_stream*> idle_;
+};
+
+}  // namespace
+
+int run_server(const RelayConfig& config, Store& store,
+               const std::function<void(const std::string&)>& log) {
+  Server server(config, store, log);
+  return server.run();
+}
+
+}  // namespace twostep::relay

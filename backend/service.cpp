@@ -1,0 +1,967 @@
+// Protocol v1 (docs/protocol.md): routing, authentication, validation,
+// views and audit. The section numbers in comments are the document's.
+#include "service.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "relay_crypto.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep::relay {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxJsonDepth = 16;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json null_if_zero(Seconds v) { return v == 0 ? json(nullptr) : json(v); }
+
+bool is_b64u_id(std::string_view s, std::size_t chars) {
+  if (s.size() != chars) return false;
+  return crypto::b64u_decode(s).has_value();
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;  // path starts with '/'
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    out.emplace_back(path.substr(start, end - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+// Bracket depth outside strings, so a 64 KiB body of '[' is refused before
+// the parser builds it.
+bool json_depth_ok(std::string_view body) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
+// A request body: a JSON object with exactly the allowed fields.
+struct Body {
+  json value;
+  std::string problem;  // non-empty: bad_request with this message
+};
+
+Body parse_body(std::string_view text, std::initializer_list<std::string_view> required,
+                std::initializer_list<std::string_view> optional = {}) {
+  Body b;
+  if (!json_depth_ok(text)) {
+    b.problem = "JSON nested too deeply";
+    return b;
+  }
+  b.value = json::parse(text, nullptr, false);
+  if (b.value.is_discarded()) {
+    b.problem = "body is not valid JSON";
+    return b;
+  }
+  if (!b.value.is_object()) {
+    b.problem = "body is not a JSON object";
+    return b;
+  }
+  for (const auto& [key, _] : b.value.items()) {
+    const bool known = std::find(required.begin(), required.end(), key) != required.end() ||
+                       std::find(optional.begin(), optional.end(), key) != optional.end();
+    if (!known) {
+      b.problem = "unknown field '" + key + "'";
+      return b;
+    }
+  }
+  for (auto key : required) {
+    if (!b.value.contains(key)) {
+      b.problem = "missing field '" + std::string(key) + "'";
+      return b;
+    }
+  }
+  return b;
+}
+
+// A string field of `min`..`max` bytes, or nullopt (with `problem` set).
+std::optional<std::string> string_field(const json& obj, std::string_view key, std::size_t min,
+                                        std::size_t max, std::string& problem) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) {
+    problem = "'" + std::string(key) + "' must be a string";
+    return std::nullopt;
+  }
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.size() < min || s.size() > max) {
+    problem = "'" + std::string(key) + "' must be " + std::to_string(min) + " to " +
+              std::to_string(max) + " bytes";
+    return std::nullopt;
+  }
+  return s;
+}
+
+// A b64u field decoding to `min`..`max` bytes.
+std::optional<std::string> bytes_field(const json& obj, std::string_view key, std::size_t min,
+                                       std::size_t max, std::string& problem) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) {
+    problem = "'" + std::string(key) + "' must be a base64url string";
+    return std::nullopt;
+  }
+  auto raw = crypto::b64u_decode(it->get_ref<const std::string&>());
+  if (!raw) {
+    problem = "'" + std::string(key) + "' is not base64url without padding";
+    return std::nullopt;
+  }
+  if (raw->size() < min || raw->size() > max) {
+    problem = "'" + std::string(key) + "' must decode to " + std::to_string(min) + " to " +
+              std::to_string(max) + " bytes";
+    return std::nullopt;
+  }
+  return raw;
+}
+
+std::optional<std::int64_t> parse_decimal(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+// The query's parameters: only those in `allowed`, each once, decimal.
+struct Query {
+  std::unordered_map<std::string, std::int64_t> values;
+  std::string problem;
+};
+
+Query parse_query(std::string_view query, std::initializer_list<std::string_view> allowed) {
+  Query q;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const std::string name(pair.substr(0, eq));
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      q.problem = "unknown query parameter '" + name + "'";
+      return q;
+    }
+    const auto v = eq == std::string_view::npos ? std::nullopt : parse_decimal(pair.substr(eq + 1));
+    if (!v) {
+      q.problem = "query parameter '" + name + "' must be a decimal number";
+      return q;
+    }
+    if (!q.values.emplace(name, *v).second) {
+      q.problem = "query parameter '" + name + "' given twice";
+      return q;
+    }
+  }
+  return q;
+}
+
+// key=value for one audit line: bare if plain, else quoted with escapes,
+// so that no field can forge another field or another line.
+std::string log_value(std::string_view v) {
+  const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '=' && c != '\\';
+  });
+  if (plain) return std::string(v);
+  std::string out = "\"";
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+HttpResponse error_response(unsigned status, std::string_view code, std::string_view message,
+                            std::int64_t retry_after) {
+  json j = {{"error", code}, {"message", message}};
+  return HttpResponse{status, dump(j), retry_after};
+}
+
+namespace {
+HttpResponse bad_request(std::string_view message) {
+  return error_response(400, "bad_request", message);
+}
+HttpResponse not_found() { return error_response(404, "not_found", "no such resource"); }
+HttpResponse ok_json(const json& j, unsigned status = 200) { return HttpResponse{status, dump(j)}; }
+}  // namespace
+
+RelayService::RelayService(Store& store, const RelayConfig& config, WallClock now, LogLine log)
+    : store_(store),
+      config_(config),
+      now_(std::move(now)),
+      log_(std::move(log)),
+      host_limit_(static_cast<double>(config.host_rate), 1.0,
+                  static_cast<double>(config.host_burst)),
+      device_limit_(static_cast<double>(config.device_rate), 1.0,
+                    static_cast<double>(config.device_burst)),
+      pairing_by_address_(static_cast<double>(config.pairings_per_minute), 60.0,
+                          static_cast<double>(config.pairings_per_minute)),
+      pairing_by_host_(static_cast<double>(config.pairings_per_minute), 60.0,
+                       static_cast<double>(config.pairings_per_minute)) {}
+
+HttpResponse RelayService::store_error(const StoreError& e) {
+  switch (e.code) {
+    case StoreErrc::not_found: return not_found();
+    case StoreErrc::already_decided:
+      return error_response(409, "already_decided", "the challenge is no longer pending");
+    case StoreErrc::already_registered:
+      return error_response(409, "already_registered", "the pairing already has a device");
+    case StoreErrc::duplicate:
+      return error_response(409, "already_registered", "this credential is already active");
+    case StoreErrc::not_registered:
+      return error_response(409, "not_registered", "no device has registered yet");
+    case StoreErrc::expired: return error_response(410, "expired", "expired");
+    case StoreErrc::push_blocked:
+      return error_response(403, "push_blocked",
+                            "a request was reported for this user; an admin must clear it");
+    case StoreErrc::cooldown:
+      return error_response(429, "cooldown", "repeated denials; retry later",
+                            std::max<std::int64_t>(1, e.retry_after));
+    case StoreErrc::no_devices:
+      return error_response(422, "no_devices", "none of the devices is active for this user");
+    case StoreErrc::schema_too_new:
+    case StoreErrc::backend: break;
+  }
+  log_("twostepd: store error: " + e.message);
+  return error_response(500, "internal", "internal error");
+}
+
+// ---- routing ----------------------------------------------------------------
+
+Outcome RelayService::handle(const HttpRequest& r) {
+  const auto qpos = r.target.find('?');
+  const std::string_view target(r.target);
+  const std::string_view path = target.substr(0, qpos);
+  const std::string_view query =
+      qpos == std::string::npos ? std::string_view() : target.substr(qpos + 1);
+  if (path.empty() || path.front() != '/') return bad_request("bad request target");
+  const auto seg = split_path(path);
+  if (seg.size() < 2 || seg[0] != "v1") return not_found();
+
+  const bool with_body = r.method == "POST" || r.method == "PATCH";
+  if (with_body) {
+    if (!r.has_content_length) {
+      return error_response(411, "length_required", "a body needs Content-Length");
+    }
+    std::string_view type = r.content_type;
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    std::string lower(type);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower != "application/json") {
+      return error_response(415, "unsupported_media_type", "the body must be application/json");
+    }
+  }
+
+  // Host API (section 4).
+  if (seg[1] == "challenges") {
+    const bool create = seg.size() == 2 && r.method == "POST";
+    const bool one = seg.size() == 3 && (r.method == "GET" || r.method == "DELETE");
+    if (!create && !one) return not_found();
+    auto auth = authenticate_host(r, path, query);
+    if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
+    const auto& host = std::get<HostRecord>(auth);
+    if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
+      return error_response(429, "rate_limited", "too many requests from this host", wait);
+    }
+    if (create) {
+      if (!query.empty()) return bad_request("no query parameters here");
+      return create_challenge(host, r);
+    }
+    if (!is_b64u_id(seg[2], 22)) return not_found();
+    if (r.method == "GET") return get_challenge(host, seg[2], query);
+    if (!query.empty()) return bad_request("no query parameters here");
+    return cancel_challenge(host, seg[2]);
+  }
+
+  // Pairing (section 7): no authentication.
+  if (seg[1] == "pairings") {
+    if (seg.size() == 2 && r.method == "POST") return create_pairing(r);
+    if (seg.size() < 3 || !is_b64u_id(seg[2], 22)) return not_found();
+    if (seg.size() == 3 && r.method == "GET") return get_pairing(seg[2], query);
+    if (!query.empty()) return bad_request("no query parameters here");
+    if (seg.size() == 4 && r.method == "POST" && seg[3] == "device") {
+      return register_pairing(seg[2], r);
+    }
+    if (seg.size() == 4 && r.method == "POST" && seg[3] == "confirm") {
+      return confirm_pairing(seg[2], r);
+    }
+    return not_found();
+  }
+
+  // Device API (section 8).
+  if (seg[1] == "device" && seg.size() >= 3) {
+    auto auth = authenticate_device(r, path, query);
+    if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
+    const auto& dev = std::get<DeviceAuth>(auth);
+    if (const auto wait = device_limit_.take(dev.api_key_id, std::chrono::steady_clock::now())) {
+      return error_response(429, "rate_limited", "too many requests from this device", wait);
+    }
+    return device_request(dev, r, seg, query);
+  }
+  return not_found();
+}
+
+// ---- authentication (sections 3 and 8.1) --------------------------------------
+
+namespace {
+struct AuthHeaders {
+  std::int64_t timestamp = 0;
+};
+
+// Common header checks; empty string: well-formed.
+std::string check_auth_headers(const HttpRequest& r, std::size_t signature_chars,
+                               AuthHeaders& out) {
+  const auto ts = parse_decimal(r.auth_timestamp);
+  if (!ts) return "X-Twostep-Timestamp missing or not decimal";
+  out.timestamp = *ts;
+  if (!is_b64u_id(r.auth_nonce, 22)) return "X-Twostep-Nonce must be 22 base64url characters";
+  if (!is_b64u_id(r.auth_signature, signature_chars)) {
+    return "X-Twostep-Signature must be " + std::to_string(signature_chars) +
+           " base64url characters";
+  }
+  return {};
+}
+}  // namespace
+
+std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const HttpRequest& r,
+                                                                       std::string_view path,
+                                                                       std::string_view query) {
+  if (!r.has_auth_host || !is_b64u_id(r.auth_host, 22)) {
+    return error_response(401, "missing_auth", "X-Twostep-Host missing or malformed");
+  }
+  AuthHeaders h;
+  if (auto problem = check_auth_headers(r, 43, h); !problem.empty()) {
+    return error_response(401, "missing_auth", problem);
+  }
+  auto host = store_.find_host(r.auth_host);
+  if (!host) {
+    if (host.error().code == StoreErrc::not_found) {
+      return error_response(401, "unknown_host", "no such host");
+    }
+    return store_error(host.error());
+  }
+  if (host->removed) return error_response(401, "unknown_host", "no such host");
+  const Seconds now = now_();
+  if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
+    return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
+  }
+  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
+                                  r.auth_host};
+  const auto verdict = crypto::verify_host_request(host->secret, parts, r.auth_signature);
+  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "HMAC failed"});
+  if (verdict != crypto::Verdict::valid) {
+    return error_response(401, "bad_signature", "the signature does not verify");
+  }
+  auto fresh = store_.remember_nonce("host:" + host->host_id, r.auth_nonce, now, config_.nonce_ttl);
+  if (!fresh) return store_error(fresh.error());
+  if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  return std::move(host.value());
+}
+
+std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_device(
+    const HttpRequest& r, std::string_view path, std::string_view query) {
+  if (!r.has_auth_device || !is_b64u_id(r.auth_device, 22)) {
+    return error_response(401, "missing_auth", "X-Twostep-Device missing or malformed");
+  }
+  AuthHeaders h;
+  if (auto problem = check_auth_headers(r, 86, h); !problem.empty()) {
+    return error_response(401, "missing_auth", problem);
+  }
+  auto records = store_.devices_by_api_key(r.auth_device);
+  if (!records) return store_error(records.error());
+  const auto live = std::find_if(records->begin(), records->end(),
+                                 [](const DeviceRecord& d) { return !d.revoked; });
+  if (live == records->end()) return error_response(401, "unknown_device", "no such device key");
+  const Seconds now = now_();
+  if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
+    return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
+  }
+  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
+                                  r.auth_device};
+  const auto verdict = crypto::verify_device_request(live->api_public_key, parts, r.auth_signature);
+  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "ECDSA failed"});
+  if (verdict != crypto::Verdict::valid) {
+    return error_response(401, "bad_signature", "the signature does not verify");
+  }
+  auto fresh =
+      store_.remember_nonce("device:" + r.auth_device, r.auth_nonce, now, config_.nonce_ttl);
+  if (!fresh) return store_error(fresh.error());
+  if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  return DeviceAuth{std::move(records.value()), r.auth_device};
+}
+
+// ---- challenges (section 4) ---------------------------------------------------
+
+Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest& r) {
+  auto body = parse_body(r.body, {"user", "service", "rhost", "tty", "devices", "nonce", "expires"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  const json& j = body.value;
+  std::string problem;
+  auto user = string_field(j, "user", 1, 64, problem);
+  auto service = user ? string_field(j, "service", 1, 32, problem) : std::nullopt;
+  auto rhost = service ? string_field(j, "rhost", 0, 255, problem) : std::nullopt;
+  auto tty = rhost ? string_field(j, "tty", 0, 255, problem) : std::nullopt;
+  auto nonce = tty ? string_field(j, "nonce", 43, 43, problem) : std::nullopt;
+  if (!nonce) return bad_request(problem);
+  if (!crypto::b64u_decode(*nonce)) return bad_request("'nonce' is not base64url");
+  const auto& devices = j["devices"];
+  if (!devices.is_array() || devices.empty() || devices.size() > 16) {
+    return bad_request("'devices' must be an array of 1 to 16 credential ids");
+  }
+  std::vector<std::string> creds;
+  for (const auto& d : devices) {
+    json wrapper = {{"id", d}};
+    auto raw = bytes_field(wrapper, "id", 1, 1023, problem);
+    if (!raw) return bad_request("devices: " + problem);
+    creds.push_back(std::move(*raw));
+  }
+  const auto& expires = j["expires"];
+  if (!expires.is_number_integer()) return bad_request("'expires' must be an integer");
+  const Seconds now = now_();
+  const auto exp = expires.get<std::int64_t>();
+  if (exp < now || exp > now + config_.max_challenge_ttl) {
+    return bad_request("'expires' must be from now to " +
+                       std::to_string(config_.max_challenge_ttl) + " s ahead");
+  }
+
+  NewChallenge nc{crypto::random_id(), host.host_id, *user,  *service, *rhost,
+                  *tty,                std::move(creds), *nonce, exp};
+  const std::int64_t started = wall_ms();
+  auto created = store_.create_challenge(nc, config_.fatigue, now);
+  if (!created) {
+    if (created.error().code == StoreErrc::push_blocked) {
+      audit("push_blocked", nullptr, host.name, nc.user, "", "refused", -1);
+    }
+    if (created.error().code == StoreErrc::not_found) {
+      return error_response(401, "unknown_host", "no such host");
+    }
+    return store_error(created.error());
+  }
+  for (const auto& old : created->superseded) {
+    auto c = store_.find_challenge(old, now);
+    if (c) audit("challenge_cancelled", &c.value(), "", "", "", "superseded", decision_ms(*c));
+  }
+  const ChallengeRecord& c = created->challenge;
+  {
+    std::lock_guard lock(created_mu_);
+    created_ms_[c.challenge_id] = started;
+  }
+  audit("challenge_created", &c, "", "", "", "pending", -1);
+  return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
+}
+
+HttpResponse RelayService::host_view(const ChallengeRecord& c) {
+  json j = {{"id", c.challenge_id}, {"status", to_string(c.status)}};
+  if (!c.decided_by.empty()) {
+    j["device"] = {{"credential_id", crypto::b64u_encode(c.decided_credential)},
+                   {"name", c.decided_by_name}};
+  }
+  if (c.status == ChallengeStatus::approved && c.assertion) {
+    j["assertion"] = {
+        {"credential_id", crypto::b64u_encode(c.assertion->credential_id)},
+        {"authenticator_data", crypto::b64u_encode(c.assertion->authenticator_data)},
+        {"client_data_json", crypto::b64u_encode(c.assertion->client_data_json)},
+        {"signature", crypto::b64u_encode(c.assertion->signature)},
+    };
+  }
+  return ok_json(j);
+}
+
+Outcome RelayService::get_challenge(const HostRecord& host, const std::string& id,
+                                    std::string_view query) {
+  auto q = parse_query(query, {"wait"});
+  if (!q.problem.empty()) return bad_request(q.problem);
+  const Seconds now = now_();
+  auto c = store_.find_challenge(id, now);
+  if (!c) return store_error(c.error());
+  if (c->host_id != host.host_id) return not_found();
+  const std::int64_t wait = std::min(q.values.count("wait") ? q.values["wait"] : 0,
+                                     config_.max_wait);
+  if (c->status != ChallengeStatus::pending || wait == 0) return host_view(*c);
+  // Wake no later than the challenge's expiry (then it reads `expired`).
+  const Seconds until_expiry = std::max<Seconds>(0, c->expires - now);
+  const auto span = std::chrono::seconds(std::min(wait, until_expiry)) +
+                    (wait > until_expiry ? std::chrono::milliseconds(50)
+                                         : std::chrono::milliseconds(0));
+  return LongPoll{ChangeKind::challenge, id, host.host_id,
+                  std::chrono::steady_clock::now() + span};
+}
+
+Outcome RelayService::cancel_challenge(const HostRecord& host, const std::string& id) {
+  const Seconds now = now_();
+  auto c = store_.find_challenge(id, now);
+  if (!c) return store_error(c.error());
+  if (c->host_id != host.host_id) return not_found();
+  const bool was_pending = c->status == ChallengeStatus::pending;
+  auto after = store_.cancel_challenge(id, now);
+  if (!after) return store_error(after.error());
+  if (was_pending && after->status == ChallengeStatus::cancelled) {
+    audit("challenge_cancelled", &after.value(), "", "", "", "cancelled", decision_ms(*after));
+  }
+  return host_view(*after);
+}
+
+std::optional<HttpResponse> RelayService::poll(const LongPoll& wait, bool final) {
+  const Seconds now = now_();
+  if (wait.kind == ChangeKind::challenge) {
+    auto c = store_.find_challenge(wait.id, now);
+    if (!c) return store_error(c.error());
+    if (c->status == ChallengeStatus::pending && !final) return std::nullopt;
+    return host_view(*c);
+  }
+  auto p = store_.find_pairing(wait.id);
+  if (!p) return store_error(p.error());
+  if (p->status == PairingStatus::open && now < p->expires && !final) return std::nullopt;
+  return pairing_view(*p);
+}
+
+// ---- pairing (section 7) ------------------------------------------------------
+
+HttpResponse RelayService::pairing_view(const PairingRecord& p) {
+  const Seconds now = now_();
+  if (p.status != PairingStatus::confirmed && now >= p.expires) {
+    return error_response(410, "expired", "the pairing has expired");
+  }
+  auto host = store_.find_host(p.host_id);
+  if (!host) return store_error(host.error());
+  if (host->removed) return not_found();
+  json j = {{"id", p.pairing_id},
+            {"host", host->name},
+            {"user", p.user},
+            {"expires", p.expires},
+            {"status", to_string(p.status)}};
+  if (p.registration) {
+    const auto& reg = *p.registration;
+    j["name"] = reg.name;
+    j["credential_id"] = crypto::b64u_encode(reg.credential_id);
+    j["credential_public_key"] = crypto::b64u_encode(reg.credential_public_key);
+    j["api_public_key"] = crypto::b64u_encode(reg.api_public_key);
+    j["proof"] = crypto::b64u_encode(reg.proof);
+  }
+  return ok_json(j);
+}
+
+Outcome RelayService::create_pairing(const HttpRequest& r) {
+  const auto now_steady = std::chrono::steady_clock::now();
+  if (const auto wait = pairing_by_address_.take(r.client_address, now_steady)) {
+    return error_response(429, "rate_limited", "too many pairings from this address", wait);
+  }
+  auto body = parse_body(r.body, {"host_id", "user", "confirm_hash"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  std::string problem;
+  auto host_id = string_field(body.value, "host_id", 22, 22, problem);
+  auto user = host_id ? string_field(body.value, "user", 1, 64, problem) : std::nullopt;
+  auto hash = user ? bytes_field(body.value, "confirm_hash", 32, 32, problem) : std::nullopt;
+  if (!hash) return bad_request(problem);
+  auto host = store_.find_host(*host_id);
+  if (!host && host.error().code != StoreErrc::not_found) return store_error(host.error());
+  if (!host || host->removed) return error_response(401, "unknown_host", "no such host");
+  if (const auto wait = pairing_by_host_.take(*host_id, now_steady)) {
+    return error_response(429, "rate_limited", "too many pairings for this host", wait);
+  }
+  const Seconds now = now_();
+  PairingRecord p{crypto::random_id(), *host_id, *user, *hash, now, now + config_.pairing_ttl,
+                  PairingStatus::open, std::nullopt, {}};
+  if (auto done = store_.create_pairing(p); !done) return store_error(done.error());
+  audit("pairing_created", nullptr, host->name, p.user, "", "open", -1);
+  return ok_json({{"id", p.pairing_id}, {"expires", p.expires}}, 201);
+}
+
+Outcome RelayService::get_pairing(const std::string& id, std::string_view query) {
+  auto q = parse_query(query, {"wait"});
+  if (!q.problem.empty()) return bad_request(q.problem);
+  auto p = store_.find_pairing(id);
+  if (!p) return store_error(p.error());
+  const Seconds now = now_();
+  const std::int64_t wait = std::min(q.values.count("wait") ? q.values["wait"] : 0,
+                                     config_.max_wait);
+  if (p->status != PairingStatus::open || wait == 0 || now >= p->expires) {
+    return pairing_view(*p);
+  }
+  const Seconds until_expiry = p->expires - now;
+  const auto span = std::chrono::seconds(std::min(wait, until_expiry));
+  return LongPoll{ChangeKind::pairing, id, {}, std::chrono::steady_clock::now() + span};
+}
+
+Outcome RelayService::register_pairing(const std::string& id, const HttpRequest& r) {
+  auto body = parse_body(r.body, {"name", "credential_id", "credential_public_key",
+                                  "api_public_key", "proof"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  const json& j = body.value;
+  std::string problem;
+  auto name = string_field(j, "name", 1, 64, problem);
+  auto cred = name ? bytes_field(j, "credential_id", 1, 1023, problem) : std::nullopt;
+  auto cred_pk = cred ? bytes_field(j, "credential_public_key", 1, 1024, problem) : std::nullopt;
+  auto api_pk = cred_pk ? bytes_field(j, "api_public_key", 1, 1024, problem) : std::nullopt;
+  auto proof = api_pk ? bytes_field(j, "proof", 32, 32, problem) : std::nullopt;
+  if (!proof) return bad_request(problem);
+  if (!crypto::is_p256_spki(*cred_pk)) {
+    return bad_request("'credential_public_key' is not a P-256 SubjectPublicKeyInfo");
+  }
+  if (!crypto::is_p256_spki(*api_pk)) {
+    return bad_request("'api_public_key' is not a P-256 SubjectPublicKeyInfo");
+  }
+  PairingRegistration reg{*name, *cred, *cred_pk, *api_pk, *proof, crypto::api_key_id(*api_pk)};
+  auto p = store_.register_pairing(id, reg, now_());
+  if (!p) return store_error(p.error());
+  auto host = store_.find_host(p->host_id);
+  audit("device_registered", nullptr, host ? host->name : "", p->user, reg.name, "registered", -1);
+  return pairing_view(*p);
+}
+
+Outcome RelayService::confirm_pairing(const std::string& id, const HttpRequest& r) {
+  auto body = parse_body(r.body, {"confirm_token"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  std::string problem;
+  auto token = bytes_field(body.value, "confirm_token", 32, 32, problem);
+  if (!token) return bad_request(problem);
+  auto p = store_.find_pairing(id);
+  if (!p) return store_error(p.error());
+  if (!twostep::constant_time_equal(crypto::sha256(*token), p->confirm_hash)) {
+    return error_response(401, "bad_signature", "the confirm token does not match");
+  }
+  auto device = store_.confirm_pairing(id, crypto::random_id(), now_());
+  if (!device) return store_error(device.error());
+  auto host = store_.find_host(device->host_id);
+  audit("device_confirmed", nullptr, host ? host->name : "", device->user, device->name,
+        "active", -1);
+  return ok_json({{"status", "confirmed"}, {"device_id", device->device_id}});
+}
+
+// ---- device API (section 8) ---------------------------------------------------
+
+std::variant<DeviceRecord, HttpResponse> RelayService::record_for(const DeviceAuth& auth,
+                                                                  const ChallengeRecord& c) {
+  bool revoked_match = false;
+  for (const auto& d : auth.records) {
+    if (d.host_id != c.host_id || d.user != c.user) continue;
+    if (std::find(c.credential_ids.begin(), c.credential_ids.end(), d.credential_id) ==
+        c.credential_ids.end()) {
+      continue;
+    }
+    if (!d.revoked) return d;
+    revoked_match = true;
+  }
+  if (revoked_match) return error_response(403, "device_revoked", "this device is revoked");
+  return not_found();
+}
+
+std::string RelayService::device_view(const ChallengeRecord& c) {
+  json creds = json::array();
+  for (const auto& id : c.credential_ids) creds.push_back(crypto::b64u_encode(id));
+  json j = {{"id", c.challenge_id},
+            {"host", c.host_name},
+            {"user", c.user},
+            {"service", c.service},
+            {"rhost", c.rhost},
+            {"tty", c.tty},
+            {"nonce", c.nonce},
+            {"created", c.created},
+            {"expires", c.expires},
+            {"status", to_string(c.status)},
+            {"credential_ids", creds},
+            {"decided_at", c.status == ChallengeStatus::pending ? json(nullptr)
+                                                                : null_if_zero(c.decided_at)},
+            {"decided_by", c.decided_by_name.empty() ? json(nullptr) : json(c.decided_by_name)}};
+  return dump(j);
+}
+
+Outcome RelayService::device_request(const DeviceAuth& auth, const HttpRequest& r,
+                                     const std::vector<std::string>& seg,
+                                     std::string_view query) {
+  const Seconds now = now_();
+  const std::string& what = seg[2];
+  const bool no_query_allowed = !(what == "activity");
+  if (no_query_allowed && !query.empty()) return bad_request("no query parameters here");
+
+  if (what == "events" && seg.size() == 3 && r.method == "GET") {
+    return EventStream{auth.api_key_id};
+  }
+  if (what == "challenges" && seg.size() == 3 && r.method == "GET") {
+    auto list = store_.challenges_for_api_key(auth.api_key_id, true, 100, now);
+    if (!list) return store_error(list.error());
+    std::string out = "{\"challenges\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      if (i) out += ',';
+      out += device_view((*list)[i]);
+    }
+    out += "]}";
+    return HttpResponse{200, out};
+  }
+  if (what == "challenges" && seg.size() >= 4 && is_b64u_id(seg[3], 22)) {
+    if (seg.size() == 4 && r.method == "GET") {
+      auto c = store_.find_challenge(seg[3], now);
+      if (!c) return store_error(c.error());
+      auto rec = record_for(auth, *c);
+      if (auto* e = std::get_if<HttpResponse>(&rec)) return *e;
+      return HttpResponse{200, device_view(*c)};
+    }
+    if (seg.size() == 5 && seg[4] == "decision" && r.method == "POST") {
+      return decide(auth, seg[3], r);
+    }
+    return not_found();
+  }
+  if (what == "activity" && seg.size() == 3 && r.method == "GET") {
+    auto q = parse_query(query, {"limit"});
+    if (!q.problem.empty()) return bad_request(q.problem);
+    const std::int64_t limit = q.values.count("limit") ? q.values["limit"] : 20;
+    if (limit < 1 || limit > 100) return bad_request("'limit' must be 1 to 100");
+    auto list = store_.challenges_for_api_key(auth.api_key_id, false, static_cast<int>(limit), now);
+    if (!list) return store_error(list.error());
+    std::string out = "{\"activity\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      if (i) out += ',';
+      out += device_view((*list)[i]);
+    }
+    out += "]}";
+    return HttpResponse{200, out};
+  }
+  if (what == "self") {
+    auto entry = [&](const DeviceRecord& d) {
+      auto host = store_.find_host(d.host_id);
+      return json{{"device_id", d.device_id},
+                  {"host", host ? host->name : std::string()},
+                  {"user", d.user},
+                  {"name", d.name},
+                  {"created", d.created},
+                  {"last_used", null_if_zero(d.last_used)}};
+    };
+    if (seg.size() == 3 && r.method == "GET") {
+      json list = json::array();
+      for (const auto& d : auth.records) {
+        if (!d.revoked) list.push_back(entry(d));
+      }
+      return ok_json({{"devices", list}});
+    }
+    if (seg.size() != 4 || !is_b64u_id(seg[3], 22)) return not_found();
+    const auto it = std::find_if(auth.records.begin(), auth.records.end(),
+                                 [&](const DeviceRecord& d) { return d.device_id == seg[3]; });
+    if (it == auth.records.end()) return not_found();
+    if (it->revoked) return error_response(403, "device_revoked", "this device is revoked");
+    if (r.method == "PATCH") {
+      auto body = parse_body(r.body, {"name"});
+      if (!body.problem.empty()) return bad_request(body.problem);
+      std::string problem;
+      auto name = string_field(body.value, "name", 1, 64, problem);
+      if (!name) return bad_request(problem);
+      auto d = store_.rename_device(it->device_id, *name);
+      if (!d) return store_error(d.error());
+      return ok_json(entry(*d));
+    }
+    if (r.method == "DELETE") {
+      auto d = store_.revoke_device(it->device_id, now);
+      if (!d) return store_error(d.error());
+      auto host = store_.find_host(d->host_id);
+      audit("device_revoked", nullptr, host ? host->name : "", d->user, d->name, "revoked", -1);
+      json j = entry(*d);
+      j["revoked"] = true;
+      return ok_json(j);
+    }
+    return not_found();
+  }
+  return not_found();
+}
+
+Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, const HttpRequest& r) {
+  auto body = parse_body(r.body, {"decision"}, {"assertion"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  const json& j = body.value;
+  const auto& decision_text = j["decision"];
+  if (!decision_text.is_string()) return bad_request("'decision' must be a string");
+  Decision decision;
+  if (decision_text == "approve") decision = Decision::approve;
+  else if (decision_text == "deny") decision = Decision::deny;
+  else if (decision_text == "report") decision = Decision::report;
+  else return bad_request("'decision' must be approve, deny or report");
+  if ((decision == Decision::approve) != j.contains("assertion")) {
+    return bad_request("an assertion goes with approve, and only with it");
+  }
+  std::optional<Assertion> assertion;
+  if (decision == Decision::approve) {
+    const auto& a = j["assertion"];
+    if (!a.is_object()) return bad_request("'assertion' must be an object");
+    for (const auto& [key, _] : a.items()) {
+      if (key != "credential_id" && key != "authenticator_data" && key != "client_data_json" &&
+          key != "signature") {
+        return bad_request("assertion: unknown field '" + key + "'");
+      }
+    }
+    std::string problem;
+    auto cred = bytes_field(a, "credential_id", 1, 1023, problem);
+    auto data = cred ? bytes_field(a, "authenticator_data", 37, 4096, problem) : std::nullopt;
+    auto client = data ? bytes_field(a, "client_data_json", 2, 8192, problem) : std::nullopt;
+    auto sig = client ? bytes_field(a, "signature", 8, 80, problem) : std::nullopt;
+    if (!sig) return bad_request("assertion: " + problem);
+    assertion = Assertion{*cred, *data, *client, *sig};
+  }
+
+  const Seconds now = now_();
+  auto c = store_.find_challenge(id, now);
+  if (!c) return store_error(c.error());
+  auto rec = record_for(auth, *c);
+  if (auto* e = std::get_if<HttpResponse>(&rec)) return *e;
+  const auto& device = std::get<DeviceRecord>(rec);
+  if (c->status == ChallengeStatus::expired) return store_error({StoreErrc::expired, ""});
+  if (c->status != ChallengeStatus::pending) return store_error({StoreErrc::already_decided, ""});
+
+  if (assertion) {
+    // Section 8.3: reject garbage early; the module checks everything again.
+    if (assertion->credential_id != device.credential_id) {
+      return error_response(422, "bad_assertion", "the credential is not this device's");
+    }
+    const auto check = crypto::check_assertion_early(
+        device.credential_public_key, assertion->authenticator_data,
+        assertion->client_data_json, assertion->signature, config_.approver_origin);
+    if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
+  }
+  auto decided = store_.decide_challenge(id, device.device_id, decision, assertion, now);
+  if (!decided) return store_error(decided.error());
+  audit("challenge_decided", &decided.value(), "", "", device.name,
+        to_string(decided->status), decision_ms(*decided));
+  if (decision == Decision::report) {
+    audit("push_blocked", &decided.value(), "", "", device.name, "blocked", -1);
+  }
+  return HttpResponse{200, device_view(*decided)};
+}
+
+// ---- event stream ---------------------------------------------------------------
+
+namespace {
+std::string sse(std::string_view event, std::string_view data) {
+  std::string out = "event: ";
+  out.append(event);
+  out += "\ndata: ";
+  out.append(data);  // compact JSON: no newline inside
+  out += "\n\n";
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> RelayService::stream_start(const EventStream& stream) {
+  std::vector<std::string> out;
+  auto list = store_.challenges_for_api_key(stream.api_key_id, true, 100, now_());
+  if (!list) return out;
+  for (auto it = list->rbegin(); it != list->rend(); ++it) {  // oldest first
+    out.push_back(sse("challenge", device_view(*it)));
+  }
+  return out;
+}
+
+std::optional<std::string> RelayService::stream_event(const EventStream& stream,
+                                                      const std::string& challenge_id) {
+  auto c = store_.find_challenge(challenge_id, now_());
+  if (!c) return std::nullopt;
+  auto records = store_.devices_by_api_key(stream.api_key_id);
+  if (!records) return std::nullopt;
+  DeviceAuth auth{std::move(records.value()), stream.api_key_id};
+  if (!std::holds_alternative<DeviceRecord>(record_for(auth, *c))) return std::nullopt;
+  return sse(c->status == ChallengeStatus::pending ? "challenge" : "update", device_view(*c));
+}
+
+bool RelayService::stream_allowed(const EventStream& stream) {
+  auto records = store_.devices_by_api_key(stream.api_key_id);
+  if (!records) return false;
+  return std::any_of(records->begin(), records->end(),
+                     [](const DeviceRecord& d) { return !d.revoked; });
+}
+
+// ---- expiry and audit -----------------------------------------------------------
+
+void RelayService::expire_tick() {
+  auto expired = store_.expire_due(now_());
+  if (!expired) {
+    log_("twostepd: store error: " + expired.error().message);
+    return;
+  }
+  for (const auto& c : *expired) {
+    audit("challenge_expired", &c, "", "", "", "expired", decision_ms(c));
+  }
+}
+
+std::int64_t RelayService::decision_ms(const ChallengeRecord& c) {
+  {
+    std::lock_guard lock(created_mu_);
+    auto it = created_ms_.find(c.challenge_id);
+    if (it != created_ms_.end()) {
+      const std::int64_t ms = wall_ms() - it->second;
+      created_ms_.erase(it);
+      return std::max<std::int64_t>(0, ms);
+    }
+  }
+  // Made by another instance (or before a restart): whole seconds only.
+  return c.decided_at > 0 ? (c.decided_at - c.created) * 1000 : -1;
+}
+
+void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::string_view host,
+                         std::string_view user, std::string_view device,
+                         std::string_view result, std::int64_t ms) {
+  AuditEvent e;
+  e.time = now_();
+  e.event = std::string(event);
+  e.host = std::string(c ? std::string_view(c->host_name) : host);
+  e.user = std::string(c ? std::string_view(c->user) : user);
+  if (c) {
+    e.service = c->service;
+    e.rhost = c->rhost;
+    e.challenge_id = c->challenge_id;
+  }
+  e.device = std::string(device);
+  e.result = std::string(result);
+  e.ms = ms;
+  if (auto done = store_.append_audit(e); !done) {
+    log_("twostepd: store error (audit): " + done.error().message);
+  }
+  std::string line = "twostepd: audit event=" + log_value(e.event) + " host=" + log_value(e.host) +
+                     " user=" + log_value(e.user) + " service=" + log_value(e.service) +
+                     " rhost=" + log_value(e.rhost) + " challenge=" + log_value(e.challenge_id) +
+                     " device=" + log_value(e.device) + " result=" + log_value(e.result) +
+                     " ms=" + (e.ms >= 0 ? std::to_string(e.ms) : std::string("-"));
+  log_(line);
+}
+
+}  // namespace twostep::relay

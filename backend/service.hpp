@@ -1,0 +1,135 @@
+// The relay's protocol logic (docs/protocol.md), with no network code: the
+// server (server.cpp) turns each HTTP request into an HttpRequest, and the
+// service answers it, or tells the server to hold it (long-poll, event
+// stream). Everything here is synchronous and thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "config.hpp"
+#include "rate_limit.hpp"
+#include "store.hpp"
+
+namespace twostep::relay {
+
+struct HttpRequest {
+  std::string method;  // upper case
+  std::string target;  // as sent: path, then '?' and the query if any
+  std::string body;
+  bool has_content_length = false;
+  std::string content_type;
+  std::string auth_host;       // X-Twostep-Host
+  std::string auth_device;     // X-Twostep-Device
+  std::string auth_timestamp;  // X-Twostep-Timestamp
+  std::string auth_nonce;      // X-Twostep-Nonce
+  std::string auth_signature;  // X-Twostep-Signature
+  bool has_auth_host = false;
+  bool has_auth_device = false;
+  std::string client_address;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string body;              // a JSON object
+  std::int64_t retry_after = 0;  // > 0: send Retry-After
+};
+
+// Hold the request until the challenge or pairing changes, or `deadline`.
+struct LongPoll {
+  ChangeKind kind;
+  std::string id;
+  std::string host_id;  // the caller, for challenges
+  std::chrono::steady_clock::time_point deadline;
+};
+
+// Answer with an SSE stream of the key's challenges.
+struct EventStream {
+  std::string api_key_id;
+};
+
+using Outcome = std::variant<HttpResponse, LongPoll, EventStream>;
+
+HttpResponse error_response(unsigned status, std::string_view code, std::string_view message,
+                            std::int64_t retry_after = 0);
+
+class RelayService {
+ public:
+  using WallClock = std::function<Seconds()>;
+  using LogLine = std::function<void(const std::string&)>;
+
+  RelayService(Store& store, const RelayConfig& config, WallClock now, LogLine log);
+
+  Outcome handle(const HttpRequest& request);
+
+  // The long-poll's answer now if it has one (status changed), or when
+  // `final` (deadline reached) the current state.
+  std::optional<HttpResponse> poll(const LongPoll& wait, bool final);
+
+  // SSE: the events at connect; the event (if any) this key should see for a
+  // changed challenge; whether the key may keep its stream.
+  std::vector<std::string> stream_start(const EventStream& stream);
+  std::optional<std::string> stream_event(const EventStream& stream,
+                                          const std::string& challenge_id);
+  bool stream_allowed(const EventStream& stream);
+
+  // Records the expiry of every pending challenge past its time (audit).
+  void expire_tick();
+
+ private:
+  struct DeviceAuth {
+    std::vector<DeviceRecord> records;  // all of the key's records
+    std::string api_key_id;
+  };
+
+  std::variant<HostRecord, HttpResponse> authenticate_host(const HttpRequest& r,
+                                                           std::string_view path,
+                                                           std::string_view query);
+  std::variant<DeviceAuth, HttpResponse> authenticate_device(const HttpRequest& r,
+                                                             std::string_view path,
+                                                             std::string_view query);
+
+  Outcome create_challenge(const HostRecord& host, const HttpRequest& r);
+  Outcome get_challenge(const HostRecord& host, const std::string& id, std::string_view query);
+  Outcome cancel_challenge(const HostRecord& host, const std::string& id);
+  Outcome create_pairing(const HttpRequest& r);
+  Outcome get_pairing(const std::string& id, std::string_view query);
+  Outcome register_pairing(const std::string& id, const HttpRequest& r);
+  Outcome confirm_pairing(const std::string& id, const HttpRequest& r);
+  Outcome device_request(const DeviceAuth& auth, const HttpRequest& r,
+                         const std::vector<std::string>& segments, std::string_view query);
+  Outcome decide(const DeviceAuth& auth, const std::string& id, const HttpRequest& r);
+
+  // The key's live record that may act on `c`; or the error response.
+  std::variant<DeviceRecord, HttpResponse> record_for(const DeviceAuth& auth,
+                                                      const ChallengeRecord& c);
+  std::string device_view(const ChallengeRecord& c);
+  HttpResponse host_view(const ChallengeRecord& c);
+  HttpResponse pairing_view(const PairingRecord& p);
+
+  void audit(std::string_view event, const ChallengeRecord* c, std::string_view host,
+             std::string_view user, std::string_view device, std::string_view result,
+             std::int64_t ms);
+  std::int64_t decision_ms(const ChallengeRecord& c);
+  HttpResponse store_error(const StoreError& e);
+
+  Store& store_;
+  const RelayConfig& config_;
+  WallClock now_;
+  LogLine log_;
+  RateLimiter host_limit_;
+  RateLimiter device_limit_;
+  RateLimiter pairing_by_address_;
+  RateLimiter pairing_by_host_;
+  std::mutex created_mu_;
+  std::unordered_map<std::string, std::int64_t> created_ms_;  // challenge id -> wall ms
+};
+
+}  // namespace twostep::relay

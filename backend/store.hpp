@@ -1,0 +1,313 @@
+// The relay's persistent state behind one interface: hosts, devices,
+// pairings, challenges, nonces, push blocks and the audit log.
+//
+// Two implementations: SQLite (store_sqlite.cpp, the embedded default) and
+// PostgreSQL (store_pg.cpp, several instances on one database). Both pass the
+// one suite in tests/relay/test_store.cpp, which is parameterised by store.
+//
+// Contract for every implementation:
+// - Methods are synchronous and thread-safe: any thread may call any method at
+//   any time; the implementation serialises internally (a mutex around one
+//   SQLite connection, a pool of libpq connections, ...). The daemon calls them
+//   from its I/O thread, so each call must be short (one transaction).
+// - Every method that changes a challenge's status, or creates one, and every
+//   pairing registration or confirmation, does so in one transaction and,
+//   after the commit, calls the change listener with the kind and id.
+//   PostgreSQL also delivers the changes made by OTHER instances
+//   (LISTEN/NOTIFY) to the listener, from its own thread. The listener must be
+//   cheap and thread-safe (the daemon posts to its io_context).
+// - Expiry: every read reports a pending challenge past its expiry as
+//   `expired` (decided_at = expires); only expire_due writes that status, once
+//   per challenge, so that exactly one caller audits each expiry.
+// - Domain refusals (not found, already decided, blocked, ...) are StoreError
+//   values with their StoreErrc; infrastructure failures use StoreErrc::backend
+//   with a message for the log (never a secret).
+// - Times are seconds since the Unix epoch, always passed in by the caller, so
+//   tests control the clock.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace twostep::relay {
+
+using Seconds = std::int64_t;  // Unix time or a duration, in seconds
+
+enum class StoreErrc {
+  not_found,           // no such host/device/pairing/challenge (for this caller)
+  already_decided,     // challenge no longer pending
+  already_registered,  // pairing already has a device
+  not_registered,      // pairing has no device yet (confirm too early)
+  expired,             // challenge or pairing past its expiry
+  push_blocked,        // (host, user) blocked after "this wasn't me"
+  cooldown,            // repeated denials; StoreError::retry_after says when
+  no_devices,          // none of the listed credentials is active for the user
+  duplicate,           // unique key already present (host name, credential id)
+  schema_too_new,      // the database was written by a newer twostepd
+  backend,             // I/O, SQL or connection failure; message for the log
+};
+
+const char* to_string(StoreErrc code) noexcept;
+
+struct StoreError {
+  StoreErrc code;
+  std::string message;     // for the log; never contains a secret
+  Seconds retry_after = 0; // set with cooldown
+};
+
+template <typename T>
+class [[nodiscard]] StoreResult {
+ public:
+  StoreResult(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
+  StoreResult(StoreError error) : v_(std::move(error)) {}  // NOLINT
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  T& value() & { assert(ok()); return std::get<0>(v_); }
+  const T& value() const& { assert(ok()); return std::get<0>(v_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  const StoreError& error() const { assert(!ok()); return std::get<1>(v_); }
+
+ private:
+  std::variant<T, StoreError> v_;
+};
+
+struct Done {};  // the value of a StoreResult that carries no data
+
+// ---- records ---------------------------------------------------------------
+
+struct HostRecord {
+  std::string host_id;  // b64u of 16 random bytes
+  std::string name;     // shown on the phone; unique among hosts not removed
+  std::string secret;   // 32 raw bytes (the HMAC key); never logged or printed
+  Seconds created = 0;
+  bool removed = false;
+};
+
+struct DeviceRecord {
+  std::string device_id;      // b64u of 16 random bytes, made at confirm
+  std::string host_id;
+  std::string user;
+  std::string name;
+  std::string credential_id;          // raw bytes of the WebAuthn credential id
+  std::string credential_public_key;  // SPKI DER
+  std::string api_key_id;             // b64u(SHA-256(api SPKI)[0..16])
+  std::string api_public_key;         // SPKI DER
+  Seconds created = 0;
+  Seconds last_used = 0;  // 0: never
+  bool revoked = false;
+};
+
+enum class PairingStatus { open, registered, confirmed };
+const char* to_string(PairingStatus status) noexcept;
+
+struct PairingRegistration {  // what the phone sends in section 7 step 4
+  std::string name;
+  std::string credential_id;          // raw bytes
+  std::string credential_public_key;  // SPKI DER
+  std::string api_public_key;         // SPKI DER
+  std::string proof;                  // 32 raw bytes, checked by the enroll tool
+  std::string api_key_id;             // derived by the relay from api_public_key (8.1)
+};
+
+struct PairingRecord {
+  std::string pairing_id;
+  std::string host_id;
+  std::string user;
+  std::string confirm_hash;  // 32 raw bytes: SHA-256 of the confirm token
+  Seconds created = 0;
+  Seconds expires = 0;
+  PairingStatus status = PairingStatus::open;
+  std::optional<PairingRegistration> registration;  // set once registered
+  std::string device_id;  // set once confirmed
+};
+
+enum class ChallengeStatus { pending, approved, denied, reported, expired, cancelled };
+const char* to_string(ChallengeStatus status) noexcept;
+std::optional<ChallengeStatus> challenge_status_from(std::string_view text) noexcept;
+
+struct Assertion {  // all raw bytes (the wire form is b64u)
+  std::string credential_id;
+  std::string authenticator_data;
+  std::string client_data_json;
+  std::string signature;  // DER ECDSA
+};
+
+struct ChallengeRecord {
+  std::string challenge_id;
+  std::string host_id;
+  std::string host_name;  // the host's name when the challenge was made
+  std::string user;
+  std::string service;
+  std::string rhost;
+  std::string tty;
+  std::vector<std::string> credential_ids;  // raw bytes, 1..16
+  std::string nonce;                        // the module's nonce, b64u text
+  Seconds created = 0;
+  Seconds expires = 0;
+  ChallengeStatus status = ChallengeStatus::pending;
+  Seconds decided_at = 0;          // 0 while pending
+  std::string decided_by;          // device_id, empty while pending
+  std::string decided_by_name;     // that device's name
+  std::string decided_credential;  // its credential id (raw)
+  std::optional<Assertion> assertion;  // only with approved
+};
+
+struct NewChallenge {
+  std::string challenge_id;
+  std::string host_id;
+  std::string user;
+  std::string service;
+  std::string rhost;
+  std::string tty;
+  std::vector<std::string> credential_ids;
+  std::string nonce;
+  Seconds expires = 0;
+};
+
+// Push-fatigue policy, passed in so the config can change it.
+struct FatiguePolicy {
+  int denials = 3;          // this many denials ...
+  Seconds window = 600;     // ... within this window ...
+  Seconds cooldown = 600;   // ... refuse new challenges for this long
+};
+
+struct CreatedChallenge {
+  ChallengeRecord challenge;
+  std::vector<std::string> superseded;  // ids of pending ones now cancelled
+};
+
+enum class Decision { approve, deny, report };
+
+struct AuditEvent {
+  std::int64_t seq = 0;  // assigned by the store
+  Seconds time = 0;
+  std::string event;     // section 10's event types
+  std::string host;      // host name
+  std::string user;
+  std::string service;
+  std::string rhost;
+  std::string challenge_id;
+  std::string device;    // device name
+  std::string result;    // challenge status or outcome
+  std::int64_t ms = -1;  // decision time in milliseconds, -1: none
+};
+
+struct DeviceFilter {
+  std::string host_id;  // empty: any
+  std::string user;     // empty: any
+};
+
+// ---- the interface ---------------------------------------------------------
+
+enum class ChangeKind { challenge, pairing };
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  using ChangeListener = std::function<void(ChangeKind kind, const std::string& id)>;
+  // Set once before serving; called after every committed challenge creation
+  // or status change, and every pairing registration or confirmation (see the
+  // contract above).
+  virtual void set_change_listener(ChangeListener listener) = 0;
+
+  // Hosts. add_host refuses a name in use by a host not removed (duplicate).
+  virtual StoreResult<Done> add_host(const HostRecord& host) = 0;
+  virtual StoreResult<HostRecord> find_host(std::string_view host_id) = 0;  // removed ones too
+  virtual StoreResult<std::vector<HostRecord>> list_hosts() = 0;           // not removed
+  // By id or by name; marks it removed and revokes its devices.
+  virtual StoreResult<HostRecord> remove_host(std::string_view id_or_name, Seconds now) = 0;
+
+  // Replay protection: true if (principal, nonce) is new, and remembers it
+  // until `now + ttl`; false if it was seen and has not been forgotten yet.
+  // Forgets expired entries as it goes.
+  virtual StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
+                                           Seconds now, Seconds ttl) = 0;
+
+  // Pairings (section 7).
+  virtual StoreResult<Done> create_pairing(const PairingRecord& pairing) = 0;
+  virtual StoreResult<PairingRecord> find_pairing(std::string_view pairing_id) = 0;
+  // open -> registered; not_found, expired, already_registered.
+  virtual StoreResult<PairingRecord> register_pairing(std::string_view pairing_id,
+                                                      const PairingRegistration& reg,
+                                                      Seconds now) = 0;
+  // registered -> confirmed, creating the active device record with
+  // `device_id`; not_found, expired, not_registered, already_registered
+  // (confirmed before), duplicate (credential id already active for the user).
+  virtual StoreResult<DeviceRecord> confirm_pairing(std::string_view pairing_id,
+                                                    std::string_view device_id,
+                                                    Seconds now) = 0;
+
+  // Devices.
+  virtual StoreResult<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) = 0;
+  virtual StoreResult<DeviceRecord> find_device(std::string_view device_id) = 0;
+  // Every record under an API key, revoked ones too (the caller tells
+  // unknown_device from device_revoked).
+  virtual StoreResult<std::vector<DeviceRecord>> devices_by_api_key(std::string_view api_key_id) = 0;
+  virtual StoreResult<DeviceRecord> revoke_device(std::string_view device_id, Seconds now) = 0;
+  virtual StoreResult<DeviceRecord> rename_device(std::string_view device_id,
+                                                  std::string_view name) = 0;
+
+  // Challenges (section 4). create_challenge does, in one transaction:
+  // refuse push_blocked, cooldown, no_devices (no listed credential belongs to
+  // an active device of (host, user)); cancel the pending one of (host, user);
+  // insert the new one as pending.
+  virtual StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
+                                                         const FatiguePolicy& policy,
+                                                         Seconds now) = 0;
+  // Any status; a pending one past its expiry is returned as expired.
+  virtual StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
+                                                      Seconds now) = 0;
+  // pending -> cancelled. A decided (or expired) one is returned unchanged
+  // (not an error).
+  virtual StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
+                                                        Seconds now) = 0;
+  // pending -> approved/denied/reported by `device_id`; not_found,
+  // already_decided, expired. deny counts towards the cooldown; report also
+  // blocks push for (host, user). `assertion` only with approve.
+  virtual StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
+                                                        std::string_view device_id,
+                                                        Decision decision,
+                                                        const std::optional<Assertion>& assertion,
+                                                        Seconds now) = 0;
+  // Marks every pending challenge past its expiry expired; returns those it
+  // changed (each exactly once, even with several instances).
+  virtual StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) = 0;
+  // The challenges a device key may see: (host, user) of one of its
+  // non-revoked records, with that record's credential listed. Newest first
+  // (creation order, not only the `created` second).
+  virtual StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(
+      std::string_view api_key_id, bool pending_only, int limit, Seconds now) = 0;
+
+  // Push blocks. unblock returns whether there was a block.
+  virtual StoreResult<bool> unblock(std::string_view host_id, std::string_view user) = 0;
+
+  // Audit log. list_audit: newest first, at most `limit`.
+  virtual StoreResult<Done> append_audit(const AuditEvent& event) = 0;
+  virtual StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) = 0;
+};
+
+// Opens (creating and migrating) the store named by `location`: a path for
+// SQLite, or a postgresql:// URL. schema_too_new if the database's schema
+// version is newer than this binary's.
+StoreResult<std::unique_ptr<Store>> open_store(const std::string& location);
+
+// The SQLite implementation (store_sqlite.cpp).
+StoreResult<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+}  // namespace twostep::relay

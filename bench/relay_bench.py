@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""twostepd benchmarks on loopback (docs/benchmarks.md, "Push relay"):
+
+  latency   decision -> the host's held long-poll returns, over N rounds
+  rounds    full rounds per second (create + device approval + result),
+            from W client processes
+  pending   P long-polls held at once; the relay's RSS before and after
+
+usage: relay_bench.py TWOSTEPD [--rounds 1000] [--workers 4] [--seconds 10]
+                      [--pending 10000]
+
+The clients are Python (tests/device), on the same 2 cores as the relay, so
+`rounds` is a lower bound set largely by the clients.
+"""
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing
+import os
+import resource
+import secrets
+import socket
+import statistics
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "relay"))
+from relay_harness import Relay, td  # noqa: E402
+
+FAST = ["host_rate = 1000000", "host_burst = 1000000", "device_rate = 1000000",
+        "device_burst = 1000000", "pairings_per_minute = 100000", "fatigue_denials = 0",
+        "max_connections_per_client = 1000000"]
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Conn:
+    """One kept-alive HTTP/1.1 connection with pre-built requests."""
+
+    def __init__(self, port):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
+        self.c.connect()
+        self.c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, method, target, body, headers):
+        self.c.request(method, target, body=body, headers=headers)
+
+    def receive(self):
+        r = self.c.getresponse()
+        return r.status, r.read()
+
+
+def host_request(host, method, path, query="", body=None):
+    raw = None if body is None else json.dumps(body).encode()
+    headers = host.headers(method, path, query, raw or b"")
+    if raw is not None:
+        headers["Content-Type"] = "application/json"
+    return method, path + ("?" + query if query else ""), raw, headers
+
+
+def approval(dev, host, cid, body, number=42):
+    view = {"id": cid, "nonce": body["nonce"], "host": host.name, "user": body["user"],
+            "service": body["service"], "rhost": body["rhost"], "tty": body["tty"],
+            "expires": body["expires"]}
+    digest = td.digest_of_view(view, number)
+    decision = {"decision": "approve", "assertion": dev.assertion(digest, save=False)}
+    raw = json.dumps(decision, separators=(",", ":")).encode()
+    path = "/v1/device/challenges/%s/decision" % cid
+    headers = dev.sign_request("POST", path, body=raw)
+    headers["Content-Type"] = "application/json"
+    return "POST", path, raw, headers
+
+
+def bench_latency(relay, rounds):
+    host = relay.add_host("lat")
+    dev = relay.paired_device(host, "alice")
+    waiter, decider, creator = Conn(relay.port), Conn(relay.port), Conn(relay.port)
+    samples = []
+    for i in range(rounds):
+        body = host.challenge_body("alice", [dev])
+        creator.send(*host_request(host, "POST", "/v1/challenges", body=body))
+        status, data = creator.receive()
+        assert status == 201, data
+        cid = json.loads(data)["id"]
+        decision = approval(dev, host, cid, body, i % 100)
+        waiter.send(*host_request(host, "GET", "/v1/challenges/" + cid, "wait=30"))
+        time.sleep(0.002)  # the wait is held by now
+        box = {}
+
+        def wait_answer():
+            box["answer"] = waiter.receive()
+            box["at"] = time.perf_counter()
+
+        t = threading.Thread(target=wait_answer)
+        t.start()
+        t0 = time.perf_counter()
+        decider.send(*decision)
+        t.join()
+        status, data = decider.receive()
+        assert status == 200, data
+        assert box["answer"][0] == 200 and b'"approved"' in box["answer"][1], box
+        samples.append((box["at"] - t0) * 1000)
+    return {"rounds": rounds, "median_ms": statistics.median(samples),
+            "p99_ms": percentile(samples, 99), "max_ms": max(samples)}
+
+
+def rounds_worker(args):
+    port, host_id, secret, name, dev_path, user, seconds = args
+    dev = td.Device.load(dev_path)
+
+    class H:
+        pass
+    host = H()
+    host.host_id, host.secret, host.name = host_id, secret, name
+
+    def signed(method, path, query="", raw=b""):
+        ts, nonce = int(time.time()), td.b64u(secrets.token_bytes(16))
+        return {"X-Twostep-Host": host_id, "X-Twostep-Timestamp": str(ts), "X-Twostep-Nonce": nonce,
+                "X-Twostep-Signature": td.host_signature(secret, method, path, query, raw, ts, nonce,
+                                                         host_id)}
+
+    conn = Conn(port)
+    done = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        body = {"user": user, "service": "sshd", "rhost": "203.0.113.5", "tty": "ssh",
+                "devices": [dev.state["credential_id"]], "nonce": td.b64u(secrets.token_bytes(32)),
+                "expires": int(time.time()) + 90}
+        raw = json.dumps(body).encode()
+        h = signed("POST", "/v1/challenges", "", raw)
+        h["Content-Type"] = "application/json"
+        conn.send("POST", "/v1/challenges", raw, h)
+        status, data = conn.receive()
+        assert status == 201, data
+        cid = json.loads(data)["id"]
+        conn.send(*approval(dev, host, cid, body))
+        status, data = conn.receive()
+        assert status == 200, data
+        path = "/v1/challenges/" + cid
+        conn.send("GET", path, None, signed("GET", path))
+        status, data = conn.receive()
+        assert status == 200 and b'"approved"' in data, data
+        done += 1
+    return done
+
+
+def bench_rounds(relay, workers, seconds):
+    jobs = []
+    for i in range(workers):
+        host = relay.add_host("r%d" % i)
+        dev = relay.paired_device(host, "user%d" % i)
+        jobs.append((relay.port, host.host_id, host.secret, host.name, dev.path, "user%d" % i,
+                     seconds))
+    start = time.monotonic()
+    cpu_before = cpu_seconds(relay.proc.pid)
+    with multiprocessing.Pool(workers) as pool:
+        counts = pool.map(rounds_worker, jobs)
+    took = time.monotonic() - start
+    cpu = cpu_seconds(relay.proc.pid) - cpu_before
+    rounds = sum(counts)
+    # The relay serves on one thread: 1 / (its CPU per round) is what it could
+    # do with a core to itself and faster clients.
+    return {"workers": workers, "rounds": rounds, "seconds": round(took, 2),
+            "rounds_per_s": round(rounds / seconds, 1),
+            "relay_cpu_ms_per_round": round(cpu * 1000 / rounds, 3),
+            "relay_bound_rounds_per_s": round(rounds / cpu, 1) if cpu else None}
+
+
+async def hold_waits(relay, host, cid, count):
+    path = "/v1/challenges/" + cid
+    writers = []
+    for i in range(count):
+        h = host.headers("GET", path, "wait=60")
+        head = "".join("%s: %s\r\n" % kv for kv in h.items())
+        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        writer.write(("GET %s?wait=60 HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, head)).encode())
+        writers.append((reader, writer))
+        if i % 500 == 499:
+            await asyncio.sleep(0)
+    return writers
+
+
+def bench_pending(relay, count):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+    host = relay.add_host("pend")
+    dev = relay.paired_device(host, "alice")
+    cid = host.create("alice", [dev])
+    time.sleep(0.5)
+    before = rss_kib(relay.proc.pid)
+
+    async def run():
+        held = await hold_waits(relay, host, cid, count)
+        await asyncio.sleep(3)  # all requests read and parked
+        during = rss_kib(relay.proc.pid)
+        start = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(None, dev.deny, cid)
+        answered = 0
+        for reader, writer in held:
+            line = await asyncio.wait_for(reader.readline(), 30)
+            answered += line.startswith(b"HTTP/1.1 200")
+            writer.close()
+        took = time.perf_counter() - start
+        return during, answered, took
+
+    during, answered, took = asyncio.run(run())
+    return {"pending": count, "answered": answered, "rss_before_mib": round(before / 1024, 1),
+            "rss_held_mib": round(during / 1024, 1),
+            "bytes_per_pending": int((during - before) * 1024 / count),
+            "all_answered_after_decision_s": round(took, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("twostepd")
+    ap.add_argument("--rounds", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--pending", type=int, default=10000)
+    ap.add_argument("--only", choices=["latency", "rounds", "pending"])
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the relay inherits it
+    results = {}
+    with Relay(args.twostepd, FAST) as relay:
+        if args.only in (None, "latency"):
+            results["latency"] = bench_latency(relay, args.rounds)
+            print(json.dumps(results["latency"]), flush=True)
+        if args.only in (None, "rounds"):
+            results["rounds"] = bench_rounds(relay, args.workers, args.seconds)
+            print(json.dumps(results["rounds"]), flush=True)
+        if args.only in (None, "pending"):
+            results["pending"] = bench_pending(relay, args.pending)
+            print(json.dumps(results["pending"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""Protocol v1 against a real twostepd: each refusal with its documented code
+(docs/protocol.md sections 2-9), and the happy paths they bend.
+
+usage: test_protocol.py TWOSTEPD
+"""
+
+import json
+import secrets
+import socket
+import sys
+import time
+
+from relay_harness import Relay, expect, run, td
+
+
+def signatures_bad_missing_replayed_and_skewed(binary):
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        path = "/v1/challenges/" + td.b64u(secrets.token_bytes(16))
+        # Section 3: missing or malformed headers.
+        expect(relay.request("GET", path), 401, "missing_auth")
+        h = host.headers("GET", path)
+        h["X-Twostep-Nonce"] = "short"
+        expect(relay.request("GET", path, headers=h), 401, "missing_auth")
+        h = host.headers("GET", path)
+        h["X-Twostep-Timestamp"] = "-5"
+        expect(relay.request("GET", path, headers=h), 401, "missing_auth")
+        # Unknown host.
+        h = host.headers("GET", path)
+        h["X-Twostep-Host"] = td.b64u(secrets.token_bytes(16))
+        expect(relay.request("GET", path, headers=h), 401, "unknown_host")
+        # Skew: 301 s either way is refused, 290 s is not.
+        expect(host.call("GET", path, timestamp=int(time.time()) - 301), 401, "clock_skew")
+        expect(host.call("GET", path, timestamp=int(time.time()) + 301), 401, "clock_skew")
+        expect(host.call("GET", path, timestamp=int(time.time()) - 290), 404, "not_found")
+        # A wrong key, and a right signature over a different body/query.
+        expect(host.call("GET", path, secret=b"\x01" * 32), 401, "bad_signature")
+        h = host.headers("GET", path, query="wait=1")
+        expect(relay.request("GET", path, headers=h), 401, "bad_signature")
+        # Replay: the same signed request twice.
+        h = host.headers("GET", path)
+        expect(relay.request("GET", path, headers=h), 404, "not_found")
+        expect(relay.request("GET", path, headers=h), 401, "replayed_nonce")
+        # A removed host is unknown.
+        relay.cli("host", "remove", "web1")
+        expect(host.call("GET", path), 401, "unknown_host")
+
+
+def device_signatures_and_revoked_devices(binary):
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        assert len(dev.devices()) == 1
+        # Signed by another key under this key id.
+        other = relay.new_device()
+        h = dev.sign_request("GET", "/v1/device/self", key=other.api_key)
+        expect(relay.request("GET", "/v1/device/self", headers=h), 401, "bad_signature")
+        h = dev.sign_request("GET", "/v1/device/self", timestamp=int(time.time()) - 400)
+        expect(relay.request("GET", "/v1/device/self", headers=h), 401, "clock_skew")
+        h = dev.sign_request("GET", "/v1/device/self")
+        expect(relay.request("GET", "/v1/device/self", headers=h), 200)
+        expect(relay.request("GET", "/v1/device/self", headers=h), 401, "replayed_nonce")
+        # A key the relay never saw.
+        h = other.sign_request("GET", "/v1/device/self")
+        expect(relay.request("GET", "/v1/device/self", headers=h), 401, "unknown_device")
+        # Revoked by the admin: the key is unknown, and no challenge names it.
+        device_id = dev.devices()[0]["device_id"]
+        relay.cli("device", "revoke", device_id)
+        status, body = dev.request("GET", "/v1/device/self")
+        assert (status, body["error"]) == (401, "unknown_device"), (status, body)
+        expect(host.create("alice", [dev], expect=422), 422, "no_devices")
+
+
+def device_revoked_for_one_record(binary):
+    # One key paired for two users: revoking one record gives device_revoked
+    # for it while the key still works for the other.
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        relay.paired_device(host, "bob", device=dev)
+        records = {d["user"]: d["device_id"] for d in dev.devices()}
+        cid = host.create("alice", [dev])
+        dev.remove(records["alice"])
+        status, body = dev.request("PATCH", "/v1/device/self/" + records["alice"], body={"name": "x"})
+        assert (status, body["error"]) == (403, "device_revoked"), (status, body)
+        status, body = dev.request("POST", "/v1/device/challenges/%s/decision" % cid,
+                                   body={"decision": "deny"})
+        assert (status, body["error"]) == (403, "device_revoked"), (status, body)
+        assert dev.rename(records["bob"], "Work phone")["name"] == "Work phone"
+
+
+def bodies_oversized_truncated_and_not_json(binary):
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        expect(host.call("POST", "/v1/challenges", body=b"{not json"), 400, "bad_request")
+        expect(host.call("POST", "/v1/challenges", body=b"[1,2]"), 400, "bad_request")
+        expect(host.call("POST", "/v1/challenges", body=b"[" * 5000 + b"]" * 5000), 400,
+               "bad_request")
+        body = host.challenge_body("alice", [dev])
+        body["extra"] = 1
+        expect(host.call("POST", "/v1/challenges", body=body), 400, "bad_request")
+        body = host.challenge_body("alice", [dev], expires=int(time.time()) + 301)
+        expect(host.call("POST", "/v1/challenges", body=body), 400, "bad_request")
+        body = host.challenge_body("alice", [dev], nonce="x" * 42)
+        expect(host.call("POST", "/v1/challenges", body=body), 400, "bad_request")
+        body = host.challenge_body("alice", [dev])
+        body["user"] = ""
+        expect(host.call("POST", "/v1/challenges", body=body), 400, "bad_request")
+        # Over 64 KiB: 413 before authentication.
+        big = json.dumps({"user": "a" * 70000}).encode()
+        expect(host.call("POST", "/v1/challenges", body=big), 413, "too_large")
+        # Headers over 8 KiB.
+        expect(relay.request("GET", "/v1/challenges/x", headers={"X-Pad": "a" * 9000}), 413,
+               "too_large")
+        # Wrong media type, and no Content-Length (chunked).
+        h = host.headers("POST", "/v1/challenges", body=b"{}")
+        h["Content-Type"] = "text/plain"
+        expect(relay.request("POST", "/v1/challenges", b"{}", h), 415, "unsupported_media_type")
+        raw = (b"POST /v1/challenges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        assert b" 411 " in raw_exchange(relay, raw).split(b"\r\n")[0]
+        # Truncated: Content-Length 100, 10 bytes, then the client stops sending.
+        raw = (b"POST /v1/challenges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 100\r\n\r\n{\"user\": 1")
+        answer = raw_exchange(relay, raw, shut_write=True)
+        assert b" 400 " in answer.split(b"\r\n")[0] and b"bad_request" in answer, answer
+
+
+def expect_100_continue_is_answered(binary):
+    # curl sends "Expect: 100-continue" with bodies over 1 KiB and would
+    # otherwise wait a second before sending the body.
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        body = json.dumps(host.challenge_body("alice", ["QUJD"] * 16)).encode()
+        h = host.headers("POST", "/v1/challenges", body=body)
+        head = "".join("%s: %s\r\n" % kv for kv in h.items())
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as s:
+            s.sendall(("POST /v1/challenges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                       "\r\nExpect: 100-continue\r\nContent-Length: %d\r\n%s\r\n"
+                       % (len(body), head)).encode())
+            start = time.monotonic()
+            first = s.recv(100)
+            assert first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), first
+            assert time.monotonic() - start < 0.5
+            s.sendall(body)
+            answer = s.recv(4096)
+            assert b" 422 " in answer and b"no_devices" in answer, answer
+
+
+def raw_exchange(relay, data, shut_write=False):
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=15) as s:
+        s.sendall(data)
+        if shut_write:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+            if b"\r\n\r\n" in out and not shut_write:
+                return out
+
+
+def challenge_lifecycle_and_decisions(binary):
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        cid = host.create("alice", [dev])
+        view = dev.challenge(cid)
+        assert view["host"] == "web1" and view["status"] == "pending", view
+        assert [c["id"] for c in dev.list_challenges()] == [cid]
+        approved = dev.approve(cid, 42)
+        assert approved["status"] == "approved", approved
+        r = expect(host.wait(cid), 200)
+        assert r.json["status"] == "approved" and r.json["assertion"]["credential_id"] == \
+            dev.state["credential_id"], r
+        assert r.json["device"]["name"] == "test phone", r
+        # The assertion the host gets verifies with the digest for 42, not 41.
+        client = json.loads(td.b64u_decode(r.json["assertion"]["client_data_json"]))
+        assert td.b64u_decode(client["challenge"]) == td.digest_of_view(view, 42)
+        assert td.b64u_decode(client["challenge"]) != td.digest_of_view(view, 41)
+        # Decided already: 409; for another host: 404.
+        with_error(lambda: dev.deny(cid), 409, "already_decided")
+        other = relay.add_host("web2")
+        expect(other.wait(cid), 404, "not_found")
+        # Expired: 410 on decision, "expired" to the host.
+        cid2 = host.create("alice", [dev], ttl=1)
+        time.sleep(2.1)
+        with_error(lambda: dev.deny(cid2), 410, "expired")
+        assert host.wait(cid2).json["status"] == "expired"
+        # Early assertion check: flags without UV, a foreign origin, another key.
+        cid3 = host.create("alice", [dev])
+        with_error(lambda: dev.approve(cid3, 7, flags=td.FLAG_UP), 422, "bad_assertion")
+        with_error(lambda: dev.approve(cid3, 7, origin="https://evil.test"), 422, "bad_assertion")
+        with_error(lambda: dev.approve(cid3, 7, key=relay.new_device().credential_key), 422,
+                   "bad_assertion")
+        assert dev.challenge(cid3)["status"] == "pending"  # garbage leaves it pending
+        # Cancel: cancelled, and cancelling again changes nothing.
+        assert expect(host.cancel(cid3), 200).json["status"] == "cancelled"
+        assert expect(host.cancel(cid3), 200).json["status"] == "cancelled"
+        # A new challenge supersedes the pending one of (host, user).
+        a = host.create("alice", [dev])
+        b = host.create("alice", [dev])
+        assert host.wait(a).json["status"] == "cancelled"
+        assert host.wait(b).json["status"] == "pending"
+        # Unknown credential ids only: no_devices.
+        expect(host.create("alice", [td.b64u(b"nobody")], expect=422), 422, "no_devices")
+        # Activity lists them, newest first.
+        ids = [v["id"] for v in dev.activity(10)]
+        assert ids[0] == b and cid in ids, ids
+
+
+def with_error(call, status, error):
+    try:
+        call()
+    except td.HttpError as e:
+        assert (e.status, (e.body or {}).get("error")) == (status, error), (e.status, e.body)
+        return
+    raise AssertionError("expected %d %s, got success" % (status, error))
+
+
+def push_fatigue_cooldown_and_report(binary):
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        for _ in range(3):
+            dev.deny(host.create("alice", [dev]))
+        r = expect(host.create("alice", [dev], expect=429), 429, "cooldown")
+        assert 500 <= int(r.headers["Retry-After"]) <= 600, r.headers
+        relay.cli("unblock", "--host", "web1", "--user", "alice")
+        cid = host.create("alice", [dev])
+        dev.report(cid)
+        assert host.wait(cid).json["status"] == "reported"
+        expect(host.create("alice", [dev], expect=403), 403, "push_blocked")
+        audit = relay.cli("audit", "--user", "alice", "--json").stdout.splitlines()
+        events = [json.loads(line)["event"] for line in audit]
+        assert "push_blocked" in events and "challenge_decided" in events, events
+        assert "twostepd: audit event=push_blocked" in relay.read_log()
+        relay.cli("unblock", "--host", "web1", "--user", "alice")
+        host.create("alice", [dev])
+
+
+def pairing_expired_and_completed_twice(binary):
+    with Relay(binary, ["pairing_ttl = 60"]) as relay:
+        host = relay.add_host("web1")
+        dev = relay.new_device()
+        pid, url, token = relay.open_pairing(host, "alice")
+        # The enroll side's long-poll wakes on registration.
+        ctx = expect(relay.request("GET", "/v1/pairings/" + pid), 200).json
+        assert ctx["status"] == "open" and ctx["host"] == "web1", ctx
+        dev.pair(url)
+        reg = expect(relay.request("GET", "/v1/pairings/%s?wait=5" % pid), 200).json
+        assert reg["status"] == "registered" and reg["api_public_key"] == td.b64u(dev.api_spki)
+        _, _, secret = td.parse_pairing_url(url)
+        cred = td.b64u_decode(reg["credential_id"])
+        assert td.b64u(td.pairing_proof(secret, pid, reg["name"], cred, dev.credential_spki,
+                                        dev.api_spki)) == reg["proof"]
+        # Registered twice: already_registered.
+        again = dev.registration(pid, secret)
+        status, body = dev.request("POST", "/v1/pairings/%s/device" % pid, body=again, signed=False)
+        assert (status, body["error"]) == (409, "already_registered"), (status, body)
+        # A wrong confirm token; then confirmed; then confirmed twice.
+        expect(relay.confirm_pairing(pid, secrets.token_bytes(32)), 401, "bad_signature")
+        expect(relay.confirm_pairing(pid, token), 200)
+        expect(relay.confirm_pairing(pid, token), 409, "already_registered")
+        # Unknown pairing id; unknown host.
+        expect(relay.request("GET", "/v1/pairings/" + td.b64u(secrets.token_bytes(16))), 404,
+               "not_found")
+        r = relay.request("POST", "/v1/pairings", json.dumps({
+            "host_id": td.b64u(secrets.token_bytes(16)), "user": "a",
+            "confirm_hash": td.b64u(secrets.token_bytes(32))}).encode(),
+            {"Content-Type": "application/json"})
+        expect(r, 401, "unknown_host")
+    # Expiry: a pairing past its time refuses registration with 410.
+    with Relay(binary, ["pairing_ttl = 60"]) as relay:
+        host = relay.add_host("web1")
+        pid, url, token = relay.open_pairing(host, "alice")
+        relay.stop()
+        relay.sql("UPDATE pairings SET expires = expires - 61")
+        relay.start()
+        dev = relay.new_device()
+        _, _, secret = td.parse_pairing_url(url)
+        status, body = dev.request("POST", "/v1/pairings/%s/device" % pid,
+                                   body=dev.registration(pid, secret), signed=False)
+        assert (status, body["error"]) == (410, "expired"), (status, body)
+        expect(relay.request("GET", "/v1/pairings/" + pid), 410, "expired")
+
+
+def pairing_rate_limit(binary):
+    with Relay(binary, ["pairings_per_minute = 3"]) as relay:
+        host = relay.add_host("web1")
+        for _ in range(3):
+            relay.open_pairing(host, "alice")
+        r = relay.request("POST", "/v1/pairings", json.dumps({
+            "host_id": host.host_id, "user": "alice",
+            "confirm_hash": td.b64u(secrets.token_bytes(32))}).encode(),
+            {"Content-Type": "application/json"})
+        expect(r, 429, "rate_limited")
+        assert int(r.headers["Retry-After"]) >= 1
+
+
+def host_rate_limit(binary):
+    with Relay(binary, ["host_rate = 1", "host_burst = 5"]) as relay:
+        host = relay.add_host("web1")
+        path = "/v1/challenges/" + td.b64u(secrets.token_bytes(16))
+        codes = [host.call("GET", path).status for _ in range(8)]
+        assert codes[:5] == [404] * 5 and 429 in codes[5:], codes
+
+
+def unknown_routes_and_device_self(binary):
+    with Relay(binary) as relay:
+        expect(relay.request("GET", "/"), 404, "not_found")
+        expect(relay.request("GET", "/v2/challenges"), 404, "not_found")
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        selves = dev.devices()
+        assert selves[0]["host"] == "web1" and selves[0]["user"] == "alice", selves
+        dev.rename(selves[0]["device_id"], "Pixel 8")
+        assert dev.devices()[0]["name"] == "Pixel 8"
+        listed = relay.cli("device", "list", "--host", "web1", "--user", "alice").stdout
+        assert "Pixel 8" in listed and "active" in listed, listed
+        status, _ = dev.request("GET", "/v1/device/activity", query="limit=101")
+        assert status == 400
+
+
+if __name__ == "__main__":
+    sys.exit(run([
+        signatures_bad_missing_replayed_and_skewed,
+        device_signatures_and_revoked_devices,
+        device_revoked_for_one_record,
+        bodies_oversized_truncated_and_not_json,
+        challenge_lifecycle_and_decisions,
+        push_fatigue_cooldown_and_report,
+        pairing_expired_and_completed_twice,
+        pairing_rate_limit,
+        host_rate_limit,
+        unknown_routes_and_device_self,
+        expect_100_continue_is_answered,
+    ], sys.argv[1]))

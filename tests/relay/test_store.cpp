@@ -1,0 +1,386 @@
+// One test suite for every Store implementation (backend/store.hpp).
+//
+//   test_relay_store sqlite:<directory>     a fresh SQLite file per test
+//   test_relay_store <postgresql://...>     (relay-pg) a fresh schema per test
+//
+// Each test states one observable behaviour of the interface's contract.
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "pg_test_support.hpp"
+#include "store.hpp"
+
+// cmocka last: its macros (fail, ...) clash with the standard library's names.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+using namespace twostep::relay;
+
+namespace {
+
+std::string g_location;  // argv[1]
+int g_counter = 0;
+std::string g_last_sqlite_path;
+
+std::unique_ptr<Store> fresh_store() {
+  std::string location;
+  if (g_location.rfind("sqlite:", 0) == 0) {
+    g_last_sqlite_path =
+        g_location.substr(7) + "/store-" + std::to_string(++g_counter) + ".db";
+    std::remove(g_last_sqlite_path.c_str());
+    location = g_last_sqlite_path;
+  } else {  // a fresh database per test on the suite's PostgreSQL cluster
+    location = twostep::relay::test::create_database(
+        g_location, "store_" + std::to_string(getpid()) + "_" + std::to_string(++g_counter));
+    if (location.empty()) fail_msg("cannot create a test database");
+  }
+  auto s = open_store(location);
+  if (!s) fail_msg("open_store: %s", s.error().message.c_str());
+  return std::move(s.value());
+}
+
+bool is_sqlite() { return g_location.rfind("sqlite:", 0) == 0; }
+
+constexpr Seconds kNow = 1764300000;
+
+HostRecord host(const std::string& id, const std::string& name) {
+  return HostRecord{id, name, std::string(32, '\x07'), kNow, false};
+}
+
+// A host with one confirmed device for alice; returns the device.
+DeviceRecord paired_device(Store& s, const std::string& host_id, const std::string& cred,
+                           const std::string& api_key = "key-1") {
+  const std::string pid = "pair-" + host_id + cred;
+  assert_true(s.create_pairing(PairingRecord{pid, host_id, "alice", std::string(32, 'h'), kNow,
+                                             kNow + 600, PairingStatus::open, {}, {}}).ok());
+  PairingRegistration reg{"Pixel", cred, "cred-spki", "api-spki", std::string(32, 'p'), api_key};
+  assert_true(s.register_pairing(pid, reg, kNow + 1).ok());
+  auto d = s.confirm_pairing(pid, "dev-" + cred, kNow + 2);
+  if (!d) fail_msg("confirm: %s", d.error().message.c_str());
+  return d.value();
+}
+
+NewChallenge challenge(const std::string& id, const std::string& host_id,
+                       std::vector<std::string> creds, Seconds expires = kNow + 90) {
+  return NewChallenge{id, host_id, "alice", "sshd", "203.0.113.5", "ssh",
+                      std::move(creds), std::string(43, 'n'), expires};
+}
+
+void hosts_are_added_found_listed_and_removed(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dup = s->add_host(host("h2", "web1"));
+  assert_false(dup.ok());
+  assert_int_equal(static_cast<int>(dup.error().code), static_cast<int>(StoreErrc::duplicate));
+  auto found = s->find_host("h1");
+  assert_true(found.ok());
+  assert_string_equal(found->name.c_str(), "web1");
+  assert_true(found->secret == std::string(32, '\x07'));
+  assert_int_equal(s->list_hosts()->size(), 1);
+  auto removed = s->remove_host("web1", kNow);
+  assert_true(removed.ok());
+  assert_true(s->find_host("h1")->removed);
+  assert_int_equal(s->list_hosts()->size(), 0);
+  // The name is free again once the old host is removed.
+  assert_true(s->add_host(host("h3", "web1")).ok());
+  assert_int_equal(static_cast<int>(s->find_host("nope").error().code),
+                   static_cast<int>(StoreErrc::not_found));
+}
+
+void a_nonce_is_accepted_once_until_forgotten(void**) {
+  auto s = fresh_store();
+  assert_true(s->remember_nonce("host:h1", "n1", kNow, 600).value());
+  assert_false(s->remember_nonce("host:h1", "n1", kNow + 599, 600).value());
+  assert_true(s->remember_nonce("host:h2", "n1", kNow, 600).value());  // per principal
+  assert_true(s->remember_nonce("host:h1", "n1", kNow + 600, 600).value());
+}
+
+void pairing_registers_once_and_confirms_once(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  assert_true(s->create_pairing(PairingRecord{"p1", "h1", "alice", std::string(32, 'h'), kNow,
+                                              kNow + 600, PairingStatus::open, {}, {}}).ok());
+  auto early = s->confirm_pairing("p1", "d1", kNow);
+  assert_int_equal(static_cast<int>(early.error().code), static_cast<int>(StoreErrc::not_registered));
+  PairingRegistration reg{"Pixel 8", "cred\x01", "cspki", "aspki", std::string(32, 'p'), "kid"};
+  auto r = s->register_pairing("p1", reg, kNow + 10);
+  assert_true(r.ok());
+  assert_int_equal(static_cast<int>(r->status), static_cast<int>(PairingStatus::registered));
+  auto again = s->register_pairing("p1", reg, kNow + 11);
+  assert_int_equal(static_cast<int>(again.error().code),
+                   static_cast<int>(StoreErrc::already_registered));
+  auto found = s->find_pairing("p1");
+  assert_true(found->registration.has_value());
+  assert_true(found->registration->credential_id == std::string("cred\x01"));
+  auto d = s->confirm_pairing("p1", "d1", kNow + 12);
+  assert_true(d.ok());
+  assert_string_equal(d->api_key_id.c_str(), "kid");
+  assert_false(d->revoked);
+  auto twice = s->confirm_pairing("p1", "d2", kNow + 13);
+  assert_int_equal(static_cast<int>(twice.error().code),
+                   static_cast<int>(StoreErrc::already_registered));
+  assert_int_equal(s->devices_by_api_key("kid")->size(), 1);
+}
+
+void an_expired_pairing_refuses_registration(void**) {
+  auto s = fresh_store();
+  assert_true(s->create_pairing(PairingRecord{"p1", "h1", "alice", std::string(32, 'h'), kNow,
+                                              kNow + 600, PairingStatus::open, {}, {}}).ok());
+  PairingRegistration reg{"Pixel", "c", "s", "a", std::string(32, 'p'), "kid"};
+  auto r = s->register_pairing("p1", reg, kNow + 600);
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(StoreErrc::expired));
+  assert_int_equal(static_cast<int>(s->register_pairing("nope", reg, kNow).error().code),
+                   static_cast<int>(StoreErrc::not_found));
+}
+
+void a_challenge_needs_an_active_listed_device(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto none = s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow);
+  assert_int_equal(static_cast<int>(none.error().code), static_cast<int>(StoreErrc::no_devices));
+  auto dev = paired_device(*s, "h1", "cred-a");
+  auto ok = s->create_challenge(challenge("c1", "h1", {"other", "cred-a"}), {}, kNow);
+  assert_true(ok.ok());
+  assert_string_equal(ok->challenge.host_name.c_str(), "web1");
+  assert_int_equal(ok->challenge.credential_ids.size(), 2);
+  assert_true(s->revoke_device(dev.device_id, kNow).ok());
+  auto revoked = s->create_challenge(challenge("c2", "h1", {"cred-a"}), {}, kNow);
+  assert_int_equal(static_cast<int>(revoked.error().code), static_cast<int>(StoreErrc::no_devices));
+}
+
+void a_new_challenge_cancels_the_pending_one(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  auto second = s->create_challenge(challenge("c2", "h1", {"cred-a"}), {}, kNow + 1);
+  assert_true(second.ok());
+  assert_int_equal(second->superseded.size(), 1);
+  assert_string_equal(second->superseded[0].c_str(), "c1");
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 2)->status),
+                   static_cast<int>(ChallengeStatus::cancelled));
+  assert_int_equal(static_cast<int>(s->find_challenge("c2", kNow + 2)->status),
+                   static_cast<int>(ChallengeStatus::pending));
+}
+
+void an_approval_is_stored_with_its_assertion_once(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  Assertion a{"cred-a", std::string(37, 'A'), "{\"type\":\"webauthn.get\"}", "sig"};
+  auto d = s->decide_challenge("c1", dev.device_id, Decision::approve, a, kNow + 5);
+  assert_true(d.ok());
+  auto c = s->find_challenge("c1", kNow + 6);
+  assert_int_equal(static_cast<int>(c->status), static_cast<int>(ChallengeStatus::approved));
+  assert_true(c->assertion.has_value());
+  assert_true(c->assertion->authenticator_data == std::string(37, 'A'));
+  assert_string_equal(c->decided_by_name.c_str(), "Pixel");
+  assert_int_equal(c->decided_at, kNow + 5);
+  auto twice = s->decide_challenge("c1", dev.device_id, Decision::deny, std::nullopt, kNow + 7);
+  assert_int_equal(static_cast<int>(twice.error().code),
+                   static_cast<int>(StoreErrc::already_decided));
+  assert_int_equal(s->find_device(dev.device_id)->last_used, kNow + 5);
+}
+
+void an_expired_challenge_refuses_decisions(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}, kNow + 30), {}, kNow).ok());
+  auto late = s->decide_challenge("c1", dev.device_id, Decision::deny, std::nullopt, kNow + 30);
+  assert_int_equal(static_cast<int>(late.error().code), static_cast<int>(StoreErrc::expired));
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 31)->status),
+                   static_cast<int>(ChallengeStatus::expired));
+  assert_true(s->create_challenge(challenge("c2", "h1", {"cred-a"}, kNow + 30), {}, kNow).ok());
+  // c1 was superseded by c2 (cancelled); c2 expires through expire_due, once.
+  auto due = s->expire_due(kNow + 40);
+  assert_int_equal(due->size(), 1);
+  assert_string_equal(due->at(0).challenge_id.c_str(), "c2");
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 41)->status),
+                   static_cast<int>(ChallengeStatus::cancelled));
+  assert_int_equal(s->expire_due(kNow + 41)->size(), 0);
+}
+
+void cancel_changes_only_a_pending_challenge(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_int_equal(static_cast<int>(s->cancel_challenge("c1", kNow + 1)->status),
+                   static_cast<int>(ChallengeStatus::cancelled));
+  assert_true(s->create_challenge(challenge("c2", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_true(s->decide_challenge("c2", dev.device_id, Decision::deny, std::nullopt, kNow + 1).ok());
+  assert_int_equal(static_cast<int>(s->cancel_challenge("c2", kNow + 2)->status),
+                   static_cast<int>(ChallengeStatus::denied));
+  assert_int_equal(static_cast<int>(s->cancel_challenge("zz", kNow).error().code),
+                   static_cast<int>(StoreErrc::not_found));
+}
+
+void a_report_blocks_push_until_unblocked(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_true(s->decide_challenge("c1", dev.device_id, Decision::report, std::nullopt, kNow).ok());
+  auto blocked = s->create_challenge(challenge("c2", "h1", {"cred-a"}), {}, kNow + 1);
+  assert_int_equal(static_cast<int>(blocked.error().code), static_cast<int>(StoreErrc::push_blocked));
+  assert_true(s->unblock("h1", "alice").value());
+  assert_false(s->unblock("h1", "alice").value());
+  assert_true(s->create_challenge(challenge("c3", "h1", {"cred-a"}), {}, kNow + 2).ok());
+}
+
+void three_denials_start_a_cooldown(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  const FatiguePolicy policy{3, 600, 600};
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "c" + std::to_string(i);
+    assert_true(s->create_challenge(challenge(id, "h1", {"cred-a"}, kNow + i * 100 + 90), policy,
+                                    kNow + i * 100).ok());
+    assert_true(s->decide_challenge(id, dev.device_id, Decision::deny, std::nullopt,
+                                    kNow + i * 100 + 1).ok());
+  }
+  auto cool = s->create_challenge(challenge("c9", "h1", {"cred-a"}), policy, kNow + 250);
+  assert_int_equal(static_cast<int>(cool.error().code), static_cast<int>(StoreErrc::cooldown));
+  assert_int_equal(cool.error().retry_after, 201 + 600 - 250);
+  assert_true(
+      s->create_challenge(challenge("c9", "h1", {"cred-a"}, kNow + 900), policy, kNow + 801).ok());
+}
+
+void a_device_key_sees_its_users_challenges(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  assert_true(s->add_host(host("h2", "web2")).ok());
+  paired_device(*s, "h1", "cred-a", "key-1");
+  paired_device(*s, "h2", "cred-b", "key-2");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_true(s->create_challenge(challenge("c2", "h2", {"cred-b"}), {}, kNow).ok());
+  auto mine = s->challenges_for_api_key("key-1", true, 100, kNow + 1);
+  assert_int_equal(mine->size(), 1);
+  assert_string_equal(mine->at(0).challenge_id.c_str(), "c1");
+  assert_int_equal(s->challenges_for_api_key("key-1", true, 100, kNow + 91)->size(), 0);
+  assert_int_equal(s->challenges_for_api_key("key-1", false, 100, kNow + 91)->size(), 1);
+}
+
+void the_listener_hears_every_status_change(void**) {
+  auto s = fresh_store();
+  std::vector<std::string> heard;
+  s->set_change_listener([&](ChangeKind kind, const std::string& id) {
+    heard.push_back((kind == ChangeKind::challenge ? "c:" : "p:") + id);
+  });
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  heard.clear();
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_true(s->decide_challenge("c1", dev.device_id, Decision::deny, std::nullopt, kNow).ok());
+  assert_int_equal(heard.size(), 2);
+  assert_string_equal(heard[0].c_str(), "c:c1");
+  assert_string_equal(heard[1].c_str(), "c:c1");
+}
+
+void devices_are_listed_renamed_and_revoked(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_int_equal(s->list_devices({"h1", "alice"})->size(), 1);
+  assert_int_equal(s->list_devices({"h1", "bob"})->size(), 0);
+  assert_int_equal(s->list_devices({})->size(), 1);
+  assert_string_equal(s->rename_device(dev.device_id, "Work phone")->name.c_str(), "Work phone");
+  assert_true(s->revoke_device(dev.device_id, kNow)->revoked);
+  assert_true(s->devices_by_api_key("key-1")->at(0).revoked);
+  assert_int_equal(static_cast<int>(s->revoke_device("nope", kNow).error().code),
+                   static_cast<int>(StoreErrc::not_found));
+}
+
+void removing_a_host_revokes_its_devices(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->remove_host("h1", kNow).ok());
+  assert_true(s->find_device(dev.device_id)->revoked);
+}
+
+void audit_lists_newest_first_by_user(void**) {
+  auto s = fresh_store();
+  for (int i = 0; i < 5; ++i) {
+    AuditEvent e;
+    e.time = kNow + i;
+    e.event = "challenge_created";
+    e.host = "web1";
+    e.user = i % 2 ? "bob" : "alice";
+    e.ms = i;
+    assert_true(s->append_audit(e).ok());
+  }
+  auto all = s->list_audit("", 100);
+  assert_int_equal(all->size(), 5);
+  assert_int_equal(all->at(0).time, kNow + 4);
+  auto bob = s->list_audit("bob", 100);
+  assert_int_equal(bob->size(), 2);
+  assert_int_equal(s->list_audit("", 2)->size(), 2);
+}
+
+void sqlite_state_survives_reopen_and_newer_schema_is_refused(void**) {
+  if (!is_sqlite()) skip();
+  std::string path;
+  {
+    auto s = fresh_store();
+    path = g_last_sqlite_path;
+    assert_true(s->add_host(host("h1", "web1")).ok());
+  }
+  {
+    auto again = open_store(path);
+    assert_true(again.ok());
+    assert_true(again.value()->find_host("h1").ok());
+  }
+  sqlite3* db = nullptr;
+  assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=999", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = open_store(path);
+  assert_false(newer.ok());
+  assert_int_equal(static_cast<int>(newer.error().code), static_cast<int>(StoreErrc::schema_too_new));
+  assert_non_null(std::strstr(newer.error().message.c_str(), "newer"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s sqlite:<dir> | postgresql://...\n", argv[0]);
+    return 2;
+  }
+  g_location = argv[1];
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(hosts_are_added_found_listed_and_removed),
+      cmocka_unit_test(a_nonce_is_accepted_once_until_forgotten),
+      cmocka_unit_test(pairing_registers_once_and_confirms_once),
+      cmocka_unit_test(an_expired_pairing_refuses_registration),
+      cmocka_unit_test(a_challenge_needs_an_active_listed_device),
+      cmocka_unit_test(a_new_challenge_cancels_the_pending_one),
+      cmocka_unit_test(an_approval_is_stored_with_its_assertion_once),
+      cmocka_unit_test(an_expired_challenge_refuses_decisions),
+      cmocka_unit_test(cancel_changes_only_a_pending_challenge),
+      cmocka_unit_test(a_report_blocks_push_until_unblocked),
+      cmocka_unit_test(three_denials_start_a_cooldown),
+      cmocka_unit_test(a_device_key_sees_its_users_challenges),
+      cmocka_unit_test(the_listener_hears_every_status_change),
+      cmocka_unit_test(devices_are_listed_renamed_and_revoked),
+      cmocka_unit_test(removing_a_host_revokes_its_devices),
+      cmocka_unit_test(audit_lists_newest_first_by_user),
+      cmocka_unit_test(sqlite_state_survives_reopen_and_newer_schema_is_refused),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
