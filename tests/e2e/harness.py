@@ -47,6 +47,8 @@ SUDOERS_DIR = "/etc/sudoers.d"
 OWNED_FILE_PREFIXES = (f"{PAM_DIR}/{PREFIX}", f"{SUDOERS_DIR}/{PREFIX}",
                        f"{SUDOERS_DIR}/.{PREFIX}", f"/var/lib/twostep/{PREFIX}")
 STEP_SECONDS = 30
+# The only packages a journal may ask a sweep to purge (tests/package).
+PACKAGE_TEST_PACKAGES = ("libpam-twostep", "twostepd")
 
 
 # --------------------------------------------------------------------------
@@ -169,6 +171,16 @@ def _undo_record(record: list[str]) -> None:
                     os.killpg(pid, signal.SIGKILL)
         except (FileNotFoundError, ProcessLookupError):
             pass
+    elif kind == "dpkg-purge":
+        # tests/package installed these (journalled before dpkg -i) and died.
+        names = [n for n in values if n in PACKAGE_TEST_PACKAGES]
+        installed = [n for n in names
+                     if subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", n],
+                                       capture_output=True, text=True).stdout[1:2]
+                     not in ("", "n")]
+        if installed:
+            subprocess.run(["dpkg", "--purge"] + installed, capture_output=True,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     elif kind == "privsep" and not _sshd_running():
         try:
             os.rmdir("/run/sshd")
