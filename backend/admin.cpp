@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "push_sender.hpp"
 #include "relay_crypto.hpp"
 
 namespace twostep::relay {
@@ -176,8 +177,14 @@ int unblock(Store& store, const std::string& host, const std::string& user) {
   return 0;
 }
 
-int vapid_show() {
-  std::cout << "Web Push (VAPID) is not yet available: it arrives with the approver app.\n";
+int vapid_show(Store& store) {
+  auto keys = load_or_make_vapid_keys(store);
+  if (!keys) {
+    std::cerr << "twostepd: cannot read or make the VAPID keys: " << keys.error().message << "\n";
+    return 1;
+  }
+  // The public key only (what browsers call applicationServerKey).
+  std::cout << crypto::b64u_encode(keys->public_point) << "\n";
   return 0;
 }
 

@@ -16,6 +16,6 @@ int device_list(Store& store, const std::string& host, const std::string& user);
 int device_revoke(Store& store, const std::string& device_id);
 int audit_show(Store& store, const std::string& user, bool json, int limit);
 int unblock(Store& store, const std::string& host, const std::string& user);
-int vapid_show();
+int vapid_show(Store& store);  // prints the VAPID public key (b64u), making keys if none
 
 }  // namespace twostep::relay

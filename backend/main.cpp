@@ -90,8 +90,6 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (vapid_show_cmd->parsed()) return vapid_show();
-
   const bool explicit_config = !config_path.empty();
   auto loaded = load_config(explicit_config ? config_path : kDefaultConfig, !explicit_config);
   if (!loaded) {
@@ -122,5 +120,6 @@ int main(int argc, char** argv) {
   if (device_revoke_cmd->parsed()) return device_revoke(store, device_id);
   if (audit->parsed()) return audit_show(store, audit_user, audit_json, audit_limit);
   if (unblock_cmd->parsed()) return unblock(store, unblock_host, unblock_user);
+  if (vapid_show_cmd->parsed()) return vapid_show(store);
   return 2;
 }

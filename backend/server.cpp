@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "push_sender.hpp"
 #include "service.hpp"
 
 namespace twostep::relay {
@@ -63,6 +64,7 @@ class Server {
   int run() {
     if (!config_.tls_cert.empty() && !load_tls()) return 1;
     if (!open_acceptor()) return 1;
+    start_push();
     store_.set_change_listener([this](ChangeKind kind, const std::string& id) {
       net::post(ioc_, [this, kind, id] { wake(kind, id); });
     });
@@ -74,6 +76,8 @@ class Server {
     net::co_spawn(ioc_, accept_loop(), net::detached);
     ioc_.run();
     store_.set_change_listener(nullptr);
+    service_.set_push_notifier(nullptr);
+    push_.reset();
     log_("twostepd: stopped");
     return 0;
   }
@@ -95,6 +99,21 @@ class Server {
            config_.tls_key + "): " + e.what());
       return false;
     }
+  }
+
+  // Web Push (push_sender.hpp): keys made on first start; a store without
+  // push tables leaves push off, which no login depends on.
+  void start_push() {
+    auto keys = load_or_make_vapid_keys(store_);
+    if (!keys) {
+      log_("twostepd: Web Push off: " + keys.error().message);
+      return;
+    }
+    PushOptions options;
+    options.subject = vapid_subject(config_.public_url);
+    options.allow_http_loopback = config_.public_url.rfind("http://", 0) == 0;  // development
+    push_ = std::make_unique<PushSender>(store_, std::move(keys.value()), std::move(options), log_);
+    service_.set_push_notifier(push_.get());
   }
 
   void watch_hup() {
@@ -395,8 +414,11 @@ class Server {
   awaitable<bool> send(Stream& stream, const HttpResponse& r, bool keep_alive, unsigned version) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "twostepd");
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    for (const auto& [name, value] : r.headers) res.set(name, value);  // the app's files
     if (r.retry_after > 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
     res.keep_alive(keep_alive && !stopping_);
     res.body() = r.body;
@@ -491,6 +513,7 @@ class Server {
   net::signal_set hup_;
   net::steady_timer tick_;
   std::shared_ptr<ssl::context> tls_;
+  std::unique_ptr<PushSender> push_;
   std::shared_ptr<net::steady_timer> grace_;
   bool stopping_ = false;
   std::int64_t sessions_ = 0;

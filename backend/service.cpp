@@ -2,6 +2,8 @@
 // views and audit. The section numbers in comments are the document's.
 #include "service.hpp"
 
+#include "static_assets.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -278,6 +280,10 @@ Outcome RelayService::handle(const HttpRequest& r) {
   const std::string_view query =
       qpos == std::string::npos ? std::string_view() : target.substr(qpos + 1);
   if (path.empty() || path.front() != '/') return bad_request("bad request target");
+  // The approver app's files (static_assets.cpp): /, /app/...
+  if (!path.starts_with("/v1/")) {
+    if (auto asset = static_asset(r.method, path)) return *asset;
+  }
   const auto seg = split_path(path);
   if (seg.size() < 2 || seg[0] != "v1") return not_found();
 
@@ -316,6 +322,11 @@ Outcome RelayService::handle(const HttpRequest& r) {
     if (r.method == "GET") return get_challenge(host, seg[2], query);
     if (!query.empty()) return bad_request("no query parameters here");
     return cancel_challenge(host, seg[2]);
+  }
+
+  // Web Push: the relay's VAPID public key, for the app's subscribe().
+  if (seg[1] == "push" && seg.size() == 3 && seg[2] == "key" && r.method == "GET") {
+    return push_key();
   }
 
   // Pairing (section 7): no authentication.
@@ -492,6 +503,7 @@ Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest
     created_ms_[c.challenge_id] = started;
   }
   audit("challenge_created", &c, "", "", "", "pending", -1);
+  if (push_) push_->notify(c);  // queued; never waits for the push service
   return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
 }
 
@@ -719,6 +731,7 @@ Outcome RelayService::device_request(const DeviceAuth& auth, const HttpRequest& 
   const bool no_query_allowed = !(what == "activity");
   if (no_query_allowed && !query.empty()) return bad_request("no query parameters here");
 
+  if (what == "push" && seg.size() == 3) return push_subscription(auth, r);
   if (what == "events" && seg.size() == 3 && r.method == "GET") {
     return EventStream{auth.api_key_id};
   }

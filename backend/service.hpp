@@ -18,6 +18,8 @@
 #include "rate_limit.hpp"
 #include "store.hpp"
 
+#include "push_notifier.hpp"
+
 namespace twostep::relay {
 
 struct HttpRequest {
@@ -38,8 +40,12 @@ struct HttpRequest {
 
 struct HttpResponse {
   unsigned status = 200;
-  std::string body;              // a JSON object
+  std::string body;              // a JSON object (or a static file of the app)
   std::int64_t retry_after = 0;  // > 0: send Retry-After
+  // The approver app's files (static_assets.hpp) set these; API answers keep
+  // the defaults.
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers{};  // extra headers
 };
 
 // Hold the request until the challenge or pairing changes, or `deadline`.
@@ -83,6 +89,11 @@ class RelayService {
   // Records the expiry of every pending challenge past its time (audit).
   void expire_tick();
 
+  // Web Push (service_push.cpp): with a sender, each new challenge is pushed
+  // to its devices' subscriptions, and the app may subscribe. Without one
+  // (a store without push tables), subscribing answers 404 not_found.
+  void set_push_notifier(PushNotifier* notifier) { push_ = notifier; }
+
  private:
   struct DeviceAuth {
     std::vector<DeviceRecord> records;  // all of the key's records
@@ -106,6 +117,8 @@ class RelayService {
   Outcome device_request(const DeviceAuth& auth, const HttpRequest& r,
                          const std::vector<std::string>& segments, std::string_view query);
   Outcome decide(const DeviceAuth& auth, const std::string& id, const HttpRequest& r);
+  Outcome push_key();                                                      // service_push.cpp
+  Outcome push_subscription(const DeviceAuth& auth, const HttpRequest& r);  // service_push.cpp
 
   // The key's live record that may act on `c`; or the error response.
   std::variant<DeviceRecord, HttpResponse> record_for(const DeviceAuth& auth,
@@ -130,6 +143,7 @@ class RelayService {
   RateLimiter pairing_by_host_;
   std::mutex created_mu_;
   std::unordered_map<std::string, std::int64_t> created_ms_;  // challenge id -> wall ms
+  PushNotifier* push_ = nullptr;
 };
 
 }  // namespace twostep::relay

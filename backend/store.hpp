@@ -204,6 +204,16 @@ struct AuditEvent {
   std::int64_t ms = -1;  // decision time in milliseconds, -1: none
 };
 
+// A Web Push subscription of a phone's browser, kept per API key (one phone,
+// all its device records). Made by the approver app (PUT /v1/device/push).
+struct PushSubscription {
+  std::string api_key_id;
+  std::string endpoint;  // the push service's URL, https (http only on loopback)
+  std::string p256dh;    // 65 raw bytes: the browser's ECDH public point
+  std::string auth;      // 16 raw bytes: the browser's auth secret
+  Seconds created = 0;
+};
+
 struct DeviceFilter {
   std::string host_id;  // empty: any
   std::string user;     // empty: any
@@ -300,6 +310,24 @@ class Store {
   // Audit log. list_audit: newest first, at most `limit`.
   virtual StoreResult<Done> append_audit(const AuditEvent& event) = 0;
   virtual StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) = 0;
+
+  // ---- Web Push (the approver app, webpush.hpp) ----
+  // Defaults refuse with StoreErrc::backend so that a store without these
+  // (PostgreSQL, until it gets its migration) still builds: push is then off.
+  //
+  // Relay-wide settings (the VAPID key pair). put_setting_if_absent stores
+  // `value` only if `name` has none and returns the value now stored, so that
+  // concurrent first starts agree on one key.
+  virtual StoreResult<std::string> put_setting_if_absent(std::string_view name,
+                                                         std::string_view value);
+  virtual StoreResult<std::string> get_setting(std::string_view name);  // not_found
+  // Adds or replaces (by endpoint) a subscription.
+  virtual StoreResult<Done> put_push_subscription(const PushSubscription& subscription);
+  virtual StoreResult<std::vector<PushSubscription>> push_subscriptions(std::string_view api_key_id);
+  // Removes one by endpoint (the push service said 404/410), or all of a key's
+  // (the app turned notifications off). Returns how many were removed.
+  virtual StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint);
+  virtual StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id);
 };
 
 // Opens (creating and migrating) the store named by `location`: a path for

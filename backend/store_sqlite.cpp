@@ -125,6 +125,22 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_user ON audit(user, seq);
 )sql",
+    // 1 -> 2: Web Push (the approver app): relay-wide settings (the VAPID
+    // key pair) and the phones' push subscriptions, per API key.
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE push_subscriptions (
+  endpoint TEXT PRIMARY KEY,
+  api_key_id TEXT NOT NULL,
+  p256dh BLOB NOT NULL,
+  auth BLOB NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX push_subscriptions_key ON push_subscriptions(api_key_id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -825,7 +841,71 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // ---- Web Push ----
+  StoreResult<std::string> put_setting_if_absent(std::string_view name,
+                                                 std::string_view value) override {
+    std::lock_guard lock(mu_);
+    Stmt ins(cache_, "INSERT OR IGNORE INTO settings(name, value) VALUES(?,?)");
+    ins.bind(name).bind_blob(value);
+    if (ins.step(); ins.failed()) return backend_error(db(), "put setting");
+    return read_setting(name);
+  }
+
+  StoreResult<std::string> get_setting(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    return read_setting(name);
+  }
+
+  StoreResult<Done> put_push_subscription(const PushSubscription& sub) override {
+    std::lock_guard lock(mu_);
+    Stmt s(cache_, "INSERT OR REPLACE INTO push_subscriptions(endpoint, api_key_id, p256dh, auth, "
+                 "created) VALUES(?,?,?,?,?)");
+    s.bind(sub.endpoint).bind(sub.api_key_id).bind_blob(sub.p256dh).bind_blob(sub.auth)
+        .bind(sub.created);
+    if (s.step(); s.failed()) return backend_error(db(), "put push subscription");
+    return Done{};
+  }
+
+  StoreResult<std::vector<PushSubscription>> push_subscriptions(
+      std::string_view api_key_id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(cache_, "SELECT api_key_id, endpoint, p256dh, auth, created FROM push_subscriptions "
+                 "WHERE api_key_id=? ORDER BY created");
+    s.bind(api_key_id);
+    std::vector<PushSubscription> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(PushSubscription{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
+    }
+    if (s.failed()) return backend_error(db(), "list push subscriptions");
+    return out;
+  }
+
+  StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint) override {
+    std::lock_guard lock(mu_);
+    Stmt s(cache_, "DELETE FROM push_subscriptions WHERE endpoint=?");
+    s.bind(endpoint);
+    if (s.step(); s.failed()) return backend_error(db(), "delete push subscription");
+    return static_cast<std::int64_t>(sqlite3_changes(db()));
+  }
+
+  StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(cache_, "DELETE FROM push_subscriptions WHERE api_key_id=?");
+    s.bind(api_key_id);
+    if (s.step(); s.failed()) return backend_error(db(), "delete push subscriptions");
+    return static_cast<std::int64_t>(sqlite3_changes(db()));
+  }
+
  private:
+  StoreResult<std::string> read_setting(std::string_view name) {
+    Stmt s(cache_, "SELECT value FROM settings WHERE name=?");
+    s.bind(name);
+    s.step();
+    if (s.failed()) return backend_error(db(), "get setting");
+    if (!s.row()) return StoreError{StoreErrc::not_found, "no such setting"};
+    return s.text(0);
+  }
+
   // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
   class Transaction {
    public:

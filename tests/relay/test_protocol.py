@@ -312,7 +312,8 @@ def host_rate_limit(binary):
 
 def unknown_routes_and_device_self(binary):
     with Relay(binary) as relay:
-        expect(relay.request("GET", "/"), 404, "not_found")
+        expect(relay.request("GET", "/nothing-here"), 404, "not_found")
+        expect(relay.request("GET", "/app/missing.js"), 404, "not_found")
         expect(relay.request("GET", "/v2/challenges"), 404, "not_found")
         host = relay.add_host("web1")
         dev = relay.paired_device(host, "alice")

@@ -355,6 +355,74 @@ void sqlite_state_survives_reopen_and_newer_schema_is_refused(void**) {
   assert_non_null(std::strstr(newer.error().message.c_str(), "newer"));
 }
 
+// A store still on the default Web Push methods (store_webpush.cpp) skips
+// these, loudly: push is then off in the daemon, which logs it.
+bool has_web_push(Store& s) {
+  auto probe = s.get_setting("probe");
+  if (probe || probe.error().code != StoreErrc::backend) return true;
+  std::printf("SKIP: this store has no Web Push support yet (%s)\n", probe.error().message.c_str());
+  return false;
+}
+
+void a_setting_keeps_the_first_value_written(void**) {
+  auto s = fresh_store();
+  if (!has_web_push(*s)) skip();
+  auto none = s->get_setting("vapid_key_v1");
+  assert_false(none.ok());
+  assert_int_equal(static_cast<int>(none.error().code), static_cast<int>(StoreErrc::not_found));
+  const std::string first("\x00\x01secret", 8);
+  auto put = s->put_setting_if_absent("vapid_key_v1", first);
+  assert_true(put.ok());
+  assert_true(put.value() == first);
+  // A second first start (another instance) gets the stored value back.
+  auto again = s->put_setting_if_absent("vapid_key_v1", "other");
+  assert_true(again.ok());
+  assert_true(again.value() == first);
+  assert_true(s->get_setting("vapid_key_v1").value() == first);
+}
+
+void push_subscriptions_are_kept_per_key_and_deleted(void**) {
+  auto s = fresh_store();
+  if (!has_web_push(*s)) skip();
+  const std::string p256dh(65, '\x04'), auth(16, 'a');
+  assert_true(s->put_push_subscription(PushSubscription{"key-1", "https://push.example/a", p256dh, auth, kNow}).ok());
+  assert_true(s->put_push_subscription(PushSubscription{"key-1", "https://push.example/b", p256dh, auth, kNow + 1}).ok());
+  assert_true(s->put_push_subscription(PushSubscription{"key-2", "https://push.example/c", p256dh, auth, kNow}).ok());
+  // The same endpoint again replaces (a browser re-subscribing).
+  assert_true(s->put_push_subscription(PushSubscription{"key-1", "https://push.example/a", p256dh, auth, kNow + 2}).ok());
+  auto k1 = s->push_subscriptions("key-1");
+  assert_true(k1.ok());
+  assert_int_equal(k1->size(), 2);
+  assert_true(k1->at(0).endpoint == "https://push.example/b");  // oldest first
+  assert_true(k1->at(1).p256dh == p256dh && k1->at(1).auth == auth && k1->at(1).created == kNow + 2);
+  assert_int_equal(s->delete_push_subscription("https://push.example/b").value(), 1);
+  assert_int_equal(s->delete_push_subscription("https://push.example/b").value(), 0);
+  assert_int_equal(s->delete_push_subscriptions("key-1").value(), 1);
+  assert_int_equal(s->push_subscriptions("key-1")->size(), 0);
+  assert_int_equal(s->push_subscriptions("key-2")->size(), 1);
+}
+
+void sqlite_schema_1_migrates_to_web_push(void**) {
+  if (!is_sqlite()) skip();
+  std::string path;
+  {
+    auto s = fresh_store();
+    path = g_last_sqlite_path;
+    assert_true(s->add_host(host("h1", "web1")).ok());
+  }
+  // Make it a version-1 database, as the first twostepd left it.
+  sqlite3* db = nullptr;
+  assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; PRAGMA user_version=1",
+                                nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto again = open_store(path);
+  assert_true(again.ok());
+  assert_true(again.value()->find_host("h1").ok());
+  assert_true(again.value()->put_setting_if_absent("x", "y").ok());
+  assert_true(again.value()->push_subscriptions("key-1").ok());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -381,6 +449,9 @@ int main(int argc, char** argv) {
       cmocka_unit_test(removing_a_host_revokes_its_devices),
       cmocka_unit_test(audit_lists_newest_first_by_user),
       cmocka_unit_test(sqlite_state_survives_reopen_and_newer_schema_is_refused),
+      cmocka_unit_test(a_setting_keeps_the_first_value_written),
+      cmocka_unit_test(push_subscriptions_are_kept_per_key_and_deleted),
+      cmocka_unit_test(sqlite_schema_1_migrates_to_web_push),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,0 +1,88 @@
+// Sends Web Push notifications for new challenges, off the I/O thread.
+//
+// A push only wakes a closed approver app; the open app sees requests on its
+// event stream. So a delivery is best effort and never blocks or fails a
+// login: notify() only queues (a bounded queue; overflow is dropped and
+// logged), one worker thread sends with libcurl under short timeouts, and a
+// push service's answer is logged, never returned. Subscriptions that answer
+// 404 or 410 (gone) are deleted. The payload holds no secret: the type and
+// the challenge id; the app fetches the details with its own signed request.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "push_notifier.hpp"
+#include "store.hpp"
+#include "twostep/result.hpp"
+#include "webpush.hpp"
+
+namespace twostep::relay {
+
+// The relay's VAPID keys: read from the store, or made and stored on first
+// use (put_setting_if_absent, so concurrent first starts agree).
+Result<webpush::VapidKeys> load_or_make_vapid_keys(Store& store);
+
+// An https URL, no user info, no fragment, at most 2048 bytes. Plain http
+// only to a loopback address and only with `allow_http_loopback` (a relay
+// that itself runs on plain http: development and tests), so that a device
+// cannot point the relay at a local plain-http service in production.
+bool is_acceptable_push_endpoint(std::string_view endpoint, bool allow_http_loopback);
+
+// VAPID's "sub": the relay's public URL when it is https (push services
+// may contact its operator there), else a local mailto:.
+std::string vapid_subject(std::string_view public_url);
+
+// The JSON the service worker receives: {"type":"challenge","id":"…"}.
+std::string push_payload(std::string_view challenge_id);
+
+struct PushOptions {
+  std::string subject;                // VAPID "sub": mailto: or https: URL
+  long connect_timeout_ms = 5000;
+  long total_timeout_ms = 10000;
+  std::size_t max_queue = 1024;       // pending notifications; more are dropped
+  long ttl_seconds = 300;             // TTL header: a request expires by then anyway
+  bool allow_http_loopback = false;   // see is_acceptable_push_endpoint
+};
+
+class PushSender final : public PushNotifier {
+ public:
+  using LogLine = std::function<void(const std::string&)>;
+
+  PushSender(Store& store, webpush::VapidKeys keys, PushOptions options, LogLine log);
+  ~PushSender() override;  // finishes the message being sent, drops the rest
+  PushSender(const PushSender&) = delete;
+  PushSender& operator=(const PushSender&) = delete;
+
+  const std::string& public_key() const override { return keys_.public_point; }
+  bool accepts(std::string_view endpoint) const override {
+    return is_acceptable_push_endpoint(endpoint, options_.allow_http_loopback);
+  }
+
+  // Queues a push to every subscription of the devices that may answer `c`.
+  void notify(const ChallengeRecord& c) override;
+
+  // Sends to one subscription now, in the caller's thread; the HTTP status,
+  // or 0 when there was no answer. Used by the worker, and by tests.
+  long send(const PushSubscription& to, std::string_view payload);
+
+ private:
+  void run();
+  void deliver(const ChallengeRecord& c);
+
+  Store& store_;
+  webpush::VapidKeys keys_;
+  PushOptions options_;
+  LogLine log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ChallengeRecord> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace twostep::relay
