@@ -6,9 +6,10 @@ docs for an option that is gone) fails CI.
       PROBE is tests/docs/pam_args_probe (linked with twostep_pam_args, the
       module's own parser). The candidate names are every identifier-like
       string literal in SOURCE_DIR (pam_module/); the parser says which of
-      them it knows, and in which form (NAME or NAME=VALUE). Each must be an
-      entry of OPTIONS and appear in SYNOPSIS, in that form; each entry the
-      man page documents must be known to the parser, in that form.
+      them it knows, and in which form (NAME or NAME=VALUE). Each must be the
+      tag of an entry (OPTIONS, or a section of its own such as PUSH
+      APPROVAL) and appear in SYNOPSIS, in that form; each argument the man
+      page documents must be known to the parser, in that form.
   test_man_pages.py cli BINARY MANPAGE [--exit-codes HEADER]
       The long options in BINARY --help (and, for each subcommand CLI11
       lists, BINARY SUB... --help) against the man page: each option must be
@@ -135,6 +136,7 @@ PAM_WORD = re.compile(r"^([a-z][a-z0-9_-]*)(=?)")
 def pam_documented(text):
     """(name, form) for each argument word in a tag or synopsis text."""
     found = set()
+    text = re.sub(r"\{[^{}]*\}", "VALUES", text)  # failmode={secure|safe|totp}
     for token in re.split(r"[\s|,\[\]]+", text):
         match = PAM_WORD.match(token)
         if not match:
@@ -160,15 +162,19 @@ def check_pam(probe, man_path, source_dir):
     if len(known) < 10:
         fail(f"the parser knows only {len(known)} of the candidate names: probe broken?")
 
+    # Entries of OPTIONS and of any other section (PUSH APPROVAL, ...): tags
+    # there are argument words, return values in capitals or paths, and only
+    # the argument words match.
     documented = set()
-    for tag, _ in page.entries("OPTIONS"):
-        documented |= pam_documented(tag)
+    for section in page.sections:
+        for tag, _ in page.entries(section):
+            documented |= pam_documented(tag)
     synopsis = pam_documented(page.text("SYNOPSIS"))
 
     for name, form in sorted(known):
         shown = name + ("=VALUE" if form == "value" else "")
         if (name, form) not in documented:
-            fail(f"{man_path}: module argument {shown} has no OPTIONS entry")
+            fail(f"{man_path}: module argument {shown} has no entry (.TP) of its own")
         if (name, form) not in synopsis:
             fail(f"{man_path}: module argument {shown} is not in the SYNOPSIS")
     for name, form in sorted(documented | synopsis):
@@ -181,7 +187,7 @@ def check_pam(probe, man_path, source_dir):
         if form not in answer[1::2]:
             fail(f"{man_path}: documents {shown}, which the module's parser refuses")
     print(f"pam_twostep: {len(known)} argument forms known to the parser, "
-          f"{len(documented)} documented in OPTIONS")
+          f"{len(documented)} documented in entries")
 
 
 # ---- CLI11 programs ----------------------------------------------------------
