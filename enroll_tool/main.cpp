@@ -30,6 +30,9 @@ constexpr std::array kModes{
     ModeEntry{Mode::remove, run_remove},
     ModeEntry{Mode::add_token, run_add_token},
     ModeEntry{Mode::regenerate_backup_codes, run_regenerate_backup_codes},
+    ModeEntry{Mode::push, run_push},
+    ModeEntry{Mode::list_devices, run_list_devices},
+    ModeEntry{Mode::remove_device, run_remove_device},
 };
 
 // Options beyond --user/--secret-file/--format/--file-owner/--force/--quiet
@@ -47,14 +50,18 @@ const std::map<Mode, std::vector<std::string>>& mode_options() {
       {Mode::status, {}},
       {Mode::remove, {"--no-confirm"}},
       {Mode::regenerate_backup_codes, {"--backup-codes"}},
+      {Mode::push, {"--qr", "--push-config", "--no-confirm", "--pairing-timeout"}},
+      {Mode::list_devices, {}},
+      {Mode::remove_device, {}},
   };
   return table;
 }
 
 const std::vector<std::string> kCommonOptions{"--user", "--secret-file", "--format",
                                               "--file-owner", "--force", "--quiet"};
-const std::vector<std::string> kModeFlags{"--show", "--status", "--remove", "--add-token",
-                                          "--regenerate-backup-codes"};
+const std::vector<std::string> kModeFlags{"--show",      "--status",       "--remove",
+                                          "--add-token", "--regenerate-backup-codes",
+                                          "--push",      "--list-devices", "--remove-device"};
 
 bool listed(const std::vector<std::string>& names, const std::string& name) {
   for (const std::string& candidate : names) {
@@ -86,6 +93,8 @@ struct RawOptions {
   std::string rate_limit = "3/30";
   std::string token;
   bool show = false, status = false, remove = false, add_token = false, regenerate = false;
+  bool push = false, list_devices = false;
+  std::string remove_device;
   bool no_confirm = false;
 };
 
@@ -105,7 +114,8 @@ constexpr const char* kHelpFooter =
     "  sudo twostep-enroll --user alice --secret-file /var/lib/twostep/%u\n"
     "                                                 root-owned file for sudo\n"
     "  twostep-enroll --format google-authenticator   a ~/.google_authenticator file\n"
-    "  twostep-enroll --png qr.png --qr none          QR as an image instead\n\n";
+    "  twostep-enroll --png qr.png --qr none          QR as an image instead\n"
+    "  twostep-enroll --push                          pair a phone for push approval\n\n";
 
 void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--show", raw.show, "Show the QR code, key and URI of the existing enrollment again");
@@ -113,6 +123,18 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--remove", raw.remove, "Delete the enrollment (asks first unless --force)");
   app.add_flag("--add-token", raw.add_token, "Add another device (token \"spare\" unless --token)");
   app.add_flag("--regenerate-backup-codes", raw.regenerate, "Replace all backup codes");
+  app.add_flag("--push", raw.push,
+               "Pair a phone for push approval (QR code, then confirm the comparison code)");
+  app.add_flag("--list-devices", raw.list_devices, "List the phones paired for push");
+  app.add_option("--remove-device", raw.remove_device, "Unpair the push device NAME")
+      ->type_name("NAME");
+  app.add_option("--push-config", options.push_config,
+                 "Push settings of this host (default /etc/twostep/push.conf)")
+      ->type_name("FILE");
+  app.add_option("--pairing-timeout", options.pairing_timeout,
+                 "Seconds to wait for the phone, 10-600 (default 600)")
+      ->type_name("SECONDS")
+      ->check(quiet(CLI::Range(10u, 600u)));
 
   app.add_option("--user", options.user, "Enroll/manage this user (root only for others)")
       ->type_name("NAME");
@@ -174,12 +196,16 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
 
 Result<Mode> chosen_mode(const RawOptions& raw) {
   const int count = int{raw.show} + int{raw.status} + int{raw.remove} + int{raw.add_token} +
-                    int{raw.regenerate};
+                    int{raw.regenerate} + int{raw.push} + int{raw.list_devices} +
+                    int{!raw.remove_device.empty()};
   if (count > 1) {
     return make_error(ErrorCode::invalid_argument,
                       "choose one of --show, --status, --remove, --add-token, "
-                      "--regenerate-backup-codes");
+                      "--regenerate-backup-codes, --push, --list-devices, --remove-device");
   }
+  if (raw.push) return Mode::push;
+  if (raw.list_devices) return Mode::list_devices;
+  if (!raw.remove_device.empty()) return Mode::remove_device;
   if (raw.show) return Mode::show;
   if (raw.status) return Mode::status;
   if (raw.remove) return Mode::remove;
@@ -208,6 +234,7 @@ Status finish_options(const CLI::App& app, const RawOptions& raw, Options& optio
   options.qr_explicit = app.count("--qr") > 0 && raw.qr != "auto";
   options.qr = qr_style_named(raw.qr);
   options.confirm = !raw.no_confirm;
+  options.device_name = raw.remove_device;
   options.token_name = !raw.token.empty()                ? raw.token
                        : options.mode == Mode::add_token ? "spare"
                        : options.mode == Mode::wizard    ? "phone"

@@ -22,6 +22,9 @@ int run_status(const Session& session);
 int run_remove(const Session& session);
 int run_add_token(const Session& session);
 int run_regenerate_backup_codes(const Session& session);
+int run_push(const Session& session);           // push.cpp: pair a phone
+int run_list_devices(const Session& session);
+int run_remove_device(const Session& session);
 
 // Shared by the modes: builds a fresh token from the options.
 Result<Token> new_token(const Options& options);

@@ -27,6 +27,9 @@ const char* mode_flag(Mode mode) {
     case Mode::remove: return "--remove";
     case Mode::add_token: return "--add-token";
     case Mode::regenerate_backup_codes: return "--regenerate-backup-codes";
+    case Mode::push: return "--push";
+    case Mode::list_devices: return "--list-devices";
+    case Mode::remove_device: return "--remove-device";
   }
   return "this mode";
 }

@@ -12,7 +12,10 @@
 
 namespace twostep::enroll {
 
-enum class Mode { wizard, show, status, remove, add_token, regenerate_backup_codes };
+enum class Mode {
+  wizard, show, status, remove, add_token, regenerate_backup_codes,
+  push, list_devices, remove_device
+};
 
 enum class QrStyle { utf8, ansi, ascii, none };
 
@@ -48,6 +51,11 @@ struct Options {
   bool print_uri = false;
   bool json = false;                       // --json: one JSON object on stdout (wizard)
   bool quiet = false;
+
+  // Push devices (--push, --list-devices, --remove-device NAME).
+  std::string push_config = "/etc/twostep/push.conf";  // --push-config
+  std::string device_name;                             // --remove-device NAME
+  std::uint32_t pairing_timeout = 600;                 // --pairing-timeout SECONDS
 
   // Behaviour.
   bool confirm = true;                     // false with --no-confirm

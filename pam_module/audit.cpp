@@ -26,6 +26,10 @@ std::string format_audit_line(const AuditRecord& record) {
   line += to_string(record.method);
   line += " result=" + sanitize_log_field(record.result);
   line += " reason=" + sanitize_log_field(record.reason);
+  if (record.method == VerifyMethod::push) {
+    line += " device=" + sanitize_log_field(record.device);
+    if (!record.failmode.empty()) line += " failmode=" + sanitize_log_field(record.failmode);
+  }
   return line;
 }
 

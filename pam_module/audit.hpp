@@ -19,6 +19,10 @@ struct AuditRecord {
   VerifyMethod method = VerifyMethod::none;
   std::string_view result;  // accepted, rejected, replayed, rate_limited, malformed, ignored, error
   std::string_view reason;  // one short token, e.g. wrong_code, unsafe_file
+  // method=push only: the device that decided ("" when none did) and, when
+  // the relay could not be used, the failmode taken.
+  std::string_view device;
+  std::string_view failmode;
 };
 
 // "twostep: user=alice service=sshd rhost=1.2.3.4 tty=ssh method=totp

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "audit.hpp"
+#include "push_flow.hpp"
+#include "push_transport.hpp"
+#include "twostep/push_login.hpp"
 #include "twostep/account.hpp"
 #include "twostep/file_identity.hpp"
 #include "twostep/otp.hpp"
@@ -39,7 +42,14 @@ class Audit {
   AuthStatus finish(AuthStatus status, VerifyMethod method, std::string_view result,
                     std::string_view reason) {
     log_.notice(format_audit_line(AuditRecord{request_.user, request_.service, request_.rhost,
-                                              request_.tty, method, result, reason}));
+                                              request_.tty, method, result, reason, {}, {}}));
+    return status;
+  }
+  AuthStatus finish_push(AuthStatus status, std::string_view result, std::string_view reason,
+                         std::string_view device, std::string_view failmode = {}) {
+    log_.notice(format_audit_line(AuditRecord{request_.user, request_.service, request_.rhost,
+                                              request_.tty, VerifyMethod::push, result, reason,
+                                              device, failmode}));
     return status;
   }
 
@@ -67,20 +77,22 @@ Error input_problem(std::string_view reason) {
 // the file as it was before asking, never from the code being typed.
 enum class PromptNotice { none, locked_out, clock_hint };
 
-std::string prompt_with_notice(const Config& config, PromptNotice notice) {
+std::string prompt_with_notice(const Config& config, PromptNotice notice,
+                               std::optional<std::string_view> question = std::nullopt) {
   std::string text;
   if (notice == PromptNotice::locked_out) {
     text = std::string(kRateLimitedMessage) + "\n";
   } else if (notice == PromptNotice::clock_hint && !config.clock_hint_text().empty()) {
     text = std::string(config.clock_hint_text()) + "\n";
   }
-  text += config.prompt_text();
+  text += question ? *question : config.prompt_text();
   return text;
 }
 
 Result<CodeInput> ask(const Config& config, Conversation& conversation,
-                      PromptNotice notice = PromptNotice::none) {
-  auto typed = conversation.prompt(prompt_with_notice(config, notice), config.echo_code);
+                      PromptNotice notice = PromptNotice::none,
+                      std::optional<std::string_view> question = std::nullopt) {
+  auto typed = conversation.prompt(prompt_with_notice(config, notice, question), config.echo_code);
   if (!typed) {
     return input_problem("conversation_failed");
   }
@@ -137,6 +149,7 @@ Enrollment clone_enrollment(const Enrollment& enrollment) {
   copy.replay_protection = enrollment.replay_protection;
   copy.rate_limit = enrollment.rate_limit;
   copy.recent_logins = enrollment.recent_logins;
+  copy.devices = enrollment.devices;  // pins ride along: the trial is what gets written
   copy.backup_codes.reserve(enrollment.backup_codes.size());
   for (const auto& code : enrollment.backup_codes) {
     copy.backup_codes.push_back(BackupCode{code.hash, code.plain.clone()});
@@ -356,6 +369,16 @@ class Authentication {
   std::optional<AuthStatus> within_grace_period(const FileTarget& target, const std::string& path);
   std::optional<AuthStatus> allow_readonly(const VerifyRun& run, const std::string& path);
   void forward_password(const CodeInput& input, std::size_t code_length);
+  // ---- push approval (issue 13)
+  bool push_offered() const { return config_.push && !push_devices_.empty(); }
+  AuthStatus run_push(const FileTarget& target, const std::string& path);
+  AuthStatus push_unavailable(const std::string& why, std::string_view reason,
+                              const FileTarget& target, const std::string& path);
+  AuthStatus verify_approval(const FileTarget& target, const std::string& path,
+                             const push::ApprovalContext& context,
+                             const push::ChallengeState& state);
+  AuthStatus ask_code_instead(const FileTarget& target, const std::string& path);
+
   void debug(const std::string& line) {
     if (config_.debug) {
       log_.debug("debug: " + line);
@@ -369,6 +392,7 @@ class Authentication {
   Clock clock_;
   Audit audit_;
   bool lockout_in_prompt_ = false;  // the prompt already said "too many attempts"
+  std::vector<std::string> push_devices_;  // pinned credential ids (b64u), from the snapshot
   // The file owner's supplementary groups, looked up (NSS) once per login.
   std::optional<std::vector<gid_t>> owner_groups_;
 };
@@ -571,6 +595,11 @@ PromptNotice Authentication::notice_before_prompt(const FileTarget& target,
   if (!document) {
     return PromptNotice::none;
   }
+  if (config_.push) {
+    for (const Device& device : document->enrollment.devices) {
+      push_devices_.push_back(push::b64u_encode(device.credential_id));
+    }
+  }
   std::optional<std::string> source;
   if (document->format == FileFormat::native) {
     source = rate_limit_source(request_.rhost);
@@ -613,9 +642,16 @@ AuthStatus Authentication::verify(const FileTarget& target) {
   }
 
   const PromptNotice notice = notice_before_prompt(target, *path);
-  auto input = obtain_code(config_, conversation_, notice);
+  // With pinned devices the one prompt offers both ways; Enter alone is a push.
+  auto input = push_offered()
+                   ? ask(config_, conversation_, notice,
+                         config_.prompt ? std::string_view(*config_.prompt) : kPushPrompt)
+                   : obtain_code(config_, conversation_, notice);
   if (!input) {
     return input_failed(input.error());
+  }
+  if (push_offered() && input->typed.empty()) {
+    return run_push(target, *path);
   }
   lockout_in_prompt_ = notice == PromptNotice::locked_out && !input->from_authtok;
   const auto first = check_code(target, *path, *input);
@@ -627,6 +663,209 @@ AuthStatus Authentication::verify(const FileTarget& target) {
     return input_failed(input.error());
   }
   return check_code(target, *path, *input).status;
+}
+
+// ---------------------------------------------------------------------------
+// Push approval. Phases: the snapshot (notice_before_prompt) gave the pinned
+// devices; the relay dialogue and the wait hold no lock and run with the
+// module's own identity (reading the root-only host secret); the assertion
+// is verified and its counter recorded under the lock with the owner's
+// identity, in one core call (push::verify_push_approval).
+
+constexpr std::chrono::milliseconds kRelayMargin{2000};
+
+bool number_goes_in_a_prompt(const AuthRequest& request) {
+  // sshd's keyboard-interactive holds info messages back until the next
+  // prompt (OpenSSH bug 2876), so there the number travels in a prompt.
+  return request.service == "sshd" || request.tty == "ssh";
+}
+
+AuthStatus Authentication::ask_code_instead(const FileTarget& target, const std::string& path) {
+  auto input = ask(config_, conversation_);
+  if (!input) {
+    return input_failed(input.error());
+  }
+  return check_code(target, path, *input).status;
+}
+
+AuthStatus Authentication::push_unavailable(const std::string& why, std::string_view reason,
+                                            const FileTarget& target, const std::string& path) {
+  const char* mode = to_string(config_.failmode);
+  log_.error("push: relay unavailable (" + why + "); failmode=" + mode);
+  switch (config_.failmode) {
+    case PushFailmode::safe:
+      log_.error("push: failmode=safe: LOGIN ALLOWED WITHOUT A SECOND FACTOR for user " +
+                 sanitize_log_field(request_.user) + " because the relay is unavailable");
+      return audit_.finish_push(AuthStatus::success, "accepted", reason, "", mode);
+    case PushFailmode::totp:
+      conversation_.show_error("Push is not available right now.");
+      (void)audit_.finish_push(AuthStatus::auth_failed, "fallback", reason, "", mode);
+      return ask_code_instead(target, path);
+    case PushFailmode::secure:
+      break;
+  }
+  conversation_.show_error("Push is not available right now; log in with a code.");
+  return audit_.finish_push(AuthStatus::auth_failed, "error", reason, "", mode);
+}
+
+AuthStatus Authentication::verify_approval(const FileTarget& target, const std::string& path,
+                                           const push::ApprovalContext& context,
+                                           const push::ChallengeState& state) {
+  push::PushCheck check;
+  bool ran = false;
+  Status file_status;
+  {
+    auto identity =
+        FileAccessIdentity::assume(target.owner, target.group, target.owner_name, owner_groups_);
+    if (!identity) {
+      log_.error(identity.error().message);
+      return audit_.finish_push(AuthStatus::service_error, "error", "privilege_drop_failed",
+                                state.device_name);
+    }
+    FileExpectations expectations;
+    expectations.owner = target.owner;
+    expectations.strict_modes = config_.strict_modes;
+    file_status = lock_and_update_secret_file(path, expectations, [&](SecretDocument& document) {
+      ran = true;
+      check = push::verify_push_approval(document.enrollment, context, *state.assertion);
+      return check.state_changed ? UpdateDecision::write : UpdateDecision::keep;
+    });
+  }
+  const std::string device = check.device_name.empty() ? state.device_name : check.device_name;
+  const bool kept = !file_status.ok() && file_status.error().code == ErrorCode::cancelled &&
+                    !check.state_changed;
+  if (!ran || (!file_status.ok() && !kept)) {
+    const Error error = file_status.ok() ? make_error(ErrorCode::io, "verification did not run")
+                                         : file_status.error();
+    log_.error("secret file " + path + ": " + error.message);
+    return audit_.finish_push(AuthStatus::auth_failed, "error", file_error_reason(error.code),
+                              device);
+  }
+  if (check.verdict == push::PushVerdict::approved) {
+    return audit_.finish_push(AuthStatus::success, "accepted", "approved", device);
+  }
+  if (check.verdict == push::PushVerdict::wrong_number) {
+    conversation_.show_error("The number entered on the phone was not the one shown here.");
+  }
+  return audit_.finish_push(AuthStatus::auth_failed, "rejected", push::to_string(check.verdict),
+                            device);
+}
+
+AuthStatus Authentication::run_push(const FileTarget& target, const std::string& path) {
+  auto settings = push::read_push_config(config_.push_config);
+  std::optional<Error> setup_error;
+  if (!settings) setup_error = settings.error();
+  std::optional<SecretBytes> secret;
+  if (settings) {
+    auto loaded = push::read_host_secret(settings->host_secret_file);
+    if (loaded) {
+      secret.emplace(std::move(*loaded));
+    } else {
+      setup_error = loaded.error();
+    }
+  }
+  std::optional<std::unique_ptr<PushTransport>> transport;
+  if (!setup_error) {
+    auto opened = open_push_transport(*settings, std::move(*secret));
+    if (opened) {
+      transport.emplace(std::move(*opened));
+    } else {
+      setup_error = opened.error();
+    }
+  }
+  if (setup_error) {
+    // A broken installation is no outage: failmode=safe never applies here.
+    log_.error("push: " + setup_error->message);
+    if (config_.failmode == PushFailmode::totp) {
+      conversation_.show_error("Push is not available on this host.");
+      (void)audit_.finish_push(AuthStatus::auth_failed, "fallback", "push_config_error", "",
+                               "totp");
+      return ask_code_instead(target, path);
+    }
+    conversation_.show_error("Push is not available on this host; log in with a code.");
+    return audit_.finish_push(AuthStatus::service_error, "error", "push_config_error", "");
+  }
+
+  auto nonce = push::random_b64u(32);
+  auto number = push::random_approval_number();
+  if (!nonce || !number) {
+    return audit_.finish_push(AuthStatus::service_error, "error", "no_randomness", "");
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config_.push_timeout);
+  push::ChallengeRequest request{request_.user, request_.service, request_.rhost, request_.tty,
+                                 push_devices_, *nonce,
+                                 clock_() + static_cast<std::int64_t>(config_.push_timeout)};
+  RelayClient relay(**transport, kRelayMargin);
+  const auto created = relay.create(request, deadline);
+  if (created.reply == RelayReply::unavailable) {
+    return push_unavailable(created.message, "backend_unavailable", target, path);
+  }
+  if (created.reply == RelayReply::refused) {
+    if (created.error == "push_blocked") {
+      conversation_.show_error("Push is blocked for this account after a report; ask your admin. "
+                               "A code still works.");
+    } else {
+      conversation_.show_error("The push was refused (" + created.error + ").");
+    }
+    return audit_.finish_push(AuthStatus::auth_failed, "rejected", created.error, "");
+  }
+  const std::string& id = created.challenge.id;
+  const std::string shown = push::format_approval_number(*number);
+  if (number_goes_in_a_prompt(request_)) {
+    auto answer = conversation_.prompt(
+        "Push sent. On your phone, approve with the number " + shown +
+            ", then press Enter here (or type a code): ",
+        config_.echo_code);
+    if (!answer) {
+      relay.cancel(id);
+      return audit_.finish_push(AuthStatus::auth_failed, "rejected", "conversation_failed", "");
+    }
+    if (!answer->empty()) {
+      relay.cancel(id);
+      if (answer->size() > kMaxTypedCode) {
+        return input_failed(input_problem("input_too_long"));
+      }
+      return check_code(target, path, CodeInput{std::move(*answer), false}).status;
+    }
+  } else {
+    // Shown at once by sudo and su, even under PAM_SILENT; no keystroke needed.
+    conversation_.show_info("Push sent. On your phone, approve with the number " + shown + ".");
+  }
+  const auto waited = relay.wait(id, deadline);
+  if (waited.reply == RelayReply::unavailable) {
+    return push_unavailable(waited.message, "backend_unavailable", target, path);
+  }
+  if (waited.reply == RelayReply::refused) {
+    return audit_.finish_push(AuthStatus::auth_failed, "rejected", waited.error, "");
+  }
+  if (waited.timed_out) {
+    relay.cancel(id);
+    conversation_.show_error("No answer from the phone in time.");
+    return audit_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", "");
+  }
+  const auto& state = waited.state;
+  switch (state.status) {
+    case push::ChallengeStatus::approved: {
+      const push::ApprovalContext context{id,           *nonce,        settings->host_name,
+                                          request_.user, request_.service, request_.rhost,
+                                          request_.tty,  *number,      request.expires};
+      return verify_approval(target, path, context, state);
+    }
+    case push::ChallengeStatus::denied:
+      conversation_.show_error("The login was denied on the phone.");
+      return audit_.finish_push(AuthStatus::auth_failed, "rejected", "denied", state.device_name);
+    case push::ChallengeStatus::reported:
+      conversation_.show_error("The login was reported on the phone.");
+      return audit_.finish_push(AuthStatus::auth_failed, "rejected", "reported",
+                                state.device_name);
+    case push::ChallengeStatus::expired:
+      return audit_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", state.device_name);
+    case push::ChallengeStatus::cancelled:
+    case push::ChallengeStatus::pending:
+      break;
+  }
+  return audit_.finish_push(AuthStatus::auth_failed, "rejected", "cancelled", state.device_name);
 }
 
 AuthStatus Authentication::run() {

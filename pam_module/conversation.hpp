@@ -18,6 +18,9 @@ class Conversation {
   // Asks the user; nullopt when the conversation failed or was aborted.
   virtual std::optional<SecretBytes> prompt(std::string_view text, bool echo) = 0;
   virtual void show_error(std::string_view text) = 0;
+  // Information the user needs now, shown even under PAM_SILENT: the push
+  // number (sudo passes PAM_SILENT and still prints info messages).
+  virtual void show_info(std::string_view text) = 0;
   // PAM_AUTHTOK as left by an earlier module; nullopt when unset.
   virtual std::optional<SecretBytes> authtok() = 0;
   virtual bool set_authtok(const SecretBytes& value) = 0;

@@ -25,6 +25,15 @@ std::string_view Config::clock_hint_text() const noexcept {
   return *clock_hint == "off" ? std::string_view{} : std::string_view{*clock_hint};
 }
 
+const char* to_string(PushFailmode mode) noexcept {
+  switch (mode) {
+    case PushFailmode::secure: return "secure";
+    case PushFailmode::safe: return "safe";
+    case PushFailmode::totp: return "totp";
+  }
+  return "secure";
+}
+
 namespace {
 
 Error config_error(std::string message) {
@@ -57,6 +66,9 @@ class ArgumentParser {
   // pam_google_authenticator's arguments that twostep's own set lacks;
   // nullopt: not one of them.
   std::optional<Status> parse_google_authenticator_argument(std::string_view arg);
+  // push, push_config=, push_timeout=, failmode=; nullopt: not one of them.
+  std::optional<Status> parse_push_argument(std::string_view arg);
+  std::array<bool, 4> push_seen_{};
 
   Config config_;
   std::array<bool, 8> ga_seen_{};  // by GaArgument (module_config.cpp's GA block)
@@ -226,6 +238,9 @@ Status ArgumentParser::parse(std::string_view arg) {
   if (auto status = parse_google_authenticator_argument(arg)) {
     return *status;
   }
+  if (auto status = parse_push_argument(arg)) {
+    return *status;
+  }
   const auto eq = arg.find('=');
   if (eq == std::string_view::npos) {
     return parse_flag(arg);
@@ -376,7 +391,70 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------------------
+// Push approval arguments (issue 13).
+
+std::optional<Status> ArgumentParser::parse_push_argument(std::string_view arg) {
+  constexpr std::array<std::string_view, 4> kNames = {"push", "push_config", "push_timeout",
+                                                      "failmode"};
+  const auto eq = arg.find('=');
+  const bool has_value = eq != std::string_view::npos;
+  const auto key = arg.substr(0, eq);
+  const auto value = has_value ? arg.substr(eq + 1) : std::string_view{};
+  std::size_t index = 0;
+  while (index < kNames.size() && kNames[index] != key) ++index;
+  if (index == kNames.size()) {
+    return std::nullopt;
+  }
+  if ((index == 0) == has_value) {
+    return config_error(std::string(key) + (index == 0 ? " takes no value" : " needs =VALUE"));
+  }
+  if (push_seen_[index]) {
+    return config_error("argument given twice: " + std::string(key));
+  }
+  push_seen_[index] = true;
+  switch (index) {
+    case 0:
+      config_.push = true;
+      return Status{};
+    case 1:
+      if (value.empty() || value.front() != '/' || value.size() > 4096 ||
+          value.find_first_of(std::string_view("\0\n\r\t ", 5)) != std::string_view::npos) {
+        return config_error("push_config=: expected an absolute path");
+      }
+      config_.push_config = std::string(value);
+      return Status{};
+    case 2: {
+      const auto seconds = parse_decimal(value);
+      if (!seconds || *seconds < kMinPushTimeout || *seconds > kMaxPushTimeout) {
+        return config_error("push_timeout=: expected " + std::to_string(kMinPushTimeout) + " to " +
+                            std::to_string(kMaxPushTimeout) + " seconds");
+      }
+      config_.push_timeout = *seconds;
+      return Status{};
+    }
+    default:
+      if (value == "secure") {
+        config_.failmode = PushFailmode::secure;
+      } else if (value == "safe") {
+        config_.failmode = PushFailmode::safe;
+      } else if (value == "totp") {
+        config_.failmode = PushFailmode::totp;
+      } else {
+        return config_error("failmode=: expected secure, safe or totp");
+      }
+      return Status{};
+  }
+}
+
 Result<Config> ArgumentParser::finish() {
+  if (!config_.push && (push_seen_[1] || push_seen_[2] || push_seen_[3])) {
+    return config_error("push_config=, push_timeout= and failmode= need the argument push");
+  }
+  if (config_.push && config_.code_source != CodeSource::prompt) {
+    return config_error(
+        "push needs the module's own prompt (not try_first_pass, use_first_pass or forward_pass)");
+  }
   if (config_.echo_code && config_.code_source == CodeSource::forward_pass) {
     return config_error(
         "echo_verification_code cannot be combined with forward_pass (it would echo the "

@@ -37,6 +37,16 @@ inline constexpr std::size_t kMaxArgumentLength = 1024;
 inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
 
+// failmode=: what a push does when the relay is unreachable, slow or answers
+// garbage (never when it refuses: a 4xx is an answer).
+enum class PushFailmode { secure, safe, totp };
+const char* to_string(PushFailmode mode) noexcept;
+inline constexpr std::string_view kDefaultPushConfigPath = "/etc/twostep/push.conf";
+inline constexpr std::uint32_t kDefaultPushTimeout = 60;
+inline constexpr std::uint32_t kMinPushTimeout = 5;
+inline constexpr std::uint32_t kMaxPushTimeout = 300;  // protocol 4.1: expires <= 300 s
+inline constexpr std::string_view kPushPrompt = "Verification code, or Enter for a push: ";
+
 // log_copy=: where each log line also goes, for an admin setting up a host
 // (for example one without /dev/log). syslog always gets it.
 enum class LogCopy { none, stderr_stream, conversation };
@@ -69,6 +79,13 @@ struct Config {
   // from pam_google_authenticator"; parsed in module_config.cpp's GA block).
   std::uint32_t grace_period = 0;  // grace_period=SECONDS: no code again from the same rhost
   bool allow_readonly = false;     // allow_readonly: accepted code may pass unrecorded (logged)
+  // ---- push approval (docs/admin-guide.md "Push approval"; parsed in
+  // module_config.cpp's push block).
+  bool push = false;                                // push: offer "Enter for a push"
+  std::string push_config{kDefaultPushConfigPath};  // push_config=FILE
+  std::uint32_t push_timeout = kDefaultPushTimeout; // push_timeout=SECONDS
+  PushFailmode failmode = PushFailmode::secure;     // failmode=secure|safe|totp
+
   // Accepted arguments whose meaning twostep does not (or need not) apply;
   // the module logs each once per call, so the admin learns why.
   std::vector<std::string> notices;

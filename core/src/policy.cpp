@@ -249,6 +249,7 @@ const char* to_string(VerifyMethod method) noexcept {
     case VerifyMethod::none: return "none";
     case VerifyMethod::totp: return "totp";
     case VerifyMethod::hotp: return "hotp";
+    case VerifyMethod::push: return "push";
     case VerifyMethod::backup: return "backup";
   }
   return "unknown";

@@ -17,8 +17,8 @@ namespace file_text {
 Enrollment copy_enrollment(const Enrollment& enrollment) {
   // Names every member: adding one to Enrollment stops this from compiling
   // until it is copied here too (a writer would otherwise see it as changed).
-  const auto& [tokens, window, replay_protection, rate_limit, backup_codes, recent_logins] =
-      enrollment;
+  const auto& [tokens, window, replay_protection, rate_limit, backup_codes, recent_logins,
+               devices] = enrollment;
   Enrollment copy;
   copy.tokens.reserve(tokens.size());
   for (const auto& token : tokens) copy.tokens.push_back(token.clone());
@@ -31,6 +31,7 @@ Enrollment copy_enrollment(const Enrollment& enrollment) {
     copy.backup_codes.push_back(BackupCode{hash, plain.clone()});
   }
   copy.recent_logins = recent_logins;
+  copy.devices = devices;
   return copy;
 }
 

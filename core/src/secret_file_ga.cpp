@@ -303,6 +303,12 @@ std::string disallow_value(const std::vector<std::uint64_t>& previous, std::uint
 }
 
 Status check_storable(const Enrollment& e) {
+  if (!e.devices.empty()) {
+    // The format has nowhere to put a pin; writing would silently drop it.
+    return make_error(ErrorCode::invalid_argument,
+                      "google-authenticator files cannot hold push devices; "
+                      "convert the file to the native format first");
+  }
   if (e.tokens.size() != 1) {
     return make_error(ErrorCode::invalid_argument,
                       "google-authenticator files hold exactly one token");

@@ -1,9 +1,11 @@
-// The native format, "twostep-secret 1" (docs/secret-file.md).
+// The native format, "twostep-secret 1", and "twostep-secret 2" for files
+// with push devices (docs/secret-file.md).
 #include <array>
 #include <limits>
 
 #include "secret_file_text.hpp"
 #include "twostep/base32.hpp"
+#include "twostep/push_protocol.hpp"
 #include "twostep/secret_file.hpp"
 
 namespace twostep {
@@ -12,6 +14,10 @@ namespace {
 using file_text::line_error;
 
 constexpr std::string_view kHeader = "twostep-secret 1";
+// Version 2 is version 1 plus `device` lines. It is written only when the
+// file has devices, so a module that predates push keeps reading every file
+// without them, and refuses (fails closed on) every file with them.
+constexpr std::string_view kHeaderV2 = "twostep-secret 2";
 constexpr std::string_view kHeaderPrefix = "twostep-secret";
 constexpr std::string_view kBackupPrefix = "sha256:";
 constexpr std::size_t kBackupSaltHex = 32;
@@ -28,6 +34,8 @@ struct NativeLayout {
   std::vector<std::size_t> token_lines;   // parallel to enrollment.tokens
   std::vector<std::size_t> backup_lines;  // parallel to enrollment.backup_codes
   std::vector<std::size_t> login_lines;   // parallel to enrollment.recent_logins
+  std::vector<std::size_t> device_lines;  // parallel to enrollment.devices
+  bool version2 = false;
 };
 
 constexpr std::string_view kRecentLogin = "recent-login";
@@ -147,6 +155,7 @@ class NativeParser {
                            Token& token);
   Status parse_backup(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_recent_login(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_device(std::size_t number, const std::vector<std::string_view>& fields);
 
   ParsedNative parsed_;
   Enrollment& enrollment_ = parsed_.document.enrollment;
@@ -154,7 +163,7 @@ class NativeParser {
 };
 
 Result<ParsedNative> NativeParser::run(std::string_view text) {
-  auto lines = file_text::split_lines(text);
+  auto lines = file_text::split_lines(text, kMaxNativeLineLength);
   if (!lines) return lines.error();
   if (lines->empty()) return line_error(1, "missing header \"twostep-secret 1\"");
   parsed_.document.format = FileFormat::native;
@@ -162,7 +171,8 @@ Result<ParsedNative> NativeParser::run(std::string_view text) {
   const auto& all = parsed_.document.original_lines;
 
   const std::string_view header = file_text::content_of(all[0]);
-  if (header != kHeader) {
+  layout_.version2 = header == kHeaderV2;
+  if (header != kHeader && !layout_.version2) {
     if (header.starts_with(kHeaderPrefix)) return line_error(1, "unsupported version");
     return line_error(1, "missing header \"twostep-secret 1\"");
   }
@@ -194,6 +204,14 @@ Status NativeParser::parse_line(std::size_t index, std::string_view content) {
   if (keyword == kRecentLogin) {
     auto status = parse_recent_login(number, fields);
     if (status) layout_.login_lines.push_back(index);
+    return status;
+  }
+  if (keyword == "device") {
+    if (!layout_.version2) {
+      return line_error(number, "device lines need the header \"twostep-secret 2\"");
+    }
+    auto status = parse_device(number, fields);
+    if (status) layout_.device_lines.push_back(index);
     return status;
   }
   if (keyword == "backup") {
@@ -414,7 +432,106 @@ Status NativeParser::parse_recent_login(std::size_t number,
   return {};
 }
 
+// device name=<percent-encoded> credential=<b64u> key=<b64u SPKI> origin=<origin>
+//        counter=<u32> added=<time>; every field exactly once, in any order.
+Status NativeParser::parse_device(std::size_t number,
+                                  const std::vector<std::string_view>& fields) {
+  if (enrollment_.devices.size() >= kMaxDevices) {
+    return line_error(number, "more than " + std::to_string(kMaxDevices) + " devices",
+                      ErrorCode::too_large);
+  }
+  constexpr std::array<std::string_view, 6> kKeys = {"name",   "credential", "key",
+                                                     "origin", "counter",    "added"};
+  std::array<bool, kKeys.size()> seen{};
+  Device device;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    const std::size_t equals = fields[i].find('=');
+    if (equals == std::string_view::npos) {
+      return line_error(number, "device field " + std::to_string(i) + " is not key=value");
+    }
+    const std::string_view key = fields[i].substr(0, equals);
+    const std::string_view value = fields[i].substr(equals + 1);
+    std::size_t k = 0;
+    while (k < kKeys.size() && kKeys[k] != key) ++k;
+    if (k == kKeys.size()) return line_error(number, "unknown device field " + std::to_string(i));
+    if (seen[k]) return line_error(number, "duplicate device field " + std::string(key));
+    seen[k] = true;
+    switch (k) {
+      case 0: {
+        auto text = percent_decode(value, kMaxDeviceNameLength);
+        if (!text || text->empty()) {
+          return line_error(number, "device name must be 1.." +
+                                        std::to_string(kMaxDeviceNameLength) +
+                                        " bytes, percent-encoded, no control characters");
+        }
+        device.name = std::move(*text);
+        break;
+      }
+      case 1: {
+        auto id = push::b64u_decode(value, kMaxCredentialIdBytes);
+        if (!id || id->empty()) {
+          return line_error(number, "device credential must be b64u of 1.." +
+                                        std::to_string(kMaxCredentialIdBytes) + " bytes");
+        }
+        device.credential_id = std::move(*id);
+        break;
+      }
+      case 2: {
+        auto spki = push::b64u_decode(value, push::kP256SpkiBytes);
+        if (!spki || !push::check_p256_spki(*spki)) {
+          return line_error(number, "device key must be b64u of a P-256 SPKI (91 bytes)");
+        }
+        device.public_key = std::move(*spki);
+        break;
+      }
+      case 3:
+        if (value.size() > kMaxDeviceOriginLength || !push::rp_id_from_origin(value)) {
+          return line_error(number, "device origin must be https://HOST[:PORT]");
+        }
+        device.origin = std::string(value);
+        break;
+      case 4: {
+        const auto counter = file_text::parse_integer<std::uint32_t>(value);
+        if (!counter) return line_error(number, "device counter must be 0..4294967295");
+        device.sign_counter = *counter;
+        break;
+      }
+      default: {
+        const auto time = parse_time(value);
+        if (!time) return line_error(number, "device added must be a Unix time");
+        device.added = *time;
+        break;
+      }
+    }
+  }
+  for (std::size_t k = 0; k < kKeys.size(); ++k) {
+    if (!seen[k]) return line_error(number, "device without " + std::string(kKeys[k]));
+  }
+  for (const Device& other : enrollment_.devices) {
+    if (other.name == device.name) return line_error(number, "duplicate device name");
+    if (other.credential_id == device.credential_id) {
+      return line_error(number, "duplicate device credential");
+    }
+  }
+  enrollment_.devices.push_back(std::move(device));
+  return {};
+}
+
 // ---- writing ------------------------------------------------------------------
+
+std::string render_device(const Device& device) {
+  return "device name=" + percent_encode(device.name) +
+         " credential=" + push::b64u_encode(device.credential_id) +
+         " key=" + push::b64u_encode(device.public_key) + " origin=" + device.origin +
+         " counter=" + std::to_string(device.sign_counter) +
+         " added=" + std::to_string(device.added);
+}
+
+bool device_equal(const Device& a, const Device& b) {
+  return a.name == b.name && a.credential_id == b.credential_id &&
+         a.public_key == b.public_key && a.origin == b.origin &&
+         a.sign_counter == b.sign_counter && a.added == b.added;
+}
 
 std::string render_recent_login(const RecentLogin& login) {
   return std::string(kRecentLogin) + " " + login.rhost + " " + std::to_string(login.time);
@@ -510,12 +627,15 @@ Status check_storable(const Enrollment& e) {
   for (const Token& token : e.tokens) {
     if (token.key.empty()) return make_error(ErrorCode::invalid_argument, "token without key");
   }
+  if (e.devices.size() > kMaxDevices) {
+    return make_error(ErrorCode::invalid_argument, "too many devices");
+  }
   return {};
 }
 
 SecretBytes render_fresh(const Enrollment& e) {
   file_text::LineWriter writer;
-  writer.rendered(kHeader);
+  writer.rendered(e.devices.empty() ? kHeader : kHeaderV2);
   for (std::size_t s = 0; s < kSettingCount; ++s) {
     const auto setting = static_cast<Setting>(s);
     // Window and replay protection are always spelled out; rate state only when used.
@@ -524,6 +644,7 @@ SecretBytes render_fresh(const Enrollment& e) {
   }
   for (const RecentLogin& login : e.recent_logins) writer.rendered(render_recent_login(login));
   for (const Token& token : e.tokens) writer.rendered(render_token(token).view());
+  for (const Device& device : e.devices) writer.rendered(render_device(device));
   for (const BackupCode& code : e.backup_codes) writer.rendered("backup " + code.hash);
   return writer.finish();
 }
@@ -600,6 +721,38 @@ void plan_tokens(const NativeLayout& layout, const Enrollment& before, const Enr
   }
 }
 
+// device lines, matched by credential id; new ones after the last device line,
+// else after the last token line. The header follows: version 2 exactly when
+// devices remain.
+void plan_devices(const NativeLayout& layout, const Enrollment& before, const Enrollment& after,
+                  file_text::EditPlan& plan) {
+  std::vector<bool> placed(after.devices.size(), false);
+  for (std::size_t k = 0; k < before.devices.size(); ++k) {
+    std::size_t j = 0;
+    while (j < after.devices.size() &&
+           after.devices[j].credential_id != before.devices[k].credential_id) {
+      ++j;
+    }
+    if (j == after.devices.size()) {
+      plan.drop(layout.device_lines[k]);
+      continue;
+    }
+    placed[j] = true;
+    if (!device_equal(before.devices[k], after.devices[j])) {
+      plan.replace(layout.device_lines[k], text_line(render_device(after.devices[j])));
+    }
+  }
+  const std::size_t anchor =
+      layout.device_lines.empty() ? layout.token_lines.back() : layout.device_lines.back();
+  for (std::size_t j = 0; j < after.devices.size(); ++j) {
+    if (!placed[j]) plan.insert(anchor, text_line(render_device(after.devices[j])));
+  }
+  const bool want_v2 = !after.devices.empty();
+  if (want_v2 != layout.version2) {
+    plan.replace(0, text_line(std::string(want_v2 ? kHeaderV2 : kHeader)));
+  }
+}
+
 void plan_backups(const NativeLayout& layout, const Enrollment& before, const Enrollment& after,
                   file_text::EditPlan& plan) {
   std::vector<bool> placed(after.backup_codes.size(), false);
@@ -660,6 +813,7 @@ Result<SecretBytes> serialize_native(const SecretDocument& document) {
   plan_recent_logins(layout, before, after, plan);
   plan_tokens(layout, before, after, plan);
   plan_backups(layout, before, after, plan);
+  plan_devices(layout, before, after, plan);
   return plan.render(document.original_lines);
 }
 

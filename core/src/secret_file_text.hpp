@@ -26,7 +26,8 @@ inline Error line_error(std::size_t line_number, const std::string& what,
 // Splits `text` into lines that keep their '\n' (the last may lack one),
 // enforcing the size, line-count and line-length limits and refusing control
 // characters other than tab. Empty input gives no lines.
-inline Result<std::vector<std::string>> split_lines(std::string_view text) {
+inline Result<std::vector<std::string>> split_lines(std::string_view text,
+                                                   std::size_t max_line = kMaxLineLength) {
   std::vector<std::string> lines;
   // One allocation up front: no reallocation moves copies of secret lines around.
   std::size_t count = 0;
@@ -47,8 +48,8 @@ inline Result<std::vector<std::string>> split_lines(std::string_view text) {
     }
     const std::string_view line = text.substr(offset, end - offset);
     const std::size_t content = line.size() - (line.ends_with('\n') ? 1 : 0);
-    if (content > kMaxLineLength) {
-      return line_error(number, "longer than " + std::to_string(kMaxLineLength) + " bytes",
+    if (content > max_line) {
+      return line_error(number, "longer than " + std::to_string(max_line) + " bytes",
                         ErrorCode::too_large);
     }
     for (std::size_t i = 0; i < content; ++i) {

@@ -93,6 +93,39 @@ struct BadArgs {
   const char* message_part;
 };
 
+void test_push_arguments(void** /*state*/) {
+  auto defaults = parse({});
+  assert_true(defaults.ok());
+  assert_false(defaults->push);
+  assert_int_equal(defaults->failmode, PushFailmode::secure);
+  auto config = parse({"push", "push_config=/etc/twostep/other.conf", "push_timeout=30",
+                       "failmode=totp"});
+  assert_true(config.ok());
+  assert_true(config->push);
+  assert_string_equal(config->push_config.c_str(), "/etc/twostep/other.conf");
+  assert_int_equal(config->push_timeout, 30);
+  assert_int_equal(config->failmode, PushFailmode::totp);
+  const std::vector<std::pair<std::vector<const char*>, const char*>> bad = {
+      {{"push=yes"}, "push takes no value"},
+      {{"push", "push"}, "given twice"},
+      {{"push", "push_timeout=4"}, "push_timeout="},
+      {{"push", "push_timeout=301"}, "push_timeout="},
+      {{"push", "push_timeout=1x"}, "push_timeout="},
+      {{"push", "failmode=open"}, "failmode="},
+      {{"push", "push_config=relative"}, "push_config="},
+      {{"push", "push_config"}, "needs =VALUE"},
+      {{"failmode=safe"}, "need the argument push"},
+      {{"push", "use_first_pass"}, "push needs the module's own prompt"},
+  };
+  for (const auto& [args, message] : bad) {
+    auto refused = parse(args);
+    assert_false(refused.ok());
+    if (refused.error().message.find(message) == std::string::npos) {
+      fail_msg("%s: %s", message, refused.error().message.c_str());
+    }
+  }
+}
+
 void test_bad_arguments(void** /*state*/) {
   const std::vector<BadArgs> cases = {
       {{"nulok"}, "unknown argument: nulok"},
@@ -177,15 +210,20 @@ void test_path_refuses_dangerous_users(void** /*state*/) {
 
 void test_audit_line(void** /*state*/) {
   const AuditRecord record{"alice", "sshd", "1.2.3.4", "ssh", VerifyMethod::totp, "accepted",
-                           "code_ok"};
+                           "code_ok", {}, {}};
   assert_string_equal(format_audit_line(record).c_str(),
                       "twostep: user=alice service=sshd rhost=1.2.3.4 tty=ssh method=totp "
                       "result=accepted reason=code_ok");
+  const AuditRecord push{"alice", "sudo", "", "/dev/pts/1", VerifyMethod::push, "error",
+                         "backend_unavailable", "", "secure"};
+  assert_string_equal(format_audit_line(push).c_str(),
+                      "twostep: user=alice service=sudo rhost=- tty=/dev/pts/1 method=push "
+                      "result=error reason=backend_unavailable device=- failmode=secure");
 }
 
 void test_audit_line_sanitizes_client_values(void** /*state*/) {
   const AuditRecord record{"bob result=accepted", "", "evil\nhost", "", VerifyMethod::none,
-                           "rejected", "unknown_user"};
+                           "rejected", "unknown_user", {}, {}};
   assert_string_equal(format_audit_line(record).c_str(),
                       "twostep: user=bob?result?accepted service=- rhost=evil?host tty=- "
                       "method=none result=rejected reason=unknown_user");
@@ -268,6 +306,7 @@ class ScriptedConversation final : public Conversation {
     return SecretBytes::from_string(answers_[next_++]);
   }
   void show_error(std::string_view text) override { errors.emplace_back(text); }
+  void show_info(std::string_view text) override { errors.emplace_back(text); }
   std::optional<SecretBytes> authtok() override { return std::nullopt; }
   bool set_authtok(const SecretBytes& /*value*/) override { return true; }
 
@@ -771,6 +810,7 @@ int main() {
       cmocka_unit_test(test_path_refuses_dangerous_users),
       cmocka_unit_test(test_google_authenticator_arguments),
       cmocka_unit_test(test_audit_line),
+      cmocka_unit_test(test_push_arguments),
       cmocka_unit_test(test_audit_line_sanitizes_client_values),
       cmocka_unit_test_setup_teardown(test_flow_accepts_then_refuses_replay, flow_setup,
                                       flow_teardown),

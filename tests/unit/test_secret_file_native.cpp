@@ -1,5 +1,7 @@
 // The native "twostep-secret 1" format: parsing, strict errors, and writing
 // back byte-identical except for the lines whose meaning changed.
+#include "push_test_support.hpp"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -311,7 +314,7 @@ std::vector<BadCase> bad_cases() {
   std::vector<BadCase> cases = {
       {"", ErrorCode::malformed, "line 1: missing header \"twostep-secret 1\""},
       {"JBSWY3DPEHPK3PXP\n", ErrorCode::malformed, "line 1: missing header \"twostep-secret 1\""},
-      {"twostep-secret 2\n" + kToken, ErrorCode::malformed, "line 1: unsupported version"},
+      {"twostep-secret 3\n" + kToken, ErrorCode::malformed, "line 1: unsupported version"},
       {"twostep-secret 1 \n" + kToken, ErrorCode::malformed, "line 1: unsupported version"},
       {with_header(kToken + "colour red\n"), ErrorCode::malformed, "line 3: unknown keyword"},
       {with_header("JBSWY3DPEHPK3PXP\n" + kToken), ErrorCode::malformed, "line 2: unknown keyword"},
@@ -354,8 +357,8 @@ std::vector<BadCase> bad_cases() {
        "line 3: backup must be sha256:<32 hex salt>:<64 hex digest>"},
       {with_header("# a\tb\r\n" + kToken), ErrorCode::malformed,
        "line 2: control character in column 6"},
-      {with_header("# " + std::string(1023, 'x') + "\n" + kToken), ErrorCode::too_large,
-       "line 2: longer than 1024 bytes"},
+      {with_header("# " + std::string(2047, 'x') + "\n" + kToken), ErrorCode::too_large,
+       "line 2: longer than 2048 bytes"},
   };
   std::string many_lines = with_header(kToken);
   for (int i = 0; i < 255; ++i) many_lines += "#\n";
@@ -459,6 +462,103 @@ void test_dispatch(void**) {
   assert_string_equal(to_string(FileFormat::google_authenticator), "google-authenticator");
 }
 
+
+// ---- device pins (twostep-secret 2) --------------------------------------------
+
+const std::string kV1Token =
+    "token name=phone type=totp algorithm=SHA1 digits=6 period=30 secret=JBSWY3DPEHPK3PXP\n";
+
+Device make_device(const std::string& name, std::size_t id_bytes, std::uint8_t fill) {
+  push::test::TestKey key;
+  Device d;
+  d.name = name;
+  d.credential_id.assign(id_bytes, fill);
+  d.public_key = key.spki();
+  d.origin = "https://approve.example.com";
+  d.sign_counter = 7;
+  d.added = 1764300000;
+  return d;
+}
+
+std::string serialize_ok(const SecretDocument& doc) {
+  auto out = serialize_secret_document(doc);
+  if (!out) fail_msg("serialize: %s", out.error().message.c_str());
+  return std::string(out->view());
+}
+
+void test_devices_round_trip(void**) {
+  SecretDocument doc = parse_ok("twostep-secret 1\n# keep me\n" + kV1Token);
+  // A real-world maximum: a 1023-byte credential id still fits one line.
+  doc.enrollment.devices.push_back(make_device("Pixel 8 (Anna's)", kMaxCredentialIdBytes, 0xab));
+  doc.enrollment.devices.push_back(make_device("yubi", 64, 0x01));
+  const std::string text = serialize_ok(doc);
+  assert_true(text.starts_with("twostep-secret 2\n# keep me\n"));
+  assert_non_null(std::strstr(text.c_str(), "device name=Pixel%208%20%28Anna%27s%29 credential="));
+  SecretDocument back = parse_ok(text);
+  assert_int_equal(back.enrollment.devices.size(), 2);
+  const Device& d = back.enrollment.devices[0];
+  assert_string_equal(d.name.c_str(), "Pixel 8 (Anna's)");
+  assert_int_equal(d.credential_id.size(), kMaxCredentialIdBytes);
+  assert_true(d.public_key == doc.enrollment.devices[0].public_key);
+  assert_string_equal(d.origin.c_str(), "https://approve.example.com");
+  assert_int_equal(d.sign_counter, 7);
+  assert_int_equal(d.added, 1764300000);
+  // Unchanged: byte-identical. Counter moves: only that line changes.
+  assert_string_equal(serialize_ok(back).c_str(), text.c_str());
+  back.enrollment.devices[1].sign_counter = 9;
+  const std::string bumped = serialize_ok(back);
+  assert_non_null(std::strstr(bumped.c_str(), "counter=9 added="));
+  // Removing every device goes back to version 1, so older modules read it.
+  back.enrollment.devices.clear();
+  const std::string plain = serialize_ok(back);
+  assert_string_equal(plain.c_str(), ("twostep-secret 1\n# keep me\n" + kV1Token).c_str());
+}
+
+void test_device_errors(void**) {
+  SecretDocument doc = parse_ok("twostep-secret 1\n" + kV1Token);
+  doc.enrollment.devices.push_back(make_device("phone", 16, 0x02));
+  const std::string v2 = serialize_ok(doc);
+  const std::size_t at = v2.find("device ");
+  const std::string line = v2.substr(at);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string l = line;
+    l.replace(l.find(from), from.size(), to);
+    return "twostep-secret 2\n" + kV1Token + l;
+  };
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"twostep-secret 1\n" + kV1Token + line,
+       "line 3: device lines need the header \"twostep-secret 2\""},
+      {"twostep-secret 3\n" + kV1Token, "line 1: unsupported version"},
+      {with("origin=https://approve.example.com", "origin=http://approve.example.com"),
+       "line 3: device origin must be https://HOST[:PORT]"},
+      {with("counter=7", "counter=-1"), "line 3: device counter must be 0..4294967295"},
+      {with("counter=7", "counter=4294967296"), "line 3: device counter must be 0..4294967295"},
+      {with(" added=1764300000", ""), "line 3: device without added"},
+      {with("key=", "key=AA"), "line 3: device key must be b64u of a P-256 SPKI (91 bytes)"},
+      {with("credential=", "credential=="), "line 3: device credential must be b64u of 1..1023 bytes"},
+      {with("name=phone", "name=phone name=x"), "line 3: duplicate device field name"},
+      {with("name=phone", "color=red name=phone"), "line 3: unknown device field 1"},
+      {"twostep-secret 2\n" + kV1Token + line + line, "line 4: duplicate device name"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = parse_native(c.text);
+    if (parsed) fail_msg("parsed: %s", c.message.c_str());
+    assert_string_equal(parsed.error().message.c_str(), c.message.c_str());
+  }
+  // A version-2 file is not a google-authenticator document, and that writer
+  // refuses devices instead of dropping them.
+  SecretDocument ga = make_document(FileFormat::google_authenticator, Enrollment{});
+  ga.enrollment.tokens.push_back(doc.enrollment.tokens[0].clone());
+  ga.enrollment.devices.push_back(make_device("phone", 16, 0x02));
+  auto refused = serialize_secret_document(ga);
+  assert_false(refused.ok());
+  assert_non_null(std::strstr(refused.error().message.c_str(), "convert"));
+}
+
 }  // namespace
 
 int main() {
@@ -480,6 +580,8 @@ int main() {
       cmocka_unit_test(test_dispatch),
       cmocka_unit_test(test_issuer_and_label),
       cmocka_unit_test(test_recent_logins),
+      cmocka_unit_test(test_devices_round_trip),
+      cmocka_unit_test(test_device_errors),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -88,6 +88,25 @@ struct RecentLogin {
 // never recorded, so it can neither break a file line nor a GA reader.
 bool is_recordable_rhost(std::string_view rhost) noexcept;
 
+// A pinned push device (docs/secret-file.md, "device"; docs/protocol.md
+// section 6): the WebAuthn credential whose assertions may approve a login.
+// Public data: the credential id and key are not secret, but they are pins,
+// so only twostep-enroll --push (after the user confirmed the comparison code)
+// adds one.
+inline constexpr std::size_t kMaxDevices = 16;             // protocol 4.1: 1..16 per challenge
+inline constexpr std::size_t kMaxDeviceNameLength = 64;    // bytes, UTF-8 (protocol 8.2)
+inline constexpr std::size_t kMaxCredentialIdBytes = 1023; // WebAuthn's own cap
+inline constexpr std::size_t kMaxDeviceOriginLength = 255;
+
+struct Device {
+  std::string name;                       // 1..64 bytes UTF-8, unique in the file
+  std::vector<std::uint8_t> credential_id;  // 1..1023 bytes, unique in the file
+  std::vector<std::uint8_t> public_key;   // SPKI DER of the P-256 key (91 bytes)
+  std::string origin;                     // the approver origin (RP ID = its host)
+  std::uint32_t sign_counter = 0;         // floor for the next assertion
+  std::int64_t added = 0;                 // Unix time of pairing
+};
+
 struct Enrollment {
   std::vector<Token> tokens;            // at least one
   std::uint32_t window = 1;             // accepted steps each side of now (TOTP),
@@ -96,6 +115,7 @@ struct Enrollment {
   RateLimit rate_limit;
   std::vector<BackupCode> backup_codes;
   std::vector<RecentLogin> recent_logins;  // at most kMaxRecentLogins, unique rhost
+  std::vector<Device> devices;             // native format only; at most kMaxDevices
 };
 
 }  // namespace twostep

@@ -22,7 +22,7 @@ enum class VerifyResult {
 };
 const char* to_string(VerifyResult result) noexcept;
 
-enum class VerifyMethod { none, totp, hotp, backup };
+enum class VerifyMethod { none, totp, hotp, backup, push };
 const char* to_string(VerifyMethod method) noexcept;
 
 struct VerifyOutcome {

@@ -18,6 +18,9 @@ const char* to_string(FileFormat format) noexcept;
 
 inline constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
 inline constexpr std::size_t kMaxLineLength = 1024;
+// Native files: a `device` line holds a credential id of up to 1023 bytes
+// (1364 b64u characters), its key, origin and name.
+inline constexpr std::size_t kMaxNativeLineLength = 2048;
 inline constexpr std::size_t kMaxLines = 256;
 
 namespace detail {

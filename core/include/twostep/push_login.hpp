@@ -1,0 +1,128 @@
+// The host side of push login (issue 13): the push settings file, the relay's
+// JSON messages as the module and twostep-enroll see them, and the one call
+// that verifies an approval against a user's pinned devices and records the
+// new sign counter. Pure: no network, no PAM (the file readers only read).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twostep/enrollment.hpp"
+#include "twostep/push_protocol.hpp"
+#include "twostep/result.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep::push {
+
+// ---------------------------------------------------------------------------
+// /etc/twostep/push.conf (docs/man/twostep-push.conf.5): public settings,
+// readable by users (twostep-enroll --push runs as the user). The host
+// secret lives in its own root-only file.
+
+inline constexpr std::string_view kDefaultPushConfig = "/etc/twostep/push.conf";
+inline constexpr std::string_view kDefaultHostSecretFile = "/etc/twostep/push.secret";
+inline constexpr std::size_t kMaxPushConfigBytes = 16 * 1024;
+
+struct HostSettings {
+  std::string relay_url;        // https://HOST[:PORT] (http:// to loopback only)
+  std::string host_id;          // b64u of 16 bytes, from `twostepd host add`
+  std::string host_name;        // the name given to `twostepd host add`; in the digest
+  std::string approver_origin;  // where phones approve; pairing QR URLs point there
+  std::optional<std::string> ca_file;
+  std::optional<std::string> pinned_key;  // "sha256//BASE64"
+  std::optional<std::string> proxy;
+  std::string host_secret_file{kDefaultHostSecretFile};
+  std::uint32_t connect_timeout_s = 5;
+};
+
+// Strict: unknown keys, duplicates, missing required keys and bad values are
+// errors "line N: ..." (ErrorCode::malformed).
+Result<HostSettings> parse_push_config(std::string_view text);
+// Reads and parses `path`: a regular file not writable by group or others.
+Result<HostSettings> read_push_config(const std::string& path);
+// The host secret file: one line, b64u of 32 bytes; a regular file owned by
+// root (or by `owner`), with no group or other permission bits at all.
+Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner = 0);
+
+// ---------------------------------------------------------------------------
+// Relay messages (docs/protocol.md sections 2, 4, 7)
+
+// The "error" code of an error body, or nullopt when the body is not one.
+std::optional<std::string> parse_error_code(std::string_view body);
+
+struct ChallengeRequest {
+  std::string user, service, rhost, tty;
+  std::vector<std::string> devices;  // credential ids, b64u
+  std::string nonce;                 // the module nonce, b64u of 32 bytes
+  std::int64_t expires = 0;
+};
+std::string challenge_request_json(const ChallengeRequest& request);
+
+struct CreatedChallenge {
+  std::string id;
+  std::int64_t expires = 0;
+};
+Result<CreatedChallenge> parse_challenge_created(std::string_view body);
+
+enum class ChallengeStatus { pending, approved, denied, reported, expired, cancelled };
+
+struct WireAssertion {
+  std::string credential_id;        // b64u, as all four
+  std::string authenticator_data;
+  std::string client_data_json;
+  std::string signature;
+};
+
+struct ChallengeState {
+  ChallengeStatus status = ChallengeStatus::pending;
+  std::string device_name;          // "" until a device decided
+  std::optional<WireAssertion> assertion;  // with approved only
+};
+// malformed for anything that is not a well-formed 4.2 answer (an approved
+// status without an assertion included).
+Result<ChallengeState> parse_challenge_state(std::string_view body);
+
+struct CreatedPairing {
+  std::string id;
+  std::int64_t expires = 0;
+};
+Result<CreatedPairing> parse_pairing_created(std::string_view body);
+// The pairing wait (7.5): nullopt while nobody registered yet.
+Result<std::optional<PairingRegistration>> parse_pairing_registration(std::string_view body,
+                                                                      std::string* proof_b64u);
+
+// ---------------------------------------------------------------------------
+// Verifying an approval (section 6), and recording it
+
+enum class PushVerdict {
+  approved,
+  unpinned_device,   // the credential is not pinned in this user's file
+  wrong_number,      // signed for this challenge, with another number
+  wrong_challenge,   // signed over some other digest (another challenge/user/host)
+  bad_signature,     // ES256 does not verify with the pinned key
+  replayed,          // sign counter not above the pinned one
+  bad_assertion,     // type, origin, rpIdHash, UP/UV, sizes or encodings
+  internal,
+};
+const char* to_string(PushVerdict verdict) noexcept;
+
+struct PushCheck {
+  PushVerdict verdict = PushVerdict::internal;
+  std::string device_name;   // the pinned device's name, when found
+  bool state_changed = false;
+};
+
+// Finds the pinned device by credential id, checks the assertion against the
+// module's own digest of `context` (with the number it showed) and the pin
+// (origin, key, counter), and on success raises the device's pinned counter
+// in `enrollment`. Call it inside lock_and_update_secret_file and write when
+// state_changed, so the counter check and its update are one locked step.
+PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& context,
+                               const WireAssertion& assertion);
+
+}  // namespace twostep::push

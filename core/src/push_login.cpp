@@ -1,0 +1,410 @@
+// Host side of push login: push.conf, relay messages, approval verification.
+#include "twostep/push_login.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace twostep::push {
+namespace {
+
+using json = nlohmann::json;
+
+Error config_error(std::size_t line, const std::string& what) {
+  return make_error(ErrorCode::malformed, "line " + std::to_string(line) + ": " + what);
+}
+
+bool has_control(std::string_view text) {
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) return true;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Reads a small regular file through O_NOFOLLOW, after fstat checks.
+Result<std::string> read_small_file(const std::string& path, std::size_t limit,
+                                    std::optional<uid_t> owner, mode_t forbidden_bits,
+                                    const char* what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0) {
+    return make_error(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io,
+                      std::string(what) + " " + path + ": cannot open");
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return make_error(ErrorCode::unsafe_file, std::string(what) + " " + path +
+                                                  ": not a regular file");
+  }
+  if (owner && info.st_uid != *owner) {
+    return make_error(ErrorCode::unsafe_file, std::string(what) + " " + path +
+                                                  ": not owned by uid " + std::to_string(*owner));
+  }
+  if ((info.st_mode & forbidden_bits) != 0) {
+    return make_error(ErrorCode::unsafe_file,
+                      std::string(what) + " " + path +
+                          ((forbidden_bits & 044) != 0 ? ": readable or writable by group/others"
+                                                       : ": writable by group/others"));
+  }
+  if (static_cast<std::size_t>(info.st_size) > limit) {
+    return make_error(ErrorCode::too_large, std::string(what) + " " + path + ": too large");
+  }
+  std::string text(static_cast<std::size_t>(info.st_size) + 1, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(ErrorCode::io, std::string(what) + " " + path + ": read error");
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got > limit) return make_error(ErrorCode::too_large, std::string(what) + " " + path + ": too large");
+  text.resize(got);
+  return text;
+}
+
+std::optional<std::int64_t> json_int(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+std::optional<std::string> json_string(const json& object, const char* key,
+                                       std::size_t max = 4096) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  const auto& text = it->get_ref<const std::string&>();
+  if (text.size() > max) return std::nullopt;
+  return text;
+}
+
+std::optional<json> parse_object(std::string_view body) {
+  json value = json::parse(body.begin(), body.end(), nullptr, false);
+  if (value.is_discarded() || !value.is_object()) return std::nullopt;
+  return value;
+}
+
+Error bad_message(const std::string& what) {
+  return make_error(ErrorCode::malformed, "relay answer: " + what);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Result<HostSettings> parse_push_config(std::string_view text) {
+  if (text.size() > kMaxPushConfigBytes) {
+    return make_error(ErrorCode::too_large, "push config larger than 16 KiB");
+  }
+  HostSettings settings;
+  constexpr std::array<std::string_view, 9> kKeys = {
+      "relay", "host_id", "host_name", "approver_origin", "ca_file",
+      "pin",   "proxy",   "host_secret_file", "connect_timeout"};
+  std::array<bool, kKeys.size()> seen{};
+  std::size_t number = 0;
+  while (!text.empty()) {
+    ++number;
+    const std::size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    if (has_control(line)) return config_error(number, "control character");
+    const std::size_t blank = line.find_first_of(" \t");
+    if (blank == std::string_view::npos) return config_error(number, "expected KEY VALUE");
+    const std::string_view key = line.substr(0, blank);
+    std::string_view value = trim(line.substr(blank));
+    // "key value" or "key = value" (as `twostepd host add` prints it).
+    if (value.starts_with('=')) value = trim(value.substr(1));
+    if (key == "host_secret") {
+      return config_error(number, "host_secret does not belong in this file (users can read "
+                                  "it): put it into the root-only host_secret_file");
+    }
+    std::size_t k = 0;
+    while (k < kKeys.size() && kKeys[k] != key) ++k;
+    if (k == kKeys.size()) return config_error(number, "unknown key");
+    if (seen[k]) return config_error(number, "duplicate " + std::string(key));
+    seen[k] = true;
+    if (value.empty() || value.find_first_of(" \t") != std::string_view::npos || value.size() > 1024) {
+      return config_error(number, std::string(key) + ": one value without blanks expected");
+    }
+    std::string v(value);
+    switch (k) {
+      case 0:
+        if (!v.starts_with("https://") && !v.starts_with("http://")) {
+          return config_error(number, "relay must be an https:// URL");
+        }
+        settings.relay_url = std::move(v);
+        break;
+      case 1:
+        if (!is_b64u_of_size(v, kIdBytes)) {
+          return config_error(number, "host_id must be the 22-character id from twostepd host add");
+        }
+        settings.host_id = std::move(v);
+        break;
+      case 2:
+        if (v.size() > 64) return config_error(number, "host_name longer than 64 bytes");
+        settings.host_name = std::move(v);
+        break;
+      case 3:
+        if (!rp_id_from_origin(v)) {
+          return config_error(number, "approver_origin must be https://HOST[:PORT]");
+        }
+        settings.approver_origin = std::move(v);
+        break;
+      case 4:
+      case 7:
+        if (!v.starts_with('/')) return config_error(number, std::string(key) + " must be an absolute path");
+        (k == 4 ? settings.ca_file.emplace() : settings.host_secret_file) = std::move(v);
+        break;
+      case 5:
+        if (!v.starts_with("sha256//")) return config_error(number, "pin must be sha256//BASE64");
+        settings.pinned_key = std::move(v);
+        break;
+      case 6: settings.proxy = std::move(v); break;
+      default: {
+        std::uint32_t seconds = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+        if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 60) {
+          return config_error(number, "connect_timeout must be 1..60 seconds");
+        }
+        settings.connect_timeout_s = seconds;
+        break;
+      }
+    }
+  }
+  for (std::size_t required = 0; required < 4; ++required) {
+    if (!seen[required]) {
+      return make_error(ErrorCode::malformed, "push config: missing " + std::string(kKeys[required]));
+    }
+  }
+  return settings;
+}
+
+Result<HostSettings> read_push_config(const std::string& path) {
+  auto text = read_small_file(path, kMaxPushConfigBytes, std::nullopt, 022, "push config");
+  if (!text) return text.error();
+  auto parsed = parse_push_config(*text);
+  if (!parsed) return make_error(parsed.error().code, path + ": " + parsed.error().message);
+  return parsed;
+}
+
+Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
+  auto text = read_small_file(path, 256, owner, 077, "host secret");
+  if (!text) return text.error();
+  SecretBytes holder = SecretBytes::from_string(*text);
+  std::fill(text->begin(), text->end(), '\0');
+  std::string_view content = holder.view();
+  content = trim(content.substr(0, content.find('\n')));
+  // The bare value, or the `host_secret = VALUE` line twostepd host add prints.
+  if (content.starts_with("host_secret")) {
+    content = trim(content.substr(11));
+    if (content.starts_with('=')) content = trim(content.substr(1));
+  }
+  auto secret = b64u_decode_secret(content, kHostSecretBytes);
+  if (!secret || secret->size() != kHostSecretBytes) {
+    return make_error(ErrorCode::malformed,
+                      "host secret " + path + ": must be one line, b64u of 32 bytes");
+  }
+  return secret;
+}
+
+// ---------------------------------------------------------------------------
+
+std::optional<std::string> parse_error_code(std::string_view body) {
+  const auto value = parse_object(body);
+  if (!value) return std::nullopt;
+  return json_string(*value, "error", 64);
+}
+
+std::string challenge_request_json(const ChallengeRequest& request) {
+  json body = {{"user", request.user},     {"service", request.service},
+               {"rhost", request.rhost},   {"tty", request.tty},
+               {"devices", request.devices}, {"nonce", request.nonce},
+               {"expires", request.expires}};
+  // Names and hosts are not always UTF-8; replace rather than throw.
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<CreatedChallenge> parse_challenge_created(std::string_view body) {
+  const auto value = parse_object(body);
+  if (!value) return bad_message("not a JSON object");
+  auto id = json_string(*value, "id");
+  auto expires = json_int(*value, "expires");
+  if (!id || !is_b64u_of_size(*id, kIdBytes) || !expires) return bad_message("no id/expires");
+  return CreatedChallenge{std::move(*id), *expires};
+}
+
+Result<ChallengeState> parse_challenge_state(std::string_view body) {
+  const auto value = parse_object(body);
+  if (!value) return bad_message("not a JSON object");
+  const auto status = json_string(*value, "status", 16);
+  if (!status) return bad_message("no status");
+  ChallengeState state;
+  constexpr std::array<std::pair<std::string_view, ChallengeStatus>, 6> kStatuses = {{
+      {"pending", ChallengeStatus::pending},   {"approved", ChallengeStatus::approved},
+      {"denied", ChallengeStatus::denied},     {"reported", ChallengeStatus::reported},
+      {"expired", ChallengeStatus::expired},   {"cancelled", ChallengeStatus::cancelled}}};
+  bool known = false;
+  for (const auto& [name, code] : kStatuses) {
+    if (*status == name) {
+      state.status = code;
+      known = true;
+    }
+  }
+  if (!known) return bad_message("unknown status");
+  const auto device = value->find("device");
+  if (device != value->end() && device->is_object()) {
+    if (auto name = json_string(*device, "name", 256)) state.device_name = std::move(*name);
+  }
+  if (state.status == ChallengeStatus::approved) {
+    const auto a = value->find("assertion");
+    if (a == value->end() || !a->is_object()) return bad_message("approved without assertion");
+    auto cred = json_string(*a, "credential_id", 2048);
+    auto auth = json_string(*a, "authenticator_data", 2048);
+    auto cdj = json_string(*a, "client_data_json", 8192);
+    auto sig = json_string(*a, "signature", 256);
+    if (!cred || !auth || !cdj || !sig) return bad_message("incomplete assertion");
+    state.assertion = WireAssertion{std::move(*cred), std::move(*auth), std::move(*cdj),
+                                    std::move(*sig)};
+  }
+  return state;
+}
+
+Result<CreatedPairing> parse_pairing_created(std::string_view body) {
+  const auto value = parse_object(body);
+  if (!value) return bad_message("not a JSON object");
+  auto id = json_string(*value, "id");
+  auto expires = json_int(*value, "expires");
+  if (!id || !is_b64u_of_size(*id, kIdBytes) || !expires) return bad_message("no id/expires");
+  return CreatedPairing{std::move(*id), *expires};
+}
+
+Result<std::optional<PairingRegistration>> parse_pairing_registration(std::string_view body,
+                                                                      std::string* proof_b64u) {
+  const auto value = parse_object(body);
+  if (!value) return bad_message("not a JSON object");
+  const auto status = json_string(*value, "status", 32);
+  if (!status) return bad_message("no status");
+  if (*status == "open") return std::optional<PairingRegistration>{};
+  if (*status != "registered") return bad_message("pairing status " + *status);
+  auto id = json_string(*value, "id");
+  auto name = json_string(*value, "name", 64);
+  auto cred = json_string(*value, "credential_id", 2048);
+  auto cred_key = json_string(*value, "credential_public_key", 256);
+  auto api_key = json_string(*value, "api_public_key", 256);
+  auto proof = json_string(*value, "proof", 64);
+  if (!name || name->empty() || !cred || !cred_key || !api_key || !proof) {
+    return bad_message("incomplete registration");
+  }
+  PairingRegistration reg;
+  reg.pairing_id = id ? *id : std::string();
+  reg.name = std::move(*name);
+  auto cred_bytes = b64u_decode(*cred, kMaxCredentialIdBytes);
+  auto cred_spki = b64u_decode(*cred_key, kP256SpkiBytes);
+  auto api_spki = b64u_decode(*api_key, kP256SpkiBytes);
+  if (!cred_bytes || cred_bytes->empty() || !cred_spki || !api_spki ||
+      !check_p256_spki(*cred_spki) || !check_p256_spki(*api_spki)) {
+    return bad_message("registration with malformed keys");
+  }
+  reg.credential_id = std::move(*cred_bytes);
+  reg.credential_spki = std::move(*cred_spki);
+  reg.api_spki = std::move(*api_spki);
+  if (proof_b64u) *proof_b64u = std::move(*proof);
+  return std::optional<PairingRegistration>(std::move(reg));
+}
+
+// ---------------------------------------------------------------------------
+
+const char* to_string(PushVerdict verdict) noexcept {
+  switch (verdict) {
+    case PushVerdict::approved: return "approved";
+    case PushVerdict::unpinned_device: return "unpinned_device";
+    case PushVerdict::wrong_number: return "wrong_number";
+    case PushVerdict::wrong_challenge: return "wrong_challenge";
+    case PushVerdict::bad_signature: return "bad_signature";
+    case PushVerdict::replayed: return "replayed";
+    case PushVerdict::bad_assertion: return "bad_assertion";
+    case PushVerdict::internal: return "internal";
+  }
+  return "internal";
+}
+
+PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& context,
+                               const WireAssertion& assertion) {
+  PushCheck check;
+  auto credential = b64u_decode(assertion.credential_id, kMaxCredentialIdBytes);
+  if (!credential) {
+    check.verdict = PushVerdict::unpinned_device;
+    return check;
+  }
+  Device* device = nullptr;
+  for (Device& d : enrollment.devices) {
+    if (d.credential_id == *credential) device = &d;
+  }
+  if (!device) {
+    check.verdict = PushVerdict::unpinned_device;
+    return check;
+  }
+  check.device_name = device->name;
+  auto digest = approval_digest(context);
+  if (!digest) return check;
+  AssertionExpectations expect;
+  expect.challenge = *digest;
+  expect.origin = device->origin;
+  expect.public_key_spki = device->public_key;
+  expect.pinned_counter = device->sign_counter;
+  const AssertionResult result = verify_assertion_b64u(
+      expect, assertion.authenticator_data, assertion.client_data_json, assertion.signature);
+  switch (result.failure) {
+    case AssertionFailure::none:
+      check.verdict = PushVerdict::approved;
+      if (result.sign_counter != device->sign_counter) {
+        device->sign_counter = result.sign_counter;
+        check.state_changed = true;
+      }
+      return check;
+    case AssertionFailure::wrong_challenge: {
+      // Signed for this very challenge with another number (the user typed
+      // a different one on the phone), or for something else entirely.
+      check.verdict = PushVerdict::wrong_challenge;
+      ApprovalContext other = context;
+      for (unsigned n = 0; n <= 99; ++n) {
+        if (n == context.number) continue;
+        other.number = n;
+        auto alt = approval_digest(other);
+        if (!alt) break;
+        expect.challenge = *alt;
+        if (verify_assertion_b64u(expect, assertion.authenticator_data,
+                                  assertion.client_data_json, assertion.signature)
+                .failure != AssertionFailure::wrong_challenge) {
+          check.verdict = PushVerdict::wrong_number;
+          break;
+        }
+      }
+      return check;
+    }
+    case AssertionFailure::bad_signature: check.verdict = PushVerdict::bad_signature; return check;
+    case AssertionFailure::counter_regressed: check.verdict = PushVerdict::replayed; return check;
+    case AssertionFailure::internal: check.verdict = PushVerdict::internal; return check;
+    default: check.verdict = PushVerdict::bad_assertion; return check;
+  }
+}
+
+}  // namespace twostep::push

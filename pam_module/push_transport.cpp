@@ -1,0 +1,119 @@
+#include "push_transport.hpp"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "twostep_push.h"
+
+namespace twostep::pam {
+namespace {
+
+struct Library {
+  twostep_push_perform_fn perform = nullptr;
+  twostep_push_response_free_fn release = nullptr;
+};
+
+// The directory this module was loaded from (dladdr on one of its own
+// functions): the library is installed next to pam_twostep.so.
+std::string own_directory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<const void*>(&own_directory), &info) == 0 || info.dli_fname == nullptr) {
+    return {};
+  }
+  std::string path(info.dli_fname);
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+// Loaded once per process and never unloaded (libcurl and OpenSSL keep
+// process-wide state; the module itself is nodelete).
+Result<Library> load_library() {
+  static std::mutex mutex;
+  static std::optional<Library> loaded;
+  std::lock_guard lock(mutex);
+  if (loaded) return *loaded;
+  const std::string directory = own_directory();
+  if (directory.empty()) {
+    return make_error(ErrorCode::io, "cannot find the module's own directory");
+  }
+  const std::string path = directory + TWOSTEP_PUSH_LIBRARY_NAME;
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return make_error(ErrorCode::io, "cannot load " + path + ": " + (why ? why : "?"));
+  }
+  auto version = reinterpret_cast<twostep_push_abi_version_fn>(dlsym(handle, "twostep_push_abi_version"));
+  Library library;
+  library.perform = reinterpret_cast<twostep_push_perform_fn>(dlsym(handle, "twostep_push_perform"));
+  library.release =
+      reinterpret_cast<twostep_push_response_free_fn>(dlsym(handle, "twostep_push_response_free"));
+  if (version == nullptr || library.perform == nullptr || library.release == nullptr ||
+      version() != TWOSTEP_PUSH_ABI_VERSION) {
+    return make_error(ErrorCode::io, path + ": not a libtwostep-push of ABI version " +
+                                         std::to_string(TWOSTEP_PUSH_ABI_VERSION));
+  }
+  loaded = library;
+  return library;
+}
+
+class LibraryTransport final : public PushTransport {
+ public:
+  LibraryTransport(Library library, push::HostSettings settings, SecretBytes secret)
+      : library_(library), settings_(std::move(settings)), secret_(std::move(secret)) {}
+
+  HttpAnswer request(std::string_view method, std::string_view path, std::string_view query,
+                     std::string_view body, long total_timeout_ms) override {
+    const auto c_str = [](const std::optional<std::string>& s) {
+      return s ? s->c_str() : nullptr;
+    };
+    twostep_push_settings settings{};
+    settings.abi_version = TWOSTEP_PUSH_ABI_VERSION;
+    settings.relay_url = settings_.relay_url.c_str();
+    settings.ca_file = c_str(settings_.ca_file);
+    settings.pinned_key = c_str(settings_.pinned_key);
+    settings.proxy = c_str(settings_.proxy);
+    settings.host_id = settings_.host_id.c_str();
+    settings.host_secret = secret_.data();
+    settings.host_secret_len = secret_.size();
+    settings.connect_timeout_ms = static_cast<long>(settings_.connect_timeout_s) * 1000;
+    settings.max_response_bytes = kMaxRelayResponse;
+    const std::string m(method), p(path), q(query);
+    twostep_push_request request{};
+    request.abi_version = TWOSTEP_PUSH_ABI_VERSION;
+    request.method = m.c_str();
+    request.path = p.c_str();
+    request.query = q.empty() ? nullptr : q.c_str();
+    request.body = body.empty() ? nullptr : body.data();
+    request.body_len = body.size();
+    request.total_timeout_ms = total_timeout_ms;
+    twostep_push_response response{};
+    response.abi_version = TWOSTEP_PUSH_ABI_VERSION;
+    const int rc = library_.perform(&settings, &request, &response);
+    HttpAnswer answer;
+    answer.answered = rc == TWOSTEP_PUSH_OK;
+    answer.status = response.http_status;
+    if (response.body != nullptr) answer.body.assign(response.body, response.body_len);
+    answer.message.assign(response.message, strnlen(response.message, sizeof(response.message)));
+    library_.release(&response);
+    return answer;
+  }
+
+ private:
+  Library library_;
+  push::HostSettings settings_;
+  SecretBytes secret_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
+                                                           SecretBytes host_secret) {
+  auto library = load_library();
+  if (!library) return library.error();
+  return std::unique_ptr<PushTransport>(
+      new LibraryTransport(*library, std::move(settings), std::move(host_secret)));
+}
+
+}  // namespace twostep::pam

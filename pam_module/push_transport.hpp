@@ -1,0 +1,38 @@
+// The module's side of libtwostep-push: loads the library (dlopen, from the
+// module's own directory) only when a push is sent, and wraps its C
+// interface. Nothing C++ crosses into the library.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "twostep/push_login.hpp"
+#include "twostep/result.hpp"
+#include "twostep/secret.hpp"
+
+namespace twostep::pam {
+
+struct HttpAnswer {
+  bool answered = false;  // false: no usable answer (network, TLS, timeout, size, redirect)
+  long status = 0;
+  std::string body;
+  std::string message;    // why, when not answered
+};
+
+class PushTransport {
+ public:
+  virtual ~PushTransport() = default;
+  virtual HttpAnswer request(std::string_view method, std::string_view path,
+                             std::string_view query, std::string_view body,
+                             long total_timeout_ms) = 0;
+};
+
+// Response bodies over this are an outage (the relay's own answers are small).
+inline constexpr std::size_t kMaxRelayResponse = 64 * 1024;
+
+// Opens libtwostep-push.so next to the module. Errors name the path and dlerror().
+Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
+                                                           SecretBytes host_secret);
+
+}  // namespace twostep::pam

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Push approval with the real programs (issue 13): twostepd on loopback, the
+test device paired through `twostep-enroll --push --user` in a pty, then
+
+- real sshd + the real OpenSSH client (keyboard-interactive): the number
+  travels inside a prompt (Debian's sshd holds info messages back until the
+  next prompt, OpenSSH bug 2876): Enter, approve on the phone, Enter;
+- real sudo (PAM_SILENT, info messages shown at once): Enter, the number is
+  printed, and the command runs the moment the phone approves, with no
+  further keystroke; a wrong number is refused;
+- real su (its PAM service bind-mounted in a private mount namespace, as in
+  test_su.py): the same as sudo.
+
+Usage: test_push.py --module pam_twostep.so --kind twostep --enroll twostep-native
+                    --enroll-tool twostep-enroll --twostepd twostepd
+"""
+
+import os
+import sys
+
+import pexpect
+
+import harness as h
+from test_sudo import install_sudoers_dropin
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
+from pushtest import Relay, ORIGIN, HOST_NAME  # noqa: E402
+import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
+
+PUSH_PROMPT = "Verification code, or Enter for a push: "
+MARKER = "e2e-42-ok"
+
+
+def pending(device):
+    import time
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        views = device.list_challenges()
+        if views:
+            return views[-1]
+        time.sleep(0.1)
+    raise h.TestFailure("the phone saw no pending challenge")
+
+
+def main() -> int:
+    h.require_root()
+    args = h.parse_args(lambda p: p.add_argument("--twostepd", required=True))
+    module = h.module_from_args(args)
+
+    def scenario() -> None:
+        workdir = h.make_temp_dir()
+        relay = Relay(os.path.abspath(args.twostepd), workdir)
+        relay.start()
+        h.CLEANUP.add("twostepd", relay.stop, ("twostepd", str(relay.proc.pid), relay.db))
+        secret_path = os.path.join(workdir, "push.secret")
+        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, (relay.host_secret + "\n").encode())
+        os.close(fd)
+        conf = os.path.join(workdir, "push.conf")
+        with open(conf, "w") as f:
+            f.write("relay %s\nhost_id %s\nhost_name %s\napprover_origin %s\n"
+                    "host_secret_file %s\n" % (relay.url, relay.host_id, HOST_NAME, ORIGIN,
+                                               secret_path))
+        os.chmod(conf, 0o644)
+
+        user = h.create_user()
+        enrolled = module.enroll(user)
+        phone = twostep_device.Device.create(os.path.join(workdir, "phone.json"), origin=ORIGIN,
+                                             relay=relay.url, name="Pixel 8")
+        child = pexpect.spawn(module.enroll_tool, ["--push", "--user", user.name, "--push-config",
+                                                   conf, "--qr", "none"],
+                              encoding="utf-8", timeout=30)
+        child.expect(r"(https://approve\.test/#pair=\S+)")
+        code = phone.pair(child.match.group(1))["comparison_code"]
+        child.expect(r"Comparison code: (\d{6})")
+        h.check(child.match.group(1) == code, "pairing: both screens show " + code)
+        child.sendline("yes")
+        child.expect(pexpect.EOF)
+        child.close()
+        h.check(child.exitstatus == 0, "twostep-enroll --push --user paired the phone")
+
+        service = h.unique_name()
+        h.write_pam_service(service, [module.auth_line() +
+                                      " push push_config=%s push_timeout=30" % conf])
+
+        # --- sshd + ssh: the number inside a prompt -----------------------
+        key = h.install_client_key(user, workdir)
+        sshd = h.Sshd(workdir, service, [user.name], "publickey,keyboard-interactive").start()
+        known_hosts = os.path.join(workdir, "known_hosts")
+        ssh = pexpect.spawn("ssh", ["-F", "/dev/null", "-p", str(sshd.port),
+                                    "-o", "UserKnownHostsFile=" + known_hosts,
+                                    "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=no",
+                                    "-o", "IdentitiesOnly=yes", "-i", key, "-T",
+                                    "%s@127.0.0.1" % user.name, "echo e2e-$((6*7))-ok"],
+                            encoding="utf-8", timeout=40)
+        ssh.expect_exact(PUSH_PROMPT)
+        ssh.sendline("")
+        ssh.expect(r"approve with the number (\d\d), then press Enter here")
+        number = int(ssh.match.group(1))
+        phone.approve(pending(phone)["id"], number)
+        ssh.sendline("")
+        ssh.expect(pexpect.EOF)
+        ssh.close()
+        h.check(ssh.exitstatus == 0 and MARKER in ssh.before,
+                "ssh: Enter, number shown in the prompt, approve, Enter: logged in"
+                + ("" if ssh.exitstatus == 0 else "\n" + ssh.before + sshd.log()))
+        sshd.stop()
+
+        # --- sudo: number shown at once, no keystroke after the approval --
+        install_sudoers_dropin(user, service)
+
+        def sudo(number_offset):
+            child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh",
+                                              "-c", "echo e2e-$((6*7))-ok"],
+                                  encoding="utf-8", timeout=40)
+            child.expect_exact(PUSH_PROMPT)
+            child.sendline("")
+            child.expect(r"approve with the number (\d\d)\.")
+            shown = int(child.match.group(1))
+            phone.approve(pending(phone)["id"], (shown + number_offset) % 100)
+            child.expect(pexpect.EOF)
+            child.close()
+            return child.exitstatus == 0 and MARKER in child.before, child.before
+
+        ok, out = sudo(0)
+        h.check(ok, "sudo: number printed under PAM_SILENT, approve: runs without a keystroke"
+                + ("" if ok else "\n" + out))
+        ok, out = sudo(1)
+        h.check(not ok, "sudo: the wrong number on the phone is refused")
+
+        # --- su: /etc/pam.d/su bind-mounted in a private mount namespace ----
+        su_service = os.path.join(workdir, "su-service")
+        with open(su_service, "w", encoding="ascii") as handle:
+            handle.write(module.auth_line() + " push push_config=%s push_timeout=30\n" % conf +
+                         "account required pam_unix.so\nsession required pam_permit.so\n")
+        os.chmod(su_service, 0o644)
+        caller = h.create_user()
+        script = ('mount --bind "%s" /etc/pam.d/su && exec runuser -u "%s" -- su "%s" -c '
+                  '"echo e2e-\\$((6*7))-ok"' % (su_service, caller.name, user.name))
+        child = pexpect.spawn("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c",
+                                          script], encoding="utf-8", timeout=40)
+        child.expect_exact(PUSH_PROMPT)
+        child.sendline("")
+        child.expect(r"approve with the number (\d\d)\.")
+        phone.approve(pending(phone)["id"], int(child.match.group(1)))
+        child.expect(pexpect.EOF)
+        child.close()
+        h.check(child.exitstatus == 0 and MARKER in child.before,
+                "su: number shown at once, approve: in without a keystroke"
+                + ("" if child.exitstatus == 0 else "\n" + child.before))
+
+    return h.run_scenario(scenario)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

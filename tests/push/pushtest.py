@@ -1,0 +1,193 @@
+"""Shared setup for the push login tests: twostepd on loopback with SQLite, a
+host registered in it, push.conf + the root-only host secret, a TOTP
+enrollment, and the Python test device (tests/device/twostep_device.py)
+paired through `twostep-enroll --push` in a pty. Logins go through the built
+pam_twostep.so under pam_wrapper with pamtester (the service name decides the
+flow: "sshd" puts the number into a prompt, anything else shows it at once)."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pexpect
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "device"))
+import twostep_device  # noqa: E402
+
+ORIGIN = "https://approve.test"
+HOST_NAME = "web1"
+FAILURES = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        FAILURES.append(what)
+
+
+def finish():
+    if FAILURES:
+        print("%d check(s) failed" % len(FAILURES))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def totp(key_b32):
+    return subprocess.run(["oathtool", "--totp", "-b", key_b32],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+class Relay:
+    def __init__(self, twostepd, tmp):
+        self.twostepd = twostepd
+        self.db = os.path.join(tmp, "relay.db")
+        self.config = os.path.join(tmp, "twostepd.conf")
+        with open(self.config, "w") as f:
+            f.write("approver_origin = %s\n" % ORIGIN)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+        out = self.admin("host", "add", HOST_NAME)
+        fields = dict(re.findall(r"^(\w+) = (\S+)$", out, re.M))
+        self.host_id, self.host_secret = fields["host_id"], fields["host_secret"]
+
+    def admin(self, *args):
+        return subprocess.run([self.twostepd, "--config", self.config, "--db", self.db] + list(args),
+                              capture_output=True, text=True, check=True, timeout=30).stdout
+
+    def start(self):
+        self.proc = subprocess.Popen([self.twostepd, "--config", self.config, "--db", self.db,
+                                      "serve", "--listen", "127.0.0.1:%d" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("twostepd did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Setup:
+    def __init__(self, enroll, module, twostepd):
+        self.enroll, self.module = enroll, module
+        self.tmp = tempfile.mkdtemp(prefix="twostep-push-")
+        os.chmod(self.tmp, 0o700)
+        self.relay = Relay(twostepd, self.tmp)
+        self.relay.start()
+        self.secret_file = os.path.join(self.tmp, "secret")
+        self.host_secret_file = os.path.join(self.tmp, "push.secret")
+        fd = os.open(self.host_secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, ("host_secret = %s\n" % self.relay.host_secret).encode())
+        os.close(fd)
+        self.push_conf = self.write_conf("push.conf", self.relay.url)
+        self.service_dir = os.path.join(self.tmp, "pam.d")
+        os.mkdir(self.service_dir)
+        self.user = "root"
+        self.device = None
+        self.key = None
+
+    def write_conf(self, name, relay_url):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("# test push settings\nrelay %s\nhost_id = %s\nhost_name %s\n"
+                    "approver_origin %s\nhost_secret_file %s\nconnect_timeout 2\n"
+                    % (relay_url, self.relay.host_id, HOST_NAME, ORIGIN, self.host_secret_file))
+        os.chmod(path, 0o644)
+        return path
+
+    def cleanup(self):
+        self.relay.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def enroll_totp(self):
+        out = subprocess.run([self.enroll, "--no-confirm", "--print-uri", "--qr", "none",
+                              "--backup-codes", "0", "--rate-limit", "off",
+                              "--secret-file", self.secret_file],
+                             capture_output=True, text=True, timeout=30)
+        uri = out.stdout.strip()
+        self.key = re.search(r"secret=([A-Z2-7]+)", uri).group(1)
+        return out.returncode
+
+    def spawn_pairing(self, *extra):
+        return pexpect.spawn(self.enroll, ["--push", "--push-config", self.push_conf,
+                                           "--secret-file", self.secret_file, "--qr", "none"]
+                             + list(extra), encoding="utf-8", timeout=30,
+                             dimensions=(40, 120))
+
+    def new_device(self, name):
+        path = os.path.join(self.tmp, "device-%s.json" % name.replace(" ", "_"))
+        return twostep_device.Device.create(path, origin=ORIGIN, relay=self.relay.url, name=name)
+
+    def pair(self, device, confirm="yes"):
+        child = self.spawn_pairing()
+        child.expect(r"(https://approve\.test/#pair=\S+)")
+        url = child.match.group(1)
+        paired = device.pair(url)
+        child.expect(r"Comparison code: (\d{6})")
+        shown = child.match.group(1)
+        child.expect("Type \"yes\"")
+        child.sendline(confirm)
+        child.expect(pexpect.EOF)
+        child.close()
+        return child.exitstatus, shown, paired["comparison_code"], child.before
+
+    def service(self, name, args=""):
+        with open(os.path.join(self.service_dir, name), "w") as f:
+            f.write("auth required %s secret=%s push push_config=%s log_copy=stderr %s\n"
+                    % (self.module, self.secret_file, self.push_conf, args))
+
+    def login(self, service):
+        env = dict(os.environ)
+        env.update({"LD_PRELOAD": "libpam_wrapper.so", "PAM_WRAPPER": "1",
+                    "PAM_WRAPPER_SERVICE_DIR": self.service_dir})
+        child = pexpect.spawn("pamtester", [service, self.user, "authenticate"], env=env,
+                              encoding="utf-8", timeout=60)
+        if os.environ.get("PUSHTEST_VERBOSE"):
+            child.logfile_read = sys.stdout
+        return child
+
+    def file_text(self):
+        with open(self.secret_file) as f:
+            return f.read()
+
+
+def pending(device, timeout=10):
+    """The one pending challenge the device sees (waits for it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        views = device.list_challenges()
+        if views:
+            return views[-1]
+        time.sleep(0.1)
+    raise RuntimeError("no pending challenge")
+
+
+def outcome(child):
+    child.expect(pexpect.EOF)
+    child.close()
+    text = child.before or ""
+    return child.exitstatus == 0, text

@@ -1,0 +1,161 @@
+// The host side of push (core/include/twostep/push_login.hpp): push.conf
+// parsing, relay answers, and verify_push_approval against pinned devices.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "push_test_support.hpp"
+#include "twostep/push_login.hpp"
+
+#include <cstdarg>
+#include <cstddef>
+#include <csetjmp>
+#include <cstdint>
+extern "C" {
+#include <cmocka.h>
+}
+
+using namespace twostep;
+using namespace twostep::push;
+using namespace twostep::push::test;
+
+namespace {
+
+constexpr std::string_view kConf =
+    "# comment\n"
+    "relay = https://push.example.com:8443\n"
+    "host_id = AAECAwQFBgcICQoLDA0ODw\n"
+    "host_name web1\n"
+    "approver_origin https://approve.example.com\n"
+    "proxy http://proxy:3128\n";
+
+void test_push_config(void**) {
+  auto settings = parse_push_config(kConf);
+  assert_true(settings.ok());
+  assert_string_equal(settings->relay_url.c_str(), "https://push.example.com:8443");
+  assert_string_equal(settings->host_name.c_str(), "web1");
+  assert_string_equal(settings->proxy->c_str(), "http://proxy:3128");
+  assert_false(settings->ca_file.has_value());
+  assert_string_equal(settings->host_secret_file.c_str(), "/etc/twostep/push.secret");
+  assert_int_equal(settings->connect_timeout_s, 5);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {std::string(kConf) + "host_secret = x\n", "line 7: host_secret does not belong"},
+      {std::string(kConf) + "colour red\n", "line 7: unknown key"},
+      {std::string(kConf) + "host_name web2\n", "line 7: duplicate host_name"},
+      {std::string(kConf) + "connect_timeout 0\n", "line 7: connect_timeout must be 1..60"},
+      {std::string(kConf) + "ca_file relative.pem\n", "line 7: ca_file must be an absolute path"},
+      {"relay ftp://x\n", "line 1: relay must be an https:// URL"},
+      {"host_id short\n", "line 1: host_id must be the 22-character id"},
+      {"approver_origin https://approve.example.com/\n", "line 1: approver_origin must be"},
+      {"relay https://x\n", "push config: missing host_id"},
+  };
+  for (const auto& [text, message] : bad) {
+    auto parsed = parse_push_config(text);
+    assert_false(parsed.ok());
+    if (parsed.error().message.find(message) != 0) {
+      fail_msg("want \"%s\", got \"%s\"", message.c_str(), parsed.error().message.c_str());
+    }
+  }
+}
+
+void test_relay_answers(void**) {
+  auto created = parse_challenge_created(R"({"id":"AAECAwQFBgcICQoLDA0ODw","expires":17})");
+  assert_true(created.ok());
+  assert_int_equal(created->expires, 17);
+  assert_false(parse_challenge_created(R"({"id":"x","expires":17})").ok());
+  assert_false(parse_challenge_created("<html>").ok());
+  auto pending = parse_challenge_state(R"({"id":"a","status":"pending","extra":[1]})");
+  assert_true(pending.ok());
+  assert_int_equal(pending->status, ChallengeStatus::pending);
+  auto denied = parse_challenge_state(R"({"status":"denied","device":{"name":"Pixel 8"}})");
+  assert_true(denied.ok());
+  assert_string_equal(denied->device_name.c_str(), "Pixel 8");
+  // "approved" without an assertion is garbage, not an approval.
+  assert_false(parse_challenge_state(R"({"status":"approved"})").ok());
+  assert_false(parse_challenge_state(R"({"status":"maybe"})").ok());
+  assert_false(parse_challenge_state(R"({"status":1})").ok());
+  auto code = parse_error_code(R"({"error":"push_blocked","message":"x"})");
+  assert_true(code.has_value());
+  assert_string_equal(code->c_str(), "push_blocked");
+  assert_false(parse_error_code("nope").has_value());
+  const std::string body = challenge_request_json(
+      {"alice", "sshd", "203.0.113.5", "ssh", {"AQID"}, "nonce", 1764300090});
+  assert_string_equal(body.c_str(),
+                      R"({"devices":["AQID"],"expires":1764300090,"nonce":"nonce",)"
+                      R"("rhost":"203.0.113.5","service":"sshd","tty":"ssh","user":"alice"})");
+}
+
+struct Fixture {
+  TestKey key;
+  Enrollment enrollment;
+  ApprovalContext context{"Q2hhbGxlbmdlSWQxMjM0NQ", "bm9uY2U", "web1", "alice", "sshd",
+                          "203.0.113.5", "ssh", 42, 1764300090};
+  Fixture() {
+    Device device;
+    device.name = "Pixel 8";
+    device.credential_id = {1, 2, 3, 4};
+    device.public_key = key.spki();
+    device.origin = "https://approve.example.com";
+    device.sign_counter = 5;
+    enrollment.devices.push_back(device);
+  }
+  WireAssertion assertion(const ApprovalContext& over, std::uint32_t counter,
+                          const TestKey* signer = nullptr, Bytes credential = {1, 2, 3, 4}) {
+    AssertionSpec spec;
+    spec.challenge_b64u = b64u_encode(digest_of(approval_digest(over)));
+    spec.counter = counter;
+    const auto built = make_assertion(signer ? *signer : key, spec);
+    return {b64u_encode(credential), b64u_encode(built.authenticator_data),
+            b64u_encode(built.client_data_json), b64u_encode(built.signature)};
+  }
+};
+
+void test_verify_push_approval(void**) {
+  Fixture f;
+  // Accepted: the counter is raised in the enrollment (the caller writes it).
+  auto ok = verify_push_approval(f.enrollment, f.context, f.assertion(f.context, 6));
+  assert_int_equal(ok.verdict, PushVerdict::approved);
+  assert_true(ok.state_changed);
+  assert_string_equal(ok.device_name.c_str(), "Pixel 8");
+  assert_int_equal(f.enrollment.devices[0].sign_counter, 6);
+  // The same assertion again: its counter is no longer above the pin.
+  auto replay = verify_push_approval(f.enrollment, f.context, f.assertion(f.context, 6));
+  assert_int_equal(replay.verdict, PushVerdict::replayed);
+  assert_false(replay.state_changed);
+
+  ApprovalContext other_number = f.context;
+  other_number.number = 43;
+  assert_int_equal(
+      verify_push_approval(f.enrollment, f.context, f.assertion(other_number, 9)).verdict,
+      PushVerdict::wrong_number);
+  for (auto bend : {+[](ApprovalContext& c) { c.user = "bob"; },
+                    +[](ApprovalContext& c) { c.challenge_id = "other"; },
+                    +[](ApprovalContext& c) { c.host = "web2"; },
+                    +[](ApprovalContext& c) { c.rhost = "198.51.100.1"; },
+                    +[](ApprovalContext& c) { c.expires += 1; }}) {
+    ApprovalContext bent = f.context;
+    bend(bent);
+    assert_int_equal(verify_push_approval(f.enrollment, f.context, f.assertion(bent, 9)).verdict,
+                     PushVerdict::wrong_challenge);
+  }
+  TestKey stranger;
+  assert_int_equal(
+      verify_push_approval(f.enrollment, f.context, f.assertion(f.context, 9, &stranger)).verdict,
+      PushVerdict::bad_signature);
+  assert_int_equal(verify_push_approval(f.enrollment, f.context,
+                                        f.assertion(f.context, 9, &stranger, {9, 9}))
+                       .verdict,
+                   PushVerdict::unpinned_device);
+  assert_int_equal(f.enrollment.devices[0].sign_counter, 6);
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_push_config),
+      cmocka_unit_test(test_relay_answers),
+      cmocka_unit_test(test_verify_push_approval),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
