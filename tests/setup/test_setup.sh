@@ -13,8 +13,8 @@ fail() { echo "FAIL: $case_name: $*"; failures=$((failures + 1)); }
 
 # The package lists as setup defines them, so the expected install list
 # follows any package another change adds.
-eval "$(sed -n '/^BUILD_PACKAGES=(/,/^)/p; /^TEST_PACKAGES=(/,/^)/p' "$setup")"
-all=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+eval "$(sed -n '/^BUILD_PACKAGES=(/,/^)/p; /^TEST_PACKAGES=(/,/^)/p; /^PACKAGING_PACKAGES=(/,/^)/p' "$setup")"
+all=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGING_PACKAGES[@]}")
 [ "${#all[@]}" -gt 10 ] || { echo "FAIL: could not read the package lists from $setup"; exit 1; }
 
 mkdir "$work/bin"
@@ -43,6 +43,12 @@ cat >"$work/bin/sudo" <<'STUB'
 #!/bin/sh
 exec "$@"
 STUB
+# setup adds Debian's npm only when no npm command exists; the stub makes
+# that decision the same on every machine (npm is never asked for here).
+cat >"$work/bin/npm" <<'STUB'
+#!/bin/sh
+exit 0
+STUB
 chmod 755 "$work/bin/"*
 
 # run_case NAME POLICY(none|site) INSTALLED(all|some) APT_FAIL EXPECTED_STATUS
@@ -66,6 +72,7 @@ run_case() {
   fi
   PATH="$work/bin:$PATH" STUB_DIR="$dir" STUB_INSTALLED="$stub_installed" \
     STUB_APT_FAIL="$apt_fail" TWOSTEP_POLICY_RC_D="$policy" TWOSTEP_SETUP_LOG="$dir/setup.log" \
+    TWOSTEP_PG_CREATECLUSTER_D="$dir/createcluster.d" \
     bash "$setup" </dev/null >"$dir/out" 2>"$dir/err"
   status=$?
   [ "$status" -eq "$expected_status" ] || fail "exit status $status, expected $expected_status"
@@ -84,7 +91,7 @@ run_case() {
   fi
   if [ "$installed" = all ]; then
     [ ! -e "$dir/apt-calls" ] || fail "apt-get called although everything is installed"
-    grep -q "^setup: all ${#BUILD_PACKAGES[@]}+${#TEST_PACKAGES[@]} packages present$" "$dir/out" \
+    grep -q "^setup: all ${#BUILD_PACKAGES[@]}+${#TEST_PACKAGES[@]}+${#PACKAGING_PACKAGES[@]} packages present$" "$dir/out" \
       || fail "no 'all packages present' line"
     return
   fi
