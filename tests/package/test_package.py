@@ -13,10 +13,23 @@ and checks what an admin gets:
    installed twostep-enroll logs in with a TOTP code, a wrong code is refused;
 3. the installed twostepd under its unit's settings (systemd-run where
    systemd is PID 1, else the unit's ExecStart as its User= with its UMask=
-   and no privileges) answers HTTP, and its admin CLI writes the store;
+   and no privileges) on a free loopback port answers HTTP; then push with
+   the installed binaries only: `twostepd host add` as the service user
+   writes the default store, the test writes /etc/twostep/push.conf and the
+   root-only push.secret as the admin guide says, the installed
+   `twostep-enroll --push --user` pairs the Python test device
+   (tests/device) with the step-2 user, and through a private sshd whose PAM
+   service says `auth required pam_twostep.so push`: the phone sees the
+   challenge and approves with the number shown, the login succeeds and the
+   relay's audit (`twostepd audit --json` as the service user) records the
+   approval; approving with another number, and denying, fail the login
+   (the module logs wrong_number / denied, the audit the denial); SIGTERM
+   stops twostepd with exit 0;
 4. `dpkg --purge` leaves nothing: no file of either package, no system user
-   or group, no profile, no /var/lib/twostepd, no /etc/twostep, and the
-   pam-auth-update state (/var/lib/pam, /etc/pam.d/common-*) as it was.
+   or group, no profile, no /var/lib/twostepd, no /etc/twostep (the test
+   removes its push.conf and push.secret before the purge), no test user,
+   and the pam-auth-update state (/var/lib/pam, /etc/pam.d/common-*) as it
+   was.
 
 The machine must not have the packages (or their user or directories)
 already: the test then refuses to run rather than purge an admin's install.
@@ -42,8 +55,14 @@ import urllib.error
 import urllib.request
 from typing import Callable
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import pexpect
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "..", "push"))
 import harness as h  # noqa: E402
+import pushtest  # noqa: E402  (puts tests/device on the path)
+import twostep_device  # noqa: E402
 
 PACKAGES = list(h.PACKAGE_TEST_PACKAGES)
 SYSTEM_USER = "_twostepd"
@@ -51,6 +70,14 @@ PROFILE = "/usr/share/pam-configs/twostep"
 STATE_DIR = "/var/lib/twostepd"
 CONFIG_DIR = "/etc/twostep"
 UNIT = "twostepd.service"
+# Push (step 3): the host's settings where admin-guide.md "Push approval (the
+# login side)" puts them; written by the test, removed before the purge.
+PUSH_CONF = f"{CONFIG_DIR}/push.conf"
+PUSH_SECRET = f"{CONFIG_DIR}/push.secret"
+PUSH_HOST = "pkgtest"
+PHONE = "Pixel 8"
+PUSH_PROMPT = "Verification code, or Enter for a push: "
+LOGIN_MARKER = "e2e-42-ok"
 # Left by dpkg/pam-auth-update/deb-systemd-helper if a maintainer script is wrong.
 FOOTPRINTS = [PROFILE, STATE_DIR, CONFIG_DIR,
               "/etc/systemd/system/multi-user.target.wants/twostepd.service",
@@ -188,7 +215,8 @@ def check_twostepd_install(files: list[str]) -> None:
             "twostepd ships /usr/sbin/twostepd")
 
 
-def ssh_login_with_installed_module(workdir: str) -> None:
+def ssh_login_with_installed_module(workdir: str) -> tuple[h.User, str]:
+    """Step 2; returns the enrolled user and their ssh key for step 3."""
     user = h.create_user()
     enrolled = h.enroll_twostep(user, "/usr/bin/twostep-enroll")
     key = h.install_client_key(user, workdir)
@@ -209,6 +237,7 @@ def ssh_login_with_installed_module(workdir: str) -> None:
     h.check(result.succeeded, "ssh with key + TOTP code logs in through the installed module"
             + ("" if result.succeeded else f"\n{result.transcript}\n{sshd.log()}"))
     sshd.stop()
+    return user, key
 
 
 def http_answer(port: int, path: str) -> tuple[int, str]:
@@ -254,7 +283,21 @@ def check_unit_sandbox(unit_path: str) -> None:
             + " (at most 2.0)")
 
 
-def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
+class InstalledRelay:
+    """The installed twostepd, started under its unit's settings on a free
+    loopback port, and its admin CLI as the service user."""
+
+    def __init__(self, settings: dict[str, list[str]], binary: str, port: int, how: str,
+                 stop: Callable[[], None]) -> None:
+        self.settings, self.binary, self.port, self.how = settings, binary, port, how
+        self.stop = stop  # stops it and checks that it stopped cleanly
+
+    def admin(self, *args: str) -> str:
+        """A twostepd subcommand as the unit's user against the default store."""
+        return h.run(as_service_user(self.settings, [self.binary, *args])).stdout
+
+
+def run_twostepd_under_unit(workdir: str, unit_path: str) -> InstalledRelay:
     settings = unit_settings(unit_path)
     for key, want in (("User", SYSTEM_USER), ("StateDirectory", "twostepd"),
                       ("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"),
@@ -284,6 +327,9 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
         def describe() -> str:
             return h.run(["journalctl", "-u", unit, "--no-pager", "-n", "30"],
                          check_rc=False).stdout
+
+        def stop() -> None:
+            h.run(["systemctl", "stop", unit])
         how = f"systemd-run unit {unit}"
     else:
         # No systemd: the unit's ExecStart as its user, with its umask, no
@@ -296,11 +342,11 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
             preexec_fn=lambda: os.umask(umask))
         log_file.close()
 
-        def stop() -> None:
+        def kill() -> None:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
-        h.CLEANUP.add(f"twostepd pid {process.pid}", stop)
+        h.CLEANUP.add(f"twostepd pid {process.pid}", kill)
 
         def alive() -> bool:
             return process.poll() is None
@@ -308,6 +354,10 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
         def describe() -> str:
             with open(log_path, encoding="utf-8", errors="replace") as handle:
                 return handle.read()
+
+        def stop() -> None:
+            os.killpg(process.pid, signal.SIGTERM)
+            h.check(process.wait(timeout=20) == 0, "twostepd stops cleanly on SIGTERM (exit 0)")
         how = f"ExecStart as {settings['User'][-1]} (systemd is not PID 1)"
 
     status, body = wait_for_http(port, alive, describe)
@@ -318,27 +368,139 @@ def run_twostepd_under_unit(workdir: str, unit_path: str) -> None:
     h.check(400 <= status < 500 and "error" in answer,
             f"installed twostepd, started by {how}, answers HTTP "
             f"(GET of an unknown pairing: {status} {answer.get('error')})")
+    return InstalledRelay(settings, exec_start[0], port, how, stop)
 
-    # The admin CLI, as the service user, against the same default store.
-    admin = as_service_user(settings, [exec_start[0], "host", "add", "pkgtest"])
-    h.run(admin)  # prints the host secret: not kept, never echoed
-    h.check("pkgtest" in h.run(as_service_user(settings, [exec_start[0], "host", "list"]))
-            .stdout, "`twostepd host add` as the service user writes the default store")
+
+def add_host(relay: InstalledRelay) -> tuple[str, str]:
+    """`twostepd host add` as the service user; returns (host id, host secret)."""
+    # It prints the host secret: kept only to be written to push.secret.
+    host_id, host_secret = pushtest.parse_host_add(relay.admin("host", "add", PUSH_HOST))
+    h.check(PUSH_HOST in relay.admin("host", "list"),
+            "`twostepd host add` as the service user writes the default store")
     owner = pwd.getpwnam(SYSTEM_USER).pw_uid
     database = os.path.join(STATE_DIR, "twostepd.db")
     st = os.stat(database)
     h.check(st.st_uid == owner and stat.S_IMODE(st.st_mode) == 0o600,
             f"{database} is 0600, owned by {SYSTEM_USER}")
+    return host_id, host_secret
 
-    if how.startswith("ExecStart"):
-        os.killpg(process.pid, signal.SIGTERM)
-        h.check(process.wait(timeout=20) == 0, "twostepd stops cleanly on SIGTERM (exit 0)")
-    else:
-        h.run(["systemctl", "stop", unit])
+
+def write_push_config(relay: InstalledRelay, host_id: str, host_secret: str) -> None:
+    """The host's push.conf (0644) and root-only push.secret, as the admin
+    guide says. Removed by the cleanup stack before the purge (it is LIFO),
+    or the purge would leave /etc/twostep and step 4 would fail."""
+    for path in (PUSH_CONF, PUSH_SECRET):
+        if os.path.lexists(path):
+            raise h.TestFailure(f"{path} exists before the test wrote it")
+        h.CLEANUP.add(f"file {path}", lambda path=path: os.path.lexists(path) and os.unlink(path))
+    fd = os.open(PUSH_SECRET, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(f"host_secret = {host_secret}\n")
+    # The relay's own default approver origin for plain HTTP on loopback
+    # (twostepd.conf(5)): the installed config sets none.
+    with open(PUSH_CONF, "x", encoding="ascii") as handle:
+        handle.write(f"# twostep package test: host {PUSH_HOST}, removed by the test\n"
+                     f"relay = http://127.0.0.1:{relay.port}\nhost_id = {host_id}\n"
+                     f"host_name {PUSH_HOST}\napprover_origin http://localhost:{relay.port}\n"
+                     f"host_secret_file {PUSH_SECRET}\n")
+    os.chmod(PUSH_CONF, 0o644)
+
+
+def ssh_push_login(sshd: h.Sshd, user: h.User, key: str, workdir: str,
+                   phone: twostep_device.Device,
+                   decide: Callable[[str, int], object]) -> tuple[bool, str, str]:
+    """ssh with the key, Enter for a push at the code prompt; the phone sees
+    the challenge and `decide(challenge id, number shown)` answers it; then
+    Enter. Returns (logged in, challenge id, what the module logged)."""
+    log_start = len(sshd.log())
+    child = pexpect.spawn("ssh", [
+        "-F", "/dev/null", "-p", str(sshd.port), "-i", key, "-T",
+        "-o", f"UserKnownHostsFile={workdir}/known_hosts", "-o", "StrictHostKeyChecking=no",
+        "-o", "IdentitiesOnly=yes", "-o", "NumberOfPasswordPrompts=1",
+        f"{user.name}@127.0.0.1", "echo e2e-$((6*7))-ok"], encoding="utf-8", timeout=40)
+    try:
+        child.expect_exact(PUSH_PROMPT)
+        child.sendline("")
+        child.expect(r"approve with the number (\d\d), then press Enter here")
+        number = int(child.match.group(1))
+        challenge = pushtest.pending(phone, timeout=15)["id"]
+        decide(challenge, number)
+        child.sendline("")
+        child.expect(pexpect.EOF)
+        child.close()
+    except (pexpect.ExceptionPexpect, RuntimeError, twostep_device.HttpError) as error:
+        child.close(force=True)
+        raise h.TestFailure(f"push login over ssh stalled ({type(error).__name__}):\n"
+                            f"{child.before}\n{sshd.log()[log_start:]}") from None
+    return child.exitstatus == 0 and LOGIN_MARKER in child.before, challenge, \
+        sshd.log()[log_start:]
+
+
+def audit_decision(relay: InstalledRelay, user: h.User, challenge: str) -> dict:
+    """The relay's challenge_decided entry for one challenge (`twostepd audit
+    --json` as the service user)."""
+    entries = [json.loads(line) for line in
+               relay.admin("audit", "--json", "--user", user.name).splitlines() if line.strip()]
+    decided = [e for e in entries
+               if e.get("event") == "challenge_decided" and e.get("challenge") == challenge]
+    h.check(len(decided) == 1, f"the relay's audit has one decision for challenge {challenge}")
+    return decided[0]
+
+
+def push_login_with_installed_packages(workdir: str, relay: InstalledRelay, user: h.User,
+                                       key: str) -> None:
+    """Step 3: pair a phone with the installed twostep-enroll and approve,
+    mistype and deny ssh logins through the installed module."""
+    write_push_config(relay, *add_host(relay))
+    phone = twostep_device.Device.create(
+        os.path.join(workdir, "phone.json"), origin=f"http://localhost:{relay.port}",
+        relay=f"http://127.0.0.1:{relay.port}", name=PHONE)
+    try:
+        status, shown, on_phone, _ = pushtest.pair_device(
+            pushtest.spawn_enroll_push("/usr/bin/twostep-enroll", "--user", user.name), phone)
+    except (pexpect.ExceptionPexpect, OSError, ValueError, twostep_device.HttpError) as error:
+        raise h.TestFailure(f"pairing with the installed twostep-enroll stalled: {error!r}"
+                            ) from None
+    h.check(status == 0 and shown == on_phone,
+            f"the installed `twostep-enroll --push --user` paired the phone "
+            f"(exit {status}; both show the comparison code: {shown == on_phone})")
+    with open(os.path.join(user.home, ".twostep"), encoding="ascii") as handle:
+        content = handle.read()
+    h.check(content.startswith("twostep-secret 2\n") and "device name=Pixel%208 " in content,
+            "the user's secret file pins the phone (twostep-secret 2, a device line)")
+
+    service = h.unique_name()
+    # log_copy=stderr: this machine has no /dev/log; the module's verdict
+    # lands in the sshd log (pam_twostep(8)).
+    h.write_pam_service(service, ["auth required pam_twostep.so push push_timeout=20 "
+                                  "log_copy=stderr"])
+    sshd = h.Sshd(workdir, service, [user.name], "publickey,keyboard-interactive").start()
+
+    ok, challenge, logged = ssh_push_login(sshd, user, key, workdir, phone, phone.approve)
+    h.check(ok and "method=push result=accepted reason=approved" in logged,
+            "ssh: Enter, the phone sees the challenge and approves with the number shown, "
+            "Enter: logged in through the installed module" + ("" if ok else "\n" + logged))
+    entry = audit_decision(relay, user, challenge)
+    h.check((entry["result"], entry["host"], entry["device"], entry["service"])
+            == ("approved", PUSH_HOST, PHONE, service),
+            f"audit: {entry['event']} result={entry['result']} host={entry['host']} "
+            f"device={entry['device']} service={entry['service']}")
+
+    ok, challenge, logged = ssh_push_login(
+        sshd, user, key, workdir, phone, lambda c, number: phone.approve(c, (number + 1) % 100))
+    h.check(not ok and "reason=wrong_number" in logged,
+            "approving with another number than the one shown: login refused (wrong_number)")
+
+    ok, challenge, logged = ssh_push_login(sshd, user, key, workdir, phone,
+                                           lambda c, _number: phone.deny(c))
+    h.check(not ok and "reason=denied" in logged, "denied on the phone: login refused")
+    entry = audit_decision(relay, user, challenge)
+    h.check(entry["result"] == "denied", f"audit: the denial is recorded ({entry['result']})")
+    sshd.stop()
 
 
 def check_nothing_left(files: dict[str, list[str]], existed_before: set[str],
-                       pam_before: dict[str, str]) -> None:
+                       pam_before: dict[str, str], test_users: list[str]) -> None:
     for name in files:
         state = package_state(name)
         h.check(state == "un", f"{name} is fully purged (dpkg state {state!r})")
@@ -348,6 +510,8 @@ def check_nothing_left(files: dict[str, list[str]], existed_before: set[str],
             + (f": {left}" if left else ""))
     h.check(not user_exists(SYSTEM_USER) and not group_exists(SYSTEM_USER),
             f"no user or group {SYSTEM_USER} is left")
+    left = [name for name in test_users if user_exists(name)]
+    h.check(not left, "the test user is removed" + (f": {left}" if left else ""))
     left = [p for p in FOOTPRINTS if os.path.lexists(p)]
     h.check(not left, "no profile, state, config or systemd link is left"
             + (f": {left}" if left else ""))
@@ -377,7 +541,7 @@ def main() -> int:
     os.environ["DEBIAN_FRONTEND"] = "noninteractive"
 
     pam_before = pam_auth_state()
-    state = {"files": {}, "existed": set()}
+    state = {"files": {}, "existed": set(), "users": []}
 
     def body() -> None:
         workdir = h.make_temp_dir()
@@ -417,18 +581,21 @@ def main() -> int:
                 h.check(path in files["libpam-twostep"] and os.path.exists(path),
                         f"libpam-twostep installs {path}")
         check_common_files_unchanged(pam_before)
-        ssh_login_with_installed_module(workdir)
+        login = ssh_login_with_installed_module(workdir)
+        state["users"].append(login[0].name)
         if "twostepd" in names:
             check_twostepd_install(files["twostepd"])
             unit = next(p for p in files["twostepd"] if p.endswith("/systemd/system/" + UNIT))
             check_unit_sandbox(unit)
-            run_twostepd_under_unit(workdir, unit)
+            relay = run_twostepd_under_unit(workdir, unit)
+            push_login_with_installed_packages(workdir, relay, *login)
+            relay.stop()
         else:
             h.log("twostepd not built in this tree (no backend/): its checks are skipped")
 
     def after_cleanup() -> str | None:
         try:
-            check_nothing_left(state["files"], state["existed"], pam_before)
+            check_nothing_left(state["files"], state["existed"], pam_before, state["users"])
         except h.TestFailure as failure:
             return str(failure)
         return None
@@ -442,8 +609,11 @@ def check_installed_files(files: dict[str, list[str]]) -> str:
     module_dir = os.path.dirname(module[0])
     h.check(os.path.exists(os.path.join(module_dir, "pam_unix.so")),
             f"the module is next to pam_unix.so, where libpam finds bare names ({module_dir})")
+    # The push client sits next to the module, which dlopens it from there.
     for path in ("/usr/bin/twostep-enroll", "/usr/share/man/man8/pam_twostep.8.gz",
-                 "/usr/share/man/man1/twostep-enroll.1.gz", PROFILE):
+                 "/usr/share/man/man1/twostep-enroll.1.gz", PROFILE,
+                 os.path.join(module_dir, "libtwostep-push.so"),
+                 "/usr/share/man/man5/twostep-push.conf.5.gz"):
         h.check(path in files["libpam-twostep"] and os.path.exists(path),
                 f"libpam-twostep installs {path}")
     with open(PROFILE, encoding="utf-8") as handle:

@@ -51,6 +51,35 @@ def totp(key_b32):
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
+def parse_host_add(out):
+    """(host_id, host_secret) from what `twostepd host add` printed."""
+    fields = dict(re.findall(r"^(\w+) = (\S+)$", out, re.M))
+    return fields["host_id"], fields["host_secret"]
+
+
+def spawn_enroll_push(enroll, *args):
+    """`ENROLL --push ARGS --qr none` in a pty; ENROLL is the build tree's
+    twostep-enroll or an installed one (tests/package)."""
+    return pexpect.spawn(enroll, ["--push"] + list(args) + ["--qr", "none"],
+                         encoding="utf-8", timeout=30, dimensions=(40, 120))
+
+
+def pair_device(child, device, confirm="yes"):
+    """Drives a pairing started by spawn_enroll_push: the device registers
+    under the URL the tool shows at the device's origin, then `confirm`
+    answers the comparison. Returns (exit status, comparison code the tool
+    showed, the one the device computed, the tool's output after the answer)."""
+    child.expect(re.escape(device.state["origin"]) + r"/#pair=\S+")
+    paired = device.pair(child.after)
+    child.expect(r"Comparison code: (\d{6})")
+    shown = child.match.group(1)
+    child.expect("Type \"yes\"")
+    child.sendline(confirm)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, shown, paired["comparison_code"], child.before
+
+
 class Relay:
     def __init__(self, twostepd, tmp):
         self.twostepd = twostepd
@@ -61,9 +90,7 @@ class Relay:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = None
-        out = self.admin("host", "add", HOST_NAME)
-        fields = dict(re.findall(r"^(\w+) = (\S+)$", out, re.M))
-        self.host_id, self.host_secret = fields["host_id"], fields["host_secret"]
+        self.host_id, self.host_secret = parse_host_add(self.admin("host", "add", HOST_NAME))
 
     def admin(self, *args):
         return subprocess.run([self.twostepd, "--config", self.config, "--db", self.db] + list(args),
@@ -133,27 +160,15 @@ class Setup:
         return out.returncode
 
     def spawn_pairing(self, *extra):
-        return pexpect.spawn(self.enroll, ["--push", "--push-config", self.push_conf,
-                                           "--secret-file", self.secret_file, "--qr", "none"]
-                             + list(extra), encoding="utf-8", timeout=30,
-                             dimensions=(40, 120))
+        return spawn_enroll_push(self.enroll, "--push-config", self.push_conf,
+                                 "--secret-file", self.secret_file, *extra)
 
     def new_device(self, name):
         path = os.path.join(self.tmp, "device-%s.json" % name.replace(" ", "_"))
         return twostep_device.Device.create(path, origin=ORIGIN, relay=self.relay.url, name=name)
 
     def pair(self, device, confirm="yes"):
-        child = self.spawn_pairing()
-        child.expect(r"(https://approve\.test/#pair=\S+)")
-        url = child.match.group(1)
-        paired = device.pair(url)
-        child.expect(r"Comparison code: (\d{6})")
-        shown = child.match.group(1)
-        child.expect("Type \"yes\"")
-        child.sendline(confirm)
-        child.expect(pexpect.EOF)
-        child.close()
-        return child.exitstatus, shown, paired["comparison_code"], child.before
+        return pair_device(self.spawn_pairing(), device, confirm)
 
     def service(self, name, args=""):
         with open(os.path.join(self.service_dir, name), "w") as f:
