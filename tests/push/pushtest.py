@@ -69,8 +69,8 @@ def pair_device(child, device, confirm="yes"):
     under the URL the tool shows at the device's origin, then `confirm`
     answers the comparison. Returns (exit status, comparison code the tool
     showed, the one the device computed, the tool's output after the answer)."""
-    child.expect(re.escape(device.state["origin"]) + r"/#pair=\S+")
-    paired = device.pair(child.after)
+    child.expect(pairing_url(device.state["origin"]))
+    paired = device.pair(child.match.group(1))
     child.expect(r"Comparison code: (\d{6})")
     shown = child.match.group(1)
     child.expect("Type \"yes\"")
@@ -81,14 +81,18 @@ def pair_device(child, device, confirm="yes"):
 
 
 class Relay:
-    def __init__(self, twostepd, tmp):
+    """`origin` is the approver origin; "{port}" in it becomes the relay's port
+    (a browser test uses http://localhost:{port}, the page twostepd serves)."""
+
+    def __init__(self, twostepd, tmp, origin=ORIGIN):
         self.twostepd = twostepd
         self.db = os.path.join(tmp, "relay.db")
         self.config = os.path.join(tmp, "twostepd.conf")
-        with open(self.config, "w") as f:
-            f.write("approver_origin = %s\n" % ORIGIN)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        self.origin = origin.format(port=self.port)
+        with open(self.config, "w") as f:
+            f.write("approver_origin = %s\n" % self.origin)
         self.proc = None
         self.host_id, self.host_secret = parse_host_add(self.admin("host", "add", HOST_NAME))
 
@@ -97,9 +101,11 @@ class Relay:
                               capture_output=True, text=True, check=True, timeout=30).stdout
 
     def start(self):
-        self.proc = subprocess.Popen([self.twostepd, "--config", self.config, "--db", self.db,
-                                      "serve", "--listen", "127.0.0.1:%d" % self.port],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log_path = os.path.join(os.path.dirname(self.db), "twostepd.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.twostepd, "--config", self.config, "--db", self.db,
+                                          "serve", "--listen", "127.0.0.1:%d" % self.port],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -107,6 +113,10 @@ class Relay:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("twostepd did not start")
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -119,11 +129,11 @@ class Relay:
 
 
 class Setup:
-    def __init__(self, enroll, module, twostepd):
+    def __init__(self, enroll, module, twostepd, origin=ORIGIN):
         self.enroll, self.module = enroll, module
         self.tmp = tempfile.mkdtemp(prefix="twostep-push-")
         os.chmod(self.tmp, 0o700)
-        self.relay = Relay(twostepd, self.tmp)
+        self.relay = Relay(twostepd, self.tmp, origin)
         self.relay.start()
         self.secret_file = os.path.join(self.tmp, "secret")
         self.host_secret_file = os.path.join(self.tmp, "push.secret")
@@ -142,7 +152,8 @@ class Setup:
         with open(path, "w") as f:
             f.write("# test push settings\nrelay %s\nhost_id = %s\nhost_name %s\n"
                     "approver_origin %s\nhost_secret_file %s\nconnect_timeout 2\n"
-                    % (relay_url, self.relay.host_id, HOST_NAME, ORIGIN, self.host_secret_file))
+                    % (relay_url, self.relay.host_id, HOST_NAME, self.relay.origin,
+                       self.host_secret_file))
         os.chmod(path, 0o644)
         return path
 
@@ -165,7 +176,8 @@ class Setup:
 
     def new_device(self, name):
         path = os.path.join(self.tmp, "device-%s.json" % name.replace(" ", "_"))
-        return twostep_device.Device.create(path, origin=ORIGIN, relay=self.relay.url, name=name)
+        return twostep_device.Device.create(path, origin=self.relay.origin, relay=self.relay.url,
+                                            name=name)
 
     def pair(self, device, confirm="yes"):
         return pair_device(self.spawn_pairing(), device, confirm)
@@ -175,11 +187,13 @@ class Setup:
             f.write("auth required %s secret=%s push push_config=%s log_copy=stderr %s\n"
                     % (self.module, self.secret_file, self.push_conf, args))
 
-    def login(self, service):
+    def login(self, service, items=()):
+        """pamtester under pam_wrapper; `items` are PAM items, e.g. "rhost=203.0.113.5"."""
         env = dict(os.environ)
         env.update({"LD_PRELOAD": "libpam_wrapper.so", "PAM_WRAPPER": "1",
                     "PAM_WRAPPER_SERVICE_DIR": self.service_dir})
-        child = pexpect.spawn("pamtester", [service, self.user, "authenticate"], env=env,
+        args = [a for item in items for a in ("-I", item)]
+        child = pexpect.spawn("pamtester", args + [service, self.user, "authenticate"], env=env,
                               encoding="utf-8", timeout=60)
         if os.environ.get("PUSHTEST_VERBOSE"):
             child.logfile_read = sys.stdout
@@ -188,6 +202,11 @@ class Setup:
     def file_text(self):
         with open(self.secret_file) as f:
             return f.read()
+
+
+def pairing_url(origin):
+    """The pattern of the pairing URL twostep-enroll --push prints (group 1)."""
+    return "(" + re.escape(origin) + r"/#pair=\S+)"
 
 
 def pending(device, timeout=10):
