@@ -46,6 +46,7 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"pairing_ttl", {&RelayConfig::pairing_ttl, 60, 3600}},
       {"max_challenge_ttl", {&RelayConfig::max_challenge_ttl, 10, 3600}},
       {"event_keepalive", {&RelayConfig::event_keepalive, 1, 600}},
+      {"worker_threads", {&RelayConfig::worker_threads, 0, 64}},
   };
   return table;
 }

@@ -17,6 +17,11 @@ struct RelayConfig {
   std::string public_url;       // how hosts and phones reach us; default from listen
   std::string approver_origin;  // clientDataJSON origin; default: public_url's origin
 
+  // Threads that answer requests (signature checks, store transactions);
+  // 0: one per CPU but one (at least 1, at most 8). The network is served on
+  // one more thread.
+  std::int64_t worker_threads = 0;
+
   // Store: a SQLite path or a postgresql:// URL.
   std::string database = "/var/lib/twostepd/twostepd.db";
 

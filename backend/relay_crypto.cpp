@@ -1,8 +1,10 @@
 // The seam over twostep::push: conversions between the relay's byte strings
-// and the core's spans, and nothing else.
+// and the core's spans, and the parsed public keys it keeps.
 #include "relay_crypto.hpp"
 
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 
 #include "twostep/push_protocol.hpp"
 #include "twostep/secret.hpp"
@@ -25,6 +27,37 @@ Verdict verdict_of(const Result<push::SignatureVerdict>& r) {
     case push::SignatureVerdict::bad_signature: return Verdict::bad_signature;
   }
   return Verdict::error;
+}
+
+// Parsed P-256 keys by SPKI: importing a point costs about as much as
+// verifying a signature, and every device request and assertion would
+// otherwise import its key again. Bounded: emptied when full (a relay has far
+// fewer keys than this; a flood of new ones only costs re-parsing).
+class KeyCache {
+ public:
+  static constexpr std::size_t kMaxKeys = 4096;
+
+  std::optional<push::P256PublicKey> get(std::string_view spki) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = keys_.find(std::string(spki)); it != keys_.end()) return it->second;
+    }
+    auto key = push::P256PublicKey::parse(span_of(spki));
+    if (!key) return std::nullopt;
+    std::lock_guard lock(mu_);
+    if (keys_.size() >= kMaxKeys) keys_.clear();
+    keys_.emplace(std::string(spki), *key);
+    return std::move(key.value());
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, push::P256PublicKey> keys_;
+};
+
+KeyCache& key_cache() {
+  static KeyCache* cache = new KeyCache;  // the daemon's lifetime; never destroyed
+  return *cache;
 }
 
 push::SignedRequest to_core(const SignedParts& p) {
@@ -63,8 +96,9 @@ Verdict verify_host_request(std::string_view secret, const SignedParts& request,
 
 Verdict verify_device_request(std::string_view api_spki_der, const SignedParts& request,
                               std::string_view signature_b64u) {
-  return verdict_of(
-      push::verify_device_request(span_of(api_spki_der), to_core(request), signature_b64u));
+  const auto key = key_cache().get(api_spki_der);
+  if (!key) return Verdict::malformed;
+  return verdict_of(push::verify_device_request(*key, to_core(request), signature_b64u));
 }
 
 bool is_p256_spki(std::string_view spki_der) {
@@ -89,6 +123,8 @@ std::optional<std::string> check_assertion_early(std::string_view credential_spk
   expect.challenge = std::nullopt;  // any 32 bytes: the number is not ours to know
   expect.origin = std::string(expected_origin);
   expect.public_key_spki = span_of(credential_spki);
+  const auto key = key_cache().get(credential_spki);
+  if (key) expect.public_key = &*key;  // else the check parses and refuses it
   expect.pinned_counter = std::nullopt;
   const push::AssertionParts parts{span_of(authenticator_data), span_of(client_data_json),
                                    span_of(signature_der)};

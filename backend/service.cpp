@@ -264,6 +264,8 @@ HttpResponse RelayService::store_error(const StoreError& e) {
                             std::max<std::int64_t>(1, e.retry_after));
     case StoreErrc::no_devices:
       return error_response(422, "no_devices", "none of the devices is active for this user");
+    case StoreErrc::replayed_nonce:
+      return error_response(401, "replayed_nonce", "nonce already used");
     case StoreErrc::schema_too_new:
     case StoreErrc::backend: break;
   }
@@ -308,15 +310,22 @@ Outcome RelayService::handle(const HttpRequest& r) {
     const bool create = seg.size() == 2 && r.method == "POST";
     const bool one = seg.size() == 3 && (r.method == "GET" || r.method == "DELETE");
     if (!create && !one) return not_found();
-    auto auth = authenticate_host(r, path, query);
+    // A creation's nonce goes into its transaction (ChangeRecords).
+    auto auth = authenticate_host(r, path, query, !create);
     if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
     const auto& host = std::get<HostRecord>(auth);
+    if (create) {
+      const std::string principal = "host:" + host.host_id;
+      if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
+        return settle_nonce(
+            error_response(429, "rate_limited", "too many requests from this host", wait),
+            principal, r);
+      }
+      if (!query.empty()) return settle_nonce(bad_request("no query parameters here"), principal, r);
+      return settle_nonce(create_challenge(host, r), principal, r);
+    }
     if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
       return error_response(429, "rate_limited", "too many requests from this host", wait);
-    }
-    if (create) {
-      if (!query.empty()) return bad_request("no query parameters here");
-      return create_challenge(host, r);
     }
     if (!is_b64u_id(seg[2], 22)) return not_found();
     if (r.method == "GET") return get_challenge(host, seg[2], query);
@@ -346,13 +355,19 @@ Outcome RelayService::handle(const HttpRequest& r) {
 
   // Device API (section 8).
   if (seg[1] == "device" && seg.size() >= 3) {
-    auto auth = authenticate_device(r, path, query);
+    // A decision's nonce goes into its transaction (ChangeRecords).
+    const bool decision = r.method == "POST" && seg.size() == 5 && seg[2] == "challenges" &&
+                          seg[4] == "decision";
+    auto auth = authenticate_device(r, path, query, !decision);
     if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
     const auto& dev = std::get<DeviceAuth>(auth);
+    Outcome out = HttpResponse{};
     if (const auto wait = device_limit_.take(dev.api_key_id, std::chrono::steady_clock::now())) {
-      return error_response(429, "rate_limited", "too many requests from this device", wait);
+      out = error_response(429, "rate_limited", "too many requests from this device", wait);
+    } else {
+      out = device_request(dev, r, seg, query);
     }
-    return device_request(dev, r, seg, query);
+    return decision ? settle_nonce(std::move(out), "device:" + r.auth_device, r) : out;
   }
   return not_found();
 }
@@ -381,7 +396,8 @@ std::string check_auth_headers(const HttpRequest& r, std::size_t signature_chars
 
 std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const HttpRequest& r,
                                                                        std::string_view path,
-                                                                       std::string_view query) {
+                                                                       std::string_view query,
+                                                                       bool remember_nonce) {
   if (!r.has_auth_host || !is_b64u_id(r.auth_host, 22)) {
     return error_response(401, "missing_auth", "X-Twostep-Host missing or malformed");
   }
@@ -408,14 +424,17 @@ std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const Htt
   if (verdict != crypto::Verdict::valid) {
     return error_response(401, "bad_signature", "the signature does not verify");
   }
-  auto fresh = store_.remember_nonce("host:" + host->host_id, r.auth_nonce, now, config_.nonce_ttl);
-  if (!fresh) return store_error(fresh.error());
-  if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  if (remember_nonce) {
+    auto fresh =
+        store_.remember_nonce("host:" + host->host_id, r.auth_nonce, now, config_.nonce_ttl);
+    if (!fresh) return store_error(fresh.error());
+    if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  }
   return std::move(host.value());
 }
 
 std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_device(
-    const HttpRequest& r, std::string_view path, std::string_view query) {
+    const HttpRequest& r, std::string_view path, std::string_view query, bool remember_nonce) {
   if (!r.has_auth_device || !is_b64u_id(r.auth_device, 22)) {
     return error_response(401, "missing_auth", "X-Twostep-Device missing or malformed");
   }
@@ -439,11 +458,31 @@ std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_
   if (verdict != crypto::Verdict::valid) {
     return error_response(401, "bad_signature", "the signature does not verify");
   }
-  auto fresh =
-      store_.remember_nonce("device:" + r.auth_device, r.auth_nonce, now, config_.nonce_ttl);
+  if (remember_nonce) {
+    auto fresh =
+        store_.remember_nonce("device:" + r.auth_device, r.auth_nonce, now, config_.nonce_ttl);
+    if (!fresh) return store_error(fresh.error());
+    if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  }
+  return DeviceAuth{std::move(records.value()), r.auth_device};
+}
+
+ChangeRecords RelayService::records_for(const std::string& principal, const HttpRequest& r) {
+  ChangeRecords records;
+  records.nonce_principal = principal;
+  records.nonce = r.auth_nonce;
+  records.nonce_ttl = config_.nonce_ttl;
+  return records;
+}
+
+Outcome RelayService::settle_nonce(Outcome outcome, const std::string& principal,
+                                   const HttpRequest& r) {
+  const auto* response = std::get_if<HttpResponse>(&outcome);
+  if (response == nullptr || response->status < 400) return outcome;  // committed with it
+  auto fresh = store_.remember_nonce(principal, r.auth_nonce, now_(), config_.nonce_ttl);
   if (!fresh) return store_error(fresh.error());
   if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
-  return DeviceAuth{std::move(records.value()), r.auth_device};
+  return outcome;
 }
 
 // ---- challenges (section 4) ---------------------------------------------------
@@ -483,7 +522,15 @@ Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest
   NewChallenge nc{crypto::random_id(), host.host_id, *user,  *service, *rhost,
                   *tty,                std::move(creds), *nonce, exp};
   const std::int64_t started = wall_ms();
-  auto created = store_.create_challenge(nc, config_.fatigue, now);
+  ChangeRecords records = records_for("host:" + host.host_id, r);
+  ChallengeRecord shown;  // what the audit event names
+  shown.challenge_id = nc.challenge_id;
+  shown.host_name = host.name;
+  shown.user = nc.user;
+  shown.service = nc.service;
+  shown.rhost = nc.rhost;
+  records.audit.push_back(audit_event("challenge_created", &shown, "", "", "", "pending", -1));
+  auto created = store_.create_challenge(nc, config_.fatigue, now, records);
   if (!created) {
     if (created.error().code == StoreErrc::push_blocked) {
       audit("push_blocked", nullptr, host.name, nc.user, "", "refused", -1);
@@ -502,7 +549,7 @@ Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest
     std::lock_guard lock(created_mu_);
     created_ms_[c.challenge_id] = started;
   }
-  audit("challenge_created", &c, "", "", "", "pending", -1);
+  for (const auto& e : records.audit) log_audit(e);
   if (push_) push_->notify(c);  // queued; never waits for the push service
   return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
 }
@@ -872,13 +919,20 @@ Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, cons
         assertion->client_data_json, assertion->signature, config_.approver_origin);
     if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
   }
-  auto decided = store_.decide_challenge(id, device.device_id, decision, assertion, now);
-  if (!decided) return store_error(decided.error());
-  audit("challenge_decided", &decided.value(), "", "", device.name,
-        to_string(decided->status), decision_ms(*decided));
+  const ChallengeStatus status = decision == Decision::approve ? ChallengeStatus::approved
+                                 : decision == Decision::deny  ? ChallengeStatus::denied
+                                                               : ChallengeStatus::reported;
+  ChangeRecords records = records_for("device:" + auth.api_key_id, r);
+  records.audit.push_back(audit_event("challenge_decided", &c.value(), "", "", device.name,
+                                      to_string(status), decision_ms(*c, false)));
   if (decision == Decision::report) {
-    audit("push_blocked", &decided.value(), "", "", device.name, "blocked", -1);
+    records.audit.push_back(
+        audit_event("push_blocked", &c.value(), "", "", device.name, "blocked", -1));
   }
+  auto decided = store_.decide_challenge(id, device.device_id, decision, assertion, now, records);
+  if (!decided) return store_error(decided.error());
+  decision_ms(*decided);  // forgets the creation time
+  for (const auto& e : records.audit) log_audit(e);
   return HttpResponse{200, device_view(*decided)};
 }
 
@@ -936,13 +990,13 @@ void RelayService::expire_tick() {
   }
 }
 
-std::int64_t RelayService::decision_ms(const ChallengeRecord& c) {
+std::int64_t RelayService::decision_ms(const ChallengeRecord& c, bool forget) {
   {
     std::lock_guard lock(created_mu_);
     auto it = created_ms_.find(c.challenge_id);
     if (it != created_ms_.end()) {
       const std::int64_t ms = wall_ms() - it->second;
-      created_ms_.erase(it);
+      if (forget) created_ms_.erase(it);
       return std::max<std::int64_t>(0, ms);
     }
   }
@@ -950,9 +1004,10 @@ std::int64_t RelayService::decision_ms(const ChallengeRecord& c) {
   return c.decided_at > 0 ? (c.decided_at - c.created) * 1000 : -1;
 }
 
-void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::string_view host,
-                         std::string_view user, std::string_view device,
-                         std::string_view result, std::int64_t ms) {
+AuditEvent RelayService::audit_event(std::string_view event, const ChallengeRecord* c,
+                                     std::string_view host, std::string_view user,
+                                     std::string_view device, std::string_view result,
+                                     std::int64_t ms) {
   AuditEvent e;
   e.time = now_();
   e.event = std::string(event);
@@ -966,15 +1021,25 @@ void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::
   e.device = std::string(device);
   e.result = std::string(result);
   e.ms = ms;
+  return e;
+}
+
+void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::string_view host,
+                         std::string_view user, std::string_view device,
+                         std::string_view result, std::int64_t ms) {
+  const AuditEvent e = audit_event(event, c, host, user, device, result, ms);
   if (auto done = store_.append_audit(e); !done) {
     log_("twostepd: store error (audit): " + done.error().message);
   }
-  std::string line = "twostepd: audit event=" + log_value(e.event) + " host=" + log_value(e.host) +
-                     " user=" + log_value(e.user) + " service=" + log_value(e.service) +
-                     " rhost=" + log_value(e.rhost) + " challenge=" + log_value(e.challenge_id) +
-                     " device=" + log_value(e.device) + " result=" + log_value(e.result) +
-                     " ms=" + (e.ms >= 0 ? std::to_string(e.ms) : std::string("-"));
-  log_(line);
+  log_audit(e);
+}
+
+void RelayService::log_audit(const AuditEvent& e) {
+  log_("twostepd: audit event=" + log_value(e.event) + " host=" + log_value(e.host) +
+       " user=" + log_value(e.user) + " service=" + log_value(e.service) +
+       " rhost=" + log_value(e.rhost) + " challenge=" + log_value(e.challenge_id) +
+       " device=" + log_value(e.device) + " result=" + log_value(e.result) +
+       " ms=" + (e.ms >= 0 ? std::to_string(e.ms) : std::string("-")));
 }
 
 }  // namespace twostep::relay

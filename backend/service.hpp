@@ -100,12 +100,22 @@ class RelayService {
     std::string api_key_id;
   };
 
+  // With `remember_nonce` false the caller records the nonce itself: in the
+  // transaction of the change the request makes (ChangeRecords), or with
+  // settle_nonce when it makes none.
   std::variant<HostRecord, HttpResponse> authenticate_host(const HttpRequest& r,
                                                            std::string_view path,
-                                                           std::string_view query);
+                                                           std::string_view query,
+                                                           bool remember_nonce);
   std::variant<DeviceAuth, HttpResponse> authenticate_device(const HttpRequest& r,
                                                              std::string_view path,
-                                                             std::string_view query);
+                                                             std::string_view query,
+                                                             bool remember_nonce);
+  // A request whose nonce went into its change: if it made none (an error
+  // answer), the nonce is remembered now, and a seen one answers
+  // replayed_nonce instead.
+  Outcome settle_nonce(Outcome outcome, const std::string& principal, const HttpRequest& r);
+  ChangeRecords records_for(const std::string& principal, const HttpRequest& r);
 
   Outcome create_challenge(const HostRecord& host, const HttpRequest& r);
   Outcome get_challenge(const HostRecord& host, const std::string& id, std::string_view query);
@@ -127,10 +137,18 @@ class RelayService {
   HttpResponse host_view(const ChallengeRecord& c);
   HttpResponse pairing_view(const PairingRecord& p);
 
+  // An audit event: appended to the store and logged (audit), or made
+  // (audit_event) to go into a change's transaction and logged once it has
+  // committed (log_audit).
   void audit(std::string_view event, const ChallengeRecord* c, std::string_view host,
              std::string_view user, std::string_view device, std::string_view result,
              std::int64_t ms);
-  std::int64_t decision_ms(const ChallengeRecord& c);
+  AuditEvent audit_event(std::string_view event, const ChallengeRecord* c, std::string_view host,
+                         std::string_view user, std::string_view device,
+                         std::string_view result, std::int64_t ms);
+  void log_audit(const AuditEvent& e);
+  // Milliseconds from creation to now; `forget` drops the creation time.
+  std::int64_t decision_ms(const ChallengeRecord& c, bool forget = true);
   HttpResponse store_error(const StoreError& e);
 
   Store& store_;

@@ -15,6 +15,7 @@ const char* to_string(StoreErrc code) noexcept {
     case StoreErrc::cooldown: return "cooldown";
     case StoreErrc::no_devices: return "no_devices";
     case StoreErrc::duplicate: return "duplicate";
+    case StoreErrc::replayed_nonce: return "replayed_nonce";
     case StoreErrc::schema_too_new: return "schema_too_new";
     case StoreErrc::backend: return "backend";
   }

@@ -51,6 +51,7 @@ enum class StoreErrc {
   cooldown,            // repeated denials; StoreError::retry_after says when
   no_devices,          // none of the listed credentials is active for the user
   duplicate,           // unique key already present (host name, credential id)
+  replayed_nonce,      // the change's request nonce was seen: nothing changed
   schema_too_new,      // the database was written by a newer twostepd
   backend,             // I/O, SQL or connection failure; message for the log
 };
@@ -204,6 +205,18 @@ struct AuditEvent {
   std::int64_t ms = -1;  // decision time in milliseconds, -1: none
 };
 
+// What a change records in its own transaction, all or nothing with it: the
+// request's nonce (section 3's replay protection: a seen one refuses the
+// change with replayed_nonce) and the change's audit events (section 10).
+// One transaction instead of three per request; and no audit event of a
+// change that did not happen, nor a change without its audit event.
+struct ChangeRecords {
+  std::string nonce_principal;  // "host:<id>" or "device:<key id>"; empty: none
+  std::string nonce;
+  Seconds nonce_ttl = 0;
+  std::vector<AuditEvent> audit;
+};
+
 // A Web Push subscription of a phone's browser, kept per API key (one phone,
 // all its device records). Made by the approver app (PUT /v1/device/push).
 struct PushSubscription {
@@ -274,12 +287,18 @@ class Store {
                                                   std::string_view name) = 0;
 
   // Challenges (section 4). create_challenge does, in one transaction:
-  // refuse push_blocked, cooldown, no_devices (no listed credential belongs to
-  // an active device of (host, user)); cancel the pending one of (host, user);
-  // insert the new one as pending.
+  // remember the request's nonce (replayed_nonce); refuse push_blocked,
+  // cooldown, no_devices (no listed credential belongs to an active device of
+  // (host, user)); cancel the pending one of (host, user); insert the new one
+  // as pending; append the audit events.
   virtual StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
                                                          const FatiguePolicy& policy,
-                                                         Seconds now) = 0;
+                                                         Seconds now,
+                                                         const ChangeRecords& records) = 0;
+  StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
+                                                 const FatiguePolicy& policy, Seconds now) {
+    return create_challenge(challenge, policy, now, ChangeRecords{});
+  }
   // Any status; a pending one past its expiry is returned as expired.
   virtual StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
                                                       Seconds now) = 0;
@@ -287,14 +306,22 @@ class Store {
   // (not an error).
   virtual StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
                                                         Seconds now) = 0;
-  // pending -> approved/denied/reported by `device_id`; not_found,
-  // already_decided, expired. deny counts towards the cooldown; report also
-  // blocks push for (host, user). `assertion` only with approve.
+  // pending -> approved/denied/reported by `device_id`; replayed_nonce,
+  // not_found, already_decided, expired. deny counts towards the cooldown;
+  // report also blocks push for (host, user). `assertion` only with approve.
+  // The records are written in the same transaction.
   virtual StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
                                                         std::string_view device_id,
                                                         Decision decision,
                                                         const std::optional<Assertion>& assertion,
-                                                        Seconds now) = 0;
+                                                        Seconds now,
+                                                        const ChangeRecords& records) = 0;
+  StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
+                                                std::string_view device_id, Decision decision,
+                                                const std::optional<Assertion>& assertion,
+                                                Seconds now) {
+    return decide_challenge(challenge_id, device_id, decision, assertion, now, ChangeRecords{});
+  }
   // Marks every pending challenge past its expiry expired; returns those it
   // changed (each exactly once, even with several instances).
   virtual StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) = 0;

@@ -672,26 +672,60 @@ class PgStore final : public Store {
   StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
                                    Seconds now, Seconds ttl) override {
     return read<bool>([&](Session& s) -> StoreResult<bool> {
-      // Forgotten entries are purged at most once a second per instance; the
-      // insert below treats one not yet purged as new.
-      if (nonces_purged_.exchange(now) != now) {
-        if (auto p = s.query("purge nonces", "DELETE FROM nonces WHERE expires <= $1",
-                             Params().int8(now));
-            !p) {
-          nonces_purged_.store(0);
-          return p.error();
-        }
-      }
-      // One statement decides, even against another instance: a row is
-      // written only if it is new or its old entry was forgotten.
-      auto r = s.query("remember nonce",
-                       "INSERT INTO nonces(principal, nonce, expires) VALUES($1, $2, $3) "
-                       "ON CONFLICT (principal, nonce) DO UPDATE SET expires = EXCLUDED.expires "
-                       "WHERE nonces.expires <= $4",
-                       Params().text(principal).text(nonce).int8(now + ttl).int8(now));
-      if (!r) return r.error();
-      return r->affected() == 1;
+      return remember_nonce_in(s, principal, nonce, now, ttl);
     });
+  }
+
+  StoreResult<bool> remember_nonce_in(Session& s, std::string_view principal,
+                                      std::string_view nonce, Seconds now, Seconds ttl) {
+    // Forgotten entries are purged at most once a second per instance; the
+    // insert below treats one not yet purged as new.
+    if (nonces_purged_.exchange(now) != now) {
+      if (auto p = s.query("purge nonces", "DELETE FROM nonces WHERE expires <= $1",
+                           Params().int8(now));
+          !p) {
+        nonces_purged_.store(0);
+        return p.error();
+      }
+    }
+    // One statement decides, even against another instance: a row is
+    // written only if it is new or its old entry was forgotten.
+    auto r = s.query("remember nonce",
+                     "INSERT INTO nonces(principal, nonce, expires) VALUES($1, $2, $3) "
+                     "ON CONFLICT (principal, nonce) DO UPDATE SET expires = EXCLUDED.expires "
+                     "WHERE nonces.expires <= $4",
+                     Params().text(principal).text(nonce).int8(now + ttl).int8(now));
+    if (!r) return r.error();
+    return r->affected() == 1;
+  }
+
+  // The first and the last step of a change's transaction (ChangeRecords).
+  StoreResult<Done> record_nonce_in(Session& s, const ChangeRecords& records, Seconds now) {
+    if (records.nonce_principal.empty()) return Done{};
+    auto fresh = remember_nonce_in(s, records.nonce_principal, records.nonce, now,
+                                   records.nonce_ttl);
+    if (!fresh) return fresh.error();
+    if (!fresh.value()) return StoreError{StoreErrc::replayed_nonce, "nonce already used"};
+    return Done{};
+  }
+
+  StoreResult<Done> append_audit_in(Session& s, const AuditEvent& e) {
+    auto r = s.query("append audit",
+                     "INSERT INTO audit(time, event, host, user_name, service, rhost, "
+                     "challenge_id, device, result, ms) "
+                     "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     Params().int8(e.time).text(e.event).text(e.host).text(e.user)
+                         .text(e.service).text(e.rhost).text(e.challenge_id).text(e.device)
+                         .text(e.result).int8(e.ms));
+    if (!r) return r.error();
+    return Done{};
+  }
+
+  StoreResult<Done> append_audit_in(Session& s, const ChangeRecords& records) {
+    for (const auto& e : records.audit) {
+      if (auto done = append_audit_in(s, e); !done) return done;
+    }
+    return Done{};
   }
 
   // ---- pairings ----
@@ -837,9 +871,10 @@ class PgStore final : public Store {
 
   // ---- challenges ----
   StoreResult<CreatedChallenge> create_challenge(const NewChallenge& c, const FatiguePolicy& policy,
-                                                 Seconds now) override {
+                                                 Seconds now, const ChangeRecords& records) override {
     return transact<CreatedChallenge>(
         [&](Session& s, std::vector<Change>& changes) -> StoreResult<CreatedChallenge> {
+          if (auto n = record_nonce_in(s, records, now); !n) return n.error();
           if (auto l = lock_host_user(s, c.host_id, c.user); !l) return l.error();
           // FOR SHARE: a concurrent remove_host waits for us, or we for it.
           auto host = s.query("create challenge",
@@ -927,6 +962,7 @@ class PgStore final : public Store {
                               Params().text(r.challenge_id).int8(position++).bytes(cred));
             if (!ci) return ci.error();
           }
+          if (auto a = append_audit_in(s, records); !a) return a.error();
           for (const auto& id : out.superseded) changes.push_back({ChangeKind::challenge, id});
           changes.push_back({ChangeKind::challenge, r.challenge_id});
           return out;
@@ -968,9 +1004,10 @@ class PgStore final : public Store {
   StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
                                                 std::string_view device_id, Decision decision,
                                                 const std::optional<Assertion>& assertion,
-                                                Seconds now) override {
+                                                Seconds now, const ChangeRecords& records) override {
     return transact<ChallengeRecord>(
         [&](Session& s, std::vector<Change>& changes) -> StoreResult<ChallengeRecord> {
+          if (auto n = record_nonce_in(s, records, now); !n) return n.error();
           // (host, user) first, then the row: the lock order of create_challenge.
           auto who = s.query("decide challenge",
                              "SELECT host_id, user_name FROM challenges WHERE challenge_id = $1",
@@ -1029,6 +1066,7 @@ class PgStore final : public Store {
                                Params().text(c->host_id).text(c->user).int8(now));
             if (!blk) return blk.error();
           }
+          if (auto a = append_audit_in(s, records); !a) return a.error();
           c->status = status;
           c->decided_at = now;
           c->decided_by = d->device_id;
@@ -1112,17 +1150,7 @@ class PgStore final : public Store {
 
   // ---- audit ----
   StoreResult<Done> append_audit(const AuditEvent& e) override {
-    return read<Done>([&](Session& s) -> StoreResult<Done> {
-      auto r = s.query("append audit",
-                       "INSERT INTO audit(time, event, host, user_name, service, rhost, "
-                       "challenge_id, device, result, ms) "
-                       "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                       Params().int8(e.time).text(e.event).text(e.host).text(e.user)
-                           .text(e.service).text(e.rhost).text(e.challenge_id).text(e.device)
-                           .text(e.result).int8(e.ms));
-      if (!r) return r.error();
-      return Done{};
-    });
+    return read<Done>([&](Session& s) -> StoreResult<Done> { return append_audit_in(s, e); });
   }
 
   StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override {

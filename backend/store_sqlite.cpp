@@ -7,8 +7,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -148,6 +150,95 @@ struct DbCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 };
 using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+// Checkpoints the WAL on a thread and connection of its own. SQLite's
+// automatic checkpoint runs inside the COMMIT that takes the WAL past its
+// threshold: that request waits for the copy into the database file and two
+// fsyncs (at synchronous=NORMAL the only ones WAL mode does). Here, past
+// kPages, a PASSIVE checkpoint copies the bulk while writers go on; then a
+// second one under the store's lock copies the few frames written meanwhile
+// and so completes, which lets the next write start the WAL over. Writers
+// wait only for that second, short part. If the thread is behind (kCapPages)
+// or cannot work, the hook checkpoints inline, as SQLite would.
+// The thread starts on the first signal, so a short-lived admin command
+// never has one.
+class WalCheckpointer {
+ public:
+  static constexpr int kPages = 2000;
+  static constexpr int kCapPages = 20000;
+
+  explicit WalCheckpointer(std::mutex& store_mu) : store_mu_(store_mu) {}
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+  ~WalCheckpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The wal hook (sqlite3_wal_hook), after each commit on the store's
+  // connection, with the store's lock held.
+  static int hook(void* self, sqlite3* db, const char* schema, int pages) {
+    if (pages < kPages) return SQLITE_OK;
+    auto& c = *static_cast<WalCheckpointer*>(self);
+    std::unique_lock lock(c.mu_);
+    if (c.failed_ || pages >= kCapPages) {
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      return SQLITE_OK;
+    }
+    if (!c.thread_.joinable()) {
+      const char* file = sqlite3_db_filename(db, schema);
+      c.path_ = file ? file : "";
+      c.thread_ = std::thread([&c] { c.run(); });
+    }
+    c.wanted_ = true;
+    lock.unlock();
+    c.cv_.notify_one();
+    return SQLITE_OK;
+  }
+
+ private:
+  void run() {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+    DbHandle db(raw);
+    sqlite3_busy_timeout(raw, 1000);
+    std::unique_lock lock(mu_);
+    // A checkpoint on a connection that has not read the database yet finds
+    // no WAL (it does nothing): read the schema once first.
+    if (rc != SQLITE_OK || path_.empty() ||
+        sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
+            SQLITE_OK) {
+      failed_ = true;
+      return;
+    }
+    for (;;) {
+      cv_.wait(lock, [this] { return wanted_ || stopping_; });
+      if (stopping_) return;
+      wanted_ = false;
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      {
+        std::lock_guard writers_wait(store_mu_);
+        sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex& store_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  std::string path_;
+  bool wanted_ = false;
+  bool stopping_ = false;
+  bool failed_ = false;
+};
 
 StoreError backend_error(sqlite3* db, const char* what) {
   return StoreError{StoreErrc::backend, std::string(what) + ": " + sqlite3_errmsg(db)};
@@ -301,7 +392,13 @@ PairingRecord read_pairing(const Stmt& s) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(DbHandle db) : db_(std::move(db)), cache_(db_.get()) {}
+  explicit SqliteStore(DbHandle db) : db_(std::move(db)), cache_(db_.get()), checkpointer_(mu_) {
+    // Replaces SQLite's automatic checkpoint (WalCheckpointer).
+    sqlite3_wal_hook(db_.get(), &WalCheckpointer::hook, &checkpointer_);
+  }
+  ~SqliteStore() override { sqlite3_wal_hook(db_.get(), nullptr, nullptr); }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
 
   StoreResult<Done> migrate() {
     if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
@@ -399,21 +496,8 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
-    if (now != nonces_purged_) {  // at most once a second
-      Stmt purge(cache_, "DELETE FROM nonces WHERE expires<=?");
-      purge.bind(now);
-      if (purge.step() != SQLITE_DONE) return backend_error(db(), "purge nonces");
-      nonces_purged_ = now;
-    }
-    Stmt seen(cache_, "SELECT expires FROM nonces WHERE principal=? AND nonce=?");
-    seen.bind(principal).bind(nonce);
-    seen.step();
-    if (seen.failed()) return backend_error(db(), "remember nonce");
-    if (seen.row() && seen.integer(0) > now) return false;
-    // A forgotten entry not yet purged is replaced.
-    Stmt s(cache_, "INSERT OR REPLACE INTO nonces(principal, nonce, expires) VALUES(?,?,?)");
-    s.bind(principal).bind(nonce).bind(now + ttl);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "remember nonce");
+    auto fresh = remember_nonce_locked(principal, nonce, now, ttl);
+    if (!fresh || !fresh.value()) return fresh;
     if (!tx.commit()) return backend_error(db(), "commit");
     return true;
   }
@@ -563,10 +647,11 @@ class SqliteStore final : public Store {
 
   // ---- challenges ----
   StoreResult<CreatedChallenge> create_challenge(const NewChallenge& c, const FatiguePolicy& policy,
-                                                 Seconds now) override {
+                                                 Seconds now, const ChangeRecords& records) override {
     std::unique_lock lock(mu_);
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
+    if (auto n = record_nonce_locked(records, now); !n) return n.error();
     Stmt host(cache_, "SELECT name FROM hosts WHERE host_id=? AND removed=0");
     host.bind(c.host_id);
     host.step();
@@ -648,6 +733,7 @@ class SqliteStore final : public Store {
       ci.bind(r.challenge_id).bind(position++).bind_blob(cred);
       if (ci.step() != SQLITE_DONE) return backend_error(db(), "insert challenge");
     }
+    if (auto a = append_audit_locked(records); !a) return a.error();
     if (!tx.commit()) return backend_error(db(), "commit");
     for (const auto& id : out.superseded) notify(lock, ChangeKind::challenge, id);
     notify(lock, ChangeKind::challenge, r.challenge_id);
@@ -692,10 +778,11 @@ class SqliteStore final : public Store {
   StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
                                                 std::string_view device_id, Decision decision,
                                                 const std::optional<Assertion>& assertion,
-                                                Seconds now) override {
+                                                Seconds now, const ChangeRecords& records) override {
     std::unique_lock lock(mu_);
     Transaction tx(*this);
     if (!tx) return backend_error(db(), "begin");
+    if (auto n = record_nonce_locked(records, now); !n) return n.error();
     auto c = find_challenge_locked(challenge_id);
     if (!c) return c;
     if (c->status == ChallengeStatus::expired ||
@@ -736,6 +823,7 @@ class SqliteStore final : public Store {
       blk.bind(c->host_id).bind(c->user).bind(now);
       if (blk.step() != SQLITE_DONE) return backend_error(db(), "block push");
     }
+    if (auto a = append_audit_locked(records); !a) return a.error();
     if (!tx.commit()) return backend_error(db(), "commit");
     c->status = status;
     c->decided_at = now;
@@ -818,12 +906,7 @@ class SqliteStore final : public Store {
   // ---- audit ----
   StoreResult<Done> append_audit(const AuditEvent& e) override {
     std::lock_guard lock(mu_);
-    Stmt s(cache_, "INSERT INTO audit(time, event, host, user, service, rhost, challenge_id, device, "
-                 "result, ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
-    s.bind(e.time).bind(e.event).bind(e.host).bind(e.user).bind(e.service).bind(e.rhost)
-        .bind(e.challenge_id).bind(e.device).bind(e.result).bind(e.ms);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "append audit");
-    return Done{};
+    return append_audit_locked(e);
   }
 
   StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override {
@@ -904,6 +987,53 @@ class SqliteStore final : public Store {
     if (s.failed()) return backend_error(db(), "get setting");
     if (!s.row()) return StoreError{StoreErrc::not_found, "no such setting"};
     return s.text(0);
+  }
+
+  // Inside a transaction: true if new (and now remembered), false if seen.
+  StoreResult<bool> remember_nonce_locked(std::string_view principal, std::string_view nonce,
+                                          Seconds now, Seconds ttl) {
+    if (now != nonces_purged_) {  // at most once a second
+      Stmt purge(cache_, "DELETE FROM nonces WHERE expires<=?");
+      purge.bind(now);
+      if (purge.step() != SQLITE_DONE) return backend_error(db(), "purge nonces");
+      nonces_purged_ = now;
+    }
+    Stmt seen(cache_, "SELECT expires FROM nonces WHERE principal=? AND nonce=?");
+    seen.bind(principal).bind(nonce);
+    seen.step();
+    if (seen.failed()) return backend_error(db(), "remember nonce");
+    if (seen.row() && seen.integer(0) > now) return false;
+    // A forgotten entry not yet purged is replaced.
+    Stmt s(cache_, "INSERT OR REPLACE INTO nonces(principal, nonce, expires) VALUES(?,?,?)");
+    s.bind(principal).bind(nonce).bind(now + ttl);
+    if (s.step() != SQLITE_DONE) return backend_error(db(), "remember nonce");
+    return true;
+  }
+
+  // The first and the last step of a change's transaction (ChangeRecords).
+  StoreResult<Done> record_nonce_locked(const ChangeRecords& records, Seconds now) {
+    if (records.nonce_principal.empty()) return Done{};
+    auto fresh = remember_nonce_locked(records.nonce_principal, records.nonce, now,
+                                       records.nonce_ttl);
+    if (!fresh) return fresh.error();
+    if (!fresh.value()) return StoreError{StoreErrc::replayed_nonce, "nonce already used"};
+    return Done{};
+  }
+
+  StoreResult<Done> append_audit_locked(const AuditEvent& e) {
+    Stmt s(cache_, "INSERT INTO audit(time, event, host, user, service, rhost, challenge_id, device, "
+                 "result, ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    s.bind(e.time).bind(e.event).bind(e.host).bind(e.user).bind(e.service).bind(e.rhost)
+        .bind(e.challenge_id).bind(e.device).bind(e.result).bind(e.ms);
+    if (s.step() != SQLITE_DONE) return backend_error(db(), "append audit");
+    return Done{};
+  }
+
+  StoreResult<Done> append_audit_locked(const ChangeRecords& records) {
+    for (const auto& e : records.audit) {
+      if (auto done = append_audit_locked(e); !done) return done;
+    }
+    return Done{};
   }
 
   // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
@@ -1020,6 +1150,10 @@ class SqliteStore final : public Store {
   DbHandle db_;
   StmtCache cache_;  // after db_: finalized before the connection closes
   std::mutex mu_;
+  // After db_ and mu_: stopped, and its connection closed, before the
+  // store's own connection closes (the last one out checkpoints and removes
+  // the WAL).
+  WalCheckpointer checkpointer_;
   Seconds nonces_purged_ = 0;
   ChangeListener listener_;
 };

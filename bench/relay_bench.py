@@ -9,20 +9,20 @@
 usage: relay_bench.py TWOSTEPD [--rounds 1000] [--workers 4] [--seconds 10]
                       [--pending 10000]
 
-The clients are Python (tests/device), on the same 2 cores as the relay, so
-`rounds` is a lower bound set largely by the clients.
+`latency` and `pending` use Python clients (tests/device); `rounds` uses the
+C++ load client twostep-relay-load (bench/relay_load.cpp), which shares the
+2 cores with the relay but costs it far less CPU than the relay's own work.
 """
 
 import argparse
 import asyncio
 import http.client
 import json
-import multiprocessing
 import os
 import resource
-import secrets
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -125,66 +125,43 @@ def bench_latency(relay, rounds):
             "p99_ms": percentile(samples, 99), "max_ms": max(samples)}
 
 
-def rounds_worker(args):
-    port, host_id, secret, name, dev_path, user, seconds = args
-    dev = td.Device.load(dev_path)
-
-    class H:
-        pass
-    host = H()
-    host.host_id, host.secret, host.name = host_id, secret, name
-
-    def signed(method, path, query="", raw=b""):
-        ts, nonce = int(time.time()), td.b64u(secrets.token_bytes(16))
-        return {"X-Twostep-Host": host_id, "X-Twostep-Timestamp": str(ts), "X-Twostep-Nonce": nonce,
-                "X-Twostep-Signature": td.host_signature(secret, method, path, query, raw, ts, nonce,
-                                                         host_id)}
-
-    conn = Conn(port)
-    done = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        body = {"user": user, "service": "sshd", "rhost": "203.0.113.5", "tty": "ssh",
-                "devices": [dev.state["credential_id"]], "nonce": td.b64u(secrets.token_bytes(32)),
-                "expires": int(time.time()) + 90}
-        raw = json.dumps(body).encode()
-        h = signed("POST", "/v1/challenges", "", raw)
-        h["Content-Type"] = "application/json"
-        conn.send("POST", "/v1/challenges", raw, h)
-        status, data = conn.receive()
-        assert status == 201, data
-        cid = json.loads(data)["id"]
-        conn.send(*approval(dev, host, cid, body))
-        status, data = conn.receive()
-        assert status == 200, data
-        path = "/v1/challenges/" + cid
-        conn.send("GET", path, None, signed("GET", path))
-        status, data = conn.receive()
-        assert status == 200 and b'"approved"' in data, data
-        done += 1
-    return done
-
-
-def bench_rounds(relay, workers, seconds):
+def bench_rounds(relay, workers, seconds, load_client):
+    """W connections of the C++ load client (bench/relay_load.cpp), each
+    with its own host and paired device, loop create -> approve -> result."""
     jobs = []
     for i in range(workers):
         host = relay.add_host("r%d" % i)
         dev = relay.paired_device(host, "user%d" % i)
-        jobs.append((relay.port, host.host_id, host.secret, host.name, dev.path, "user%d" % i,
-                     seconds))
-    start = time.monotonic()
+        state = dev.state
+        jobs.append({"host_id": host.host_id, "secret": td.b64u(host.secret), "host_name": host.name,
+                     "user": "user%d" % i,
+                     "device": {"key_id": dev.key_id, "api_key": state["api_key"],
+                                "credential_key": state["credential_key"],
+                                "credential_id": state["credential_id"], "origin": state["origin"],
+                                "counter": state["counter"], "flags": state["flags"]}})
+    jobs_path = os.path.join(relay.dir, "load-jobs.json")
+    with open(os.open(jobs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump(jobs, f)
     cpu_before = cpu_seconds(relay.proc.pid)
-    with multiprocessing.Pool(workers) as pool:
-        counts = pool.map(rounds_worker, jobs)
-    took = time.monotonic() - start
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([load_client, str(relay.port), str(seconds), jobs_path],
+                         capture_output=True, text=True, check=False)
     cpu = cpu_seconds(relay.proc.pid) - cpu_before
-    rounds = sum(counts)
-    # The relay serves on one thread: 1 / (its CPU per round) is what it could
-    # do with a core to itself and faster clients.
-    return {"workers": workers, "rounds": rounds, "seconds": round(took, 2),
-            "rounds_per_s": round(rounds / seconds, 1),
-            "relay_cpu_ms_per_round": round(cpu * 1000 / rounds, 3),
-            "relay_bound_rounds_per_s": round(rounds / cpu, 1) if cpu else None}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (children.ru_utime - children_before.ru_utime
+                  + children.ru_stime - children_before.ru_stime)
+    if out.returncode != 0:
+        raise SystemExit("load client failed: " + out.stderr.strip())
+    result = json.loads(out.stdout)
+    rounds = result["rounds"]
+    # 1 / (the relay's CPU per round) is what its threads could do with the
+    # clients' share of the cores to themselves.
+    result.update({"relay_cpu_ms_per_round": round(cpu * 1000 / rounds, 3),
+                   "client_cpu_ms_per_round": round(client_cpu * 1000 / rounds, 3),
+                   "relay_cpu_bound_rounds_per_s": round(rounds / cpu, 1) if cpu else None})
+    for key in ("seconds", "rounds_per_s", "round_median_ms", "round_p99_ms"):
+        result[key] = round(result[key], 3)
+    return result
 
 
 async def hold_waits(relay, host, cid, count):
@@ -236,6 +213,7 @@ def main():
     ap.add_argument("twostepd")
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--load-client", help="twostep-relay-load (default: beside TWOSTEPD's build)")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pending", type=int, default=10000)
     ap.add_argument("--only", choices=["latency", "rounds", "pending"])
@@ -248,7 +226,9 @@ def main():
             results["latency"] = bench_latency(relay, args.rounds)
             print(json.dumps(results["latency"]), flush=True)
         if args.only in (None, "rounds"):
-            results["rounds"] = bench_rounds(relay, args.workers, args.seconds)
+            load_client = args.load_client or os.path.join(
+                os.path.dirname(os.path.abspath(args.twostepd)), "..", "bench", "twostep-relay-load")
+            results["rounds"] = bench_rounds(relay, args.workers, args.seconds, load_client)
             print(json.dumps(results["rounds"]), flush=True)
         if args.only in (None, "pending"):
             results["pending"] = bench_pending(relay, args.pending)

@@ -143,23 +143,48 @@ Result<SignatureVerdict> verify_es256_der(std::span<const std::uint8_t> spki_der
   return verify_der_with_key(key->get(), message, signature);
 }
 
+namespace {
+Result<SignatureVerdict> verify_p1363_with_key(EVP_PKEY* key, std::span<const std::uint8_t> message,
+                                               std::span<const std::uint8_t> signature) {
+  if (signature.size() != kP1363Bytes) return SignatureVerdict::malformed;
+  auto der = p1363_to_der(signature);
+  if (!der) return der.error();
+  return verify_der_with_key(key, message, *der);
+}
+}  // namespace
+
 Result<SignatureVerdict> verify_es256_p1363(std::span<const std::uint8_t> spki_der,
                                             std::span<const std::uint8_t> message,
                                             std::span<const std::uint8_t> signature) {
   auto key = parse_p256_spki(spki_der);
   if (!key) return key.error();
-  if (signature.size() != kP1363Bytes) return SignatureVerdict::malformed;
-  auto der = p1363_to_der(signature);
-  if (!der) return der.error();
-  return verify_der_with_key(key->get(), message, *der);
+  return verify_p1363_with_key(key->get(), message, signature);
 }
 
-Result<SignatureVerdict> verify_device_request(std::span<const std::uint8_t> api_spki_der,
+Result<P256PublicKey> P256PublicKey::parse(std::span<const std::uint8_t> spki_der) {
+  auto key = parse_p256_spki(spki_der);
+  if (!key) return key.error();
+  auto id = device_key_id(spki_der);
+  if (!id) return id.error();
+  P256PublicKey out;
+  out.key_ = std::shared_ptr<EVP_PKEY>(key->release(), EVP_PKEY_free);
+  out.key_id_ = std::move(*id);
+  return out;
+}
+
+Result<SignatureVerdict> verify_es256_der(const P256PublicKey& key,
+                                          std::span<const std::uint8_t> message,
+                                          std::span<const std::uint8_t> signature) {
+  if (key.get() == nullptr) return make_error(ErrorCode::invalid_argument, "no public key");
+  if (!is_strict_der_signature(signature)) return SignatureVerdict::malformed;
+  return verify_der_with_key(key.get(), message, signature);
+}
+
+Result<SignatureVerdict> verify_device_request(const P256PublicKey& api_key,
                                                const SignedRequest& request,
                                                std::string_view signature_b64u) {
-  auto key_id = device_key_id(api_spki_der);
-  if (!key_id) return key_id.error();
-  if (*key_id != request.key_id) {
+  if (api_key.get() == nullptr) return make_error(ErrorCode::invalid_argument, "no public key");
+  if (api_key.key_id() != request.key_id) {
     return make_error(ErrorCode::invalid_argument, "device request: key id is not this key's id");
   }
   auto canonical = canonical_request(RequestScheme::device_ecdsa, request);
@@ -167,7 +192,15 @@ Result<SignatureVerdict> verify_device_request(std::span<const std::uint8_t> api
   if (signature_b64u.size() != kDeviceSignatureChars) return SignatureVerdict::malformed;
   auto signature = b64u_decode(signature_b64u, kP1363Bytes);
   if (!signature || signature->size() != kP1363Bytes) return SignatureVerdict::malformed;
-  return verify_es256_p1363(api_spki_der, as_bytes(*canonical), *signature);
+  return verify_p1363_with_key(api_key.get(), as_bytes(*canonical), *signature);
+}
+
+Result<SignatureVerdict> verify_device_request(std::span<const std::uint8_t> api_spki_der,
+                                               const SignedRequest& request,
+                                               std::string_view signature_b64u) {
+  auto key = P256PublicKey::parse(api_spki_der);
+  if (!key) return key.error();
+  return verify_device_request(*key, request, signature_b64u);
 }
 
 }  // namespace twostep::push

@@ -146,7 +146,15 @@ AssertionResult verify_assertion_unchecked(const AssertionExpectations& expect, 
     return fail(AssertionFailure::malformed);
   }
   auto rp_id = rp_id_from_origin(expect.origin);
-  if (!rp_id || !check_p256_spki(expect.public_key_spki)) return fail(AssertionFailure::bad_pin);
+  if (!rp_id) return fail(AssertionFailure::bad_pin);
+  // The key parsed once: for the check here and the signature below.
+  std::optional<P256PublicKey> parsed;
+  if (expect.public_key == nullptr) {
+    auto key = P256PublicKey::parse(expect.public_key_spki);
+    if (!key) return fail(AssertionFailure::bad_pin);
+    parsed = std::move(*key);
+  }
+  const P256PublicKey& public_key = expect.public_key ? *expect.public_key : *parsed;
 
   // Step 2: clientDataJSON.
   const auto client = parse_client_data(parts.client_data_json);
@@ -175,7 +183,7 @@ AssertionResult verify_assertion_unchecked(const AssertionExpectations& expect, 
   if (!client_hash) return fail(AssertionFailure::internal);
   Bytes signed_data(data.begin(), data.end());
   signed_data.insert(signed_data.end(), client_hash->begin(), client_hash->end());
-  auto verdict = verify_es256_der(expect.public_key_spki, signed_data, parts.signature);
+  auto verdict = verify_es256_der(public_key, signed_data, parts.signature);
   if (!verdict) return fail(AssertionFailure::internal);
   if (*verdict == SignatureVerdict::malformed) return fail(AssertionFailure::malformed);
   if (*verdict != SignatureVerdict::valid) return fail(AssertionFailure::bad_signature);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pg_test_support.hpp"
@@ -332,6 +333,93 @@ void audit_lists_newest_first_by_user(void**) {
   assert_int_equal(s->list_audit("", 2)->size(), 2);
 }
 
+ChangeRecords records(const std::string& nonce, const std::string& event) {
+  ChangeRecords r;
+  r.nonce_principal = "host:h1";
+  r.nonce = nonce;
+  r.nonce_ttl = 600;
+  AuditEvent e;
+  e.time = kNow;
+  e.event = event;
+  e.host = "web1";
+  e.user = "alice";
+  e.challenge_id = nonce;
+  r.audit.push_back(e);
+  return r;
+}
+
+// ChangeRecords: the nonce and the audit events commit with the change, or
+// not at all.
+void a_change_records_its_nonce_and_audit_all_or_nothing(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow,
+                                  records("n1", "challenge_created")).ok());
+  assert_int_equal(s->list_audit("alice", 10)->size(), 1);
+  assert_false(s->remember_nonce("host:h1", "n1", kNow + 1, 600).value());  // remembered
+
+  // A seen nonce: replayed_nonce, no challenge, no audit event.
+  assert_true(s->remember_nonce("host:h1", "n2", kNow, 600).value());
+  auto replay = s->create_challenge(challenge("c2", "h1", {"cred-a"}), {}, kNow + 1,
+                                    records("n2", "challenge_created"));
+  assert_int_equal(static_cast<int>(replay.error().code),
+                   static_cast<int>(StoreErrc::replayed_nonce));
+  assert_int_equal(static_cast<int>(s->find_challenge("c2", kNow + 1).error().code),
+                   static_cast<int>(StoreErrc::not_found));
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 1)->status),
+                   static_cast<int>(ChallengeStatus::pending));  // not superseded
+  assert_int_equal(s->list_audit("alice", 10)->size(), 1);
+
+  // A refused change keeps neither its nonce nor its event.
+  auto refused = s->create_challenge(challenge("c3", "h1", {"other"}), {}, kNow + 1,
+                                     records("n3", "challenge_created"));
+  assert_int_equal(static_cast<int>(refused.error().code),
+                   static_cast<int>(StoreErrc::no_devices));
+  assert_true(s->remember_nonce("host:h1", "n3", kNow + 1, 600).value());
+  assert_int_equal(s->list_audit("alice", 10)->size(), 1);
+
+  // Decisions alike.
+  assert_true(s->remember_nonce("host:h1", "n4", kNow, 600).value());
+  auto replayed_decision = s->decide_challenge("c1", dev.device_id, Decision::deny, std::nullopt,
+                                               kNow + 2, records("n4", "challenge_decided"));
+  assert_int_equal(static_cast<int>(replayed_decision.error().code),
+                   static_cast<int>(StoreErrc::replayed_nonce));
+  assert_int_equal(static_cast<int>(s->find_challenge("c1", kNow + 2)->status),
+                   static_cast<int>(ChallengeStatus::pending));
+  assert_true(s->decide_challenge("c1", dev.device_id, Decision::deny, std::nullopt, kNow + 2,
+                                  records("n5", "challenge_decided")).ok());
+  auto events = s->list_audit("alice", 10);
+  assert_int_equal(events->size(), 2);
+  assert_string_equal(events->at(0).event.c_str(), "challenge_decided");
+  assert_false(s->remember_nonce("host:h1", "n5", kNow + 3, 600).value());
+}
+
+void sqlite_checkpoints_the_wal_while_open(void**) {
+  if (!is_sqlite()) skip();
+  auto s = fresh_store();
+  struct stat before {};
+  assert_int_equal(stat(g_last_sqlite_path.c_str(), &before), 0);
+  // Well past the 1000-page threshold; only a checkpoint writes the main
+  // file (the rows go to the WAL), and the store's connection stays open.
+  for (int i = 0; i < 1500; ++i) {
+    AuditEvent e;
+    e.time = kNow;
+    e.event = "challenge_created";
+    e.user = "alice";
+    e.device = std::string(3000, static_cast<char>('a' + i % 26));
+    assert_true(s->append_audit(e).ok());
+  }
+  struct stat after {};
+  for (int waited = 0; waited < 100; ++waited) {  // the checkpointer's thread: <= 10 s
+    assert_int_equal(stat(g_last_sqlite_path.c_str(), &after), 0);
+    if (after.st_size > before.st_size + 1000 * 4096) break;
+    usleep(100 * 1000);
+  }
+  assert_true(after.st_size > before.st_size + 1000 * 4096);
+  assert_int_equal(s->list_audit("alice", 2000)->size(), 1500);
+}
+
 void sqlite_state_survives_reopen_and_newer_schema_is_refused(void**) {
   if (!is_sqlite()) skip();
   std::string path;
@@ -448,6 +536,8 @@ int main(int argc, char** argv) {
       cmocka_unit_test(devices_are_listed_renamed_and_revoked),
       cmocka_unit_test(removing_a_host_revokes_its_devices),
       cmocka_unit_test(audit_lists_newest_first_by_user),
+      cmocka_unit_test(a_change_records_its_nonce_and_audit_all_or_nothing),
+      cmocka_unit_test(sqlite_checkpoints_the_wal_while_open),
       cmocka_unit_test(sqlite_state_survives_reopen_and_newer_schema_is_refused),
       cmocka_unit_test(a_setting_keeps_the_first_value_written),
       cmocka_unit_test(push_subscriptions_are_kept_per_key_and_deleted),

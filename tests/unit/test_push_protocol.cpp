@@ -386,6 +386,32 @@ void test_spki_strictness(void**) {
   assert_false(verify_es256_der(off_curve, as_bytes("m"), Bytes(70, 1)).ok());
 }
 
+// A key parsed once verifies exactly as its SPKI does (the relay's path).
+void test_parsed_key_matches_spki_path(void**) {
+  const Bytes spki = from_hex(kFixedSpkiHex);
+  auto key = P256PublicKey::parse(spki);
+  assert_true(key.ok());
+  assert_string_equal(key->key_id().c_str(), "xNkRQyMNMweAkO2JwgceuA");
+  const std::string signature =
+      "hCZbC5cp3N4kuKDmbLBcTUiMkonCaGygVPxqHT_fHniBDLyribl0QdEKIlixjZ_V-dvchwz7s40razXSrScIBA";
+  assert_int_equal(must(verify_device_request(*key, example_device_get(key->key_id()), signature)),
+                   SignatureVerdict::valid);
+  SignedRequest other = example_device_get(key->key_id());
+  other.timestamp = "1764300001";
+  assert_int_equal(must(verify_device_request(*key, other, signature)), SignatureVerdict::bad_signature);
+  assert_false(verify_device_request(*key, example_device_get("AAAAAAAAAAAAAAAAAAAAAA"), signature).ok());
+  assert_int_equal(must(verify_device_request(*key, example_device_get(key->key_id()),
+                                              signature.substr(0, 85))),
+                   SignatureVerdict::malformed);
+  // The same strictness as check_p256_spki.
+  Bytes off_curve = spki;
+  off_curve[90] ^= 1;
+  assert_false(P256PublicKey::parse(off_curve).ok());
+  assert_false(P256PublicKey::parse(Bytes(spki.begin(), spki.end() - 1)).ok());
+  // An unparsed (default) key verifies nothing.
+  assert_false(verify_es256_der(P256PublicKey{}, as_bytes("m"), Bytes(70, 1)).ok());
+}
+
 // --- section 6 -------------------------------------------------------------
 
 ApprovalContext example_context() {
@@ -519,6 +545,7 @@ int main() {
       cmocka_unit_test(test_device_key_id_and_known_signature),
       cmocka_unit_test(test_device_signature_round_trip_and_tamper),
       cmocka_unit_test(test_spki_strictness),
+      cmocka_unit_test(test_parsed_key_matches_spki_path),
       cmocka_unit_test(test_approval_digest_known_answer),
       cmocka_unit_test(test_approval_digest_every_field_counts),
       cmocka_unit_test(test_pairing_proof_known_answer_and_tamper),

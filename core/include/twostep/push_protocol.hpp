@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,8 @@
 
 #include "twostep/result.hpp"
 #include "twostep/secret.hpp"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace twostep::push {
 
@@ -137,11 +140,35 @@ Result<SignatureVerdict> verify_es256_der(std::span<const std::uint8_t> spki_der
                                           std::span<const std::uint8_t> message,
                                           std::span<const std::uint8_t> signature);
 
+// A P-256 public key parsed once, by the rules of check_p256_spki, for a
+// caller that verifies many signatures by one key (the relay keeps one per
+// device key). Copies share the key; verifying with it from several threads
+// at once is safe.
+class P256PublicKey {
+ public:
+  static Result<P256PublicKey> parse(std::span<const std::uint8_t> spki_der);
+  // device_key_id of its SPKI (8.1).
+  const std::string& key_id() const noexcept { return key_id_; }
+  evp_pkey_st* get() const noexcept { return key_.get(); }
+
+ private:
+  std::shared_ptr<evp_pkey_st> key_;
+  std::string key_id_;
+};
+
+Result<SignatureVerdict> verify_es256_der(const P256PublicKey& key,
+                                          std::span<const std::uint8_t> message,
+                                          std::span<const std::uint8_t> signature);
+
 // Verifies X-Twostep-Signature (b64u of 64 bytes) of a device request over
 // canonical_request(device_ecdsa, request) with the key's SPKI. The caller has
 // looked the key up by request.key_id; this also checks that key_id is the
 // SPKI's id, so a store mix-up cannot verify under the wrong name.
 Result<SignatureVerdict> verify_device_request(std::span<const std::uint8_t> api_spki_der,
+                                               const SignedRequest& request,
+                                               std::string_view signature_b64u);
+// The same with the key parsed beforehand.
+Result<SignatureVerdict> verify_device_request(const P256PublicKey& api_key,
                                                const SignedRequest& request,
                                                std::string_view signature_b64u);
 
@@ -238,6 +265,8 @@ struct AssertionExpectations {
   std::string origin;                         // the pinned approver origin
   // The pinned credential key, SPKI DER (a view: the caller keeps it alive).
   std::span<const std::uint8_t> public_key_spki;
+  // Or that key parsed beforehand (then public_key_spki is not read).
+  const P256PublicKey* public_key = nullptr;
   // The pinned sign counter. nullopt: not checked (relay, 8.3).
   std::optional<std::uint32_t> pinned_counter;
 };
