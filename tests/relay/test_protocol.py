@@ -11,6 +11,9 @@ import socket
 import sys
 import time
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from relay_harness import Relay, expect, run, td
 
 
@@ -126,6 +129,30 @@ def bodies_oversized_truncated_and_not_json(binary):
                b"Content-Length: 100\r\n\r\n{\"user\": 1")
         answer = raw_exchange(relay, raw, shut_write=True)
         assert b" 400 " in answer.split(b"\r\n")[0] and b"bad_request" in answer, answer
+
+
+def web_push_is_on_with_either_store(binary):
+    # Section 8.4 on SQLite and on PostgreSQL: the VAPID key is made once
+    # and kept in the store (a restart serves the same one), and a phone can
+    # subscribe and unsubscribe.
+    with Relay(binary) as relay:
+        key = expect(relay.request("GET", "/v1/push/key"), 200).json["vapid_public_key"]
+        assert len(td.b64u_decode(key)) == 65, key
+        relay.restart()
+        assert expect(relay.request("GET", "/v1/push/key"), 200).json["vapid_public_key"] == key
+        assert relay.cli("vapid", "show").stdout.strip() == key
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        sub = {"endpoint": "https://push.example.net/sub-1", "p256dh": td.b64u(point),
+               "auth": td.b64u(secrets.token_bytes(16))}
+        assert dev.request("POST", "/v1/device/push", body=sub) == (200, {"subscribed": True})
+        sub["endpoint"] = "https://push.example.net/sub-2"  # a new one replaces the old
+        assert dev.request("POST", "/v1/device/push", body=sub) == (200, {"subscribed": True})
+        assert dev.request("DELETE", "/v1/device/push") == (200, {"removed": 1})
+        log = relay.read_log()
+        assert "Web Push off" not in log and "store error" not in log, log
 
 
 def expect_100_continue_is_answered(binary):
@@ -339,5 +366,6 @@ if __name__ == "__main__":
         pairing_rate_limit,
         host_rate_limit,
         unknown_routes_and_device_self,
+        web_push_is_on_with_either_store,
         expect_100_continue_is_answered,
     ], sys.argv[1]))
