@@ -111,7 +111,12 @@ Body parse_body(std::string_view text, std::initializer_list<std::string_view> r
   return b;
 }
 
-// A string field of `min`..`max` bytes, or nullopt (with `problem` set).
+// A string field of `min`..`max` bytes without control characters, or
+// nullopt (with `problem` set). Every such field is stored as text and most
+// are shown on the phone or written to the log: a NUL cannot be stored by
+// PostgreSQL (and would be by SQLite), a newline or an escape sequence
+// could fake lines on a screen. Invalid UTF-8 never gets here: the JSON
+// parser refuses it, and escapes of lone UTF-16 surrogates.
 std::optional<std::string> string_field(const json& obj, std::string_view key, std::size_t min,
                                         std::size_t max, std::string& problem) {
   const auto it = obj.find(key);
@@ -123,6 +128,15 @@ std::optional<std::string> string_field(const json& obj, std::string_view key, s
   if (s.size() < min || s.size() > max) {
     problem = "'" + std::string(key) + "' must be " + std::to_string(min) + " to " +
               std::to_string(max) + " bytes";
+    return std::nullopt;
+  }
+  const bool has_control = std::any_of(s.begin(), s.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+  if (has_control) {
+    problem = "'" + std::string(key) +
+              "' must not contain control characters (U+0000 to U+001F, U+007F)";
     return std::nullopt;
   }
   return s;

@@ -187,6 +187,22 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_user ON audit(user_name, seq);
 )sql",
+    // 1 -> 2: Web Push (the approver app): relay-wide settings (the VAPID
+    // key pair) and the phones' push subscriptions, per API key.
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value BYTEA NOT NULL
+);
+CREATE TABLE push_subscriptions (
+  endpoint TEXT PRIMARY KEY,
+  api_key_id TEXT NOT NULL,
+  p256dh BYTEA NOT NULL,
+  auth BYTEA NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE INDEX push_subscriptions_key ON push_subscriptions(api_key_id);
+)sql",
 };
 constexpr std::int64_t kSchemaVersion = static_cast<std::int64_t>(std::size(kMigrations));
 
@@ -1171,7 +1187,93 @@ class PgStore final : public Store {
     });
   }
 
+  // ---- Web Push ----
+  StoreResult<std::string> put_setting_if_absent(std::string_view name,
+                                                 std::string_view value) override {
+    return read<std::string>([&](Session& s) -> StoreResult<std::string> {
+      // Two statements, each with its own snapshot: an instance that loses
+      // the race waits in the INSERT for the winner's commit, and then its
+      // SELECT sees the winner's row. (One statement with a CTE would read
+      // a snapshot taken before that commit and find nothing.)
+      if (auto r = s.query("put setting",
+                           "INSERT INTO settings(name, value) VALUES($1, $2) "
+                           "ON CONFLICT (name) DO NOTHING",
+                           Params().text(name).bytes(value));
+          !r) {
+        return r.error();
+      }
+      return read_setting(s, name);
+    });
+  }
+
+  StoreResult<std::string> get_setting(std::string_view name) override {
+    return read<std::string>(
+        [&](Session& s) -> StoreResult<std::string> { return read_setting(s, name); });
+  }
+
+  StoreResult<Done> put_push_subscription(const PushSubscription& sub) override {
+    return read<Done>([&](Session& s) -> StoreResult<Done> {
+      // Replaces by endpoint, every column, as SQLite's INSERT OR REPLACE.
+      auto r = s.query("put push subscription",
+                       "INSERT INTO push_subscriptions(endpoint, api_key_id, p256dh, auth, created) "
+                       "VALUES($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET "
+                       "api_key_id = EXCLUDED.api_key_id, p256dh = EXCLUDED.p256dh, "
+                       "auth = EXCLUDED.auth, created = EXCLUDED.created",
+                       Params().text(sub.endpoint).text(sub.api_key_id).bytes(sub.p256dh)
+                           .bytes(sub.auth).int8(sub.created));
+      if (!r) return r.error();
+      return Done{};
+    });
+  }
+
+  StoreResult<std::vector<PushSubscription>> push_subscriptions(
+      std::string_view api_key_id) override {
+    return read<std::vector<PushSubscription>>(
+        [&](Session& s) -> StoreResult<std::vector<PushSubscription>> {
+          auto r = s.query("list push subscriptions",
+                           "SELECT api_key_id, endpoint, p256dh, auth, created "
+                           "FROM push_subscriptions WHERE api_key_id = $1 "
+                           "ORDER BY created, endpoint",
+                           Params().text(api_key_id));
+          if (!r) return r.error();
+          std::vector<PushSubscription> out;
+          for (int i = 0; i < r->count(); ++i) {
+            out.push_back(PushSubscription{r->bytes(i, 0), r->bytes(i, 1), r->bytes(i, 2),
+                                           r->bytes(i, 3), r->int8(i, 4)});
+          }
+          return out;
+        });
+  }
+
+  StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint) override {
+    return read<std::int64_t>([&](Session& s) -> StoreResult<std::int64_t> {
+      auto r = s.query("delete push subscription",
+                       "DELETE FROM push_subscriptions WHERE endpoint = $1",
+                       Params().text(endpoint));
+      if (!r) return r.error();
+      return r->affected();
+    });
+  }
+
+  StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id) override {
+    return read<std::int64_t>([&](Session& s) -> StoreResult<std::int64_t> {
+      auto r = s.query("delete push subscriptions",
+                       "DELETE FROM push_subscriptions WHERE api_key_id = $1",
+                       Params().text(api_key_id));
+      if (!r) return r.error();
+      return r->affected();
+    });
+  }
+
  private:
+  static StoreResult<std::string> read_setting(Session& s, std::string_view name) {
+    auto r = s.query("get setting", "SELECT value FROM settings WHERE name = $1",
+                     Params().text(name));
+    if (!r) return r.error();
+    if (r->empty()) return StoreError{StoreErrc::not_found, "no such setting"};
+    return r->bytes(0, 0);
+  }
+
   // One connection from the pool; back to it (or dropped) at scope exit.
   class Lease {
    public:

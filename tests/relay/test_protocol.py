@@ -11,6 +11,9 @@ import socket
 import sys
 import time
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from relay_harness import Relay, expect, run, td
 
 
@@ -126,6 +129,81 @@ def bodies_oversized_truncated_and_not_json(binary):
                b"Content-Length: 100\r\n\r\n{\"user\": 1")
         answer = raw_exchange(relay, raw, shut_write=True)
         assert b" 400 " in answer.split(b"\r\n")[0] and b"bad_request" in answer, answer
+
+
+def text_fields_refuse_control_characters_and_bad_utf8(binary):
+    # Section 2: a NUL, a newline or a DEL in a field that is stored as text
+    # or shown on the phone is a 400 on both stores (PostgreSQL cannot store
+    # a NUL: this was a 500 there).
+    def refused(response, field):
+        expect(response, 400, "bad_request")
+        message = response.json["message"]
+        assert "'%s'" % field in message and "control characters" in message, response
+
+    def new_pairing(user):
+        return relay.request("POST", "/v1/pairings", json.dumps({
+            "host_id": host.host_id, "user": user,
+            "confirm_hash": td.b64u(secrets.token_bytes(32))}).encode(),
+            {"Content-Type": "application/json"})
+
+    with Relay(binary, ["pairings_per_minute = 100"]) as relay:
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        device_id = dev.devices()[0]["device_id"]
+        pid, url, _ = relay.open_pairing(host, "bob")
+        _, _, secret = td.parse_pairing_url(url)
+        phone = relay.new_device()
+        for bad in ("\x00", "\n", "\x7f"):
+            for field in ("user", "service", "rhost", "tty"):
+                body = host.challenge_body("alice", [dev])
+                body[field] = "a" + bad + "b"
+                refused(host.call("POST", "/v1/challenges", body=body), field)
+            refused(new_pairing("b" + bad + "ob"), "user")
+            status, body = phone.request("POST", "/v1/pairings/%s/device" % pid, signed=False,
+                                         body=phone.registration(pid, secret, name="Pix" + bad + "el"))
+            assert status == 400 and "'name'" in body["message"], (status, body)
+            status, body = dev.request("PATCH", "/v1/device/self/" + device_id,
+                                       body={"name": "Pix" + bad + "el"})
+            assert status == 400 and "control characters" in body["message"], (status, body)
+        # Invalid UTF-8, raw or as an escaped lone surrogate: not JSON.
+        raw = json.dumps(host.challenge_body("alice", [dev])).encode()
+        for user in (b'"ali\xffce"', b'"ali\xc3ce"', b'"ali\\ud800ce"'):
+            body = raw.replace(b'"alice"', user)
+            assert body != raw
+            expect(host.call("POST", "/v1/challenges", body=body), 400, "bad_request")
+        # Nothing was stored: the names are as they were, the pairing still
+        # takes a registration, and challenges work (printable UTF-8 too).
+        assert dev.devices()[0]["name"] == "test phone", dev.devices()
+        status, _ = phone.request("POST", "/v1/pairings/%s/device" % pid, signed=False,
+                                  body=phone.registration(pid, secret, name="Pixel \u00e9t\u00e9"))
+        assert 200 <= status < 300, status
+        cid = host.create("alice", [dev], service="sshd", tty="pts/0 \u2013 \u00e9")
+        assert dev.challenge(cid)["tty"] == "pts/0 \u2013 \u00e9"
+        assert "store error" not in relay.read_log()
+
+
+def web_push_is_on_with_either_store(binary):
+    # Section 8.4 on SQLite and on PostgreSQL: the VAPID key is made once
+    # and kept in the store (a restart serves the same one), and a phone can
+    # subscribe and unsubscribe.
+    with Relay(binary) as relay:
+        key = expect(relay.request("GET", "/v1/push/key"), 200).json["vapid_public_key"]
+        assert len(td.b64u_decode(key)) == 65, key
+        relay.restart()
+        assert expect(relay.request("GET", "/v1/push/key"), 200).json["vapid_public_key"] == key
+        assert relay.cli("vapid", "show").stdout.strip() == key
+        host = relay.add_host("web1")
+        dev = relay.paired_device(host, "alice")
+        point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        sub = {"endpoint": "https://push.example.net/sub-1", "p256dh": td.b64u(point),
+               "auth": td.b64u(secrets.token_bytes(16))}
+        assert dev.request("POST", "/v1/device/push", body=sub) == (200, {"subscribed": True})
+        sub["endpoint"] = "https://push.example.net/sub-2"  # a new one replaces the old
+        assert dev.request("POST", "/v1/device/push", body=sub) == (200, {"subscribed": True})
+        assert dev.request("DELETE", "/v1/device/push") == (200, {"removed": 1})
+        log = relay.read_log()
+        assert "Web Push off" not in log and "store error" not in log, log
 
 
 def expect_100_continue_is_answered(binary):
@@ -339,5 +417,7 @@ if __name__ == "__main__":
         pairing_rate_limit,
         host_rate_limit,
         unknown_routes_and_device_self,
+        text_fields_refuse_control_characters_and_bad_utf8,
+        web_push_is_on_with_either_store,
         expect_100_continue_is_answered,
     ], sys.argv[1]))

@@ -443,18 +443,8 @@ void sqlite_state_survives_reopen_and_newer_schema_is_refused(void**) {
   assert_non_null(std::strstr(newer.error().message.c_str(), "newer"));
 }
 
-// A store still on the default Web Push methods (store_webpush.cpp) skips
-// these, loudly: push is then off in the daemon, which logs it.
-bool has_web_push(Store& s) {
-  auto probe = s.get_setting("probe");
-  if (probe || probe.error().code != StoreErrc::backend) return true;
-  std::printf("SKIP: this store has no Web Push support yet (%s)\n", probe.error().message.c_str());
-  return false;
-}
-
 void a_setting_keeps_the_first_value_written(void**) {
   auto s = fresh_store();
-  if (!has_web_push(*s)) skip();
   auto none = s->get_setting("vapid_key_v1");
   assert_false(none.ok());
   assert_int_equal(static_cast<int>(none.error().code), static_cast<int>(StoreErrc::not_found));
@@ -471,7 +461,6 @@ void a_setting_keeps_the_first_value_written(void**) {
 
 void push_subscriptions_are_kept_per_key_and_deleted(void**) {
   auto s = fresh_store();
-  if (!has_web_push(*s)) skip();
   const std::string p256dh(65, '\x04'), auth(16, 'a');
   assert_true(s->put_push_subscription(PushSubscription{"key-1", "https://push.example/a", p256dh, auth, kNow}).ok());
   assert_true(s->put_push_subscription(PushSubscription{"key-1", "https://push.example/b", p256dh, auth, kNow + 1}).ok());

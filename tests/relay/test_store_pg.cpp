@@ -126,6 +126,66 @@ void a_newer_schema_is_refused_and_state_survives_reopen(void**) {
   assert_true(pgtest::pg_exec(url, "SELECT 1 FROM twostep_schema WHERE version = 999 HAVING count(*) = 1", &error));
 }
 
+void schema_1_migrates_to_web_push(void**) {
+  const std::string url = fresh_database();
+  {
+    auto s = open(url);
+    assert_true(s->add_host(host("h1", "web1")).ok());
+  }
+  // Make it a version-1 database, as a twostepd without Web Push on
+  // PostgreSQL left it.
+  std::string error;
+  if (!pgtest::pg_exec(url,
+                       "DROP TABLE settings; DROP TABLE push_subscriptions; "
+                       "UPDATE twostep_schema SET version = 1",
+                       &error)) {
+    fail_msg("make version 1: %s", error.c_str());
+  }
+  auto again = open(url);
+  assert_true(again->find_host("h1").ok());
+  assert_true(pgtest::pg_exec(url, "SELECT 1 FROM twostep_schema WHERE version = 2 HAVING count(*) = 1", &error));
+  auto put = again->put_setting_if_absent("x", "y");
+  assert_true(put.ok());
+  assert_true(put.value() == "y");
+  assert_true(again->push_subscriptions("key-1").ok());
+}
+
+void two_instances_agree_on_one_setting(void**) {
+  // Two twostepd starting at once on an empty database both make a VAPID
+  // key and call put_setting_if_absent: both must use the one stored.
+  const std::string url = fresh_database();
+  auto a = open(url);
+  auto b = open(url);
+  constexpr int kThreads = 4;
+  constexpr int kNames = 20;
+  std::vector<std::vector<std::string>> got(kThreads, std::vector<std::string>(kNames));
+  std::atomic<int> ready{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t % 2 ? *b : *a;
+      const std::string mine = std::string("key\0", 4) + static_cast<char>('0' + t);
+      ++ready;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int n = 0; n < kNames; ++n) {
+        auto r = s.put_setting_if_absent("vapid_" + std::to_string(n), mine);
+        if (r) got[static_cast<std::size_t>(t)][static_cast<std::size_t>(n)] = r.value();
+        else ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  assert_int_equal(failures.load(), 0);
+  for (int n = 0; n < kNames; ++n) {
+    auto stored = b->get_setting("vapid_" + std::to_string(n));
+    assert_true(stored.ok());
+    assert_int_equal(stored->size(), 5);
+    for (int t = 0; t < kThreads; ++t) {
+      assert_true(got[static_cast<std::size_t>(t)][static_cast<std::size_t>(n)] == stored.value());
+    }
+  }
+}
+
 void a_url_password_never_appears_in_errors(void**) {
   // A refused connection's message must not repeat the URL's password.
   const std::string url =
@@ -355,6 +415,8 @@ int main(int argc, char** argv) {
   g_admin_url = argv[1];
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_newer_schema_is_refused_and_state_survives_reopen),
+      cmocka_unit_test(schema_1_migrates_to_web_push),
+      cmocka_unit_test(two_instances_agree_on_one_setting),
       cmocka_unit_test(a_url_password_never_appears_in_errors),
       cmocka_unit_test(a_change_through_one_instance_wakes_the_other),
       cmocka_unit_test(only_one_instance_decides_a_challenge),
