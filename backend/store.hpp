@@ -339,8 +339,8 @@ class Store {
   virtual StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) = 0;
 
   // ---- Web Push (the approver app, webpush.hpp) ----
-  // Defaults refuse with StoreErrc::backend so that a store without these
-  // (PostgreSQL, until it gets its migration) still builds: push is then off.
+  // Both stores implement these. The defaults refuse with StoreErrc::backend,
+  // so that a store without them would still build, with Web Push off.
   //
   // Relay-wide settings (the VAPID key pair). put_setting_if_absent stores
   // `value` only if `name` has none and returns the value now stored, so that
