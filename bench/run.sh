@@ -170,7 +170,7 @@ for i in $(seq -f '%03g' 1 "$users"); do
       # stderr may carry key material; it is discarded, never logged.
       uri=$("$enroll" --user "$u" --secret-file "$home/.twostep" --format native \
               --backup-codes 0 --no-confirm --print-uri --quiet --force --qr none 2>/dev/null \
-              | grep -o 'otpauth://[^[:space:]]*' | head -n1) \
+              | grep -o 'otpauth://[^[:space:]]*' | sed -n 1p) \
         || { echo "twostep-enroll failed for $u" >&2; exit 1; }
       native_secret=$($python -c 'import sys,urllib.parse as p; q=p.parse_qs(p.urlsplit(sys.stdin.read().strip()).query); print(q["secret"][0].upper().rstrip("="))' <<< "$uri")
       native_codes=$(codes_for <<< "$native_secret")
@@ -207,7 +207,7 @@ fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "kernel: $(uname -srm)"
-  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) cores"
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | sed -n 1p), $(nproc) cores"
   echo "loadavg at start: $(cat /proc/loadavg)"
   echo "filesystem of homes: $(df -T "$work" | awk 'NR==2 {print $2}')"
   echo "users: $users, reps: $reps"
