@@ -24,7 +24,7 @@ import harness as h
 from test_sudo import install_sudoers_dropin
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
-from pushtest import Relay, ORIGIN, HOST_NAME  # noqa: E402
+from pushtest import Relay, ORIGIN, HOST_NAME, pair_device, spawn_enroll_push  # noqa: E402
 import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
 
 PUSH_PROMPT = "Verification code, or Enter for a push: "
@@ -67,17 +67,10 @@ def main() -> int:
         enrolled = module.enroll(user)
         phone = twostep_device.Device.create(os.path.join(workdir, "phone.json"), origin=ORIGIN,
                                              relay=relay.url, name="Pixel 8")
-        child = pexpect.spawn(module.enroll_tool, ["--push", "--user", user.name, "--push-config",
-                                                   conf, "--qr", "none"],
-                              encoding="utf-8", timeout=30)
-        child.expect(r"(https://approve\.test/#pair=\S+)")
-        code = phone.pair(child.match.group(1))["comparison_code"]
-        child.expect(r"Comparison code: (\d{6})")
-        h.check(child.match.group(1) == code, "pairing: both screens show " + code)
-        child.sendline("yes")
-        child.expect(pexpect.EOF)
-        child.close()
-        h.check(child.exitstatus == 0, "twostep-enroll --push --user paired the phone")
+        child = spawn_enroll_push(module.enroll_tool, "--user", user.name, "--push-config", conf)
+        status, shown, code, _ = pair_device(child, phone)
+        h.check(shown == code, "pairing: both screens show " + code)
+        h.check(status == 0, "twostep-enroll --push --user paired the phone")
 
         service = h.unique_name()
         h.write_pam_service(service, [module.auth_line() +

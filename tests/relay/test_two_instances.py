@@ -93,19 +93,28 @@ class Instance:
     def __init__(self, twostepd: str, config: str, url: str, name: str) -> None:
         self.port = free_port()
         self.name = name
-        self.process = subprocess.Popen(
-            [twostepd, "-c", config, "--db", url, "serve", "--listen", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # A file, not a pipe nobody reads: with a pipe the relay's audit lines
+        # fill it after a few hundred rounds and its next log write blocks.
+        self.log_path = os.path.join(os.path.dirname(config), f"instance-{name}.log")
+        with open(self.log_path, "w", encoding="utf-8") as output:
+            self.process = subprocess.Popen(
+                [twostepd, "-c", config, "--db", url, "serve", "--listen",
+                 f"127.0.0.1:{self.port}"],
+                stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"instance {name} exited: {self.process.stdout.read()}")
+                raise RuntimeError(f"instance {name} exited: {self.output()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"instance {name} did not start listening")
+
+    def output(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -261,6 +270,9 @@ def main() -> int:
         return 0
     except (AssertionError, RuntimeError, subprocess.CalledProcessError, td.HttpError) as error:
         log(f"FAIL: {error}")
+        for instance in instances:
+            log(f"instance {instance.name}'s log (last 20 lines):\n"
+                + "\n".join(instance.output().splitlines()[-20:]))
         return 1
     finally:
         for instance in instances:
