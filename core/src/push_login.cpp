@@ -398,12 +398,23 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
         auto alt = approval_digest(other);
         if (!alt) break;
         expect.challenge = *alt;
-        if (verify_assertion_b64u(expect, assertion.authenticator_data,
-                                  assertion.client_data_json, assertion.signature)
-                .failure != AssertionFailure::wrong_challenge) {
+        const AssertionFailure failure =
+            verify_assertion_b64u(expect, assertion.authenticator_data, assertion.client_data_json,
+                                  assertion.signature)
+                .failure;
+        if (failure == AssertionFailure::wrong_challenge) continue;
+        // Over this challenge with number n: a typo only if the pinned key
+        // signed it (the relay can compute every digest itself).
+        if (failure == AssertionFailure::none || failure == AssertionFailure::counter_regressed) {
           check.verdict = PushVerdict::wrong_number;
-          break;
+        } else if (failure == AssertionFailure::bad_signature) {
+          check.verdict = PushVerdict::bad_signature;
+        } else if (failure != AssertionFailure::internal) {
+          check.verdict = PushVerdict::bad_assertion;
+        } else {
+          check.verdict = PushVerdict::internal;
         }
+        break;
       }
       return check;
     }

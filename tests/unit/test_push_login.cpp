@@ -152,6 +152,11 @@ void test_verify_push_approval(void**) {
   assert_int_equal(
       verify_push_approval(f.enrollment, f.context, f.assertion(f.context, 9, &stranger)).verdict,
       PushVerdict::bad_signature);
+  // Over another number but not signed by the pin (a lying relay can compute
+  // every digest): a bad signature, not the user's typo.
+  assert_int_equal(
+      verify_push_approval(f.enrollment, f.context, f.assertion(other_number, 9, &stranger)).verdict,
+      PushVerdict::bad_signature);
   assert_int_equal(verify_push_approval(f.enrollment, f.context,
                                         f.assertion(f.context, 9, &stranger, {9, 9}))
                        .verdict,
