@@ -230,7 +230,13 @@ Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
 std::optional<std::string> parse_error_code(std::string_view body) {
   const auto value = parse_object(body);
   if (!value) return std::nullopt;
-  return json_string(*value, "error", 64);
+  auto code = json_string(*value, "error", 64);
+  // Terminals show the code: only the shape of the documented ones (section 2).
+  if (!code || code->empty() ||
+      code->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    return std::nullopt;
+  }
+  return code;
 }
 
 std::string challenge_request_json(const ChallengeRequest& request) {
@@ -303,7 +309,8 @@ Result<std::optional<PairingRegistration>> parse_pairing_registration(std::strin
   const auto status = json_string(*value, "status", 32);
   if (!status) return bad_message("no status");
   if (*status == "open") return std::optional<PairingRegistration>{};
-  if (*status != "registered") return bad_message("pairing status " + *status);
+  // Not echoed: the enroll tool prints this message on the user's terminal.
+  if (*status != "registered") return bad_message("pairing status neither open nor registered");
   auto id = json_string(*value, "id");
   auto name = json_string(*value, "name", 64);
   auto cred = json_string(*value, "credential_id", 2048);
@@ -391,12 +398,23 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
         auto alt = approval_digest(other);
         if (!alt) break;
         expect.challenge = *alt;
-        if (verify_assertion_b64u(expect, assertion.authenticator_data,
-                                  assertion.client_data_json, assertion.signature)
-                .failure != AssertionFailure::wrong_challenge) {
+        const AssertionFailure failure =
+            verify_assertion_b64u(expect, assertion.authenticator_data, assertion.client_data_json,
+                                  assertion.signature)
+                .failure;
+        if (failure == AssertionFailure::wrong_challenge) continue;
+        // Over this challenge with number n: a typo only if the pinned key
+        // signed it (the relay can compute every digest itself).
+        if (failure == AssertionFailure::none || failure == AssertionFailure::counter_regressed) {
           check.verdict = PushVerdict::wrong_number;
-          break;
+        } else if (failure == AssertionFailure::bad_signature) {
+          check.verdict = PushVerdict::bad_signature;
+        } else if (failure != AssertionFailure::internal) {
+          check.verdict = PushVerdict::bad_assertion;
+        } else {
+          check.verdict = PushVerdict::internal;
         }
+        break;
       }
       return check;
     }

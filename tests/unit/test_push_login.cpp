@@ -78,6 +78,16 @@ void test_relay_answers(void**) {
   assert_true(code.has_value());
   assert_string_equal(code->c_str(), "push_blocked");
   assert_false(parse_error_code("nope").has_value());
+  // The code is shown on the user's terminal (module and enroll tool): only
+  // the shape of the documented codes, never a relay's escape sequence.
+  for (const char* body : {R"({"error":"\u001b[2Jgotcha"})", R"({"error":"Push_Blocked"})",
+                           R"({"error":"push blocked"})", R"({"error":""})"}) {
+    assert_false(parse_error_code(body).has_value());
+  }
+  // Nor does a refused pairing status come back in the message.
+  auto odd = parse_pairing_registration(R"({"status":"\u001b]0;owned\u0007"})", nullptr);
+  assert_false(odd.ok());
+  assert_int_equal(odd.error().message.find('\x1b'), std::string::npos);
   const std::string body = challenge_request_json(
       {"alice", "sshd", "203.0.113.5", "ssh", {"AQID"}, "nonce", 1764300090});
   assert_string_equal(body.c_str(),
@@ -141,6 +151,11 @@ void test_verify_push_approval(void**) {
   TestKey stranger;
   assert_int_equal(
       verify_push_approval(f.enrollment, f.context, f.assertion(f.context, 9, &stranger)).verdict,
+      PushVerdict::bad_signature);
+  // Over another number but not signed by the pin (a lying relay can compute
+  // every digest): a bad signature, not the user's typo.
+  assert_int_equal(
+      verify_push_approval(f.enrollment, f.context, f.assertion(other_number, 9, &stranger)).verdict,
       PushVerdict::bad_signature);
   assert_int_equal(verify_push_approval(f.enrollment, f.context,
                                         f.assertion(f.context, 9, &stranger, {9, 9}))
