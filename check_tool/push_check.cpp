@@ -118,14 +118,17 @@ void report_answer(const pam::Config& config, const push::HostSettings& settings
                    const pam::HttpAnswer& answer, Report& report) {
   const std::string relay = "relay " + settings.relay_url;
   if (!answer.answered) {
-    // libcurl's "Couldn't connect to server" covers refused and unroutable.
-    const bool no_connection = answer.message.find("connect") != std::string::npos;
+    // libcurl's text for a refused or unroutable connection.
+    const bool no_connection = answer.message.find("Couldn't connect") != std::string::npos;
     report.problem(relay + " unreachable (" + answer.message +
                        (no_connection ? ": nothing accepts connections there" : "") +
                        "): with failmode=" + pam::to_string(config.failmode) + ", " +
                        on_outage(config.failmode),
-                   "start twostepd (systemctl start twostepd) or correct relay in " +
-                       config.push_config + "; check the firewall and, with TLS, ca_file/pin");
+                   no_connection
+                       ? "start twostepd (systemctl start twostepd) or correct relay in " +
+                             config.push_config + "; check the firewall"
+                       : "check that relay in " + config.push_config + " is the twostepd relay "
+                         "and read its log; with TLS, check ca_file and pin there");
     return;
   }
   const auto code = push::parse_error_code(answer.body);

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
+import fake_relay  # noqa: E402
 import pushtest  # noqa: E402  (also puts tests/device on sys.path)
 import twostep_device  # noqa: E402
 
@@ -75,12 +76,15 @@ class Case:
     host_secret: str = "host_secret = @HOST_SECRET@\n"
     host_secret_mode: int = 0o600
     args: list[str] = field(default_factory=list)  # more twostep-check arguments
+    max_seconds: float = 60                      # the run must end sooner
 
 
 SECRET = "secret=@DIR@/secrets/%u"
 
 # Push: @RELAY@ is the running twostepd, @DEAD_RELAY@ a loopback port nobody
-# listens on; @HOST_ID@/@HOST_SECRET@ the host registered there.
+# listens on, @HANGING_RELAY@ one that accepts and never answers
+# (tests/push/fake_relay.py); @HOST_ID@/@HOST_SECRET@ the host registered in
+# twostepd.
 PUSH_STACK = f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET} push " \
              "push_config=@DIR@/push.conf\n"
 PUSH_CONF = ("relay @RELAY@\nhost_id = @HOST_ID@\nhost_name web1\n"
@@ -274,8 +278,15 @@ CASES = [
     Case("push_relay_stopped", PUSH_STACK.replace(" push ", " push failmode=totp "), 1,
          ["PROBLEM relay @DEAD_RELAY@ unreachable (Couldn't connect to server: nothing accepts "
           "connections there): with failmode=totp, the module falls back to asking for a code",
-          "fix: start twostepd (systemctl start twostepd) or correct relay in @DIR@/push.conf"],
+          "fix: start twostepd (systemctl start twostepd) or correct relay in @DIR@/push.conf; "
+          "check the firewall"],
          push_conf=PUSH_CONF.replace("@RELAY@", "@DEAD_RELAY@")),
+    # connect_timeout 2 + 3 s for the answer: the check must not hang.
+    Case("push_relay_hangs", PUSH_STACK, 1,
+         ["PROBLEM relay @HANGING_RELAY@ unreachable (Timeout was reached): with "
+          "failmode=secure, a push is refused",
+          "fix: check that relay in @DIR@/push.conf is the twostepd relay and read its log"],
+         push_conf=PUSH_CONF.replace("@RELAY@", "@HANGING_RELAY@"), max_seconds=8),
     Case("push_conf_malformed", PUSH_STACK, 1,
          ["PROBLEM the module refuses push: @DIR@/push.conf: line 2: unknown key: a push ends "
           "in PAM_SERVICE_ERR", "fix: correct @DIR@/push.conf (twostep-push.conf(5)"],
@@ -311,15 +322,17 @@ def device_line(tmp: str) -> str:
             f"counter=0 added={int(time.time())}")
 
 
-def start_relay(base: str):
-    """twostepd on loopback with one host; fills PUSH_VALUES."""
+def start_relays(base: str):
+    """twostepd on loopback with one host, and a hanging fake relay; fills
+    PUSH_VALUES."""
     relay = pushtest.Relay(TWOSTEPD, base)
     relay.start()
-    PUSH_VALUES.update({"@RELAY@": relay.url,
+    hanging = fake_relay.FakeRelay("hang")
+    PUSH_VALUES.update({"@RELAY@": relay.url, "@HANGING_RELAY@": hanging.url,
                         "@DEAD_RELAY@": "http://127.0.0.1:%d" % pushtest.free_port(),
                         "@HOST_ID@": relay.host_id, "@HOST_SECRET@": relay.host_secret,
                         "@DEVICE@": device_line(base)})
-    return relay
+    return relay, hanging
 
 
 def run_case(case: Case, base: str) -> Optional[str]:
@@ -377,9 +390,13 @@ def run_case(case: Case, base: str) -> Optional[str]:
                 handle.write(f"#!/bin/sh\n{body}\n")
             os.chmod(path, 0o755)
         env["PATH"] = fake + ":/usr/bin:/bin"
+    started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    took = time.monotonic() - started
     output = result.stdout + result.stderr
     problems = []
+    if took > case.max_seconds:
+        problems.append(f"took {took:.1f} s, more than {case.max_seconds} s")
     if result.returncode != case.expect_rc:
         problems.append(f"exit {result.returncode}, expected {case.expect_rc}")
     problems += [f"missing {sub(text)!r}" for text in case.expect if sub(text) not in output]
@@ -407,11 +424,11 @@ def main() -> int:
         created_privsep = True
     base = tempfile.mkdtemp(prefix="twostep-check-test.")
     push_ok = ROOT and PUSH_LIBRARY is not None and TWOSTEPD is not None
-    relay = None
+    relays = ()
     failures = skipped = 0
     try:
         if push_ok:
-            relay = start_relay(base)
+            relays = start_relays(base)
         for case in CASES:
             if case.sshd is not None and not sshd_ok:
                 print(f"SKIP {case.name}: sshd -T needs root and openssh-server")
@@ -428,7 +445,7 @@ def main() -> int:
             else:
                 print(f"ok   {case.name}")
     finally:
-        if relay is not None:
+        for relay in relays:
             relay.stop()
         shutil.rmtree(base, ignore_errors=True)
         # Left in place while any sshd runs (another test's may need it).
