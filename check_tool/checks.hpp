@@ -1,4 +1,4 @@
-// The four parts of twostep-check. Each adds findings to the report.
+// The five parts of twostep-check. Each adds findings to the report.
 #pragma once
 
 #include <optional>
@@ -20,6 +20,7 @@ struct CheckOptions {
   std::string sshd = "/usr/sbin/sshd";
   std::optional<std::string> sshd_config;  // sshd -T -f FILE
   bool check_clock = true;
+  bool contact_relay = true;               // push: one signed request (--offline: none)
 };
 
 // What the PAM part learned, for the sshd and user parts.
@@ -27,6 +28,7 @@ struct StackFacts {
   bool readable = false;
   std::vector<PamLine> twostep_lines;
   std::optional<twostep::pam::Config> config;  // of the first valid pam_twostep line
+  std::string module_path;                     // that line's module file, as libpam finds it
   bool has_first_factor = false;               // a password (or similar) module runs too
 };
 
@@ -34,6 +36,9 @@ StackFacts check_pam_stack(const CheckOptions& options, Report& report);
 void check_sshd(const CheckOptions& options, const StackFacts& facts, Report& report);
 void check_user(const CheckOptions& options, const StackFacts& facts, Report& report);
 void check_clock(Report& report);
+// Only when the service's pam_twostep line has `push`: push.conf, the host
+// secret file, the push client library and (unless --offline) the relay.
+void check_push(const CheckOptions& options, const StackFacts& facts, Report& report);
 
 // sshd -T output ("key value" lines, lower-case keys) to a map; repeated
 // keys (authenticationmethods appears once) keep the first value.

@@ -25,13 +25,14 @@ int run(int argc, char** argv) {
   CLI::App app(
       "Check a twostep setup before you log out: the PAM stack of a service (includes\n"
       "followed, every pam_twostep argument checked with the module's own parser), sshd's\n"
-      "effective settings (sshd -T), a user's secret file (never the secret) and the\n"
+      "effective settings (sshd -T), a user's secret file (never the secret), push\n"
+      "(push.conf, the host secret file, one signed request to the relay) and the\n"
       "clock. Each problem comes with its fix.",
       "twostep-check");
   CheckOptions options;
   options.module_dir = TWOSTEP_PAM_MODULE_DIR;
   std::string user;
-  bool no_sshd = false, no_clock = false, force_sshd = false;
+  bool no_sshd = false, no_clock = false, force_sshd = false, offline = false;
   app.add_option("--service", options.service,
                  "PAM service to check (default sshd), or the path of a service file to check "
                  "before installing it (its includes are read from --pam-dir)")
@@ -49,6 +50,8 @@ int run(int argc, char** argv) {
   app.add_flag("--with-sshd", force_sshd, "Check sshd even when the service is not sshd");
   app.add_flag("--no-sshd", no_sshd, "Do not check sshd");
   app.add_flag("--no-clock", no_clock, "Do not check the clock");
+  app.add_flag("--offline", offline,
+               "Push services: do not send the one signed request to the relay");
   app.footer(
       "\nExamples:\n"
       "  sudo twostep-check                          sshd's PAM stack, sshd -T, the clock\n"
@@ -64,11 +67,13 @@ int run(int argc, char** argv) {
   if (!user.empty()) options.user = user;
   options.check_sshd = !no_sshd && (force_sshd || options.sshd_config || options.service == "sshd");
   options.check_clock = !no_clock;
+  options.contact_relay = !offline;
 
   Report report;
   const StackFacts facts = check_pam_stack(options, report);
   if (options.check_sshd) check_sshd(options, facts, report);
   if (options.user) check_user(options, facts, report);
+  check_push(options, facts, report);
   if (options.check_clock) check_clock(report);
   std::printf("\n%s: %zu problem(s), %zu warning(s)\n",
               report.has_problems() ? "NOT READY" : "ready", report.problems(),

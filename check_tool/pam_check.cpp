@@ -167,7 +167,10 @@ StackFacts check_pam_stack(const CheckOptions& options, Report& report) {
     if (!config) continue;
     if (config->nullok) check_nullok_trap(*stack, line, report);
     if (config->code_source == pam::CodeSource::forward_pass) check_forward_pass(*stack, i, report);
-    if (!facts.config) facts.config = std::move(*config);
+    if (!facts.config) {
+      facts.config = std::move(*config);
+      facts.module_path = module_path(options, line.module);
+    }
   }
   if (facts.twostep_lines.empty()) {
     report.problem("no auth line in " + options.service + " calls pam_twostep.so: no code is asked",

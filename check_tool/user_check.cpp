@@ -92,10 +92,45 @@ std::string token_summary(const Token& token) {
   return text;
 }
 
-void check_content(const std::string& path, uid_t owner, bool strict_modes, Report& report) {
+// authenticate.cpp: push is offered only when the file pins a device (the
+// snapshot's push_devices_); otherwise the plain code prompt, whatever
+// failmode= says (it applies to relay outages only).
+void check_push_devices(const SecretDocument& document, const pam::Config& config,
+                        const std::string& user, Report& report) {
+  const auto& devices = document.enrollment.devices;
+  if (!config.push) {
+    if (!devices.empty()) {
+      report.note(std::to_string(devices.size()) + " push device(s) pinned, but the "
+                  "pam_twostep line has no `push`: only codes are asked");
+    }
+    return;
+  }
+  if (document.format != FileFormat::native) {
+    report.note("push: a google-authenticator file cannot pin devices, so the module never "
+                "offers push to " + user + " and asks for a code; to use push, enroll again in "
+                "the native format (twostep-enroll --force --secret-file ~/.twostep), then "
+                "twostep-enroll --push");
+    return;
+  }
+  if (devices.empty()) {
+    report.note("push: " + user + " pins no push device, so the module does not offer push "
+                "and asks for a code (failmode= applies to relay outages only); to pair a "
+                "phone, as " + user + ": twostep-enroll --push");
+    return;
+  }
+  std::string names;
+  for (const Device& device : devices) {
+    names += (names.empty() ? "" : ", ") + device.name + " (" + device.origin + ")";
+  }
+  report.ok("push: " + std::to_string(devices.size()) + " device(s) pinned: " + names +
+            "; the prompt offers \"Enter for a push\"");
+}
+
+void check_content(const std::string& path, uid_t owner, const pam::Config& config,
+                   const std::string& user, Report& report) {
   FileExpectations expectations;
   expectations.owner = owner;
-  expectations.strict_modes = strict_modes;
+  expectations.strict_modes = config.strict_modes;
   auto document = read_secret_file(path, expectations);
   if (!document) {
     report.problem("the module would refuse " + path + ": " + document.error().message,
@@ -106,8 +141,10 @@ void check_content(const std::string& path, uid_t owner, bool strict_modes, Repo
   report.ok(std::string("format ") + to_string(document->format) + ", " +
             std::to_string(enrollment.tokens.size()) + " token(s), " +
             std::to_string(enrollment.backup_codes.size()) + " backup code(s), window " +
-            std::to_string(enrollment.window) + " (this version pairs no push devices)");
+            std::to_string(enrollment.window) + ", " + std::to_string(enrollment.devices.size()) +
+            " push device(s)");
   for (const Token& token : enrollment.tokens) report.ok("token " + token_summary(token));
+  check_push_devices(*document, config, user, report);
   const RateLimit& limit = enrollment.rate_limit;
   if (is_rate_limited(limit, std::time(nullptr))) {
     report.problem("locked out right now: " + std::to_string(limit.failures.size()) +
@@ -120,8 +157,9 @@ void check_content(const std::string& path, uid_t owner, bool strict_modes, Repo
   }
 }
 
-void check_file(const std::string& path, uid_t owner, gid_t group, bool strict_modes,
-                Report& report) {
+void check_file(const std::string& path, uid_t owner, gid_t group, const pam::Config& config,
+                const std::string& user, Report& report) {
+  const bool strict_modes = config.strict_modes;
   struct stat info {};
   if (::lstat(path.c_str(), &info) != 0) {
     report.problem("cannot stat " + path, "run twostep-check as root");
@@ -157,7 +195,7 @@ void check_file(const std::string& path, uid_t owner, gid_t group, bool strict_m
   if (safe) report.ok(path + ": regular file, owner uid " + std::to_string(owner) + ", mode " + octal(info.st_mode));
   check_directories(path, owner, strict_modes, report);
   check_writable_directory(path, owner, group, report);
-  if (safe) check_content(path, owner, strict_modes, report);
+  if (safe) check_content(path, owner, config, user, report);
 }
 
 }  // namespace
@@ -191,7 +229,7 @@ void check_user(const CheckOptions& options, const StackFacts& facts, Report& re
     struct stat info {};
     if (::lstat(path.c_str(), &info) == 0 || errno != ENOENT) {
       report.ok("secret file: " + path + " (as the module expands " + config.secret_path + ")");
-      check_file(path, owner, group, config.strict_modes, report);
+      check_file(path, owner, group, config, *options.user, report);
       return;
     }
   }

@@ -9,7 +9,12 @@ problem and its fix. Nothing outside a temporary directory is touched,
 except /run/sshd, which sshd -T needs: created (root only) if missing and
 removed again.
 
-usage: test_check.py TWOSTEP_CHECK
+The push cases (root only: the host secret file must be root's) share one
+twostepd on loopback with one registered host (tests/push/pushtest.py's
+Relay), link the built libtwostep-push.so into the case's module directory
+and write push.conf and the host secret file next to the case's files.
+
+usage: test_check.py TWOSTEP_CHECK [LIBTWOSTEP_PUSH_SO [TWOSTEPD]]
 """
 
 import os
@@ -22,8 +27,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
+import fake_relay  # noqa: E402
+import pushtest  # noqa: E402  (also puts tests/device on sys.path)
+import twostep_device  # noqa: E402
+
 SKIP = 77
 TOOL = os.path.abspath(sys.argv[1])
+PUSH_LIBRARY = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else None
+TWOSTEPD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
 KEY = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 ME = pwd.getpwuid(os.getuid()).pw_name
 ROOT = os.geteuid() == 0
@@ -59,9 +71,34 @@ class Case:
     user: bool = False                           # pass --user
     module_present: bool = True
     clock: Optional[dict[str, str]] = None       # fake tool -> script body
+    # push: DIR/push.conf and DIR/push.secret (@RELAY@, @HOST_ID@ ... below)
+    push_conf: Optional[str] = None
+    host_secret: str = "host_secret = @HOST_SECRET@\n"
+    host_secret_mode: int = 0o600
+    args: list[str] = field(default_factory=list)  # more twostep-check arguments
+    max_seconds: float = 60                      # the run must end sooner
 
 
 SECRET = "secret=@DIR@/secrets/%u"
+
+# Push: @RELAY@ is the running twostepd, @DEAD_RELAY@ a loopback port nobody
+# listens on, @HANGING_RELAY@ one that accepts and never answers
+# (tests/push/fake_relay.py); @HOST_ID@/@HOST_SECRET@ the host registered in
+# twostepd.
+PUSH_STACK = f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET} push " \
+             "push_config=@DIR@/push.conf\n"
+PUSH_CONF = ("relay @RELAY@\nhost_id = @HOST_ID@\nhost_name web1\n"
+             "approver_origin https://approve.test\nhost_secret_file @DIR@/push.secret\n"
+             "connect_timeout 2\n")
+UNKNOWN_HOST_ID = "AAAAAAAAAAAAAAAAAAAAAA"
+# 32 bytes, but not the registered host's secret.
+WRONG_HOST_SECRET = "host_secret = " + "B" * 42 + "A\n"
+PUSH_VALUES: dict[str, str] = {}
+
+
+def with_device(secret: str) -> str:
+    """`secret` as a twostep-secret 2 file pinning one device (@DEVICE@)."""
+    return secret.replace("twostep-secret 1", "twostep-secret 2") + "@DEVICE@\n"
 
 CASES = [
     # --- PAM stacks
@@ -205,7 +242,97 @@ CASES = [
          ["system clock synchronised (chronyc)"],
          clock={"timedatectl": "exit 1",
                 "chronyc": "echo 'Reference ID    : C0000201'; echo 'Leap status     : Normal'"}),
+    # --- push (a real twostepd on loopback; root only)
+    Case("push_relay_ok", PUSH_STACK, 0,
+         ["push client @DIR@/security/libtwostep-push.so loads (ABI 1)",
+          "host secret file @DIR@/push.secret: regular file, owner root",
+          "relay @RELAY@ answers; host_id and host secret accepted, clocks within 300 s "
+          "(signed GET of a challenge that cannot exist: HTTP 404 not_found)",
+          "push: 1 device(s) pinned: phone1 (https://approve.test)",
+          "ok      failmode=secure: while the relay is unreachable, a push is refused",
+          "ready: 0 problem(s)"],
+         absent=["@HOST_SECRET@", KEY], secret=with_device(native_file()), user=True,
+         push_conf=PUSH_CONF),
+    Case("push_no_device", PUSH_STACK, 0,
+         ["format native, 1 token(s), 0 backup code(s), window 1, 0 push device(s)",
+          "push: " + ME + " pins no push device, so the module does not offer push and asks "
+          "for a code (failmode= applies to relay outages only)", "twostep-enroll --push"],
+         secret=native_file(), user=True, push_conf=PUSH_CONF),
+    Case("push_host_secret_group_readable", PUSH_STACK, 1,
+         ["PROBLEM the module refuses push: host secret @DIR@/push.secret: readable or "
+          "writable by group/others: a push ends in PAM_SERVICE_ERR",
+          "fix: chmod 0600 @DIR@/push.secret"],
+         absent=["@HOST_SECRET@", "relay @RELAY@ answers"], push_conf=PUSH_CONF,
+         host_secret_mode=0o640),
+    Case("push_unknown_host", PUSH_STACK, 1,
+         ["PROBLEM relay @RELAY@ does not know host_id " + UNKNOWN_HOST_ID +
+          " (HTTP 401 unknown_host): never added there, or removed",
+          "fix: on the relay: twostepd host add web1"],
+         absent=["@HOST_SECRET@"],
+         push_conf=PUSH_CONF.replace("@HOST_ID@", UNKNOWN_HOST_ID)),
+    Case("push_wrong_host_secret", PUSH_STACK, 1,
+         ["PROBLEM relay @RELAY@ refuses the host secret in @DIR@/push.secret (HTTP 401 "
+          "bad_signature)"],
+         absent=[WRONG_HOST_SECRET.split()[-1]], push_conf=PUSH_CONF,
+         host_secret=WRONG_HOST_SECRET),
+    Case("push_relay_stopped", PUSH_STACK.replace(" push ", " push failmode=totp "), 1,
+         ["PROBLEM relay @DEAD_RELAY@ unreachable (Couldn't connect to server: nothing accepts "
+          "connections there): with failmode=totp, the module falls back to asking for a code",
+          "fix: start twostepd (systemctl start twostepd) or correct relay in @DIR@/push.conf; "
+          "check the firewall"],
+         push_conf=PUSH_CONF.replace("@RELAY@", "@DEAD_RELAY@")),
+    # connect_timeout 2 + 3 s for the answer: the check must not hang.
+    Case("push_relay_hangs", PUSH_STACK, 1,
+         ["PROBLEM relay @HANGING_RELAY@ unreachable (Timeout was reached): with "
+          "failmode=secure, a push is refused",
+          "fix: check that relay in @DIR@/push.conf is the twostepd relay and read its log"],
+         push_conf=PUSH_CONF.replace("@RELAY@", "@HANGING_RELAY@"), max_seconds=8),
+    Case("push_conf_malformed", PUSH_STACK, 1,
+         ["PROBLEM the module refuses push: @DIR@/push.conf: line 2: unknown key: a push ends "
+          "in PAM_SERVICE_ERR", "fix: correct @DIR@/push.conf (twostep-push.conf(5)"],
+         absent=["relay @RELAY@ answers"],
+         push_conf="relay @RELAY@\nrelay_url @RELAY@\n" + PUSH_CONF.split("\n", 1)[1]),
+    Case("push_offline_failmode_safe", PUSH_STACK.replace(" push ", " push failmode=safe "), 0,
+         ["WARNING failmode=safe: while the relay is unreachable, push logins are let in "
+          "WITHOUT a second factor", "--offline: relay @DEAD_RELAY@ not contacted"],
+         absent=["unreachable ("],
+         push_conf=PUSH_CONF.replace("@RELAY@", "@DEAD_RELAY@"), args=["--offline"]),
 ]
+
+
+def write_push_files(case: Case, work: str, modules: str, sub) -> None:
+    """push.conf (0644), the host secret file (root's, case.host_secret_mode)
+    and the push client library where the module would load it."""
+    os.symlink(PUSH_LIBRARY, os.path.join(modules, "libtwostep-push.so"))
+    with open(os.path.join(work, "push.conf"), "w", encoding="ascii") as handle:
+        handle.write(sub(case.push_conf))
+    os.chmod(os.path.join(work, "push.conf"), 0o644)
+    fd = os.open(os.path.join(work, "push.secret"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(sub(case.host_secret))
+    os.chmod(os.path.join(work, "push.secret"), case.host_secret_mode)
+
+
+def device_line(tmp: str) -> str:
+    """A `device` line pinning a fresh test device (tests/device)."""
+    device = twostep_device.Device.create(os.path.join(tmp, "device.json"),
+                                          origin="https://approve.test", name="phone1")
+    return (f"device name=phone1 credential={device.state['credential_id']} "
+            f"key={twostep_device.b64u(device.credential_spki)} origin=https://approve.test "
+            f"counter=0 added={int(time.time())}")
+
+
+def start_relays(base: str):
+    """twostepd on loopback with one host, and a hanging fake relay; fills
+    PUSH_VALUES."""
+    relay = pushtest.Relay(TWOSTEPD, base)
+    relay.start()
+    hanging = fake_relay.FakeRelay("hang")
+    PUSH_VALUES.update({"@RELAY@": relay.url, "@HANGING_RELAY@": hanging.url,
+                        "@DEAD_RELAY@": "http://127.0.0.1:%d" % pushtest.free_port(),
+                        "@HOST_ID@": relay.host_id, "@HOST_SECRET@": relay.host_secret,
+                        "@DEVICE@": device_line(base)})
+    return relay, hanging
 
 
 def run_case(case: Case, base: str) -> Optional[str]:
@@ -217,7 +344,14 @@ def run_case(case: Case, base: str) -> Optional[str]:
     os.mkdir(modules)
     if case.module_present:
         open(os.path.join(modules, "pam_twostep.so"), "w").close()
-    sub = lambda text: text.replace("@DIR@", work)  # noqa: E731
+
+    def sub(text: str) -> str:
+        for name, value in PUSH_VALUES.items():
+            text = text.replace(name, value)
+        return text.replace("@DIR@", work)
+
+    if case.push_conf is not None:
+        write_push_files(case, work, modules, sub)
     for name, text in {"svc": case.stack, **case.files}.items():
         with open(os.path.join(pam_dir, name), "w", encoding="ascii") as handle:
             handle.write(sub(text))
@@ -236,13 +370,14 @@ def run_case(case: Case, base: str) -> Optional[str]:
         os.mkdir(secrets, 0o700)
         target = os.path.join(secrets, ME if not case.secret_link else "real")
         with open(target, "w", encoding="ascii") as handle:
-            handle.write(case.secret)
+            handle.write(sub(case.secret))
         os.chmod(target, case.secret_mode)
         if case.secret_link:
             os.symlink(target, os.path.join(secrets, ME))
         os.chmod(secrets, case.secrets_dir_mode)
     if case.user:
         argv += ["--user", ME]
+    argv += case.args
     env = dict(os.environ)
     if case.clock is None:
         argv.append("--no-clock")
@@ -255,9 +390,13 @@ def run_case(case: Case, base: str) -> Optional[str]:
                 handle.write(f"#!/bin/sh\n{body}\n")
             os.chmod(path, 0o755)
         env["PATH"] = fake + ":/usr/bin:/bin"
+    started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    took = time.monotonic() - started
     output = result.stdout + result.stderr
     problems = []
+    if took > case.max_seconds:
+        problems.append(f"took {took:.1f} s, more than {case.max_seconds} s")
     if result.returncode != case.expect_rc:
         problems.append(f"exit {result.returncode}, expected {case.expect_rc}")
     problems += [f"missing {sub(text)!r}" for text in case.expect if sub(text) not in output]
@@ -284,11 +423,19 @@ def main() -> int:
         os.makedirs("/run/sshd", 0o755)
         created_privsep = True
     base = tempfile.mkdtemp(prefix="twostep-check-test.")
+    push_ok = ROOT and PUSH_LIBRARY is not None and TWOSTEPD is not None
+    relays = ()
     failures = skipped = 0
     try:
+        if push_ok:
+            relays = start_relays(base)
         for case in CASES:
             if case.sshd is not None and not sshd_ok:
                 print(f"SKIP {case.name}: sshd -T needs root and openssh-server")
+                skipped += 1
+                continue
+            if case.push_conf is not None and not push_ok:
+                print(f"SKIP {case.name}: push needs root, libtwostep-push.so and twostepd")
                 skipped += 1
                 continue
             problem = run_case(case, base)
@@ -298,6 +445,8 @@ def main() -> int:
             else:
                 print(f"ok   {case.name}")
     finally:
+        for relay in relays:
+            relay.stop()
         shutil.rmtree(base, ignore_errors=True)
         # Left in place while any sshd runs (another test's may need it).
         if created_privsep and not sshd_running():
