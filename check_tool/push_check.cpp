@@ -10,7 +10,8 @@
 #include <filesystem>
 
 #include "checks.hpp"
-#include "relay_probe.hpp"
+#include "push_transport.hpp"
+#include "twostep_push.h"
 #include "twostep/push_login.hpp"
 
 namespace twostep::check {
@@ -170,9 +171,13 @@ void check_relay(const CheckOptions& options, const StackFacts& facts,
                  const push::HostSettings& settings, const SecretBytes& secret, Report& report) {
   const pam::Config& config = *facts.config;
   const std::string directory = std::filesystem::path(facts.module_path).parent_path().string();
-  auto library = load_push_library(directory);
-  if (!library) {
-    report.problem("the module cannot send a push: " + library.error().message + ": " +
+  // The module's own loader and transport, pointed at the module's directory.
+  push::HostSettings probe = settings;
+  probe.connect_timeout_s =
+      std::min(static_cast<std::uint32_t>(kMaxProbeConnectMs / 1000), settings.connect_timeout_s);
+  auto transport = pam::open_push_transport_in(directory, probe, secret.clone());
+  if (!transport) {
+    report.problem("the module cannot send a push: " + transport.error().message + ": " +
                        on_setup_error(config.failmode),
                    "install libtwostep-push.so next to pam_twostep.so (the package and "
                    "cmake --install put both there)");
@@ -184,13 +189,8 @@ void check_relay(const CheckOptions& options, const StackFacts& facts,
     report.note("--offline: relay " + settings.relay_url + " not contacted");
     return;
   }
-  RelayRequest request;
-  request.method = "GET";
-  request.path = kProbePath;
-  request.connect_timeout_ms =
-      std::min<long>(kMaxProbeConnectMs, static_cast<long>(settings.connect_timeout_s) * 1000);
-  request.total_timeout_ms = request.connect_timeout_ms + kProbeAnswerMs;
-  report_answer(config, settings, send_host_request(*library, settings, secret, request), report);
+  const long total_ms = static_cast<long>(probe.connect_timeout_s) * 1000 + kProbeAnswerMs;
+  report_answer(config, settings, (*transport)->request("GET", kProbePath, "", "", total_ms), report);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "twostep_push.h"
@@ -27,18 +28,15 @@ std::string own_directory() {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
-// Loaded once per process and never unloaded (libcurl and OpenSSL keep
-// process-wide state; the module itself is nodelete).
-Result<Library> load_library() {
+// Loaded once per process (per path) and never unloaded (libcurl and OpenSSL
+// keep process-wide state; the module itself is nodelete). `directory` ends
+// with '/'.
+Result<Library> load_library(const std::string& directory) {
   static std::mutex mutex;
-  static std::optional<Library> loaded;
+  static std::map<std::string, Library>* loaded = new std::map<std::string, Library>;  // never freed
   std::lock_guard lock(mutex);
-  if (loaded) return *loaded;
-  const std::string directory = own_directory();
-  if (directory.empty()) {
-    return make_error(ErrorCode::io, "cannot find the module's own directory");
-  }
   const std::string path = directory + TWOSTEP_PUSH_LIBRARY_NAME;
+  if (auto it = loaded->find(path); it != loaded->end()) return it->second;
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
@@ -54,7 +52,7 @@ Result<Library> load_library() {
     return make_error(ErrorCode::io, path + ": not a libtwostep-push of ABI version " +
                                          std::to_string(TWOSTEP_PUSH_ABI_VERSION));
   }
-  loaded = library;
+  loaded->emplace(path, library);
   return library;
 }
 
@@ -108,12 +106,24 @@ class LibraryTransport final : public PushTransport {
 
 }  // namespace
 
-Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
-                                                           SecretBytes host_secret) {
-  auto library = load_library();
+Result<std::unique_ptr<PushTransport>> open_push_transport_in(std::string directory,
+                                                              push::HostSettings settings,
+                                                              SecretBytes host_secret) {
+  if (directory.empty()) return make_error(ErrorCode::io, "no directory for the push client");
+  if (directory.back() != '/') directory += '/';
+  auto library = load_library(directory);
   if (!library) return library.error();
   return std::unique_ptr<PushTransport>(
       new LibraryTransport(*library, std::move(settings), std::move(host_secret)));
+}
+
+Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
+                                                           SecretBytes host_secret) {
+  const std::string directory = own_directory();
+  if (directory.empty()) {
+    return make_error(ErrorCode::io, "cannot find the module's own directory");
+  }
+  return open_push_transport_in(directory, std::move(settings), std::move(host_secret));
 }
 
 }  // namespace twostep::pam

@@ -34,5 +34,10 @@ inline constexpr std::size_t kMaxRelayResponse = 64 * 1024;
 // Opens libtwostep-push.so next to the module. Errors name the path and dlerror().
 Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
                                                            SecretBytes host_secret);
+// Opens DIRECTORY/libtwostep-push.so: twostep-check loads the file the module
+// would, from the directory libpam loads pam_twostep.so from.
+Result<std::unique_ptr<PushTransport>> open_push_transport_in(std::string directory,
+                                                              push::HostSettings settings,
+                                                              SecretBytes host_secret);
 
 }  // namespace twostep::pam
