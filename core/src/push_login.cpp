@@ -377,6 +377,9 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
   expect.origin = device->origin;
   expect.public_key_spki = device->public_key;
   expect.pinned_counter = device->sign_counter;
+  // Parsed once for the up to 100 checks of the wrong-number search below.
+  auto key = P256PublicKey::parse(device->public_key);
+  if (key) expect.public_key = &*key;
   const AssertionResult result = verify_assertion_b64u(
       expect, assertion.authenticator_data, assertion.client_data_json, assertion.signature);
   switch (result.failure) {
