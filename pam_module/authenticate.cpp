@@ -793,7 +793,11 @@ AuthStatus Authentication::run_push(const FileTarget& target, const std::string&
   }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(config_.push_timeout);
-  push::ChallengeRequest request{request_.user, request_.service, request_.rhost, request_.tty,
+  // What the relay shows and the digest covers: the same text on both sides.
+  push::ChallengeRequest request{push::relay_text(request_.user),
+                                 push::relay_text(request_.service),
+                                 push::relay_text(request_.rhost),
+                                 push::relay_text(request_.tty),
                                  push_devices_, *nonce,
                                  clock_() + static_cast<std::int64_t>(config_.push_timeout)};
   RelayClient relay(**transport, kRelayMargin);
@@ -847,9 +851,9 @@ AuthStatus Authentication::run_push(const FileTarget& target, const std::string&
   const auto& state = waited.state;
   switch (state.status) {
     case push::ChallengeStatus::approved: {
-      const push::ApprovalContext context{id,           *nonce,        settings->host_name,
-                                          request_.user, request_.service, request_.rhost,
-                                          request_.tty,  *number,      request.expires};
+      const push::ApprovalContext context{id,           *nonce,          settings->host_name,
+                                          request.user, request.service, request.rhost,
+                                          request.tty,  *number,         request.expires};
       return verify_approval(target, path, context, state);
     }
     case push::ChallengeStatus::denied:

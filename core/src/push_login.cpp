@@ -239,6 +239,15 @@ std::optional<std::string> parse_error_code(std::string_view body) {
   return code;
 }
 
+std::string relay_text(std::string_view value) {
+  std::string out(value);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return out;
+}
+
 std::string challenge_request_json(const ChallengeRequest& request) {
   json body = {{"user", request.user},     {"service", request.service},
                {"rhost", request.rhost},   {"tty", request.tty},

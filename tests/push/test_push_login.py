@@ -18,9 +18,9 @@ from pushtest import (Setup, check, finish, outcome, pending, totp, ORIGIN)
 PUSH_PROMPT = "Verification code, or Enter for a push: "
 
 
-def info_login(setup, service="twostep-push"):
+def info_login(setup, service="twostep-push", items=()):
     """sudo/su style: the number is shown at once; no keystroke after Enter."""
-    child = setup.login(service)
+    child = setup.login(service, items)
     child.expect_exact(PUSH_PROMPT)
     child.sendline("")
     child.expect(r"approve with the number (\d\d)\.")
@@ -81,6 +81,18 @@ def run(setup):
           "right number: logged in without another keystroke")
     counter = re.search(r"counter=(\d+)", setup.file_text()).group(1)
     check(counter == str(phone.state["counter"]), "the sign counter is recorded (%s)" % counter)
+
+    # --- a PAM_RHOST with control characters (an escape sequence) -----------
+    # The relay refuses control characters; the module sends '?' for each and
+    # signs over the same text, so the push still works and the phone never
+    # gets the escape.
+    child, number = info_login(setup, items=("rhost=198.51.100.7\x1b[2J\n",))
+    view = pending(phone)
+    check(view["rhost"] == "198.51.100.7?[2J?",
+          "the phone sees the address with '?' for control bytes: %r" % view["rhost"])
+    phone.approve(view["id"], number)
+    ok, text = outcome(child)
+    check(ok and "reason=approved" in text, "an odd PAM_RHOST still logs in by push")
 
     # --- wrong number --------------------------------------------------------
     child, number = info_login(setup)

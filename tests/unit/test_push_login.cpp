@@ -93,6 +93,12 @@ void test_relay_answers(void**) {
   assert_string_equal(body.c_str(),
                       R"({"devices":["AQID"],"expires":1764300090,"nonce":"nonce",)"
                       R"("rhost":"203.0.113.5","service":"sshd","tty":"ssh","user":"alice"})");
+  // PAM items as the relay takes them: control bytes become '?', the rest
+  // (UTF-8 included) is kept.
+  assert_string_equal(relay_text(std::string("10.0.0.1\x1b[2J\n\x7f\0x", 16)).c_str(),
+                      "10.0.0.1?[2J???x");
+  assert_string_equal(relay_text("pts/0 caf\xc3\xa9").c_str(), "pts/0 caf\xc3\xa9");
+  assert_string_equal(relay_text("").c_str(), "");
 }
 
 struct Fixture {
