@@ -202,6 +202,10 @@ Query parse_query(std::string_view query, std::initializer_list<std::string_view
   return q;
 }
 
+// Whose nonces (section 3 and 8.1): one namespace per host and per device key.
+std::string host_principal(std::string_view host_id) { return "host:" + std::string(host_id); }
+std::string device_principal(std::string_view key_id) { return "device:" + std::string(key_id); }
+
 // key=value for one audit line: bare if plain, else quoted with escapes,
 // so that no field can forge another field or another line.
 std::string log_value(std::string_view v) {
@@ -328,18 +332,15 @@ Outcome RelayService::handle(const HttpRequest& r) {
     auto auth = authenticate_host(r, path, query, !create);
     if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
     const auto& host = std::get<HostRecord>(auth);
-    if (create) {
-      const std::string principal = "host:" + host.host_id;
-      if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
-        return settle_nonce(
-            error_response(429, "rate_limited", "too many requests from this host", wait),
-            principal, r);
-      }
-      if (!query.empty()) return settle_nonce(bad_request("no query parameters here"), principal, r);
-      return settle_nonce(create_challenge(host, r), principal, r);
-    }
     if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
-      return error_response(429, "rate_limited", "too many requests from this host", wait);
+      const auto limited =
+          error_response(429, "rate_limited", "too many requests from this host", wait);
+      return create ? settle_nonce(limited, host_principal(host.host_id), r) : limited;
+    }
+    if (create) {
+      Outcome out = query.empty() ? create_challenge(host, r)
+                                  : Outcome(bad_request("no query parameters here"));
+      return settle_nonce(std::move(out), host_principal(host.host_id), r);
     }
     if (!is_b64u_id(seg[2], 22)) return not_found();
     if (r.method == "GET") return get_challenge(host, seg[2], query);
@@ -381,7 +382,7 @@ Outcome RelayService::handle(const HttpRequest& r) {
     } else {
       out = device_request(dev, r, seg, query);
     }
-    return decision ? settle_nonce(std::move(out), "device:" + r.auth_device, r) : out;
+    return decision ? settle_nonce(std::move(out), device_principal(r.auth_device), r) : out;
   }
   return not_found();
 }
@@ -439,10 +440,7 @@ std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const Htt
     return error_response(401, "bad_signature", "the signature does not verify");
   }
   if (remember_nonce) {
-    auto fresh =
-        store_.remember_nonce("host:" + host->host_id, r.auth_nonce, now, config_.nonce_ttl);
-    if (!fresh) return store_error(fresh.error());
-    if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+    if (auto refused = nonce_refusal(host_principal(host->host_id), r)) return *refused;
   }
   return std::move(host.value());
 }
@@ -473,12 +471,17 @@ std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_
     return error_response(401, "bad_signature", "the signature does not verify");
   }
   if (remember_nonce) {
-    auto fresh =
-        store_.remember_nonce("device:" + r.auth_device, r.auth_nonce, now, config_.nonce_ttl);
-    if (!fresh) return store_error(fresh.error());
-    if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+    if (auto refused = nonce_refusal(device_principal(r.auth_device), r)) return *refused;
   }
   return DeviceAuth{std::move(records.value()), r.auth_device};
+}
+
+std::optional<HttpResponse> RelayService::nonce_refusal(const std::string& principal,
+                                                        const HttpRequest& r) {
+  auto fresh = store_.remember_nonce(principal, r.auth_nonce, now_(), config_.nonce_ttl);
+  if (!fresh) return store_error(fresh.error());
+  if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  return std::nullopt;
 }
 
 ChangeRecords RelayService::records_for(const std::string& principal, const HttpRequest& r) {
@@ -493,9 +496,7 @@ Outcome RelayService::settle_nonce(Outcome outcome, const std::string& principal
                                    const HttpRequest& r) {
   const auto* response = std::get_if<HttpResponse>(&outcome);
   if (response == nullptr || response->status < 400) return outcome;  // committed with it
-  auto fresh = store_.remember_nonce(principal, r.auth_nonce, now_(), config_.nonce_ttl);
-  if (!fresh) return store_error(fresh.error());
-  if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
+  if (auto refused = nonce_refusal(principal, r)) return *refused;
   return outcome;
 }
 
@@ -536,7 +537,7 @@ Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest
   NewChallenge nc{crypto::random_id(), host.host_id, *user,  *service, *rhost,
                   *tty,                std::move(creds), *nonce, exp};
   const std::int64_t started = wall_ms();
-  ChangeRecords records = records_for("host:" + host.host_id, r);
+  ChangeRecords records = records_for(host_principal(host.host_id), r);
   ChallengeRecord shown;  // what the audit event names
   shown.challenge_id = nc.challenge_id;
   shown.host_name = host.name;
@@ -933,10 +934,8 @@ Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, cons
         assertion->client_data_json, assertion->signature, config_.approver_origin);
     if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
   }
-  const ChallengeStatus status = decision == Decision::approve ? ChallengeStatus::approved
-                                 : decision == Decision::deny  ? ChallengeStatus::denied
-                                                               : ChallengeStatus::reported;
-  ChangeRecords records = records_for("device:" + auth.api_key_id, r);
+  const ChallengeStatus status = status_of(decision);
+  ChangeRecords records = records_for(device_principal(auth.api_key_id), r);
   records.audit.push_back(audit_event("challenge_decided", &c.value(), "", "", device.name,
                                       to_string(status), decision_ms(*c, false)));
   if (decision == Decision::report) {

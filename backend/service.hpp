@@ -115,6 +115,8 @@ class RelayService {
   // answer), the nonce is remembered now, and a seen one answers
   // replayed_nonce instead.
   Outcome settle_nonce(Outcome outcome, const std::string& principal, const HttpRequest& r);
+  // Remembers the request's nonce now: the refusal if seen (or the store failed).
+  std::optional<HttpResponse> nonce_refusal(const std::string& principal, const HttpRequest& r);
   ChangeRecords records_for(const std::string& principal, const HttpRequest& r);
 
   Outcome create_challenge(const HostRecord& host, const HttpRequest& r);

@@ -43,6 +43,15 @@ const char* to_string(ChallengeStatus status) noexcept {
   return "pending";
 }
 
+ChallengeStatus status_of(Decision decision) noexcept {
+  switch (decision) {
+    case Decision::approve: return ChallengeStatus::approved;
+    case Decision::deny: return ChallengeStatus::denied;
+    case Decision::report: break;
+  }
+  return ChallengeStatus::reported;
+}
+
 std::optional<ChallengeStatus> challenge_status_from(std::string_view text) noexcept {
   for (auto s : {ChallengeStatus::pending, ChallengeStatus::approved, ChallengeStatus::denied,
                  ChallengeStatus::reported, ChallengeStatus::expired, ChallengeStatus::cancelled}) {

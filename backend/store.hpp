@@ -190,6 +190,8 @@ struct CreatedChallenge {
 };
 
 enum class Decision { approve, deny, report };
+// The status a decision leaves its challenge in.
+ChallengeStatus status_of(Decision decision) noexcept;
 
 struct AuditEvent {
   std::int64_t seq = 0;  // assigned by the store

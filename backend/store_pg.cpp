@@ -1044,9 +1044,7 @@ class PgStore final : public Store {
           }
           auto d = find_device_in(s, device_id);
           if (!d) return d.error();
-          const ChallengeStatus status = decision == Decision::approve ? ChallengeStatus::approved
-                                         : decision == Decision::deny  ? ChallengeStatus::denied
-                                                                       : ChallengeStatus::reported;
+          const ChallengeStatus status = status_of(decision);
           const bool with_assertion = decision == Decision::approve && assertion.has_value();
           Params p;
           p.text(to_string(status)).int8(now).text(d->device_id).text(d->name)

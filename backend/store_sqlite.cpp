@@ -794,9 +794,7 @@ class SqliteStore final : public Store {
     }
     auto d = find_device_locked(device_id);
     if (!d) return d.error();
-    const ChallengeStatus status = decision == Decision::approve ? ChallengeStatus::approved
-                                   : decision == Decision::deny  ? ChallengeStatus::denied
-                                                                 : ChallengeStatus::reported;
+    const ChallengeStatus status = status_of(decision);
     const bool with_assertion = decision == Decision::approve && assertion.has_value();
     Stmt s(cache_, "UPDATE challenges SET status=?, decided_at=?, decided_by=?, decided_by_name=?, "
                  "decided_credential=?, a_credential_id=?, a_authenticator_data=?, "
