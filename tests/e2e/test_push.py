@@ -24,10 +24,9 @@ import harness as h
 from test_sudo import install_sudoers_dropin
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
-from pushtest import Relay, ORIGIN, HOST_NAME, pair_device, spawn_enroll_push  # noqa: E402
+from pushtest import Relay, ORIGIN, HOST_NAME, PUSH_PROMPT, pair_device, spawn_enroll_push  # noqa: E402
 import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
 
-PUSH_PROMPT = "Verification code, or Enter for a push: "
 MARKER = "e2e-42-ok"
 
 

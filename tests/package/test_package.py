@@ -76,7 +76,7 @@ PUSH_CONF = f"{CONFIG_DIR}/push.conf"
 PUSH_SECRET = f"{CONFIG_DIR}/push.secret"
 PUSH_HOST = "pkgtest"
 PHONE = "Pixel 8"
-PUSH_PROMPT = "Verification code, or Enter for a push: "
+PUSH_PROMPT = pushtest.PUSH_PROMPT
 LOGIN_MARKER = "e2e-42-ok"
 # Left by dpkg/pam-auth-update/deb-systemd-helper if a maintainer script is wrong.
 FOOTPRINTS = [PROFILE, STATE_DIR, CONFIG_DIR,

@@ -23,6 +23,8 @@ import twostep_device  # noqa: E402
 
 ORIGIN = "https://approve.test"
 HOST_NAME = "web1"
+# The module's first prompt when push is on (pam_twostep(8), "What users see").
+PUSH_PROMPT = "Verification code, or Enter for a push: "
 FAILURES = []
 
 
@@ -198,6 +200,15 @@ class Setup:
         if os.environ.get("PUSHTEST_VERBOSE"):
             child.logfile_read = sys.stdout
         return child
+
+    def push_login(self, service, items=()):
+        """A sudo/su-style push login up to its number (shown at once, no
+        keystroke after Enter): (the login, the number)."""
+        child = self.login(service, items)
+        child.expect_exact(PUSH_PROMPT)
+        child.sendline("")
+        child.expect(r"approve with the number (\d\d)\.")
+        return child, int(child.match.group(1))
 
     def file_text(self):
         with open(self.secret_file) as f:

@@ -16,9 +16,7 @@ import pexpect
 
 from pushtest import twostep_device as td  # noqa: E402 (pushtest puts tests/device on the path)
 from fake_relay import FakeRelay
-from pushtest import Setup, check, finish, outcome, totp, free_port, HOST_NAME
-
-PUSH_PROMPT = "Verification code, or Enter for a push: "
+from pushtest import Setup, check, finish, outcome, totp, free_port, HOST_NAME, PUSH_PROMPT
 
 
 def digest_for(request, cid, number, **bend):
@@ -26,14 +24,6 @@ def digest_for(request, cid, number, **bend):
     f.update(bend)
     return td.approval_digest(f["id"], f["nonce"], f.get("host", HOST_NAME), f["user"],
                               f["service"], f["rhost"], f["tty"], number, f["expires"])
-
-
-def start_push(setup, service):
-    child = setup.login(service)
-    child.expect_exact(PUSH_PROMPT)
-    child.sendline("")
-    child.expect(r"approve with the number (\d\d)\.")
-    return child, int(child.match.group(1))
 
 
 def main():
@@ -58,7 +48,7 @@ def main():
 
         # Sanity: the fake relay with a genuine approval lets the user in, so
         # the refusals below are refusals of the bent parts only.
-        child, number = start_push(setup, "fake")
+        child, number = setup.push_login("fake")
         cid, req = fake.wait_challenge()
         genuine = phone.assertion(digest_for(req, cid, number))
         fake.set_assertion(cid, genuine)
@@ -81,7 +71,7 @@ def main():
              lambda req, cid, n: phone.assertion(digest_for(req, cid, n), counter=1)),
         ]
         for reason, what, make in cases:
-            child, number = start_push(setup, "fake")
+            child, number = setup.push_login("fake")
             cid, req = fake.wait_challenge()
             fake.set_assertion(cid, make(req, cid, number))
             ok, text = outcome(child)

@@ -13,19 +13,7 @@ import time
 
 import pexpect
 
-from pushtest import (Setup, check, finish, outcome, pending, totp, ORIGIN)
-
-PUSH_PROMPT = "Verification code, or Enter for a push: "
-
-
-def info_login(setup, service="twostep-push", items=()):
-    """sudo/su style: the number is shown at once; no keystroke after Enter."""
-    child = setup.login(service, items)
-    child.expect_exact(PUSH_PROMPT)
-    child.sendline("")
-    child.expect(r"approve with the number (\d\d)\.")
-    return child, int(child.match.group(1))
-
+from pushtest import (Setup, check, finish, outcome, pending, totp, ORIGIN, PUSH_PROMPT)
 
 def main():
     if os.geteuid() != 0:
@@ -73,7 +61,7 @@ def run(setup):
     setup.service("sshd", "push_timeout=8")
 
     # --- right number, sudo/su style ----------------------------------------
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     view = pending(phone)
     phone.approve(view["id"], number)
     ok, text = outcome(child)
@@ -86,7 +74,7 @@ def run(setup):
     # The relay refuses control characters; the module sends '?' for each and
     # signs over the same text, so the push still works and the phone never
     # gets the escape.
-    child, number = info_login(setup, items=("rhost=198.51.100.7\x1b[2J\n",))
+    child, number = setup.push_login("twostep-push", items=("rhost=198.51.100.7\x1b[2J\n",))
     view = pending(phone)
     check(view["rhost"] == "198.51.100.7?[2J?",
           "the phone sees the address with '?' for control bytes: %r" % view["rhost"])
@@ -95,13 +83,13 @@ def run(setup):
     check(ok and "reason=approved" in text, "an odd PAM_RHOST still logs in by push")
 
     # --- wrong number --------------------------------------------------------
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     phone.approve(pending(phone)["id"], (number + 1) % 100)
     ok, text = outcome(child)
     check(not ok and "reason=wrong_number" in text, "wrong number: refused (wrong_number)")
 
     # --- deny ----------------------------------------------------------------
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     phone.deny(pending(phone)["id"])
     ok, text = outcome(child)
     check(not ok and "reason=denied" in text, "deny: refused")
@@ -132,7 +120,7 @@ def run(setup):
 
     # --- no answer: refused at the timeout -----------------------------------
     started = time.time()
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     ok, text = outcome(child)
     took = time.time() - started
     check(not ok and "reason=timeout" in text and 7 <= took <= 8 + 5,
@@ -141,7 +129,7 @@ def run(setup):
 
     # --- the relay as adversary (through the real relay) ----------------------
     stranger = setup.new_device("Stranger")  # registered at the relay? not pinned here
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     view = pending(phone)
     # A valid assertion, right number, but signed with a key that is not pinned.
     phone.approve(view["id"], number, key=stranger.credential_key) if False else None
@@ -150,7 +138,7 @@ def run(setup):
     check(not ok and "reason=replayed" in text, "an assertion whose counter went backwards: refused")
 
     # --- report: refused, and the next push is blocked -----------------------
-    child, number = info_login(setup)
+    child, number = setup.push_login("twostep-push")
     phone.report(pending(phone)["id"])
     ok, text = outcome(child)
     check(not ok and "reason=reported" in text, "report: refused")

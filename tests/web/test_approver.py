@@ -30,10 +30,9 @@ import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "push"))
-from pushtest import (HOST_NAME, Setup, check, finish, outcome, pairing_url, totp)  # noqa: E402
+from pushtest import (HOST_NAME, PUSH_PROMPT, Setup, check, finish, outcome, pairing_url, totp)  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-PUSH_PROMPT = "Verification code, or Enter for a push: "
 NUMBER = r"approve with the number (\d\d)"
 
 

@@ -28,13 +28,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "push"))
 try:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives import serialization
-    from pushtest import Setup, outcome, pending
+    from pushtest import Setup, outcome, pending, PUSH_PROMPT
     import twostep_device as td
 except ImportError as e:
     print("SKIP: %s (install python3-cryptography)" % e)
     sys.exit(77)
-
-PUSH_PROMPT = "Verification code, or Enter for a push: "
 
 
 class Capture(http.server.BaseHTTPRequestHandler):
