@@ -1,6 +1,6 @@
 // The relay's only window onto cryptography: encodings, hashes, request
 // signatures and the early assertion check. A thin seam over the pure
-// functions of twostep::push (core/include/twostep/push_protocol.hpp), in the
+// functions of twostep::push (core/push/include/twostep/push_protocol.hpp), in the
 // relay's own terms (std::string bytes), so that the daemon's code does not
 // depend on how they are implemented.
 #pragma once

@@ -233,7 +233,7 @@ int run_push(const Session& session) {
 
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options.pairing_timeout);
-  std::optional<push::PairingRegistration> registration;
+  std::optional<push::PairingProofInput> registration;
   std::string proof;
   while (!registration) {
     if (interrupted()) return report_interrupted(console);

@@ -1,5 +1,5 @@
 // The relay's answers as the module and twostep-enroll read them
-// (core/src/push_login.cpp, docs/protocol.md sections 2, 4, 6, 7), and an
+// (core/push/src/push_login.cpp, docs/protocol.md sections 2, 4, 6, 7), and an
 // approval from such an answer checked against pinned devices. A compromised
 // relay controls every byte here.
 //
@@ -127,7 +127,7 @@ void check_state(const ChallengeState& state, const json& dom) {
   FUZZ_CHECK(status.has_value());
   constexpr std::string_view kNames[] = {"pending", "approved", "denied", "reported", "expired", "cancelled"};
   FUZZ_CHECK(*status == kNames[static_cast<int>(state.status)]);
-  FUZZ_CHECK(state.assertion.has_value() == (state.status == ChallengeStatus::approved));
+  FUZZ_CHECK(state.assertion.has_value() == (state.status == RelayStatus::approved));
   FUZZ_CHECK(state.device_name.size() <= 256);
   if (!state.device_name.empty()) FUZZ_CHECK(dom_string(dom.at("device"), "name") == state.device_name);
   if (!state.assertion) return;
@@ -141,7 +141,7 @@ void check_state(const ChallengeState& state, const json& dom) {
   FUZZ_CHECK(dom_string(wire, "signature") == a.signature);
 }
 
-void check_registration(const Result<std::optional<PairingRegistration>>& parsed, const json& dom,
+void check_registration(const Result<std::optional<PairingProofInput>>& parsed, const json& dom,
                         const std::string& proof) {
   check_refusal(parsed);
   if (!parsed) return;
@@ -151,7 +151,7 @@ void check_registration(const Result<std::optional<PairingRegistration>>& parsed
     FUZZ_CHECK(proof == "untouched");
     return;
   }
-  const PairingRegistration& reg = *parsed.value();
+  const PairingProofInput& reg = *parsed.value();
   FUZZ_CHECK(dom_string(dom, "status") == "registered");
   FUZZ_CHECK(!reg.name.empty() && reg.name.size() <= kMaxDeviceNameLength);
   FUZZ_CHECK(!reg.credential_id.empty() && reg.credential_id.size() <= kMaxCredentialIdBytes);

@@ -4,7 +4,7 @@ twostep_fuzzer(fuzz_native_parser fuzz_native_parser.cpp)
 twostep_fuzzer(fuzz_ga_parser fuzz_ga_parser.cpp)
 twostep_fuzzer(fuzz_otpauth_uri fuzz_otpauth_uri.cpp)
 twostep_fuzzer(fuzz_webauthn_assertion fuzz_webauthn_assertion.cpp)
-# The host side of push (core/src/push_login.cpp): push.conf, and the relay's
+# The host side of push (core/push/src/push_login.cpp): push.conf, and the relay's
 # answers with the approvals in them (the phone's signer from tests/unit).
 twostep_fuzzer(fuzz_push_config fuzz_push_config.cpp)
 twostep_fuzzer(fuzz_relay_answer fuzz_relay_answer.cpp)

@@ -850,23 +850,23 @@ AuthStatus Authentication::run_push(const FileTarget& target, const std::string&
   }
   const auto& state = waited.state;
   switch (state.status) {
-    case push::ChallengeStatus::approved: {
+    case push::RelayStatus::approved: {
       const push::ApprovalContext context{id,           *nonce,          settings->host_name,
                                           request.user, request.service, request.rhost,
                                           request.tty,  *number,         request.expires};
       return verify_approval(target, path, context, state);
     }
-    case push::ChallengeStatus::denied:
+    case push::RelayStatus::denied:
       conversation_.show_error("The login was denied on the phone.");
       return audit_.finish_push(AuthStatus::auth_failed, "rejected", "denied", state.device_name);
-    case push::ChallengeStatus::reported:
+    case push::RelayStatus::reported:
       conversation_.show_error("The login was reported on the phone.");
       return audit_.finish_push(AuthStatus::auth_failed, "rejected", "reported",
                                 state.device_name);
-    case push::ChallengeStatus::expired:
+    case push::RelayStatus::expired:
       return audit_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", state.device_name);
-    case push::ChallengeStatus::cancelled:
-    case push::ChallengeStatus::pending:
+    case push::RelayStatus::cancelled:
+    case push::RelayStatus::pending:
       break;
   }
   return audit_.finish_push(AuthStatus::auth_failed, "rejected", "cancelled", state.device_name);

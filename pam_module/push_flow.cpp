@@ -74,7 +74,7 @@ WaitReply RelayClient::wait(const std::string& id, steady_clock::time_point dead
         reply.message = "garbage answer to wait: " + state.error().message;
         return reply;
       }
-      if (state->status != push::ChallengeStatus::pending) {
+      if (state->status != push::RelayStatus::pending) {
         reply.reply = RelayReply::ok;
         reply.state = std::move(*state);
         return reply;

@@ -17,7 +17,7 @@ enum class RelayReply { ok, refused, unavailable };
 
 struct CreateReply {
   RelayReply reply = RelayReply::unavailable;
-  push::CreatedChallenge challenge;
+  push::IssuedChallenge challenge;
   std::string error;    // refused: the relay's error code (push_blocked, cooldown, ...)
   std::string message;  // unavailable: why (for the log)
 };

@@ -138,7 +138,7 @@ json check(const json& c) {
     out["digest_hex"] = hex(must(approval_digest(ctx)));
   } else if (kind == "pairing") {
     const SecretBytes secret = secret_of(c, "secret");
-    PairingRegistration reg;
+    PairingProofInput reg;
     reg.pairing_id = c.at("pairing_id").get<std::string>();
     const json& body = c.at("registration");
     reg.name = body.at("name").get<std::string>();

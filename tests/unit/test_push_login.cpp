@@ -1,4 +1,4 @@
-// The host side of push (core/include/twostep/push_login.hpp): push.conf
+// The host side of push (core/push/include/twostep/push_login.hpp): push.conf
 // parsing, relay answers, and verify_push_approval against pinned devices.
 #include <string>
 #include <string_view>
@@ -66,7 +66,7 @@ void test_relay_answers(void**) {
   assert_false(parse_challenge_created("<html>").ok());
   auto pending = parse_challenge_state(R"({"id":"a","status":"pending","extra":[1]})");
   assert_true(pending.ok());
-  assert_int_equal(pending->status, ChallengeStatus::pending);
+  assert_int_equal(pending->status, RelayStatus::pending);
   auto denied = parse_challenge_state(R"({"status":"denied","device":{"name":"Pixel 8"}})");
   assert_true(denied.ok());
   assert_string_equal(denied->device_name.c_str(), "Pixel 8");

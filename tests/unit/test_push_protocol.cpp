@@ -473,8 +473,8 @@ SecretBytes example_pairing_secret() {
   return s;
 }
 
-PairingRegistration example_registration() {
-  PairingRegistration reg;
+PairingProofInput example_registration() {
+  PairingProofInput reg;
   reg.pairing_id = "UGFpcmluZ0lkUGFpcmluZ0lk";
   reg.name = "Pixel 8";
   reg.credential_id = {1, 2, 3, 4, 5};
@@ -491,10 +491,10 @@ void test_pairing_proof_known_answer_and_tamper(void**) {
   assert_string_equal(text.c_str(), "Bb2FPsievD4I4OWLgC2Wps-sDH-m_9Zh5z3ITWE8z-M");
   assert_int_equal(must(verify_pairing_proof(s, example_registration(), text)), SignatureVerdict::valid);
 
-  const auto rejected = [&](const PairingRegistration& reg) {
+  const auto rejected = [&](const PairingProofInput& reg) {
     assert_int_equal(must(verify_pairing_proof(s, reg, text)), SignatureVerdict::bad_signature);
   };
-  PairingRegistration reg = example_registration();
+  PairingProofInput reg = example_registration();
   reg.pairing_id += "x"; rejected(reg);
   reg = example_registration(); reg.name = "Pixel 9"; rejected(reg);
   reg = example_registration(); reg.credential_id.push_back(6); rejected(reg);
@@ -511,7 +511,7 @@ void test_pairing_proof_known_answer_and_tamper(void**) {
 
 void test_comparison_code(void**) {
   const SecretBytes s = example_pairing_secret();
-  const PairingRegistration reg = example_registration();
+  const PairingProofInput reg = example_registration();
   auto code = comparison_code(s, reg.credential_spki, reg.api_spki);
   assert_true(code.ok());
   assert_string_equal(code->c_str(), "575532");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -59,9 +60,38 @@ std::uint32_t total_failure_ceiling(const RateLimit& limit) noexcept;
 // the file never holds attacker-chosen text. "" (local logins) has a tag too.
 std::string rate_limit_source(std::string_view rhost);
 
+// One attempt at a typed code, whichever method it is for: the rate limit,
+// then the parse, then each checker in order; the first that accepts wins,
+// a replay or no match at all records one failure. The PAM module's methods
+// (code, backup code) each contribute their checker.
+inline constexpr unsigned kBackupCodeDigits = 8;
+
+struct TypedCodeText {
+  SecretBytes text;     // the digits, normalised (whitespace removed)
+  unsigned digits = 0;
+};
+enum class CodeCheck { accepted, replayed, no_match };
+// A checker sets outcome.method (and token_index, state_changed) when it
+// accepts; it may set outcome.clock_skew_seconds as a hint when it does not.
+using CodeChecker = CodeCheck (*)(Enrollment& enrollment, const TypedCodeText& code,
+                                  std::int64_t now, const VerifyOptions& options,
+                                  VerifyOutcome& outcome);
+VerifyOutcome verify_typed_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
+                                const VerifyOptions& options,
+                                std::span<const CodeChecker> checkers);
+
+// TOTP and HOTP: every token, within the window; updates replay floors and
+// HOTP counters. Constant work per token and step (otp_generator).
+CodeCheck check_token_code(Enrollment& enrollment, const TypedCodeText& code, std::int64_t now,
+                           const VerifyOptions& options, VerifyOutcome& outcome);
+// Backup codes (8 digits): every stored code is compared; a match is removed.
+CodeCheck check_backup_code(Enrollment& enrollment, const TypedCodeText& code, std::int64_t now,
+                            const VerifyOptions& options, VerifyOutcome& outcome);
+
 // Verifies `typed` (whitespace ignored) against every token and then the
-// backup codes, at Unix time `now`. Updates replay floors, HOTP counters,
-// rate-limit failures and removes a used backup code in `enrollment`.
+// backup codes, at Unix time `now` (verify_typed_code with both checkers).
+// Updates replay floors, HOTP counters, rate-limit failures and removes a
+// used backup code in `enrollment`.
 VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed,
                           std::int64_t now, const VerifyOptions& options = {});
 
@@ -85,7 +115,6 @@ bool record_recent_login(Enrollment& enrollment, std::string_view rhost, std::in
 // Backup codes: `count` fresh 8-digit codes (CSPRNG). Returns the plain
 // codes to show once; `enrollment.backup_codes` gets them hashed (native) or
 // plain (google_authenticator_style).
-inline constexpr unsigned kBackupCodeDigits = 8;
 Result<std::vector<SecretBytes>> generate_backup_codes(Enrollment& enrollment,
                                                        std::size_t count,
                                                        bool store_plain);

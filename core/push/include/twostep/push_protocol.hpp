@@ -18,14 +18,17 @@
 #include <string_view>
 #include <vector>
 
+#include "twostep/base64url.hpp"
+#include "twostep/enrollment.hpp"
 #include "twostep/result.hpp"
 #include "twostep/secret.hpp"
+#include "twostep/web_origin.hpp"
 
 struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace twostep::push {
 
-using Bytes = std::vector<std::uint8_t>;
+using twostep::Bytes;
 using Digest = std::array<std::uint8_t, 32>;  // SHA-256 / HMAC-SHA256 output
 
 inline std::span<const std::uint8_t> as_bytes(std::string_view text) noexcept {
@@ -35,18 +38,12 @@ inline std::span<const std::uint8_t> as_bytes(std::string_view text) noexcept {
 // ---------------------------------------------------------------------------
 // Section 2: b64u and lp()
 
-// base64url without padding (RFC 4648 §5).
-std::string b64u_encode(std::span<const std::uint8_t> bytes);
-// The same into wiping memory, for secrets shown once (twostepd host add).
-SecretBytes b64u_encode_secret(std::span<const std::uint8_t> bytes);
-
-// Strict decoder: refuses padding, whitespace, any non-alphabet character, an
-// impossible length (n % 4 == 1) and non-zero unused trailing bits, so every
-// byte string has exactly one accepted text. Empty text decodes to no bytes.
-// More than max_bytes decoded bytes is too_large (checked before decoding).
-Result<Bytes> b64u_decode(std::string_view text, std::size_t max_bytes);
-// The same, into wiping memory (host secrets, pairing secret S, confirm token K).
-Result<SecretBytes> b64u_decode_secret(std::string_view text, std::size_t max_bytes);
+// base64url (twostep/base64url.hpp), named here as the protocol uses it.
+using twostep::b64u_decode;
+using twostep::b64u_decode_secret;
+using twostep::b64u_encode;
+using twostep::b64u_encode_secret;
+using twostep::is_b64u_of_size;
 
 // Appends lp(field): 4-byte big-endian length, then the bytes. Fields of
 // 2^32 bytes or more cannot be encoded: invalid_argument.
@@ -55,10 +52,6 @@ inline Status append_lp(Bytes& out, std::string_view field) { return append_lp(o
 
 Result<Digest> sha256(std::span<const std::uint8_t> bytes);
 Result<Digest> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> message);
-
-// Identifiers made by the relay and nonces: strict b64u of exactly `bytes`
-// bytes (bytes <= 1024; larger is always false).
-bool is_b64u_of_size(std::string_view text, std::size_t bytes) noexcept;
 
 // b64u of `bytes` fresh random bytes (1..1024) from the OS CSPRNG: relay ids
 // (kIdBytes), request nonces (kNonceBytes), the module's challenge nonce (32).
@@ -118,7 +111,7 @@ Result<SignatureVerdict> verify_host_request(const SecretBytes& host_secret,
 // ---------------------------------------------------------------------------
 // P-256 public keys (SPKI DER), device API keys and WebAuthn credentials
 
-inline constexpr std::size_t kP256SpkiBytes = 91;  // uncompressed point, named curve
+inline constexpr std::size_t kP256SpkiBytes = kDeviceKeyBytes;  // uncompressed point, named curve
 
 // b64u of the first 16 bytes of SHA-256(SPKI DER) (8.1): X-Twostep-Device.
 // Only hashes: validate a new key with check_p256_spki when it is registered.
@@ -201,7 +194,7 @@ Result<unsigned> random_approval_number();
 // ---------------------------------------------------------------------------
 // Section 7: pairing
 
-struct PairingRegistration {
+struct PairingProofInput {
   std::string pairing_id;
   std::string name;           // the device's name, UTF-8
   Bytes credential_id;        // decoded bytes
@@ -213,10 +206,10 @@ inline constexpr std::size_t kPairingSecretBytes = 32;  // S and K
 
 // HMAC-SHA256(S, "twostep-pair-v1" || lp(pairing id) || lp(name) ||
 // lp(credential id) || lp(credential SPKI) || lp(api SPKI)).
-Result<Digest> pairing_proof(const SecretBytes& pairing_secret, const PairingRegistration& reg);
+Result<Digest> pairing_proof(const SecretBytes& pairing_secret, const PairingProofInput& reg);
 // Recomputes the proof and compares in constant time.
 Result<SignatureVerdict> verify_pairing_proof(const SecretBytes& pairing_secret,
-                                              const PairingRegistration& reg,
+                                              const PairingProofInput& reg,
                                               std::string_view proof_b64u);
 
 // Six digits: first 4 bytes of HMAC-SHA256(S, "twostep-compare-v1" ||
@@ -232,15 +225,14 @@ inline constexpr std::size_t kMaxClientDataJson = 4096;
 inline constexpr std::size_t kMinAuthenticatorData = 37;
 inline constexpr std::size_t kMaxAuthenticatorData = 1024;
 inline constexpr std::size_t kMaxDerSignature = 72;
-inline constexpr std::size_t kMaxOrigin = 255;
+inline constexpr std::size_t kMaxOrigin = kMaxWebOrigin;
 inline constexpr std::uint8_t kFlagUserPresent = 0x01;
 inline constexpr std::uint8_t kFlagUserVerified = 0x04;
 
-// The RP ID of an approver origin: its host. Accepts "https://HOST[:PORT]"
-// and, for local development, "http://localhost[:PORT]"; HOST is a lower-case
-// DNS name (letters, digits, '-', '.'), no IP literals, no path, no trailing
-// '/'. malformed otherwise.
-Result<std::string> rp_id_from_origin(std::string_view origin);
+// The RP ID of an approver origin: its host (twostep/web_origin.hpp).
+inline Result<std::string> rp_id_from_origin(std::string_view origin) {
+  return host_of_web_origin(origin);
+}
 
 enum class AssertionFailure {
   none,                  // accepted

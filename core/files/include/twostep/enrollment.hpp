@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,13 @@ inline constexpr std::size_t kMaxDevices = 16;             // protocol 4.1: 1..1
 inline constexpr std::size_t kMaxDeviceNameLength = 64;    // bytes, UTF-8 (protocol 8.2)
 inline constexpr std::size_t kMaxCredentialIdBytes = 1023; // WebAuthn's own cap
 inline constexpr std::size_t kMaxDeviceOriginLength = 255;
+
+// The shape of a pinned key: the 91-byte SPKI DER of an uncompressed P-256
+// point, its fixed prefix compared byte for byte. Whether the point lies on
+// the curve is checked where the key is used (push, P256PublicKey), which
+// fails closed, so reading a file needs no elliptic-curve code.
+inline constexpr std::size_t kDeviceKeyBytes = 91;
+bool has_p256_spki_shape(std::span<const std::uint8_t> spki) noexcept;
 
 struct Device {
   std::string name;                       // 1..64 bytes UTF-8, unique in the file

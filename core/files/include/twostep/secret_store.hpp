@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "twostep/result.hpp"
@@ -48,6 +50,53 @@ enum class ExistingFileCheck {
 // Errors: unsafe_file (message names the directory and why), not_found (a
 // directory is missing), io.
 Status check_secret_directories(const std::string& path, const FileExpectations& expectations);
+
+// ---- One login's pass over one file (pam_twostep) ----------------------------
+
+// A secret file read once: its directory (walked once, strict modes) and the
+// file descriptor stay open, so the locked update needs no second walk and,
+// when nothing changed in between, no second read or parse.
+class SecretFileSnapshot {
+ public:
+  struct State;  // opaque
+  explicit SecretFileSnapshot(std::unique_ptr<State> state);
+  SecretFileSnapshot(SecretFileSnapshot&&) noexcept;
+  SecretFileSnapshot& operator=(SecretFileSnapshot&&) noexcept;
+  ~SecretFileSnapshot();
+
+  // The document as read; nullptr once an update has used it.
+  const SecretDocument* document() const noexcept;
+  const std::string& path() const noexcept;
+
+  // As lock_and_update_secret_file, in the kept directory: takes the
+  // exclusive lock on the descriptor that was read; if the path still names
+  // it and its size, mtime and ctime are unchanged, the document read before
+  // is handed to `update` (no second read); otherwise (another login wrote
+  // it meanwhile, or this is a second update) the file is opened, locked and
+  // parsed again. Same checks, same atomic write, same errors.
+  Status lock_and_update(const std::function<UpdateDecision(SecretDocument&)>& update);
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+// Where the first existing file of `paths` is (a login's secret= path, then
+// the google-authenticator fallback; paths in one directory share one walk).
+struct SecretFileSearch {
+  std::optional<SecretFileSnapshot> snapshot;  // read and parsed (no lock taken)
+  std::string path;                            // the file found, else paths[0]
+  // Strict modes refused a directory (or it could not be walked); checked
+  // for every candidate before any file is looked at, since a missing file
+  // in a directory others can write may have been deleted by them.
+  std::optional<Error> unsafe_directory;
+  // The file exists but is unsafe, unreadable or malformed.
+  std::optional<Error> file_error;
+};
+// Nothing of the three set: no file exists (every directory passed).
+SecretFileSearch find_secret_file(std::span<const std::string> paths,
+                                  const FileExpectations& expectations);
+
+// ---- Single operations (twostep-enroll, tests) ---------------------------------
 
 // Opens `path` with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY relative to its directory,
 // checks with fstat (regular file, expected owner, no group/other access,

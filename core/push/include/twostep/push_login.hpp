@@ -70,13 +70,13 @@ std::string challenge_request_json(const ChallengeRequest& request);
 // longer gets the push refused.
 std::string relay_text(std::string_view value);
 
-struct CreatedChallenge {
+struct IssuedChallenge {
   std::string id;
   std::int64_t expires = 0;
 };
-Result<CreatedChallenge> parse_challenge_created(std::string_view body);
+Result<IssuedChallenge> parse_challenge_created(std::string_view body);
 
-enum class ChallengeStatus { pending, approved, denied, reported, expired, cancelled };
+enum class RelayStatus { pending, approved, denied, reported, expired, cancelled };
 
 struct WireAssertion {
   std::string credential_id;        // b64u, as all four
@@ -86,7 +86,7 @@ struct WireAssertion {
 };
 
 struct ChallengeState {
-  ChallengeStatus status = ChallengeStatus::pending;
+  RelayStatus status = RelayStatus::pending;
   std::string device_name;          // "" until a device decided
   std::optional<WireAssertion> assertion;  // with approved only
 };
@@ -100,7 +100,7 @@ struct CreatedPairing {
 };
 Result<CreatedPairing> parse_pairing_created(std::string_view body);
 // The pairing wait (7.5): nullopt while nobody registered yet.
-Result<std::optional<PairingRegistration>> parse_pairing_registration(std::string_view body,
+Result<std::optional<PairingProofInput>> parse_pairing_registration(std::string_view body,
                                                                       std::string* proof_b64u);
 
 // ---------------------------------------------------------------------------

@@ -257,13 +257,13 @@ std::string challenge_request_json(const ChallengeRequest& request) {
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<CreatedChallenge> parse_challenge_created(std::string_view body) {
+Result<IssuedChallenge> parse_challenge_created(std::string_view body) {
   const auto value = parse_object(body);
   if (!value) return bad_message("not a JSON object");
   auto id = json_string(*value, "id");
   auto expires = json_int(*value, "expires");
   if (!id || !is_b64u_of_size(*id, kIdBytes) || !expires) return bad_message("no id/expires");
-  return CreatedChallenge{std::move(*id), *expires};
+  return IssuedChallenge{std::move(*id), *expires};
 }
 
 Result<ChallengeState> parse_challenge_state(std::string_view body) {
@@ -272,10 +272,10 @@ Result<ChallengeState> parse_challenge_state(std::string_view body) {
   const auto status = json_string(*value, "status", 16);
   if (!status) return bad_message("no status");
   ChallengeState state;
-  constexpr std::array<std::pair<std::string_view, ChallengeStatus>, 6> kStatuses = {{
-      {"pending", ChallengeStatus::pending},   {"approved", ChallengeStatus::approved},
-      {"denied", ChallengeStatus::denied},     {"reported", ChallengeStatus::reported},
-      {"expired", ChallengeStatus::expired},   {"cancelled", ChallengeStatus::cancelled}}};
+  constexpr std::array<std::pair<std::string_view, RelayStatus>, 6> kStatuses = {{
+      {"pending", RelayStatus::pending},   {"approved", RelayStatus::approved},
+      {"denied", RelayStatus::denied},     {"reported", RelayStatus::reported},
+      {"expired", RelayStatus::expired},   {"cancelled", RelayStatus::cancelled}}};
   bool known = false;
   for (const auto& [name, code] : kStatuses) {
     if (*status == name) {
@@ -288,7 +288,7 @@ Result<ChallengeState> parse_challenge_state(std::string_view body) {
   if (device != value->end() && device->is_object()) {
     if (auto name = json_string(*device, "name", 256)) state.device_name = std::move(*name);
   }
-  if (state.status == ChallengeStatus::approved) {
+  if (state.status == RelayStatus::approved) {
     const auto a = value->find("assertion");
     if (a == value->end() || !a->is_object()) return bad_message("approved without assertion");
     auto cred = json_string(*a, "credential_id", 2048);
@@ -311,13 +311,13 @@ Result<CreatedPairing> parse_pairing_created(std::string_view body) {
   return CreatedPairing{std::move(*id), *expires};
 }
 
-Result<std::optional<PairingRegistration>> parse_pairing_registration(std::string_view body,
+Result<std::optional<PairingProofInput>> parse_pairing_registration(std::string_view body,
                                                                       std::string* proof_b64u) {
   const auto value = parse_object(body);
   if (!value) return bad_message("not a JSON object");
   const auto status = json_string(*value, "status", 32);
   if (!status) return bad_message("no status");
-  if (*status == "open") return std::optional<PairingRegistration>{};
+  if (*status == "open") return std::optional<PairingProofInput>{};
   // Not echoed: the enroll tool prints this message on the user's terminal.
   if (*status != "registered") return bad_message("pairing status neither open nor registered");
   auto id = json_string(*value, "id");
@@ -329,7 +329,7 @@ Result<std::optional<PairingRegistration>> parse_pairing_registration(std::strin
   if (!name || name->empty() || !cred || !cred_key || !api_key || !proof) {
     return bad_message("incomplete registration");
   }
-  PairingRegistration reg;
+  PairingProofInput reg;
   reg.pairing_id = id ? *id : std::string();
   reg.name = std::move(*name);
   auto cred_bytes = b64u_decode(*cred, kMaxCredentialIdBytes);
@@ -343,7 +343,7 @@ Result<std::optional<PairingRegistration>> parse_pairing_registration(std::strin
   reg.credential_spki = std::move(*cred_spki);
   reg.api_spki = std::move(*api_spki);
   if (proof_b64u) *proof_b64u = std::move(*proof);
-  return std::optional<PairingRegistration>(std::move(reg));
+  return std::optional<PairingProofInput>(std::move(reg));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #include "twostep/policy.hpp"
 
-#include "otp_generator.hpp"
+#include "twostep/otp_generator.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -345,8 +345,95 @@ void record_failure(RateLimit& limit, std::int64_t now, std::string_view source)
   }
 }
 
-VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
-                          const VerifyOptions& options) {
+namespace {
+
+// TOTP or HOTP at this token; nullopt when it does not match.
+CodeCheck check_hotp(Token& token, OtpGenerator& generator, const TypedCodeText& code,
+                     std::uint32_t window) {
+  // The counter after a match must move past it, so the last counter value
+  // (2^64-1) is never accepted: at the limit the token is spent (a
+  // saturating counter accepted the same code again and again).
+  constexpr std::uint64_t kLastUsable = std::numeric_limits<std::uint64_t>::max() - 1;
+  if (token.counter > kLastUsable) return CodeCheck::no_match;
+  const std::uint64_t look_ahead = 2 * std::uint64_t{window};
+  const StepRange range{token.counter,
+                        std::min(add_saturating(token.counter, look_ahead), kLastUsable)};
+  const auto matched = match_in_range(generator, range, code.text);
+  if (!matched) return CodeCheck::no_match;
+  token.counter = *matched + 1;
+  return CodeCheck::accepted;
+}
+
+CodeCheck check_totp(Token& token, OtpGenerator& generator, const TypedCodeText& code,
+                     std::uint32_t window, bool replay_protection, std::int64_t now,
+                     bool& state_changed) {
+  const auto matched =
+      match_in_range(generator, window_around(current_step(token, now), window), code.text);
+  if (!matched) return CodeCheck::no_match;
+  if (replay_protection && token.last_step && *matched <= *token.last_step) {
+    return CodeCheck::replayed;
+  }
+  if (token.last_step != *matched) {
+    token.last_step = *matched;
+    state_changed = true;
+  }
+  return CodeCheck::accepted;
+}
+
+}  // namespace
+
+CodeCheck check_token_code(Enrollment& enrollment, const TypedCodeText& code, std::int64_t now,
+                           const VerifyOptions& options, VerifyOutcome& outcome) {
+  // Bounded like every other count from outside: kMaxWindow steps each side.
+  const std::uint32_t window =
+      std::min(options.window_override.value_or(enrollment.window), kMaxWindow);
+  bool replayed = false;
+  for (std::size_t index = 0; index < enrollment.tokens.size(); ++index) {
+    Token& token = enrollment.tokens[index];
+    if (!token_is_usable(token, code.digits)) continue;
+    auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
+    if (!generator) continue;
+    const bool hotp = token.kind == TokenKind::hotp;
+    const CodeCheck check =
+        hotp ? check_hotp(token, *generator, code, window)
+             : check_totp(token, *generator, code, window, enrollment.replay_protection, now,
+                          outcome.state_changed);
+    if (check == CodeCheck::no_match) continue;
+    outcome.token_index = index;
+    if (check == CodeCheck::replayed) {
+      replayed = true;
+      continue;  // another token may still take it
+    }
+    if (hotp) outcome.state_changed = true;
+    outcome.method = hotp ? VerifyMethod::hotp : VerifyMethod::totp;
+    return CodeCheck::accepted;
+  }
+  if (replayed) return CodeCheck::replayed;
+  outcome.token_index = 0;
+  // Not accepted: a match far outside the window hints at the phone's clock.
+  for (const Token& token : enrollment.tokens) {
+    if (token.kind != TokenKind::totp || !token_is_usable(token, code.digits)) continue;
+    outcome.clock_skew_seconds = find_clock_skew(token, now, window, code.text);
+    if (outcome.clock_skew_seconds) break;
+  }
+  return CodeCheck::no_match;
+}
+
+CodeCheck check_backup_code(Enrollment& enrollment, const TypedCodeText& code, std::int64_t,
+                            const VerifyOptions& options, VerifyOutcome& outcome) {
+  if (!options.allow_backup_codes || code.digits != kBackupCodeDigits) return CodeCheck::no_match;
+  const auto used = matching_backup_code(enrollment, code.text.view());
+  if (!used) return CodeCheck::no_match;
+  enrollment.backup_codes.erase(enrollment.backup_codes.begin() +
+                                static_cast<std::ptrdiff_t>(*used));
+  outcome.state_changed = true;
+  outcome.method = VerifyMethod::backup;
+  return CodeCheck::accepted;
+}
+
+VerifyOutcome verify_typed_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
+                                const VerifyOptions& options,
+                                std::span<const CodeChecker> checkers) {
   VerifyOutcome outcome;
   const bool limited = options.failure_source
                            ? is_rate_limited(enrollment.rate_limit, now, *options.failure_source)
@@ -360,74 +447,31 @@ VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::i
     fail(enrollment, outcome, VerifyResult::malformed, now, options.failure_source);
     return outcome;
   }
-  const SecretBytes typed_code =
-      format_code(static_cast<std::uint32_t>(parsed->value), parsed->digits);
-  // Bounded like every other count from outside: kMaxWindow steps each side.
-  const std::uint32_t window =
-      std::min(options.window_override.value_or(enrollment.window), kMaxWindow);
-
-  bool replayed = false;
-  for (std::size_t index = 0; index < enrollment.tokens.size(); ++index) {
-    Token& token = enrollment.tokens[index];
-    if (!token_is_usable(token, parsed->digits)) continue;
-    auto generator = OtpGenerator::create(token.key.span(), token.digits, token.algorithm);
-    if (!generator) continue;
-    if (token.kind == TokenKind::hotp) {
-      // The counter after a match must move past it, so the last counter
-      // value (2^64-1) is never accepted: at the limit the token is spent
-      // (a saturating counter accepted the same code again and again).
-      constexpr std::uint64_t kLastUsable = std::numeric_limits<std::uint64_t>::max() - 1;
-      if (token.counter > kLastUsable) continue;
-      const std::uint64_t look_ahead = 2 * std::uint64_t{window};
-      const StepRange range{token.counter,
-                            std::min(add_saturating(token.counter, look_ahead), kLastUsable)};
-      const auto matched = match_in_range(*generator, range, typed_code);
-      if (!matched) continue;
-      token.counter = *matched + 1;
-      outcome.state_changed = true;
-      outcome.token_index = index;
-      accept(enrollment, outcome, VerifyMethod::hotp, options.failure_source);
-      return outcome;
+  const TypedCodeText code{format_code(static_cast<std::uint32_t>(parsed->value), parsed->digits),
+                           parsed->digits};
+  for (const CodeChecker checker : checkers) {
+    switch (checker(enrollment, code, now, options, outcome)) {
+      case CodeCheck::accepted:
+        outcome.clock_skew_seconds.reset();  // only ever a hint on failure
+        accept(enrollment, outcome, outcome.method, options.failure_source);
+        return outcome;
+      case CodeCheck::replayed:
+        outcome.clock_skew_seconds.reset();
+        fail(enrollment, outcome, VerifyResult::replayed, now, options.failure_source);
+        return outcome;
+      case CodeCheck::no_match:
+        break;
     }
-    const auto matched =
-        match_in_range(*generator, window_around(current_step(token, now), window), typed_code);
-    if (!matched) continue;
-    if (enrollment.replay_protection && token.last_step && *matched <= *token.last_step) {
-      replayed = true;
-      outcome.token_index = index;
-      continue;  // another token may still take it
-    }
-    if (token.last_step != *matched) {
-      token.last_step = *matched;
-      outcome.state_changed = true;
-    }
-    outcome.token_index = index;
-    accept(enrollment, outcome, VerifyMethod::totp, options.failure_source);
-    return outcome;
-  }
-  if (replayed) {
-    fail(enrollment, outcome, VerifyResult::replayed, now, options.failure_source);
-    return outcome;
-  }
-  outcome.token_index = 0;
-
-  if (options.allow_backup_codes && parsed->digits == kBackupCodeDigits) {
-    if (const auto used = matching_backup_code(enrollment, typed_code.view())) {
-      enrollment.backup_codes.erase(enrollment.backup_codes.begin() +
-                                    static_cast<std::ptrdiff_t>(*used));
-      outcome.state_changed = true;
-      accept(enrollment, outcome, VerifyMethod::backup, options.failure_source);
-      return outcome;
-    }
-  }
-
-  for (const Token& token : enrollment.tokens) {
-    if (token.kind != TokenKind::totp || !token_is_usable(token, parsed->digits)) continue;
-    outcome.clock_skew_seconds = find_clock_skew(token, now, window, typed_code);
-    if (outcome.clock_skew_seconds) break;
   }
   fail(enrollment, outcome, VerifyResult::rejected, now, options.failure_source);
   return outcome;
+}
+
+VerifyOutcome verify_code(Enrollment& enrollment, std::string_view typed, std::int64_t now,
+                          const VerifyOptions& options) {
+  static constexpr std::array<CodeChecker, 2> kEveryCode = {&check_token_code,
+                                                            &check_backup_code};
+  return verify_typed_code(enrollment, typed, now, options, kEveryCode);
 }
 
 std::string hash_backup_code(std::string_view code) {

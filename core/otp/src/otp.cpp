@@ -1,6 +1,6 @@
 #include "twostep/otp.hpp"
 
-#include "otp_generator.hpp"
+#include "twostep/otp_generator.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>

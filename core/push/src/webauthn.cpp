@@ -15,7 +15,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxJsonDepth = 8;
 constexpr std::size_t kMaxTopLevelMembers = 32;
-constexpr std::size_t kMaxHost = 253;
 
 // A SAX consumer that reads the top level of clientDataJSON and refuses
 // anything that a DOM parse would silently accept: duplicate members (the
@@ -111,30 +110,6 @@ class ClientDataReader {
   Member member_ = Member::none;
 };
 
-bool is_dns_label_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-// Lower-case DNS name, labels of 1..63 [a-z0-9-] not starting or ending in
-// '-', and not all-numeric (no IPv4 literal).
-bool is_dns_host(std::string_view host) noexcept {
-  if (host.empty() || host.size() > kMaxHost) return false;
-  bool has_letter = false;
-  std::size_t label_start = 0;
-  for (std::size_t i = 0; i <= host.size(); ++i) {
-    if (i == host.size() || host[i] == '.') {
-      const std::size_t len = i - label_start;
-      if (len == 0 || len > 63) return false;
-      if (host[label_start] == '-' || host[i - 1] == '-') return false;
-      label_start = i + 1;
-      continue;
-    }
-    if (!is_dns_label_char(host[i])) return false;
-    if (host[i] < '0' || host[i] > '9') has_letter = true;
-  }
-  return has_letter;
-}
-
 AssertionResult fail(AssertionFailure failure) noexcept { return AssertionResult{failure, 0}; }
 
 AssertionResult verify_assertion_unchecked(const AssertionExpectations& expect, const AssertionParts& parts) {
@@ -216,38 +191,6 @@ const char* to_string(AssertionFailure failure) noexcept {
     case AssertionFailure::internal: return "internal";
   }
   return "internal";
-}
-
-Result<std::string> rp_id_from_origin(std::string_view origin) {
-  auto bad = [] { return make_error(ErrorCode::malformed, "approver origin: not https://HOST[:PORT]"); };
-  if (origin.size() > kMaxOrigin) return bad();
-  bool https = true;
-  std::string_view rest;
-  if (origin.starts_with("https://")) {
-    rest = origin.substr(8);
-  } else if (origin.starts_with("http://")) {
-    https = false;
-    rest = origin.substr(7);
-  } else {
-    return bad();
-  }
-  std::string_view host = rest;
-  const std::size_t colon = rest.find(':');
-  if (colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    const std::string_view port = rest.substr(colon + 1);
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || port.size() > 5 || port.front() == '0' || ec != std::errc{} ||
-        end != port.data() + port.size() || value == 0 || value > 65535) {
-      return bad();
-    }
-    // Browsers drop a default port from the origin, so a pin with one could never match.
-    if ((https && value == 443) || (!https && value == 80)) return bad();
-  }
-  if (!is_dns_host(host)) return bad();
-  if (!https && host != "localhost") return bad();
-  return std::string(host);
 }
 
 std::optional<ClientData> parse_client_data(std::span<const std::uint8_t> json_bytes) noexcept {

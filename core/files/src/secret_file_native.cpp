@@ -5,8 +5,9 @@
 
 #include "secret_file_text.hpp"
 #include "twostep/base32.hpp"
-#include "twostep/push_protocol.hpp"
+#include "twostep/base64url.hpp"
 #include "twostep/secret_file.hpp"
+#include "twostep/web_origin.hpp"
 
 namespace twostep {
 namespace {
@@ -473,7 +474,7 @@ Status NativeParser::parse_device(std::size_t number,
         break;
       }
       case 1: {
-        auto id = push::b64u_decode(value, kMaxCredentialIdBytes);
+        auto id = b64u_decode(value, kMaxCredentialIdBytes);
         if (!id || id->empty()) {
           return line_error(number, "device credential must be b64u of 1.." +
                                         std::to_string(kMaxCredentialIdBytes) + " bytes");
@@ -482,15 +483,15 @@ Status NativeParser::parse_device(std::size_t number,
         break;
       }
       case 2: {
-        auto spki = push::b64u_decode(value, push::kP256SpkiBytes);
-        if (!spki || !push::check_p256_spki(*spki)) {
+        auto spki = b64u_decode(value, kDeviceKeyBytes);
+        if (!spki || !has_p256_spki_shape(*spki)) {
           return line_error(number, "device key must be b64u of a P-256 SPKI (91 bytes)");
         }
         device.public_key = std::move(*spki);
         break;
       }
       case 3:
-        if (value.size() > kMaxDeviceOriginLength || !push::rp_id_from_origin(value)) {
+        if (value.size() > kMaxDeviceOriginLength || !host_of_web_origin(value)) {
           return line_error(number, "device origin must be https://HOST[:PORT]");
         }
         device.origin = std::string(value);
@@ -526,8 +527,8 @@ Status NativeParser::parse_device(std::size_t number,
 
 std::string render_device(const Device& device) {
   return "device name=" + percent_encode(device.name) +
-         " credential=" + push::b64u_encode(device.credential_id) +
-         " key=" + push::b64u_encode(device.public_key) + " origin=" + device.origin +
+         " credential=" + b64u_encode(device.credential_id) +
+         " key=" + b64u_encode(device.public_key) + " origin=" + device.origin +
          " counter=" + std::to_string(device.sign_counter) +
          " added=" + std::to_string(device.added);
 }

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -593,13 +594,12 @@ bool still_named(const SecretDirectory& dir, const struct stat& opened) {
 // retries when a concurrent writer renamed a new file over the name between
 // our open and our lock. The whole wait, retries included, is bounded by
 // lock_timeout.
-Result<OpenedFile> open_and_lock(const std::string& path, const FileExpectations& expectations,
-                                 int operation, ExistingFileCheck check = ExistingFileCheck::full) {
-  const auto deadline = std::chrono::steady_clock::now() + expectations.lock_timeout;
+Result<OpenedFile> lock_in_directory(SecretDirectory dir, const FileExpectations& expectations,
+                                     int operation, ExistingFileCheck check,
+                                     std::chrono::steady_clock::time_point deadline) {
   OpenedFile file;
-  auto dir = open_secret_directory(path, expectations);
-  if (!dir) return dir.error();
-  file.dir = std::move(*dir);
+  file.dir = std::move(dir);
+  const std::string& path = file.dir.path;
   for (int attempt = 0; attempt < kMaxOpenAttempts; ++attempt) {
     if (auto opened = open_checked(file, expectations, check); !opened) return opened.error();
     auto locked =
@@ -614,6 +614,14 @@ Result<OpenedFile> open_and_lock(const std::string& path, const FileExpectations
     return file;
   }
   return make_error(ErrorCode::io, path + " kept being replaced while locking it");
+}
+
+Result<OpenedFile> open_and_lock(const std::string& path, const FileExpectations& expectations,
+                                 int operation, ExistingFileCheck check = ExistingFileCheck::full) {
+  const auto deadline = std::chrono::steady_clock::now() + expectations.lock_timeout;
+  auto dir = open_secret_directory(path, expectations);
+  if (!dir) return dir.error();
+  return lock_in_directory(std::move(*dir), expectations, operation, check, deadline);
 }
 
 Result<SecretBytes> read_limited(int fd, const std::string& path) {
@@ -672,15 +680,68 @@ Ownership ownership_of(const struct stat& original) {
   return ownership;
 }
 
+// Runs `update` on the document of the locked `file` and writes the result
+// when it asks to; the lock is held by the caller until this returns.
+Status update_locked(const OpenedFile& file, SecretDocument& document,
+                     const std::function<UpdateDecision(SecretDocument&)>& update) {
+  if (update(document) == UpdateDecision::keep) return {};
+  auto content = serialize_secret_document(document);
+  if (!content) {
+    return make_error(content.error().code, file.dir.path + ": " + content.error().message);
+  }
+  return replace_locked(file, *content, ownership_of(file.st));
+}
+
+// The same directory for another file name: the descriptor is duplicated,
+// not walked again.
+Result<SecretDirectory> same_directory(const SecretDirectory& dir, const std::string& path) {
+  SecretDirectory copy;
+  copy.fd = UniqueFd(::fcntl(dir.fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy.fd.valid()) return io_error("cannot duplicate the directory of", path, errno);
+  copy.name = basename_of(path);
+  copy.path = path;
+  return copy;
+}
+
+// True when the locked descriptor still is the file that was read, unchanged:
+// the name still points at it, and its size, mtime and ctime (which any
+// write, chmod or link moves) are what they were.
+bool unchanged_since(const OpenedFile& file, const struct stat& read_at) {
+  struct stat now {};
+  if (::fstat(file.fd.get(), &now) != 0 || !still_named(file.dir, now)) return false;
+  return now.st_dev == read_at.st_dev && now.st_ino == read_at.st_ino &&
+         now.st_size == read_at.st_size && now.st_nlink == read_at.st_nlink &&
+         now.st_mtim.tv_sec == read_at.st_mtim.tv_sec &&
+         now.st_mtim.tv_nsec == read_at.st_mtim.tv_nsec &&
+         now.st_ctim.tv_sec == read_at.st_ctim.tv_sec &&
+         now.st_ctim.tv_nsec == read_at.st_ctim.tv_nsec;
+}
+
+// Opens and reads a file without locking it (writers replace files by
+// rename, so what is read is one complete version); nlink 0 means it was
+// renamed over meanwhile, and it is opened again.
+Result<OpenedFile> open_unlocked(SecretDirectory dir, const FileExpectations& expectations) {
+  OpenedFile file;
+  file.dir = std::move(dir);
+  for (int attempt = 0; attempt < kMaxOpenAttempts; ++attempt) {
+    if (auto opened = open_checked(file, expectations, ExistingFileCheck::full); !opened) {
+      return opened.error();
+    }
+    if (file.st.st_nlink != 0) return file;
+  }
+  return make_error(ErrorCode::io, file.dir.path + " kept being replaced while reading it");
+}
+
 }  // namespace
 
-Status check_secret_directories(const std::string& path, const FileExpectations& expectations) {
-  auto dir = open_secret_directory(path, expectations);
-  if (dir) return {};
-  if (dir.error().code != ErrorCode::not_found) return dir.error();
-  // A missing directory: the directories that do exist above it must pass
-  // too, or whoever can write one of them could have removed it (and with
-  // nullok switched the second factor off).
+namespace {
+
+// A missing directory: the directories that do exist above it must pass
+// strict modes too, or whoever can write one of them could have removed it
+// (and with nullok switched the second factor off). `missing` is the walk's
+// not_found error, returned when they pass.
+Status check_ancestors_of_missing(const std::string& path, const FileExpectations& expectations,
+                                  Error missing) {
   std::string existing = directory_of(path);
   for (std::size_t up = 0; up < kMaxPathComponents && existing != "/" && existing != ".";
        ++up) {
@@ -689,7 +750,131 @@ Status check_secret_directories(const std::string& path, const FileExpectations&
     if (ancestor) break;
     if (ancestor.error().code != ErrorCode::not_found) return ancestor.error();
   }
-  return dir.error();
+  return missing;
+}
+
+}  // namespace
+
+Status check_secret_directories(const std::string& path, const FileExpectations& expectations) {
+  auto dir = open_secret_directory(path, expectations);
+  if (dir) return {};
+  if (dir.error().code != ErrorCode::not_found) return dir.error();
+  return check_ancestors_of_missing(path, expectations, dir.error());
+}
+
+struct SecretFileSnapshot::State {
+  OpenedFile file;                         // directory, descriptor, fstat when read
+  std::optional<SecretDocument> document;  // as read; handed to the first update
+  FileExpectations expectations;
+};
+
+SecretFileSnapshot::SecretFileSnapshot(std::unique_ptr<State> state) : state_(std::move(state)) {}
+SecretFileSnapshot::SecretFileSnapshot(SecretFileSnapshot&&) noexcept = default;
+SecretFileSnapshot& SecretFileSnapshot::operator=(SecretFileSnapshot&&) noexcept = default;
+SecretFileSnapshot::~SecretFileSnapshot() = default;
+
+const SecretDocument* SecretFileSnapshot::document() const noexcept {
+  return state_->document ? &*state_->document : nullptr;
+}
+
+const std::string& SecretFileSnapshot::path() const noexcept { return state_->file.dir.path; }
+
+Status SecretFileSnapshot::lock_and_update(
+    const std::function<UpdateDecision(SecretDocument&)>& update) {
+  State& s = *state_;
+  const auto deadline = std::chrono::steady_clock::now() + s.expectations.lock_timeout;
+  const std::string& path = s.file.dir.path;
+  if (s.document && s.file.fd.valid()) {
+    auto locked = lock_file(s.file.fd.get(), LOCK_EX, path, deadline, s.expectations.lock_timeout);
+    if (!locked) return locked;
+    if (unchanged_since(s.file, s.file.st)) {
+      SecretDocument document = std::move(*s.document);
+      s.document.reset();  // the update may change it: a later call reads again
+      const Status updated = update_locked(s.file, document, update);
+      s.file.fd.reset();  // unlocks: a later call locks whatever the name holds then
+      return updated;
+    }
+  }
+  s.file.fd.reset();
+  // Replaced or changed since it was read (or already updated once): open
+  // it again in the kept directory, and read it under the lock.
+  s.document.reset();
+  auto dir = same_directory(s.file.dir, path);
+  if (!dir) return dir.error();
+  auto file = lock_in_directory(std::move(*dir), s.expectations, LOCK_EX,
+                                ExistingFileCheck::full, deadline);
+  if (!file) return file.error();
+  auto document = read_and_parse(*file);
+  if (!document) return document.error();
+  return update_locked(*file, *document, update);
+}
+
+namespace {
+
+// Walks each distinct directory of `paths` once; stops at the first that
+// fails strict modes. Missing directories are kept as nullopt.
+Result<std::vector<std::optional<SecretDirectory>>> open_candidate_directories(
+    std::span<const std::string> paths, const FileExpectations& expectations) {
+  std::vector<std::optional<SecretDirectory>> dirs;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    const bool same_as_previous = i > 0 && directory_of(paths[i - 1]) == directory_of(path);
+    if (same_as_previous) {
+      if (!dirs.back()) {
+        dirs.emplace_back();
+        continue;
+      }
+      auto copy = same_directory(*dirs.back(), path);
+      if (!copy) return copy.error();
+      dirs.emplace_back(std::move(*copy));
+      continue;
+    }
+    auto dir = open_secret_directory(path, expectations);
+    if (dir) {
+      dirs.emplace_back(std::move(*dir));
+      continue;
+    }
+    if (dir.error().code != ErrorCode::not_found) return dir.error();
+    if (auto ancestors = check_ancestors_of_missing(path, expectations, dir.error());
+        !ancestors && ancestors.error().code != ErrorCode::not_found) {
+      return ancestors.error();
+    }
+    dirs.emplace_back();
+  }
+  return dirs;
+}
+
+}  // namespace
+
+SecretFileSearch find_secret_file(std::span<const std::string> paths,
+                                  const FileExpectations& expectations) {
+  SecretFileSearch search;
+  if (!paths.empty()) search.path = paths.front();
+  auto dirs = open_candidate_directories(paths, expectations);
+  if (!dirs) {
+    search.unsafe_directory = dirs.error();
+    return search;
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (!(*dirs)[i]) continue;
+    auto file = open_unlocked(std::move(*(*dirs)[i]), expectations);
+    if (!file && file.error().code == ErrorCode::not_found) continue;
+    search.path = paths[i];
+    if (!file) {
+      search.file_error = file.error();
+      return search;
+    }
+    auto document = read_and_parse(*file);
+    if (!document) {
+      search.file_error = document.error();
+      return search;
+    }
+    auto state = std::make_unique<SecretFileSnapshot::State>(
+        SecretFileSnapshot::State{std::move(*file), std::move(*document), expectations});
+    search.snapshot.emplace(SecretFileSnapshot(std::move(state)));
+    return search;
+  }
+  return search;
 }
 
 Status lock_and_update_secret_file(
@@ -699,11 +884,8 @@ Status lock_and_update_secret_file(
   if (!file) return file.error();
   auto document = read_and_parse(*file);
   if (!document) return document.error();
-  if (update(*document) == UpdateDecision::keep) return {};
-  auto content = serialize_secret_document(*document);
-  if (!content) return make_error(content.error().code, path + ": " + content.error().message);
   // The lock on the old inode is held (file->fd open) until after the rename.
-  return replace_locked(*file, *content, ownership_of(file->st));
+  return update_locked(*file, *document, update);
 }
 
 Result<SecretDocument> read_secret_file(const std::string& path,
