@@ -1,6 +1,7 @@
-// The authentication flow of pam_twostep, free of PAM types: user lookup,
-// secret path, privilege drop, asking for the code, verification under the
-// file lock, write-back, one audit line.
+// The entry point of pam_twostep's login, free of PAM types (login.hpp has
+// the flow): user lookup, secret path, the file read once with the owner's
+// identity, one prompt, the chosen method, verification under the file lock,
+// write-back, one audit line.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +31,21 @@ struct AuthRequest {
 using Clock = std::int64_t (*)() noexcept;
 std::int64_t system_clock_now() noexcept;
 
+class PushConnector;  // push_transport.hpp
+
+// Where the login meets the world besides the user and the log: the clock
+// and the way to the relay. Tests inject a fixed clock and a scripted relay.
+struct LoginSeams {
+  Clock clock = &system_clock_now;
+  PushConnector* push = nullptr;  // nullptr: push.conf, host secret, libtwostep-push
+};
+
 AuthStatus authenticate(const Config& config, const AuthRequest& request,
-                        Conversation& conversation, ModuleLog& log,
-                        Clock clock = &system_clock_now);
+                        Conversation& conversation, ModuleLog& log, LoginSeams seams);
+inline AuthStatus authenticate(const Config& config, const AuthRequest& request,
+                               Conversation& conversation, ModuleLog& log,
+                               Clock clock = &system_clock_now) {
+  return authenticate(config, request, conversation, log, LoginSeams{clock, nullptr});
+}
 
 }  // namespace twostep::pam

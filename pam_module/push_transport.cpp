@@ -127,3 +127,17 @@ Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings se
 }
 
 }  // namespace twostep::pam
+
+namespace twostep::pam {
+
+Result<PushConnection> SystemPushConnector::connect(const std::string& push_config_path) {
+  auto settings = push::read_push_config(push_config_path);
+  if (!settings) return settings.error();
+  auto secret = push::read_host_secret(settings->host_secret_file);
+  if (!secret) return secret.error();
+  auto transport = open_push_transport(*settings, std::move(*secret));
+  if (!transport) return transport.error();
+  return PushConnection{std::move(*settings), std::move(*transport)};
+}
+
+}  // namespace twostep::pam

@@ -31,6 +31,26 @@ class PushTransport {
 // Response bodies over this are an outage (the relay's own answers are small).
 inline constexpr std::size_t kMaxRelayResponse = 64 * 1024;
 
+// What a push needs from the host: push.conf, and a transport signed with the
+// host secret. The module's one implementation reads the files and loads
+// libtwostep-push (system_push_connector); tests script a relay instead.
+struct PushConnection {
+  push::HostSettings settings;
+  std::unique_ptr<PushTransport> transport;
+};
+class PushConnector {
+ public:
+  virtual ~PushConnector() = default;
+  // Errors are a broken installation (unreadable push.conf or host secret,
+  // no push client): never an outage, so failmode=safe never applies.
+  virtual Result<PushConnection> connect(const std::string& push_config_path) = 0;
+};
+// The real one: read_push_config, read_host_secret, open_push_transport.
+class SystemPushConnector final : public PushConnector {
+ public:
+  Result<PushConnection> connect(const std::string& push_config_path) override;
+};
+
 // Opens libtwostep-push.so next to the module. Errors name the path and dlerror().
 Result<std::unique_ptr<PushTransport>> open_push_transport(push::HostSettings settings,
                                                            SecretBytes host_secret);

@@ -1,4 +1,4 @@
-#include "push_flow.hpp"
+#include "relay_client.hpp"
 
 #include <algorithm>
 #include <thread>

@@ -1,0 +1,448 @@
+// The push method in-process: the real login flow (pam_module/login.cpp and
+// methods/push.cpp) with a scripted conversation, a fixed clock and a
+// scripted relay injected through LoginSeams. Every outcome of a push and
+// every failmode, with what the user saw, the audit line and the file.
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstddef>
+#include <csetjmp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "authenticate.hpp"
+#include "push_test_support.hpp"
+#include "push_transport.hpp"
+#include "twostep/otp.hpp"
+#include "twostep/push_login.hpp"
+#include "twostep/secret_file.hpp"
+#include "twostep/secret_store.hpp"
+
+using namespace twostep;
+using namespace twostep::pam;
+using namespace twostep::push::test;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kNow = 30 * 1000000 + 7;  // TOTP step 1000000
+std::int64_t fixed_clock() noexcept { return kNow; }
+constexpr const char* kChallengeId = "Q2hhbGxlbmdlSWQxMjM0NQ";  // 16 bytes, b64u
+constexpr const char* kOrigin = "https://approve.example.com";
+const push::Bytes kCredential = {1, 2, 3, 4};
+
+class ScriptedConversation final : public Conversation {
+ public:
+  explicit ScriptedConversation(std::vector<std::string> answers) : answers_(std::move(answers)) {}
+  std::optional<SecretBytes> prompt(std::string_view text, bool) override {
+    shown.emplace_back(text);
+    if (next_ >= answers_.size()) return std::nullopt;
+    return SecretBytes::from_string(answers_[next_++]);
+  }
+  void show_error(std::string_view text) override { shown.emplace_back(text); }
+  void show_info(std::string_view text) override { shown.emplace_back(text); }
+  std::optional<SecretBytes> authtok() override { return std::nullopt; }
+  bool set_authtok(const SecretBytes&) override { return true; }
+  // The number the terminal showed ("... with the number 07 ..."), if any.
+  std::optional<unsigned> number() const {
+    for (const auto& text : shown) {
+      const auto at = text.find("with the number ");
+      if (at != std::string::npos) return std::stoul(text.substr(at + 16, 2));
+    }
+    return std::nullopt;
+  }
+  bool saw(std::string_view text) const {
+    for (const auto& line : shown) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> shown;
+
+ private:
+  std::vector<std::string> answers_;
+  std::size_t next_ = 0;
+};
+
+class RecordingLog final : public ModuleLog {
+ public:
+  void notice(std::string_view line) override { lines.emplace_back(line); }
+  void error(std::string_view line) override { lines.emplace_back(line); }
+  void debug(std::string_view line) override { lines.emplace_back(line); }
+  bool has(std::string_view text) const {
+    for (const auto& line : lines) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> lines;
+};
+
+// What the phone does once the number is on the terminal.
+enum class Phone { approve, approve_other_number, approve_unpinned, deny, report, expire, cancel };
+
+// The relay as the module sees it: answers scripted per test, every request
+// recorded. An approval is signed by the test's phone key over the digest
+// the module will recompute, with the number read from the conversation.
+class ScriptedRelay final : public PushTransport {
+ public:
+  ScriptedRelay(const TestKey& phone_key, const ScriptedConversation& terminal)
+      : phone_(phone_key), terminal_(terminal) {}
+
+  HttpAnswer request(std::string_view method, std::string_view path, std::string_view query,
+                     std::string_view body, long) override {
+    requests.push_back(std::string(method) + " " + std::string(path) +
+                       (query.empty() ? "" : "?" + std::string(query)));
+    if (method == "POST") {
+      if (create_answer) return *create_answer;
+      created = json::parse(body);
+      return {true, 201, json{{"id", kChallengeId}, {"expires", created["expires"]}}.dump(), ""};
+    }
+    if (method == "DELETE") return {true, 200, R"({"status":"cancelled"})", ""};
+    if (wait_answer) return *wait_answer;
+    return {true, 200, decision().dump(), ""};
+  }
+
+  std::optional<HttpAnswer> create_answer;  // instead of 201
+  std::optional<HttpAnswer> wait_answer;    // instead of the phone's decision
+  Phone phone = Phone::approve;
+  std::uint32_t counter = 7;
+  std::vector<std::string> requests;
+  json created;
+
+ private:
+  json decision() const {
+    const json device = {{"name", "Pixel 8"}};
+    switch (phone) {
+      case Phone::deny: return {{"status", "denied"}, {"device", device}};
+      case Phone::report: return {{"status", "reported"}, {"device", device}};
+      case Phone::expire: return {{"status", "expired"}};
+      case Phone::cancel: return {{"status", "cancelled"}};
+      default: break;
+    }
+    push::ApprovalContext context{kChallengeId,
+                                  created["nonce"].get<std::string>(),
+                                  "web1",
+                                  created["user"].get<std::string>(),
+                                  created["service"].get<std::string>(),
+                                  created["rhost"].get<std::string>(),
+                                  created["tty"].get<std::string>(),
+                                  terminal_.number().value_or(0),
+                                  created["expires"].get<std::int64_t>()};
+    if (phone == Phone::approve_other_number) context.number = (context.number + 1) % 100;
+    AssertionSpec spec;
+    spec.challenge_b64u = push::b64u_encode(digest_of(push::approval_digest(context)));
+    spec.counter = counter;
+    const auto built = make_assertion(phone_, spec);
+    const push::Bytes credential = phone == Phone::approve_unpinned ? push::Bytes{9, 9} : kCredential;
+    return {{"status", "approved"},
+            {"device", device},
+            {"assertion",
+             {{"credential_id", push::b64u_encode(credential)},
+              {"authenticator_data", push::b64u_encode(built.authenticator_data)},
+              {"client_data_json", push::b64u_encode(built.client_data_json)},
+              {"signature", push::b64u_encode(built.signature)}}}};
+  }
+  const TestKey& phone_;
+  const ScriptedConversation& terminal_;
+};
+
+// Hands the login the scripted relay, or a setup error.
+class ScriptedConnector final : public PushConnector {
+ public:
+  explicit ScriptedConnector(ScriptedRelay& relay) : relay_(relay) {}
+  Result<PushConnection> connect(const std::string&) override {
+    ++connects;
+    if (setup_error) return make_error(ErrorCode::io, "cannot load libtwostep-push.so");
+    struct Forward final : PushTransport {
+      explicit Forward(ScriptedRelay& r) : relay(r) {}
+      HttpAnswer request(std::string_view m, std::string_view p, std::string_view q,
+                         std::string_view b, long t) override {
+        return relay.request(m, p, q, b, t);
+      }
+      ScriptedRelay& relay;
+    };
+    push::HostSettings settings;
+    settings.host_name = "web1";
+    settings.relay_url = "https://relay.example.com";
+    return PushConnection{settings, std::make_unique<Forward>(relay_)};
+  }
+  bool setup_error = false;
+  int connects = 0;
+
+ private:
+  ScriptedRelay& relay_;
+};
+
+std::string code_at_step(std::uint64_t step) {
+  const auto key = SecretBytes::from_string("12345678901234567890");
+  return std::string(format_code(hotp(key.span(), step, 6, HashAlgorithm::sha1).value(), 6).view());
+}
+
+struct Fixture {
+  std::string dir;
+  Config config;
+  AuthRequest request;
+  TestKey phone;
+
+  Fixture() {
+    dir = "/tmp/twostep-push-method.XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr) std::abort();
+    Enrollment enrollment;
+    Token token;
+    token.key = SecretBytes::from_string("12345678901234567890");
+    enrollment.tokens.push_back(std::move(token));
+    Device device;
+    device.name = "Pixel 8";
+    device.credential_id = kCredential;
+    device.public_key = phone.spki();
+    device.origin = kOrigin;
+    device.sign_counter = 5;
+    device.added = kNow - 100;
+    enrollment.devices.push_back(device);
+    require(create_secret_file(dir + "/secret",
+                               make_document(FileFormat::native, std::move(enrollment)), false)
+                .ok());
+    config.secret_path = dir + "/secret";
+    config.secret_path_is_default = false;
+    config.push = true;
+    config.push_timeout = 5;
+    request = AuthRequest{getpwuid(getuid())->pw_name, "sudo", "", "pts/1"};
+  }
+  ~Fixture() { std::filesystem::remove_all(dir); }
+
+  std::uint32_t pinned_counter() {
+    FileExpectations expectations;
+    auto document = read_secret_file(dir + "/secret", expectations);
+    require(document.ok());
+    return document->enrollment.devices.at(0).sign_counter;
+  }
+};
+
+struct Run {
+  AuthStatus status;
+  std::string audit;  // the last log line
+};
+
+Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay& relay,
+          ScriptedConnector& connector) {
+  RecordingLog log;
+  const AuthStatus status =
+      authenticate(f.config, f.request, terminal, log, LoginSeams{&fixed_clock, &connector});
+  assert_false(log.lines.empty());
+  (void)relay;
+  return {status, log.lines.back()};
+}
+
+void expect_audit(const Run& run, const char* tail) {
+  if (!run.audit.ends_with(tail)) fail_msg("audit line: %s\nexpected end: %s", run.audit.c_str(), tail);
+}
+
+// ---- the phone's answers ----------------------------------------------------
+
+void test_approved_with_the_right_number(void**) {
+  Fixture f;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  expect_audit(run, "method=push result=accepted reason=approved device=Pixel?8");
+  assert_string_equal(terminal.shown[0].c_str(), "Verification code, or Enter for a push: ");
+  assert_true(terminal.number().has_value());
+  assert_int_equal(f.pinned_counter(), 7);  // recorded under the lock
+  // The number never goes to the relay; the digest covers what it was sent.
+  assert_true(relay.created.dump().find("number") == std::string::npos);
+  assert_int_equal(relay.requests.size(), 2);
+  assert_string_equal(relay.requests[0].c_str(), "POST /v1/challenges");
+  assert_true(relay.requests[1].starts_with(std::string("GET /v1/challenges/") + kChallengeId));
+}
+
+void test_approval_replayed_is_refused(void**) {
+  Fixture f;
+  for (int round = 0; round < 2; ++round) {
+    ScriptedConversation terminal({""});
+    ScriptedRelay relay(f.phone, terminal);
+    ScriptedConnector connector(relay);
+    relay.counter = 7;  // the second round reuses a counter the pin already holds
+    const Run run = login(f, terminal, relay, connector);
+    assert_int_equal(run.status, round == 0 ? AuthStatus::success : AuthStatus::auth_failed);
+    if (round == 1) expect_audit(run, "result=rejected reason=replayed device=Pixel?8");
+  }
+}
+
+void test_outcomes_that_refuse(void**) {
+  struct Case {
+    Phone phone;
+    const char* shown;  // what the user reads, or nullptr
+    const char* audit;
+  };
+  const Case cases[] = {
+      {Phone::approve_other_number, "The number entered on the phone was not the one shown here.",
+       "result=rejected reason=wrong_number device=Pixel?8"},
+      {Phone::approve_unpinned, nullptr, "result=rejected reason=unpinned_device device=Pixel?8"},
+      {Phone::deny, "The login was denied on the phone.",
+       "result=rejected reason=denied device=Pixel?8"},
+      {Phone::report, "The login was reported on the phone.",
+       "result=rejected reason=reported device=Pixel?8"},
+      {Phone::expire, nullptr, "result=rejected reason=timeout device=-"},
+      {Phone::cancel, nullptr, "result=rejected reason=cancelled device=-"},
+  };
+  for (const Case& c : cases) {
+    Fixture f;
+    ScriptedConversation terminal({""});
+    ScriptedRelay relay(f.phone, terminal);
+    ScriptedConnector connector(relay);
+    relay.phone = c.phone;
+    const Run run = login(f, terminal, relay, connector);
+    assert_int_equal(run.status, AuthStatus::auth_failed);
+    expect_audit(run, c.audit);
+    if (c.shown != nullptr && !terminal.saw(c.shown)) fail_msg("not shown: %s", c.shown);
+    assert_int_equal(f.pinned_counter(), 5);  // nothing recorded
+  }
+}
+
+void test_refused_at_create(void**) {
+  Fixture f;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal);
+  ScriptedConnector connector(relay);
+  relay.create_answer = HttpAnswer{true, 429, R"({"error":"push_blocked"})", ""};
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::auth_failed);
+  expect_audit(run, "result=rejected reason=push_blocked device=-");
+  assert_true(terminal.saw("Push is blocked for this account after a report"));
+}
+
+// ---- the relay unavailable, in each failmode --------------------------------
+
+void test_unavailable_in_each_failmode(void**) {
+  const HttpAnswer outages[] = {
+      {false, 0, "", "connection refused"},
+      {true, 500, "{}", ""},
+      {true, 200, "not json", ""},
+  };
+  for (const HttpAnswer& outage : outages) {
+    for (const bool at_create : {true, false}) {
+      for (const PushFailmode mode : {PushFailmode::secure, PushFailmode::safe, PushFailmode::totp}) {
+        Fixture f;
+        f.config.failmode = mode;
+        // failmode=totp asks for a code next: the right one.
+        ScriptedConversation terminal({"", code_at_step(1000000)});
+        ScriptedRelay relay(f.phone, terminal);
+        ScriptedConnector connector(relay);
+        (at_create ? relay.create_answer : relay.wait_answer) = outage;
+        const Run run = login(f, terminal, relay, connector);
+        switch (mode) {
+          case PushFailmode::secure:
+            assert_int_equal(run.status, AuthStatus::auth_failed);
+            expect_audit(run, "result=error reason=backend_unavailable device=- failmode=secure");
+            assert_true(terminal.saw("Push is not available right now; log in with a code."));
+            break;
+          case PushFailmode::safe:
+            assert_int_equal(run.status, AuthStatus::success);
+            expect_audit(run, "result=accepted reason=backend_unavailable device=- failmode=safe");
+            break;
+          case PushFailmode::totp:
+            assert_int_equal(run.status, AuthStatus::success);
+            expect_audit(run, "method=totp result=accepted reason=code_ok");
+            assert_true(terminal.saw("Push is not available right now."));
+            break;
+        }
+      }
+    }
+  }
+}
+
+void test_broken_installation_is_no_outage(void**) {
+  for (const PushFailmode mode : {PushFailmode::secure, PushFailmode::safe, PushFailmode::totp}) {
+    Fixture f;
+    f.config.failmode = mode;
+    ScriptedConversation terminal({"", code_at_step(1000000)});
+    ScriptedRelay relay(f.phone, terminal);
+    ScriptedConnector connector(relay);
+    connector.setup_error = true;
+    const Run run = login(f, terminal, relay, connector);
+    if (mode == PushFailmode::totp) {
+      assert_int_equal(run.status, AuthStatus::success);  // the code asked next
+      assert_true(terminal.saw("Push is not available on this host."));
+    } else {
+      // Never allowed, not even with failmode=safe.
+      assert_int_equal(run.status, AuthStatus::service_error);
+      expect_audit(run, "result=error reason=push_config_error device=-");
+    }
+    assert_true(relay.requests.empty());
+  }
+}
+
+// ---- the terminal side -------------------------------------------------------
+
+void test_code_typed_at_the_push_prompt_over_ssh(void**) {
+  Fixture f;
+  f.request.service = "sshd";
+  f.request.tty = "ssh";
+  ScriptedConversation terminal({"", code_at_step(1000000)});
+  ScriptedRelay relay(f.phone, terminal);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  expect_audit(run, "method=totp result=accepted reason=code_ok");
+  // The number travelled inside the prompt, and the push was cancelled.
+  assert_true(terminal.shown[1].starts_with("Push sent. On your phone, approve with the number "));
+  assert_true(terminal.shown[1].ends_with(", then press Enter here (or type a code): "));
+  assert_string_equal(relay.requests.back().c_str(),
+                      (std::string("DELETE /v1/challenges/") + kChallengeId).c_str());
+}
+
+void test_code_at_the_first_prompt_sends_no_push(void**) {
+  Fixture f;
+  ScriptedConversation terminal({code_at_step(1000000)});
+  ScriptedRelay relay(f.phone, terminal);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  assert_int_equal(connector.connects, 0);  // a TOTP login never loads the push client
+  assert_true(relay.requests.empty());
+}
+
+void test_no_pinned_device_no_push(void**) {
+  Fixture f;
+  f.config.push = false;  // the file pins a device, but push is not offered
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::auth_failed);
+  expect_audit(run, "result=malformed reason=not_a_code");
+  assert_string_equal(terminal.shown[0].c_str(), "Verification code: ");
+  assert_int_equal(connector.connects, 0);
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_approved_with_the_right_number),
+      cmocka_unit_test(test_approval_replayed_is_refused),
+      cmocka_unit_test(test_outcomes_that_refuse),
+      cmocka_unit_test(test_refused_at_create),
+      cmocka_unit_test(test_unavailable_in_each_failmode),
+      cmocka_unit_test(test_broken_installation_is_no_outage),
+      cmocka_unit_test(test_code_typed_at_the_push_prompt_over_ssh),
+      cmocka_unit_test(test_code_at_the_first_prompt_sends_no_push),
+      cmocka_unit_test(test_no_pinned_device_no_push),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
