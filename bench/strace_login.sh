@@ -18,6 +18,7 @@ hex=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 u="tss${hex}"; work=$(mktemp -d /var/tmp/twostep-st-XXXXXX); prefix="twostep-st-$hex"
 cleanup() { userdel "$u" 2>/dev/null || true; rm -f /etc/pam.d/"$prefix"-*; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
+[[ -n ${TWOSTEP_KEEP_TRACES:-} ]] && trap "userdel $u 2>/dev/null; rm -f /etc/pam.d/$prefix-*" EXIT
 chmod 755 "$work"; home="$work/$u"
 useradd -M -d "$home" -s /usr/sbin/nologin -c "twostep strace" "$u"
 mkdir -m 700 "$home"; chown "$u:" "$home"
@@ -37,20 +38,22 @@ count() {  # label module
     -e trace=openat,open,newfstatat,fstat,statx,setfsuid,setfsgid,setgroups,fsync,fdatasync,rename,renameat,renameat2,flock,read,linkat,getdents64 \
     "$build/bench/twostep-pam-bench" --service "$service" --user "$u" > "$work/login.$1" 2>&1 \
     || { cat "$work/login.$1"; exit 1; }
-  grep -q "PAM_SUCCESS\|success" "$work/login.$1" || { echo "login failed:"; cat "$work/login.$1"; exit 1; }
+  grep -q "^login: ok" "$work/login.$1" || { echo "login failed:"; cat "$work/login.$1"; exit 1; }
 }
 for spec in "${modules[@]}"; do count "${spec%%=*}" "${spec#*=}"; done
 
 # Rows: system calls; columns: modules. Group lookups show up as opens of
-# /etc/group (NSS files); directory walks as O_PATH opens.
+# /etc/group (NSS files); each directory walk opens the temp work directory
+# once with O_PATH (NSS's own O_PATH opens are not counted there).
 labels=(); for spec in "${modules[@]}"; do labels+=("${spec%%=*}"); done
-printf '%-34s' "what"; printf '%12s' "${labels[@]}"; echo
+printf '%-42s' "what"; printf '%12s' "${labels[@]}"; echo
 row() {  # title pattern
-  printf '%-34s' "$1"
+  printf '%-42s' "$1"
   for l in "${labels[@]}"; do printf '%12s' "$(grep -cE "$2" "$work/trace.$l" || true)"; done; echo
 }
 row "openat (all)" '^[0-9]+ +openat\('
-row "  of the secret file's dir (O_PATH)" 'openat\(.*O_PATH'
+row "  directory walks (O_PATH, the work dir)" 'openat\([0-9]+, "twostep-st-[^"]*", .*O_PATH'
+row "  of /etc/passwd (account lookup)" 'open(at)?\(.*"/etc/passwd"'
 row "  of /etc/group (group lookup)" 'open(at)?\(.*"/etc/group"'
 row "  of the secret file" 'openat\(.*"\.twostep"'
 row "newfstatat/fstat/statx" '^[0-9]+ +(newfstatat|fstat|statx)\('
