@@ -117,7 +117,10 @@ constexpr const char* kHelpFooter =
     "  twostep-enroll --png qr.png --qr none          QR as an image instead\n"
     "  twostep-enroll --push                          pair a phone for push approval\n\n";
 
-void define_options(CLI::App& app, Options& options, RawOptions& raw) {
+// The groups below register in the order --help lists them.
+
+// The mode flags, and the settings only --push takes.
+void define_mode_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--show", raw.show, "Show the QR code, key and URI of the existing enrollment again");
   app.add_flag("--status", raw.status, "Show what is enrolled (no secrets)");
   app.add_flag("--remove", raw.remove, "Delete the enrollment (asks first unless --force)");
@@ -135,7 +138,10 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
                  "Seconds to wait for the phone, 10-600 (default 600)")
       ->type_name("SECONDS")
       ->check(quiet(CLI::Range(10u, 600u)));
+}
 
+// Whose file, where, in which format and owned by whom.
+void define_file_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_option("--user", options.user, "Enroll/manage this user (root only for others)")
       ->type_name("NAME");
   app.add_option("--secret-file", options.secret_file,
@@ -148,6 +154,10 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
                  "When root writes: auto (user inside their home, else root), user, root")
       ->type_name("WHO")
       ->check(quiet(CLI::IsMember({"auto", "user", "root"})));
+}
+
+// What the new token is, and the login policy written with it.
+void define_token_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_option("--issuer", options.issuer, "Issuer shown in the app (default: host name)")
       ->type_name("TEXT");
   app.add_option("--label", options.label,
@@ -174,6 +184,10 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
       ->check(quiet(CLI::Range(std::size_t{0}, kMaxBackupCodes)));
   app.add_option("--rate-limit", raw.rate_limit, "N/SECONDS failures allowed, or off (default 3/30)")
       ->type_name("N/S");
+}
+
+// How the result is shown, and how much is asked.
+void define_output_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_option("--qr", raw.qr,
                  "Terminal QR: utf8 (half blocks), ansi (coloured cells), ascii, none; auto "
                  "(default) picks utf8 or ansi from the locale and TERM, none without a terminal")
@@ -191,6 +205,13 @@ void define_options(CLI::App& app, Options& options, RawOptions& raw) {
   app.add_flag("--no-confirm", raw.no_confirm, "Do not ask for a code (or for removal)");
   app.add_flag("--force", options.force, "Replace an existing enrollment or image file");
   app.add_flag("-q,--quiet", options.quiet, "Only essential output");
+}
+
+void define_options(CLI::App& app, Options& options, RawOptions& raw) {
+  define_mode_options(app, options, raw);
+  define_file_options(app, options, raw);
+  define_token_options(app, options, raw);
+  define_output_options(app, options, raw);
   app.footer(std::string(kHelpFooter) + kExitCodeHelp);
 }
 

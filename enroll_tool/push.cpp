@@ -168,24 +168,43 @@ int run_remove_device(const Session& session) {
   return kExitOk;
 }
 
-int run_push(const Session& session) {
-  const Options& options = session.options;
-  const Console& console = session.console;
-  const std::string& path = session.location.path;
-  {
-    auto document = read_secret_file(path, expectations_for(session.location));
-    if (auto code = check_native_file(session, document)) return *code;
-    if (document->enrollment.devices.size() >= kMaxDevices) {
-      console.error("already " + std::to_string(kMaxDevices) +
-                    " push devices; remove one first (--remove-device)");
-      return kExitRefused;
-    }
+namespace {
+
+// One name for the core type, so that its coming rename touches one line.
+using Registration = push::PairingProofInput;
+
+// The secrets of one pairing (7.1): S goes only into the QR code; the relay
+// gets the hash of K now and K itself when the user confirmed.
+struct PairingSecrets {
+  std::string pairing_secret;  // S, b64u
+  std::string confirm_token;   // K, b64u
+  SecretBytes s_bytes;         // S, decoded
+  push::Digest confirm_hash{};
+};
+
+// The relay of this host and the pairing open there.
+struct RelayPairing {
+  const push::HostSettings& settings;
+  long request_ms = 0;
+  std::string id;  // from POST /v1/pairings
+};
+
+// The steps below return the exit code when the pairing stops there (after
+// printing why), nullopt to go on.
+
+// Refuses before any relay traffic when the file cannot take another device.
+std::optional<int> check_room_for_device(const Session& session) {
+  auto document = read_secret_file(session.location.path, expectations_for(session.location));
+  if (auto code = check_native_file(session, document)) return *code;
+  if (document->enrollment.devices.size() >= kMaxDevices) {
+    session.console.error("already " + std::to_string(kMaxDevices) +
+                          " push devices; remove one first (--remove-device)");
+    return kExitRefused;
   }
-  auto settings = push::read_push_config(options.push_config);
-  if (!settings) {
-    console.error("push settings: " + settings.error().message);
-    return kExitIo;
-  }
+  return std::nullopt;
+}
+
+std::optional<int> make_pairing_secrets(const Console& console, PairingSecrets& secrets) {
   auto pairing_secret = push::random_b64u(push::kPairingSecretBytes);
   auto confirm_token = push::random_b64u(push::kPairingSecretBytes);
   if (!pairing_secret || !confirm_token) {
@@ -197,30 +216,47 @@ int run_push(const Session& session) {
   if (!s_bytes || !k_bytes) return kExitIo;
   auto confirm_hash = push::sha256(*k_bytes);
   if (!confirm_hash) return kExitIo;
+  secrets.pairing_secret = std::move(*pairing_secret);
+  secrets.confirm_token = std::move(*confirm_token);
+  secrets.s_bytes = std::move(*s_bytes);
+  secrets.confirm_hash = *confirm_hash;
+  return std::nullopt;
+}
 
-  const json create = {{"host_id", settings->host_id},
+// POST /v1/pairings (7.1): opens the pairing at the relay, which learns the
+// host, the user and the hash of K.
+std::optional<int> create_pairing(const Session& session, const PairingSecrets& secrets,
+                                  RelayPairing& relay) {
+  const json create = {{"host_id", relay.settings.host_id},
                        {"user", session.target.name},
-                       {"confirm_hash", push::b64u_encode(*confirm_hash)}};
-  const long request_ms = static_cast<long>(settings->connect_timeout_s) * 1000 + 10000;
+                       {"confirm_hash", push::b64u_encode(secrets.confirm_hash)}};
   const auto created_answer =
-      relay_request(*settings, "POST", "/v1/pairings", "", create.dump(), request_ms);
+      relay_request(relay.settings, "POST", "/v1/pairings", "", create.dump(), relay.request_ms);
   if (!created_answer.answered || created_answer.status != 201) {
-    console.error("cannot start pairing: " + relay_problem(created_answer));
+    session.console.error("cannot start pairing: " + relay_problem(created_answer));
     return kExitIo;
   }
   auto created = push::parse_pairing_created(created_answer.body);
   if (!created) {
-    console.error("cannot start pairing: " + created.error().message);
+    session.console.error("cannot start pairing: " + created.error().message);
     return kExitIo;
   }
+  relay.id = created->id;
+  return std::nullopt;
+}
 
+// The QR code and the link for the phone, then the waiting notice.
+void show_pairing_link(const Session& session, const PairingSecrets& secrets,
+                       const RelayPairing& relay) {
+  const Options& options = session.options;
+  const Console& console = session.console;
   // The pairing secret S is in the URL fragment, which the phone's browser
   // never sends to the relay.
-  SecretBytes url = SecretBytes::from_string(settings->approver_origin + "/#pair=" + created->id +
-                                             "." + *pairing_secret);
+  SecretBytes url = SecretBytes::from_string(relay.settings.approver_origin + "/#pair=" +
+                                             relay.id + "." + secrets.pairing_secret);
   const QrStyle style = options.qr_explicit ? options.qr : resolve_auto_qr(console.text_is_tty());
   console.always("Scan this with the phone that should approve logins of " + session.target.name +
-                 " on " + settings->host_name + ":");
+                 " on " + relay.settings.host_name + ":");
   if (style != QrStyle::none) {
     auto matrix = encode_qr(url);
     if (matrix) render_terminal_qr(*matrix, style, kQuietZoneCompact, console.text());
@@ -230,19 +266,24 @@ int run_push(const Session& session) {
   console.always("");
   console.always("Waiting for the phone (Ctrl-C to stop)...");
   console.flush();
+}
 
+// Polls the relay's pairing wait (7.5) until a phone registered, the user
+// interrupted, or --pairing-timeout passed.
+std::optional<int> wait_for_registration(const Session& session, const RelayPairing& relay,
+                                         std::optional<Registration>& registration,
+                                         std::string& proof) {
+  const Console& console = session.console;
   const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(options.pairing_timeout);
-  std::optional<push::PairingProofInput> registration;
-  std::string proof;
+      std::chrono::steady_clock::now() + std::chrono::seconds(session.options.pairing_timeout);
   while (!registration) {
     if (interrupted()) return report_interrupted(console);
     if (std::chrono::steady_clock::now() >= deadline) {
       console.error("no phone registered in time; nothing was written");
       return kExitRefused;
     }
-    const auto answer = relay_request(*settings, "GET", "/v1/pairings/" + created->id, "wait=2",
-                                      "", request_ms);
+    const auto answer = relay_request(relay.settings, "GET", "/v1/pairings/" + relay.id, "wait=2",
+                                      "", relay.request_ms);
     if (interrupted()) return report_interrupted(console);
     if (!answer.answered || answer.status != 200) {
       console.error("pairing failed: " + relay_problem(answer) + "; nothing was written");
@@ -255,78 +296,114 @@ int run_push(const Session& session) {
     }
     if (*parsed) {
       registration = std::move(**parsed);
-      registration->pairing_id = created->id;
+      registration->pairing_id = relay.id;
     }
   }
-  auto verdict = push::verify_pairing_proof(*s_bytes, *registration, proof);
+  return std::nullopt;
+}
+
+std::optional<int> ask_same_comparison_code(const Console& console) {
+  ReadResult reply = prompt_line(console, "Does the phone show the same comparison code? "
+                                          "Type \"yes\" to pair it: ");
+  if (reply.status == ReadStatus::interrupted) return report_interrupted(console);
+  if (reply.status != ReadStatus::line || reply.line.view() != "yes") {
+    console.error("not paired; nothing was written");
+    return kExitRefused;
+  }
+  return std::nullopt;
+}
+
+// Checks the phone's proof of S (7.5), shows the comparison code (7.6) and, unless
+// --no-confirm, asks the user whether the phone shows the same.
+std::optional<int> accept_registration(const Session& session, const PairingSecrets& secrets,
+                                       const Registration& registration, const std::string& proof) {
+  const Console& console = session.console;
+  auto verdict = push::verify_pairing_proof(secrets.s_bytes, registration, proof);
   if (!verdict || *verdict != push::SignatureVerdict::valid) {
     console.error("the phone's registration does not carry a valid proof: the relay may have "
                   "substituted a key. Nothing was written.");
     return kExitRefused;
   }
-  auto code = push::comparison_code(*s_bytes, registration->credential_spki, registration->api_spki);
+  auto code =
+      push::comparison_code(secrets.s_bytes, registration.credential_spki, registration.api_spki);
   if (!code) return kExitIo;
-  console.always("Phone registered: \"" + registration->name + "\"");
-  console.always("Key fingerprint: " + key_fingerprint(registration->credential_spki));
+  console.always("Phone registered: \"" + registration.name + "\"");
+  console.always("Key fingerprint: " + key_fingerprint(registration.credential_spki));
   console.always("Comparison code: " + *code);
-  if (options.confirm) {
-    ReadResult reply = prompt_line(console, "Does the phone show the same comparison code? "
-                                            "Type \"yes\" to pair it: ");
-    if (reply.status == ReadStatus::interrupted) return report_interrupted(console);
-    if (reply.status != ReadStatus::line || reply.line.view() != "yes") {
-      console.error("not paired; nothing was written");
-      return kExitRefused;
-    }
-  }
+  if (session.options.confirm) return ask_same_comparison_code(console);
+  return std::nullopt;
+}
 
+Device device_for(const Registration& registration, const push::HostSettings& settings) {
   Device device;
-  device.name = registration->name;
-  device.credential_id = registration->credential_id;
-  device.public_key = registration->credential_spki;
-  device.origin = settings->approver_origin;
+  device.name = registration.name;
+  device.credential_id = registration.credential_id;
+  device.public_key = registration.credential_spki;
+  device.origin = settings.approver_origin;
   device.sign_counter = 0;
   device.added = static_cast<std::int64_t>(std::time(nullptr));
+  return device;
+}
+
+// Names are unique in the file: "Pixel 8", "Pixel 8 (2)", ...
+void make_name_unique(const std::vector<Device>& devices, std::string& name) {
+  const std::string base = name.substr(0, kMaxDeviceNameLength - 4);
+  for (int n = 2; n < 100; ++n) {
+    bool taken = false;
+    for (const Device& other : devices) taken = taken || other.name == name;
+    if (!taken) break;
+    name = base + " (" + std::to_string(n) + ")";
+  }
+}
+
+// The rules for a new pin, checked again under the lock: the file may have
+// changed while the user scanned the code.
+UpdateDecision add_device(SecretDocument& document, Device& device, std::string& refusal) {
+  if (document.format != FileFormat::native) {
+    refusal = "the file is no longer in the native format";
+    return UpdateDecision::keep;
+  }
+  auto& devices = document.enrollment.devices;
+  if (devices.size() >= kMaxDevices) {
+    refusal = "too many push devices";
+    return UpdateDecision::keep;
+  }
+  for (const Device& other : devices) {
+    if (other.credential_id == device.credential_id) {
+      refusal = "this credential is already paired";
+      return UpdateDecision::keep;
+    }
+  }
+  make_name_unique(devices, device.name);
+  devices.push_back(device);
+  return UpdateDecision::write;
+}
+
+std::optional<int> pin_device(const Session& session, Device& device) {
   std::string refusal;
   auto written = lock_and_update_secret_file(
-      path, expectations_for(session.location), [&](SecretDocument& document) {
-        if (document.format != FileFormat::native) {
-          refusal = "the file is no longer in the native format";
-          return UpdateDecision::keep;
-        }
-        auto& devices = document.enrollment.devices;
-        if (devices.size() >= kMaxDevices) {
-          refusal = "too many push devices";
-          return UpdateDecision::keep;
-        }
-        for (const Device& other : devices) {
-          if (other.credential_id == device.credential_id) {
-            refusal = "this credential is already paired";
-            return UpdateDecision::keep;
-          }
-        }
-        // Names are unique in the file: "Pixel 8", "Pixel 8 (2)", ...
-        const std::string base = device.name.substr(0, kMaxDeviceNameLength - 4);
-        for (int n = 2; n < 100; ++n) {
-          bool taken = false;
-          for (const Device& other : devices) taken = taken || other.name == device.name;
-          if (!taken) break;
-          device.name = base + " (" + std::to_string(n) + ")";
-        }
-        devices.push_back(device);
-        return UpdateDecision::write;
-      });
+      session.location.path, expectations_for(session.location),
+      [&](SecretDocument& document) { return add_device(document, device, refusal); });
   if (!refusal.empty()) {
-    console.error("not paired: " + refusal);
+    session.console.error("not paired: " + refusal);
     return kExitRefused;
   }
-  if (!written) return report_file_error(console, written.error());
+  if (!written) return report_file_error(session.console, written.error());
+  return std::nullopt;
+}
 
-  const json confirm = {{"confirm_token", *confirm_token}};
-  const auto confirmed = relay_request(*settings, "POST", "/v1/pairings/" + created->id + "/confirm",
-                                       "", confirm.dump(), request_ms);
+// Hands K to the relay (7.6), which then routes logins to the device; takes
+// the pin back when the relay does not confirm.
+int confirm_pairing(const Session& session, const PairingSecrets& secrets,
+                    const RelayPairing& relay, const Device& device) {
+  const Console& console = session.console;
+  const json confirm = {{"confirm_token", secrets.confirm_token}};
+  const auto confirmed = relay_request(relay.settings, "POST",
+                                       "/v1/pairings/" + relay.id + "/confirm", "",
+                                       confirm.dump(), relay.request_ms);
   if (!confirmed.answered || confirmed.status / 100 != 2) {
     // Take the pin back: a device the relay does not route to is only confusing.
-    (void)lock_and_update_secret_file(path, expectations_for(session.location),
+    (void)lock_and_update_secret_file(session.location.path, expectations_for(session.location),
                                       [&](SecretDocument& document) {
                                         auto& devices = document.enrollment.devices;
                                         std::erase_if(devices, [&](const Device& d) {
@@ -340,6 +417,29 @@ int run_push(const Session& session) {
   }
   console.always("Paired \"" + device.name + "\". At the code prompt, press Enter for a push.");
   return kExitOk;
+}
+
+}  // namespace
+
+int run_push(const Session& session) {
+  if (auto code = check_room_for_device(session)) return *code;
+  auto settings = push::read_push_config(session.options.push_config);
+  if (!settings) {
+    session.console.error("push settings: " + settings.error().message);
+    return kExitIo;
+  }
+  PairingSecrets secrets;
+  if (auto code = make_pairing_secrets(session.console, secrets)) return *code;
+  RelayPairing relay{*settings, static_cast<long>(settings->connect_timeout_s) * 1000 + 10000, {}};
+  if (auto code = create_pairing(session, secrets, relay)) return *code;
+  show_pairing_link(session, secrets, relay);
+  std::optional<Registration> registration;
+  std::string proof;
+  if (auto code = wait_for_registration(session, relay, registration, proof)) return *code;
+  if (auto code = accept_registration(session, secrets, *registration, proof)) return *code;
+  Device device = device_for(*registration, *settings);
+  if (auto code = pin_device(session, device)) return *code;
+  return confirm_pairing(session, secrets, relay, device);
 }
 
 }  // namespace twostep::enroll
