@@ -32,12 +32,14 @@ using Clock = std::int64_t (*)() noexcept;
 std::int64_t system_clock_now() noexcept;
 
 class PushConnector;  // push_transport.hpp
+class RelayTimer;     // relay_client.hpp
 
 // Where the login meets the world besides the user and the log: the clock
 // and the way to the relay. Tests inject a fixed clock and a scripted relay.
 struct LoginSeams {
   Clock clock = &system_clock_now;
   PushConnector* push = nullptr;  // nullptr: push.conf, host secret, libtwostep-push
+  RelayTimer* relay_timer = nullptr;  // nullptr: the steady clock, real sleeps
 };
 
 AuthStatus authenticate(const Config& config, const AuthRequest& request,
@@ -45,7 +47,7 @@ AuthStatus authenticate(const Config& config, const AuthRequest& request,
 inline AuthStatus authenticate(const Config& config, const AuthRequest& request,
                                Conversation& conversation, ModuleLog& log,
                                Clock clock = &system_clock_now) {
-  return authenticate(config, request, conversation, log, LoginSeams{clock, nullptr});
+  return authenticate(config, request, conversation, log, LoginSeams{clock, nullptr, nullptr});
 }
 
 }  // namespace twostep::pam

@@ -282,7 +282,9 @@ AuthStatus Login::run() {
 AuthStatus authenticate(const Config& config, const AuthRequest& request,
                         Conversation& conversation, ModuleLog& log, LoginSeams seams) {
   SystemPushConnector system_push;
+  SystemRelayTimer system_timer;
   if (seams.push == nullptr) seams.push = &system_push;
+  if (seams.relay_timer == nullptr) seams.relay_timer = &system_timer;
   return Login(config, request, conversation, log, seams).run();
 }
 

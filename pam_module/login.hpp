@@ -15,6 +15,7 @@
 #include "login_file.hpp"
 #include "module_config.hpp"
 #include "push_transport.hpp"
+#include "relay_client.hpp"
 #include "twostep/policy.hpp"
 
 namespace twostep::pam {
@@ -59,6 +60,7 @@ class Login {
   ModuleLog& log() noexcept { return log_; }
   std::int64_t now() const noexcept { return seams_.clock(); }
   PushConnector& push_connector() noexcept { return *seams_.push; }
+  RelayTimer& relay_timer() noexcept { return *seams_.relay_timer; }
   LoginFile& file() noexcept { return *file_; }
   // Asks with the configured prompt (or `question`), bounded input.
   Result<CodeInput> ask(std::optional<std::string_view> question = std::nullopt);

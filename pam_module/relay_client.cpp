@@ -9,17 +9,22 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-long remaining_ms(steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-  return std::max<long>(0, static_cast<long>(left.count()));
-}
-
 std::string describe(const HttpAnswer& answer) {
   if (!answer.answered) return answer.message.empty() ? "no answer" : answer.message;
   return "HTTP " + std::to_string(answer.status);
 }
 
 }  // namespace
+
+steady_clock::time_point SystemRelayTimer::now() { return steady_clock::now(); }
+void SystemRelayTimer::sleep_until(steady_clock::time_point when) {
+  std::this_thread::sleep_until(when);
+}
+
+long RelayClient::remaining_ms(steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - timer_.now());
+  return std::max<long>(0, static_cast<long>(left.count()));
+}
 
 CreateReply RelayClient::create(const push::ChallengeRequest& request,
                                 steady_clock::time_point deadline) {
@@ -51,9 +56,43 @@ CreateReply RelayClient::create(const push::ChallengeRequest& request,
   return reply;
 }
 
+namespace {
+
+// What one long-poll answer means for the wait loop.
+enum class PollStep { answer, still_pending, retry_later };
+
+PollStep classify_poll(const HttpAnswer& answer, WaitReply& reply) {
+  if (answer.answered && answer.status == 200) {
+    auto state = push::parse_challenge_state(answer.body);
+    if (!state) {
+      reply.message = "garbage answer to wait: " + state.error().message;
+      return PollStep::answer;
+    }
+    if (state->status == push::RelayStatus::pending) return PollStep::still_pending;
+    reply.reply = RelayReply::ok;
+    reply.state = std::move(*state);
+    return PollStep::answer;
+  }
+  if (answer.answered && answer.status >= 400 && answer.status < 500) {
+    auto code = push::parse_error_code(answer.body);
+    reply.reply = RelayReply::refused;
+    reply.error = code ? *code : "http_" + std::to_string(answer.status);
+    return PollStep::answer;
+  }
+  if (answer.answered && answer.status == 503) {
+    auto code = push::parse_error_code(answer.body);
+    if (code && *code == "shutting_down") return PollStep::retry_later;
+  }
+  reply.message = "wait: " + describe(answer);
+  return PollStep::answer;
+}
+
+}  // namespace
+
 WaitReply RelayClient::wait(const std::string& id, steady_clock::time_point deadline) {
   WaitReply reply;
   const std::string path = "/v1/challenges/" + id;
+  milliseconds pause = kFirstEarlyPendingPause;
   for (;;) {
     const long left = remaining_ms(deadline);
     if (left <= 0) {
@@ -62,40 +101,24 @@ WaitReply RelayClient::wait(const std::string& id, steady_clock::time_point dead
       return reply;
     }
     // Ask the relay to hold the poll up to the deadline (at most 55 s), and
-    // give the exchange the connect margin on top.
-    // Rounded up: a zero-second poll in the last second would spin.
+    // give the exchange the connect margin on top. Rounded up: a zero-second
+    // poll in the last second would spin.
     const long wait_s = std::min<long>(55, (left + 999) / 1000);
     const long budget = wait_s * 1000 + margin_.count();
+    const auto asked_at = timer_.now();
     const auto answer = transport_.request("GET", path, "wait=" + std::to_string(wait_s), "",
                                            std::min<long>(budget, left + margin_.count()));
-    if (answer.answered && answer.status == 200) {
-      auto state = push::parse_challenge_state(answer.body);
-      if (!state) {
-        reply.message = "garbage answer to wait: " + state.error().message;
-        return reply;
-      }
-      if (state->status != push::RelayStatus::pending) {
-        reply.reply = RelayReply::ok;
-        reply.state = std::move(*state);
-        return reply;
-      }
-      continue;  // still pending: poll again until the deadline
+    const PollStep step = classify_poll(answer, reply);
+    if (step == PollStep::answer) return reply;
+    const auto held = timer_.now() - asked_at;
+    if (step == PollStep::still_pending && held >= std::chrono::seconds(wait_s)) {
+      pause = kFirstEarlyPendingPause;  // a full long-poll: ask again at once
+      continue;
     }
-    if (answer.answered && answer.status >= 400 && answer.status < 500) {
-      auto code = push::parse_error_code(answer.body);
-      reply.reply = RelayReply::refused;
-      reply.error = code ? *code : "http_" + std::to_string(answer.status);
-      return reply;
-    }
-    if (answer.answered && answer.status == 503) {
-      auto code = push::parse_error_code(answer.body);
-      if (code && *code == "shutting_down") {
-        std::this_thread::sleep_for(milliseconds(std::min<long>(500, remaining_ms(deadline))));
-        continue;
-      }
-    }
-    reply.message = "wait: " + describe(answer);
-    return reply;
+    // Early `pending` or a relay shutting down: pause, doubling, never
+    // past the deadline.
+    timer_.sleep_until(std::min(timer_.now() + pause, deadline));
+    pause = std::min(pause * 2, kMaxEarlyPendingPause);
   }
 }
 

@@ -15,6 +15,27 @@ namespace twostep::pam {
 
 enum class RelayReply { ok, refused, unavailable };
 
+// Time as the relay dialogue sees it, injected so tests need not wait.
+class RelayTimer {
+ public:
+  virtual ~RelayTimer() = default;
+  virtual std::chrono::steady_clock::time_point now() = 0;
+  virtual void sleep_until(std::chrono::steady_clock::time_point when) = 0;
+};
+class SystemRelayTimer final : public RelayTimer {
+ public:
+  std::chrono::steady_clock::time_point now() override;
+  void sleep_until(std::chrono::steady_clock::time_point when) override;
+};
+
+// Pacing of the long-poll (docs/protocol.md 4.2): a `pending` answer that
+// comes before the wait asked for is followed by a pause, 1 s at first and
+// doubling up to 4 s while the relay keeps answering early, so a login
+// sends at most one wait a second whatever the relay does (max_wait = 0,
+// a hostile relay). A wait held for its full length resets the pause.
+inline constexpr std::chrono::milliseconds kFirstEarlyPendingPause{1000};
+inline constexpr std::chrono::milliseconds kMaxEarlyPendingPause{4000};
+
 struct CreateReply {
   RelayReply reply = RelayReply::unavailable;
   push::IssuedChallenge challenge;
@@ -32,8 +53,9 @@ struct WaitReply {
 
 class RelayClient {
  public:
-  explicit RelayClient(PushTransport& transport, std::chrono::milliseconds connect_margin)
-      : transport_(transport), margin_(connect_margin) {}
+  RelayClient(PushTransport& transport, RelayTimer& timer,
+              std::chrono::milliseconds connect_margin)
+      : transport_(transport), timer_(timer), margin_(connect_margin) {}
 
   CreateReply create(const push::ChallengeRequest& request,
                      std::chrono::steady_clock::time_point deadline);
@@ -44,7 +66,10 @@ class RelayClient {
   void cancel(const std::string& id);
 
  private:
+  long remaining_ms(std::chrono::steady_clock::time_point deadline);
+
   PushTransport& transport_;
+  RelayTimer& timer_;
   std::chrono::milliseconds margin_;
 };
 

@@ -19,6 +19,7 @@ namespace twostep::pam {
 namespace {
 
 constexpr std::chrono::milliseconds kRelayMargin{2000};
+constexpr std::string_view kNoAnswerMessage = "No answer from the phone in time.";
 
 bool has_devices(const Config& config, const Enrollment& enrollment) {
   return config.push && !enrollment.devices.empty();
@@ -101,13 +102,16 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
   return done(login_.finish_push(AuthStatus::auth_failed, "error", "backend_unavailable", "", mode));
 }
 
+// After "This wasn't me" the relay refuses every push for the account; a
+// code still works, so it is asked for in this same login.
 MethodEnd PushAttempt::refused_at_create(const std::string& error) {
   if (error == "push_blocked") {
     login_.conversation().show_error(
-        "Push is blocked for this account after a report; ask your admin. A code still works.");
-  } else {
-    login_.conversation().show_error("The push was refused (" + error + ").");
+        "Push is blocked for this account after a report; ask your admin. Type a code instead.");
+    (void)login_.finish_push(AuthStatus::auth_failed, "rejected", error, "");
+    return ask_for_code();
   }
+  login_.conversation().show_error("The push was refused (" + error + ").");
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", error, ""));
 }
 
@@ -183,12 +187,14 @@ MethodEnd PushAttempt::decided(const push::ChallengeState& state) {
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "reported",
                                      state.device_name));
     case push::RelayStatus::expired:
+      login_.conversation().show_error(kNoAnswerMessage);
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout",
                                      state.device_name));
     case push::RelayStatus::cancelled:
     case push::RelayStatus::pending:
       break;
   }
+  login_.conversation().show_error("The push was cancelled before the phone answered.");
   return done(
       login_.finish_push(AuthStatus::auth_failed, "rejected", "cancelled", state.device_name));
 }
@@ -206,7 +212,7 @@ MethodEnd PushAttempt::run() {
   number_ = *number;
   const Config& config = login_.config();
   const AuthRequest& pam = login_.request();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.push_timeout);
+  const auto deadline = login_.relay_timer().now() + std::chrono::seconds(config.push_timeout);
   // Available only with pinned devices, so the file was read.
   const SecretDocument* document = login_.file().snapshot();
   if (document == nullptr) {
@@ -221,7 +227,7 @@ MethodEnd PushAttempt::run() {
                                     push::relay_text(pam.rhost), push::relay_text(pam.tty),
                                     std::move(devices), nonce_,
                                     login_.now() + static_cast<std::int64_t>(config.push_timeout)};
-  RelayClient relay(*connection_->transport, kRelayMargin);
+  RelayClient relay(*connection_->transport, login_.relay_timer(), kRelayMargin);
   const auto created = relay.create(request_, deadline);
   if (created.reply == RelayReply::unavailable) return unavailable(created.message);
   if (created.reply == RelayReply::refused) return refused_at_create(created.error);
@@ -230,11 +236,12 @@ MethodEnd PushAttempt::run() {
   const auto waited = relay.wait(id_, deadline);
   if (waited.reply == RelayReply::unavailable) return unavailable(waited.message);
   if (waited.reply == RelayReply::refused) {
+    login_.conversation().show_error("The push was refused (" + waited.error + ").");
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", waited.error, ""));
   }
   if (waited.timed_out) {
     relay.cancel(id_);
-    login_.conversation().show_error("No answer from the phone in time.");
+    login_.conversation().show_error(kNoAnswerMessage);
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", ""));
   }
   return decided(waited.state);

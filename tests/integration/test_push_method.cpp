@@ -8,6 +8,7 @@
 
 #include <cstdarg>
 #include <cstddef>
+#include <chrono>
 #include <csetjmp>
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +26,7 @@ extern "C" {
 #include "authenticate.hpp"
 #include "push_test_support.hpp"
 #include "push_transport.hpp"
+#include "relay_client.hpp"
 #include "twostep/otp.hpp"
 #include "twostep/push_login.hpp"
 #include "twostep/secret_file.hpp"
@@ -90,16 +92,37 @@ class RecordingLog final : public ModuleLog {
   std::vector<std::string> lines;
 };
 
+// Virtual time: sleeps advance it at once, and the relay can spend it (a
+// long-poll held for N seconds).
+class VirtualTimer final : public RelayTimer {
+ public:
+  std::chrono::steady_clock::time_point now() override { return now_; }
+  void sleep_until(std::chrono::steady_clock::time_point when) override {
+    if (when > now_) now_ = when;
+  }
+  void advance(std::chrono::milliseconds by) { now_ += by; }
+  double seconds() const {
+    return std::chrono::duration<double>(now_.time_since_epoch()).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point now_{};
+};
+
 // What the phone does once the number is on the terminal.
-enum class Phone { approve, approve_other_number, approve_unpinned, deny, report, expire, cancel };
+enum class Phone {
+  approve, approve_other_number, approve_unpinned, deny, report, expire, cancel,
+  never,  // the relay says `pending` until the module gives up
+};
 
 // The relay as the module sees it: answers scripted per test, every request
 // recorded. An approval is signed by the test's phone key over the digest
 // the module will recompute, with the number read from the conversation.
 class ScriptedRelay final : public PushTransport {
  public:
-  ScriptedRelay(const TestKey& phone_key, const ScriptedConversation& terminal)
-      : phone_(phone_key), terminal_(terminal) {}
+  ScriptedRelay(const TestKey& phone_key, const ScriptedConversation& terminal,
+                VirtualTimer& timer)
+      : phone_(phone_key), terminal_(terminal), timer_(timer) {}
 
   HttpAnswer request(std::string_view method, std::string_view path, std::string_view query,
                      std::string_view body, long) override {
@@ -112,8 +135,17 @@ class ScriptedRelay final : public PushTransport {
     }
     if (method == "DELETE") return {true, 200, R"({"status":"cancelled"})", ""};
     if (wait_answer) return *wait_answer;
+    if (phone == Phone::never) {
+      // A module that does not pace itself would spin here: stop it.
+      if (requests.size() > 1000) return {false, 0, "", "test relay: over 1000 requests"};
+      // Held for `hold` of the wait asked for (0: an early answer, as a
+      // relay with max_wait = 0 gives), then still pending.
+      timer_.advance(hold);
+      return {true, 200, json{{"id", kChallengeId}, {"status", "pending"}}.dump(), ""};
+    }
     return {true, 200, decision().dump(), ""};
   }
+  std::chrono::milliseconds hold{0};
 
   std::optional<HttpAnswer> create_answer;  // instead of 201
   std::optional<HttpAnswer> wait_answer;    // instead of the phone's decision
@@ -157,6 +189,7 @@ class ScriptedRelay final : public PushTransport {
   }
   const TestKey& phone_;
   const ScriptedConversation& terminal_;
+  VirtualTimer& timer_;
 };
 
 // Hands the login the scripted relay, or a setup error.
@@ -196,6 +229,7 @@ struct Fixture {
   Config config;
   AuthRequest request;
   TestKey phone;
+  VirtualTimer timer;
 
   Fixture() {
     dir = "/tmp/twostep-push-method.XXXXXX";
@@ -239,8 +273,8 @@ struct Run {
 Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay& relay,
           ScriptedConnector& connector) {
   RecordingLog log;
-  const AuthStatus status =
-      authenticate(f.config, f.request, terminal, log, LoginSeams{&fixed_clock, &connector});
+  const AuthStatus status = authenticate(f.config, f.request, terminal, log,
+                                        LoginSeams{&fixed_clock, &connector, &f.timer});
   assert_false(log.lines.empty());
   (void)relay;
   return {status, log.lines.back()};
@@ -255,7 +289,7 @@ void expect_audit(const Run& run, const char* tail) {
 void test_approved_with_the_right_number(void**) {
   Fixture f;
   ScriptedConversation terminal({""});
-  ScriptedRelay relay(f.phone, terminal);
+  ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::success);
@@ -274,7 +308,7 @@ void test_approval_replayed_is_refused(void**) {
   Fixture f;
   for (int round = 0; round < 2; ++round) {
     ScriptedConversation terminal({""});
-    ScriptedRelay relay(f.phone, terminal);
+    ScriptedRelay relay(f.phone, terminal, f.timer);
     ScriptedConnector connector(relay);
     relay.counter = 7;  // the second round reuses a counter the pin already holds
     const Run run = login(f, terminal, relay, connector);
@@ -297,13 +331,15 @@ void test_outcomes_that_refuse(void**) {
        "result=rejected reason=denied device=Pixel?8"},
       {Phone::report, "The login was reported on the phone.",
        "result=rejected reason=reported device=Pixel?8"},
-      {Phone::expire, nullptr, "result=rejected reason=timeout device=-"},
-      {Phone::cancel, nullptr, "result=rejected reason=cancelled device=-"},
+      {Phone::expire, "No answer from the phone in time.",
+       "result=rejected reason=timeout device=-"},
+      {Phone::cancel, "The push was cancelled before the phone answered.",
+       "result=rejected reason=cancelled device=-"},
   };
   for (const Case& c : cases) {
     Fixture f;
     ScriptedConversation terminal({""});
-    ScriptedRelay relay(f.phone, terminal);
+    ScriptedRelay relay(f.phone, terminal, f.timer);
     ScriptedConnector connector(relay);
     relay.phone = c.phone;
     const Run run = login(f, terminal, relay, connector);
@@ -317,13 +353,92 @@ void test_outcomes_that_refuse(void**) {
 void test_refused_at_create(void**) {
   Fixture f;
   ScriptedConversation terminal({""});
-  ScriptedRelay relay(f.phone, terminal);
+  ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
-  relay.create_answer = HttpAnswer{true, 429, R"({"error":"push_blocked"})", ""};
+  relay.create_answer = HttpAnswer{true, 409, R"({"error":"cooldown"})", ""};
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::auth_failed);
-  expect_audit(run, "result=rejected reason=push_blocked device=-");
-  assert_true(terminal.saw("Push is blocked for this account after a report"));
+  expect_audit(run, "result=rejected reason=cooldown device=-");
+  assert_true(terminal.saw("The push was refused (cooldown)."));
+}
+
+// After "This wasn't me": the code that still works is asked for at once.
+void test_blocked_push_asks_for_a_code(void**) {
+  Fixture f;
+  ScriptedConversation terminal({"", code_at_step(1000000)});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  relay.create_answer = HttpAnswer{true, 403, R"({"error":"push_blocked"})", ""};
+  RecordingLog log;
+  const AuthStatus status = authenticate(f.config, f.request, terminal, log,
+                                         LoginSeams{&fixed_clock, &connector, &f.timer});
+  assert_int_equal(status, AuthStatus::success);
+  assert_true(terminal.saw("Push is blocked for this account after a report; ask your admin. "
+                           "Type a code instead."));
+  assert_string_equal(terminal.shown.back().c_str(), "Verification code: ");
+  assert_true(log.has("method=push result=rejected reason=push_blocked"));
+  assert_true(log.lines.back().ends_with("method=totp result=accepted reason=code_ok"));
+}
+
+void test_refused_while_waiting(void**) {
+  Fixture f;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  relay.wait_answer = HttpAnswer{true, 404, R"({"error":"not_found"})", ""};
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::auth_failed);
+  expect_audit(run, "result=rejected reason=not_found device=-");
+  assert_true(terminal.saw("The push was refused (not_found)."));
+}
+
+// ---- the wait: paced whatever the relay does --------------------------------
+
+// A relay that answers `pending` at once (max_wait = 0, or hostile): the
+// module pauses, 1 s then up to 4 s, so a 60 s push sends a handful of
+// waits, not thousands; it ends with the no-answer message and a cancel.
+void test_early_pending_is_paced(void**) {
+  Fixture f;
+  f.config.push_timeout = 60;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  relay.phone = Phone::never;
+  const double start = f.timer.seconds();
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::auth_failed);
+  expect_audit(run, "result=rejected reason=timeout device=-");
+  assert_true(terminal.saw("No answer from the phone in time."));
+  std::size_t waits = 0;
+  for (const auto& r : relay.requests) waits += r.starts_with("GET ") ? 1u : 0u;
+  // 1 + 2 + 4 + 4 + ... seconds of pauses over 60 s: 17 waits; never more
+  // than one a second.
+  assert_in_range(waits, 10, 20);
+  assert_true(f.timer.seconds() - start >= 60.0);
+  assert_true(relay.requests.back().starts_with("DELETE "));
+}
+
+// A relay that holds each wait for its full length is asked again at once:
+// the pause is only for early answers.
+void test_full_long_polls_are_not_paused(void**) {
+  Fixture f;
+  f.config.push_timeout = 120;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  relay.phone = Phone::never;
+  relay.hold = std::chrono::seconds(55);
+  const Run run = login(f, terminal, relay, connector);
+  expect_audit(run, "result=rejected reason=timeout device=-");
+  std::vector<std::string> waits;
+  for (const auto& r : relay.requests) {
+    if (r.starts_with("GET ")) waits.push_back(r.substr(r.find('?') + 1));
+  }
+  // 120 s: wait=55, wait=55 (held), then the 10 s left.
+  assert_int_equal(waits.size(), 3);
+  assert_string_equal(waits[0].c_str(), "wait=55");
+  assert_string_equal(waits[1].c_str(), "wait=55");
+  assert_string_equal(waits[2].c_str(), "wait=10");
 }
 
 // ---- the relay unavailable, in each failmode --------------------------------
@@ -341,7 +456,7 @@ void test_unavailable_in_each_failmode(void**) {
         f.config.failmode = mode;
         // failmode=totp asks for a code next: the right one.
         ScriptedConversation terminal({"", code_at_step(1000000)});
-        ScriptedRelay relay(f.phone, terminal);
+        ScriptedRelay relay(f.phone, terminal, f.timer);
         ScriptedConnector connector(relay);
         (at_create ? relay.create_answer : relay.wait_answer) = outage;
         const Run run = login(f, terminal, relay, connector);
@@ -371,7 +486,7 @@ void test_broken_installation_is_no_outage(void**) {
     Fixture f;
     f.config.failmode = mode;
     ScriptedConversation terminal({"", code_at_step(1000000)});
-    ScriptedRelay relay(f.phone, terminal);
+    ScriptedRelay relay(f.phone, terminal, f.timer);
     ScriptedConnector connector(relay);
     connector.setup_error = true;
     const Run run = login(f, terminal, relay, connector);
@@ -394,7 +509,7 @@ void test_code_typed_at_the_push_prompt_over_ssh(void**) {
   f.request.service = "sshd";
   f.request.tty = "ssh";
   ScriptedConversation terminal({"", code_at_step(1000000)});
-  ScriptedRelay relay(f.phone, terminal);
+  ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::success);
@@ -409,7 +524,7 @@ void test_code_typed_at_the_push_prompt_over_ssh(void**) {
 void test_code_at_the_first_prompt_sends_no_push(void**) {
   Fixture f;
   ScriptedConversation terminal({code_at_step(1000000)});
-  ScriptedRelay relay(f.phone, terminal);
+  ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::success);
@@ -421,7 +536,7 @@ void test_no_pinned_device_no_push(void**) {
   Fixture f;
   f.config.push = false;  // the file pins a device, but push is not offered
   ScriptedConversation terminal({""});
-  ScriptedRelay relay(f.phone, terminal);
+  ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::auth_failed);
@@ -438,6 +553,10 @@ int main() {
       cmocka_unit_test(test_approval_replayed_is_refused),
       cmocka_unit_test(test_outcomes_that_refuse),
       cmocka_unit_test(test_refused_at_create),
+      cmocka_unit_test(test_blocked_push_asks_for_a_code),
+      cmocka_unit_test(test_refused_while_waiting),
+      cmocka_unit_test(test_early_pending_is_paced),
+      cmocka_unit_test(test_full_long_polls_are_not_paused),
       cmocka_unit_test(test_unavailable_in_each_failmode),
       cmocka_unit_test(test_broken_installation_is_no_outage),
       cmocka_unit_test(test_code_typed_at_the_push_prompt_over_ssh),
