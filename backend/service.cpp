@@ -1131,7 +1131,17 @@ bool RelayService::stream_allowed(const EventStream& stream) {
 
 // ---- expiry and audit -----------------------------------------------------------
 
+// The server calls this from a loop that an exception would end for good,
+// with no log line: it is logged here, and the next tick tries again.
 void RelayService::expire_tick() {
+  try {
+    expire_due();
+  } catch (const std::exception& e) {
+    log_("twostepd: expiry: " + log_value(e.what()));
+  }
+}
+
+void RelayService::expire_due() {
   auto expired = store_.expire_due(now_());
   if (!expired) {
     log_("twostepd: store error: " + expired.error().message);

@@ -37,6 +37,7 @@ struct HttpRequest {
   bool has_auth_host = false;
   bool has_auth_device = false;
   std::string client_address;
+  std::string request_id;  // the server's, for log lines
 };
 
 struct HttpResponse {
@@ -126,6 +127,7 @@ class RelayService {
   static const std::vector<Route>& routes();
 
   Outcome run_chain(const Route& route, Call& call);
+  void expire_due();  // expire_tick's work
   std::optional<HttpResponse> authenticate(Auth auth, Call& call);
   std::optional<HttpResponse> rate_limited(Limit limit, const Call& call);
   std::variant<HostRecord, HttpResponse> authenticate_host(const Call& call);
