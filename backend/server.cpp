@@ -289,11 +289,23 @@ class Server {
     maybe_finish();
   }
 
+  // An exception ends its connection and is logged here, once, with the
+  // request it interrupted ("-": between requests).
+  void log_exception(const std::string& address, const std::string& request_id,
+                     std::string_view what) {
+    log_("twostepd: request " + request_id + " from " + address +
+         ": connection closed by an exception: " + std::string(what));
+  }
+
   awaitable<void> plain_session(tcp::socket socket, std::string address) {
     beast::tcp_stream stream(std::move(socket));
+    std::string request_id = "-";
     try {
-      co_await serve(stream, address);
-    } catch (const std::exception&) {
+      co_await serve(stream, address, request_id);
+    } catch (const std::exception& e) {
+      log_exception(address, request_id, e.what());
+    } catch (...) {
+      log_exception(address, request_id, "not a std::exception");
     }
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -303,29 +315,36 @@ class Server {
   awaitable<void> tls_session(tcp::socket socket, std::shared_ptr<ssl::context> ctx,
                               std::string address) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx);
+    std::string request_id = "-";
     try {
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(config_.header_timeout));
       beast::error_code ec;
       co_await stream.async_handshake(ssl::stream_base::server,
                                       net::redirect_error(use_awaitable, ec));
       if (!ec) {
-        co_await serve(stream, address);
+        co_await serve(stream, address, request_id);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(net::redirect_error(use_awaitable, ec));
       }
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      log_exception(address, request_id, e.what());
+    } catch (...) {
+      log_exception(address, request_id, "not a std::exception");
     }
     session_ended(address);
   }
 
   // ---- one connection ----
+  // Requests one after another on a kept-alive connection; `request_id`
+  // names the one being served, for log lines.
   template <class Stream>
-  awaitable<void> serve(Stream& stream, const std::string& address) {
+  awaitable<void> serve(Stream& stream, const std::string& address, std::string& request_id) {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer(static_cast<std::size_t>(config_.max_header_bytes +
                                                        config_.max_body_bytes + 4096));
     bool first = true;
     while (!stopping_) {
+      request_id = "-";
       beast::error_code ec;
       if (!first && buffer.size() == 0) {
         // Idle keep-alive: wait for the next request's first bytes.
@@ -338,78 +357,11 @@ class Server {
         buffer.commit(n);
       }
       first = false;
-      lowest.expires_after(std::chrono::seconds(config_.header_timeout));
       http::request_parser<http::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(config_.max_header_bytes));
-      parser.body_limit(static_cast<std::uint64_t>(config_.max_body_bytes));
-      co_await http::async_read_header(stream, buffer, parser,
-                                       net::redirect_error(use_awaitable, ec));
-      if (ec == http::error::header_limit) {
-        co_await send(stream, error_response(413, "too_large", "request headers over the limit"),
-                      false, 11);
-        co_return;
-      }
-      if (ec == http::error::body_limit) {  // Content-Length over the limit
-        co_await send(stream, error_response(413, "too_large", "body over the limit"), false, 11);
-        co_return;
-      }
-      if (ec == http::error::end_of_stream) co_return;
-      if (ec && (ec == beast::error::timeout || ec == net::error::operation_aborted ||
-                 ec == net::error::eof || ec == net::error::connection_reset)) {
-        co_return;
-      }
-      if (ec) {
-        co_await send(stream, error_response(400, "bad_request", "malformed HTTP request"), false,
-                      11);
-        co_return;
-      }
-      const auto length = parser.content_length();
-      if (length && *length > static_cast<std::uint64_t>(config_.max_body_bytes)) {
-        co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
-                      parser.get().version());
-        co_return;
-      }
-      // curl sends "Expect: 100-continue" with larger bodies and waits a
-      // second for this before sending the body.
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
-        lowest.expires_after(kWriteTimeout);
-        co_await http::async_write(stream, go_on, net::redirect_error(use_awaitable, ec));
-        if (ec) co_return;
-        lowest.expires_after(std::chrono::seconds(config_.header_timeout));
-      }
-      co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
-      if (ec == http::error::body_limit) {
-        co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
-                      parser.get().version());
-        co_return;
-      }
-      if (ec == http::error::partial_message) {
-        co_await send(stream, error_response(400, "bad_request", "truncated body"), false,
-                      parser.get().version());
-        co_return;
-      }
-      if (ec) co_return;
-
+      if (!co_await read_request(stream, buffer, parser)) co_return;
+      request_id = std::to_string(++requests_);
       const auto& req = parser.get();
-      HttpRequest in;
-      in.method = std::string(req.method_string());
-      in.target = std::string(req.target());
-      in.body = req.body();
-      in.has_content_length = req.find(http::field::content_length) != req.end();
-      in.content_type = std::string(req[http::field::content_type]);
-      auto header = [&](const char* name, std::string& out, bool* present) {
-        auto it = req.find(name);
-        if (it == req.end()) return;
-        out = std::string(it->value());
-        if (present) *present = true;
-      };
-      header("X-Twostep-Host", in.auth_host, &in.has_auth_host);
-      header("X-Twostep-Device", in.auth_device, &in.has_auth_device);
-      header("X-Twostep-Timestamp", in.auth_timestamp, nullptr);
-      header("X-Twostep-Nonce", in.auth_nonce, nullptr);
-      header("X-Twostep-Signature", in.auth_signature, nullptr);
-      in.client_address = address;
+      const HttpRequest in = service_request(req, address, request_id);
       const bool keep_alive = req.keep_alive();
       const unsigned version = req.version();
 
@@ -427,6 +379,90 @@ class Server {
       }
       if (!keep_alive) co_return;
     }
+  }
+
+  // Reads one request within the limits of section 9; false: the
+  // connection ends (after an error answer, where one is due).
+  template <class Stream>
+  awaitable<bool> read_request(Stream& stream, beast::flat_buffer& buffer,
+                               http::request_parser<http::string_body>& parser) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ec;
+    lowest.expires_after(std::chrono::seconds(config_.header_timeout));
+    parser.header_limit(static_cast<std::uint32_t>(config_.max_header_bytes));
+    parser.body_limit(static_cast<std::uint64_t>(config_.max_body_bytes));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     net::redirect_error(use_awaitable, ec));
+    if (ec == http::error::header_limit) {
+      co_await send(stream, error_response(413, "too_large", "request headers over the limit"),
+                    false, 11);
+      co_return false;
+    }
+    if (ec == http::error::body_limit) {  // Content-Length over the limit
+      co_await send(stream, error_response(413, "too_large", "body over the limit"), false, 11);
+      co_return false;
+    }
+    if (ec == http::error::end_of_stream) co_return false;
+    if (ec && (ec == beast::error::timeout || ec == net::error::operation_aborted ||
+               ec == net::error::eof || ec == net::error::connection_reset)) {
+      co_return false;
+    }
+    if (ec) {
+      co_await send(stream, error_response(400, "bad_request", "malformed HTTP request"), false,
+                    11);
+      co_return false;
+    }
+    const auto length = parser.content_length();
+    if (length && *length > static_cast<std::uint64_t>(config_.max_body_bytes)) {
+      co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
+                    parser.get().version());
+      co_return false;
+    }
+    // curl sends "Expect: 100-continue" with larger bodies and waits a
+    // second for this before sending the body.
+    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+      lowest.expires_after(kWriteTimeout);
+      co_await http::async_write(stream, go_on, net::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+      lowest.expires_after(std::chrono::seconds(config_.header_timeout));
+    }
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    if (ec == http::error::body_limit) {
+      co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
+                    parser.get().version());
+      co_return false;
+    }
+    if (ec == http::error::partial_message) {
+      co_await send(stream, error_response(400, "bad_request", "truncated body"), false,
+                    parser.get().version());
+      co_return false;
+    }
+    co_return !ec;
+  }
+
+  static HttpRequest service_request(const http::request<http::string_body>& req,
+                                     const std::string& address, const std::string& request_id) {
+    HttpRequest in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    in.body = req.body();
+    in.has_content_length = req.find(http::field::content_length) != req.end();
+    in.content_type = std::string(req[http::field::content_type]);
+    auto header = [&](const char* name, std::string& out, bool* present) {
+      auto it = req.find(name);
+      if (it == req.end()) return;
+      out = std::string(it->value());
+      if (present) *present = true;
+    };
+    header("X-Twostep-Host", in.auth_host, &in.has_auth_host);
+    header("X-Twostep-Device", in.auth_device, &in.has_auth_device);
+    header("X-Twostep-Timestamp", in.auth_timestamp, nullptr);
+    header("X-Twostep-Nonce", in.auth_nonce, nullptr);
+    header("X-Twostep-Signature", in.auth_signature, nullptr);
+    in.client_address = address;
+    in.request_id = request_id;
+    return in;
   }
 
   template <class Stream>
@@ -537,6 +573,7 @@ class Server {
   std::shared_ptr<net::steady_timer> grace_;
   bool stopping_ = false;
   std::int64_t sessions_ = 0;
+  std::uint64_t requests_ = 0;  // the last request id given out
   std::unordered_map<std::string, std::int64_t> per_address_;
   std::unordered_map<std::string, std::vector<Wakeup*>> waiters_;
   std::unordered_set<Wakeup*> streams_;

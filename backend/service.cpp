@@ -293,6 +293,130 @@ HttpResponse RelayService::store_error(const StoreError& e) {
 
 // ---- routing ----------------------------------------------------------------
 
+struct RelayService::Route {
+  std::string_view method;   // "*": any
+  std::string_view pattern;  // segments; {id}: a 22-character id; *: any one; **: the rest
+  Auth auth;
+  Limit limit;
+  NonceUse nonce;
+  QueryUse query;
+  Handler handler;
+};
+
+// The protocol's resources, first match wins. A path that is not here is a
+// 404 before any authentication; the catch-all lines keep the order of
+// checks of protocol sections 4, 7 and 8 (who may learn what) for paths that
+// are under an authenticated prefix but name no resource.
+const std::vector<RelayService::Route>& RelayService::routes() {
+  using A = Auth;
+  using L = Limit;
+  using N = NonceUse;
+  using Q = QueryUse;
+  using S = RelayService;
+  static const std::vector<Route> table{
+      // Host API (section 4).
+      {"POST", "/v1/challenges", A::host, L::per_host, N::in_change, Q::none, &S::create_challenge},
+      {"GET", "/v1/challenges/{id}", A::host, L::per_host, N::at_once, Q::handler, &S::get_challenge},
+      {"DELETE", "/v1/challenges/{id}", A::host, L::per_host, N::at_once, Q::none,
+       &S::cancel_challenge},
+      {"GET", "/v1/challenges/*", A::host, L::per_host, N::at_once, Q::handler,
+       &S::no_such_resource},
+      {"DELETE", "/v1/challenges/*", A::host, L::per_host, N::at_once, Q::handler,
+       &S::no_such_resource},
+      // Web Push: the relay's VAPID public key, for the app's subscribe().
+      {"GET", "/v1/push/key", A::none, L::none, N::none, Q::handler, &S::push_key},
+      // Pairing (section 7): no authentication.
+      {"POST", "/v1/pairings", A::none, L::per_address, N::none, Q::handler, &S::create_pairing},
+      {"GET", "/v1/pairings/{id}", A::none, L::none, N::none, Q::handler, &S::get_pairing},
+      {"POST", "/v1/pairings/{id}/device", A::none, L::none, N::none, Q::none,
+       &S::register_pairing},
+      {"POST", "/v1/pairings/{id}/confirm", A::none, L::none, N::none, Q::none,
+       &S::confirm_pairing},
+      {"*", "/v1/pairings/{id}", A::none, L::none, N::none, Q::none, &S::no_such_resource},
+      {"*", "/v1/pairings/{id}/**", A::none, L::none, N::none, Q::none, &S::no_such_resource},
+      // Device API (section 8).
+      {"GET", "/v1/device/events", A::device, L::per_device, N::at_once, Q::none,
+       &S::open_event_stream},
+      {"GET", "/v1/device/challenges", A::device, L::per_device, N::at_once, Q::none,
+       &S::pending_challenges},
+      {"GET", "/v1/device/challenges/{id}", A::device, L::per_device, N::at_once, Q::none,
+       &S::device_challenge},
+      {"POST", "/v1/device/challenges/{id}/decision", A::device, L::per_device, N::in_change,
+       Q::none, &S::decide},
+      {"GET", "/v1/device/activity", A::device, L::per_device, N::at_once, Q::handler,
+       &S::activity},
+      {"GET", "/v1/device/self", A::device, L::per_device, N::at_once, Q::none, &S::own_devices},
+      {"PATCH", "/v1/device/self/{id}", A::device, L::per_device, N::at_once, Q::none,
+       &S::rename_own_device},
+      {"DELETE", "/v1/device/self/{id}", A::device, L::per_device, N::at_once, Q::none,
+       &S::revoke_own_device},
+      {"*", "/v1/device/self/{id}", A::device, L::per_device, N::at_once, Q::none,
+       &S::own_device_other},
+      {"POST", "/v1/device/push", A::device, L::per_device, N::at_once, Q::none,
+       &S::subscribe_push},
+      {"DELETE", "/v1/device/push", A::device, L::per_device, N::at_once, Q::none,
+       &S::unsubscribe_push},
+      {"*", "/v1/device/push", A::device, L::per_device, N::at_once, Q::none,
+       &S::push_other_method},
+      // The activity's query is checked by its handler, so not here either.
+      {"*", "/v1/device/activity", A::device, L::per_device, N::at_once, Q::handler,
+       &S::no_such_resource},
+      {"*", "/v1/device/activity/**", A::device, L::per_device, N::at_once, Q::handler,
+       &S::no_such_resource},
+      {"*", "/v1/device/**", A::device, L::per_device, N::at_once, Q::none, &S::no_such_resource},
+  };
+  return table;
+}
+
+namespace {
+
+// Whether `segments` (of a path, "v1" first) fit `pattern`; the {id}
+// segments go to `ids`.
+bool match_route(std::string_view pattern, const std::vector<std::string>& segments,
+                 std::vector<std::string>& ids) {
+  ids.clear();
+  std::size_t i = 0;
+  for (std::string_view rest = pattern.substr(1); ; ++i) {
+    const auto slash = rest.find('/');
+    const std::string_view part = rest.substr(0, slash);
+    if (part == "**") return i < segments.size();
+    if (i >= segments.size()) return false;
+    if (part == "{id}") {
+      if (!is_b64u_id(segments[i], 22)) return false;
+      ids.push_back(segments[i]);
+    } else if (part != "*" && part != segments[i]) {
+      return false;
+    }
+    if (slash == std::string_view::npos) return i + 1 == segments.size();
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+// A POST or PATCH anywhere under /v1/ has a JSON body of a known length.
+std::optional<HttpResponse> body_refusal(const HttpRequest& r) {
+  if (r.method != "POST" && r.method != "PATCH") return std::nullopt;
+  if (!r.has_content_length) {
+    return error_response(411, "length_required", "a body needs Content-Length");
+  }
+  std::string_view type = r.content_type;
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower != "application/json") {
+    return error_response(415, "unsupported_media_type", "the body must be application/json");
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> limited(std::int64_t wait, std::string_view message) {
+  if (wait == 0) return std::nullopt;
+  return error_response(429, "rate_limited", message, wait);
+}
+
+}  // namespace
+
 Outcome RelayService::handle(const HttpRequest& r) {
   const auto qpos = r.target.find('?');
   const std::string_view target(r.target);
@@ -304,87 +428,50 @@ Outcome RelayService::handle(const HttpRequest& r) {
   if (!path.starts_with("/v1/")) {
     if (auto asset = static_asset(r.method, path)) return *asset;
   }
-  const auto seg = split_path(path);
-  if (seg.size() < 2 || seg[0] != "v1") return not_found();
-
-  const bool with_body = r.method == "POST" || r.method == "PATCH";
-  if (with_body) {
-    if (!r.has_content_length) {
-      return error_response(411, "length_required", "a body needs Content-Length");
-    }
-    std::string_view type = r.content_type;
-    type = type.substr(0, type.find(';'));
-    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-    std::string lower(type);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lower != "application/json") {
-      return error_response(415, "unsupported_media_type", "the body must be application/json");
-    }
-  }
-
-  // Host API (section 4).
-  if (seg[1] == "challenges") {
-    const bool create = seg.size() == 2 && r.method == "POST";
-    const bool one = seg.size() == 3 && (r.method == "GET" || r.method == "DELETE");
-    if (!create && !one) return not_found();
-    // A creation's nonce goes into its transaction (ChangeRecords).
-    auto auth = authenticate_host(r, path, query, !create);
-    if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
-    const auto& host = std::get<HostRecord>(auth);
-    if (const auto wait = host_limit_.take(host.host_id, std::chrono::steady_clock::now())) {
-      const auto limited =
-          error_response(429, "rate_limited", "too many requests from this host", wait);
-      return create ? settle_nonce(limited, host_principal(host.host_id), r) : limited;
-    }
-    if (create) {
-      Outcome out = query.empty() ? create_challenge(host, r)
-                                  : Outcome(bad_request("no query parameters here"));
-      return settle_nonce(std::move(out), host_principal(host.host_id), r);
-    }
-    if (!is_b64u_id(seg[2], 22)) return not_found();
-    if (r.method == "GET") return get_challenge(host, seg[2], query);
-    if (!query.empty()) return bad_request("no query parameters here");
-    return cancel_challenge(host, seg[2]);
-  }
-
-  // Web Push: the relay's VAPID public key, for the app's subscribe().
-  if (seg[1] == "push" && seg.size() == 3 && seg[2] == "key" && r.method == "GET") {
-    return push_key();
-  }
-
-  // Pairing (section 7): no authentication.
-  if (seg[1] == "pairings") {
-    if (seg.size() == 2 && r.method == "POST") return create_pairing(r);
-    if (seg.size() < 3 || !is_b64u_id(seg[2], 22)) return not_found();
-    if (seg.size() == 3 && r.method == "GET") return get_pairing(seg[2], query);
-    if (!query.empty()) return bad_request("no query parameters here");
-    if (seg.size() == 4 && r.method == "POST" && seg[3] == "device") {
-      return register_pairing(seg[2], r);
-    }
-    if (seg.size() == 4 && r.method == "POST" && seg[3] == "confirm") {
-      return confirm_pairing(seg[2], r);
-    }
-    return not_found();
-  }
-
-  // Device API (section 8).
-  if (seg[1] == "device" && seg.size() >= 3) {
-    // A decision's nonce goes into its transaction (ChangeRecords).
-    const bool decision = r.method == "POST" && seg.size() == 5 && seg[2] == "challenges" &&
-                          seg[4] == "decision";
-    auto auth = authenticate_device(r, path, query, !decision);
-    if (auto* e = std::get_if<HttpResponse>(&auth)) return *e;
-    const auto& dev = std::get<DeviceAuth>(auth);
-    Outcome out = HttpResponse{};
-    if (const auto wait = device_limit_.take(dev.api_key_id, std::chrono::steady_clock::now())) {
-      out = error_response(429, "rate_limited", "too many requests from this device", wait);
-    } else {
-      out = device_request(dev, r, seg, query);
-    }
-    return decision ? settle_nonce(std::move(out), device_principal(r.auth_device), r) : out;
+  const auto segments = split_path(path);
+  if (segments.size() < 2 || segments[0] != "v1") return not_found();
+  if (auto refused = body_refusal(r)) return *refused;
+  Call call{r, path, query};
+  for (const Route& route : routes()) {
+    if (route.method != "*" && route.method != r.method) continue;
+    if (match_route(route.pattern, segments, call.ids)) return run_chain(route, call);
   }
   return not_found();
+}
+
+// The one chain of every request: authenticate -> rate limit -> nonce ->
+// query -> handler. A refused request's nonce is remembered too, so that a
+// replay of it is told so.
+Outcome RelayService::run_chain(const Route& route, Call& call) {
+  if (auto refused = authenticate(route.auth, call)) return *refused;
+  if (auto refused = rate_limited(route.limit, call)) {
+    return route.nonce == NonceUse::none ? Outcome(*refused) : settle_nonce(*refused, call);
+  }
+  if (route.nonce == NonceUse::at_once) {
+    if (auto refused = nonce_refusal(call)) return *refused;
+  }
+  Outcome out = route.query == QueryUse::none && !call.query.empty()
+                    ? Outcome(bad_request("no query parameters here"))
+                    : (this->*route.handler)(call);
+  return route.nonce == NonceUse::in_change ? settle_nonce(std::move(out), call) : out;
+}
+
+Outcome RelayService::no_such_resource(const Call&) { return not_found(); }
+
+std::optional<HttpResponse> RelayService::rate_limited(Limit limit, const Call& call) {
+  const auto now = std::chrono::steady_clock::now();
+  switch (limit) {
+    case Limit::none: return std::nullopt;
+    case Limit::per_host:
+      return limited(host_limit_.take(call.host->host_id, now), "too many requests from this host");
+    case Limit::per_device:
+      return limited(device_limit_.take(call.device->api_key_id, now),
+                     "too many requests from this device");
+    case Limit::per_address:
+      return limited(pairing_by_address_.take(call.r.client_address, now),
+                     "too many pairings from this address");
+  }
+  return std::nullopt;
 }
 
 // ---- authentication (sections 3 and 8.1) --------------------------------------
@@ -409,10 +496,42 @@ std::string check_auth_headers(const HttpRequest& r, std::size_t signature_chars
 }
 }  // namespace
 
-std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const HttpRequest& r,
-                                                                       std::string_view path,
-                                                                       std::string_view query,
-                                                                       bool remember_nonce) {
+std::optional<HttpResponse> RelayService::authenticate(Auth auth, Call& call) {
+  if (auth == Auth::host) {
+    auto host = authenticate_host(call);
+    if (auto* refused = std::get_if<HttpResponse>(&host)) return *refused;
+    call.host = std::move(std::get<HostRecord>(host));
+    call.principal = host_principal(call.host->host_id);
+  } else if (auth == Auth::device) {
+    auto device = authenticate_device(call);
+    if (auto* refused = std::get_if<HttpResponse>(&device)) return *refused;
+    call.device = std::move(std::get<DeviceAuth>(device));
+    call.principal = device_principal(call.device->api_key_id);
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> RelayService::clock_refusal(std::int64_t timestamp) {
+  const Seconds now = now_();
+  if (timestamp > now + config_.clock_skew || timestamp < now - config_.clock_skew) {
+    return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> RelayService::verdict_refusal(crypto::Verdict verdict,
+                                                          std::string_view check) {
+  if (verdict == crypto::Verdict::error) {
+    return store_error({StoreErrc::backend, std::string(check) + " failed"});
+  }
+  if (verdict != crypto::Verdict::valid) {
+    return error_response(401, "bad_signature", "the signature does not verify");
+  }
+  return std::nullopt;
+}
+
+std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const Call& call) {
+  const HttpRequest& r = call.r;
   if (!r.has_auth_host || !is_b64u_id(r.auth_host, 22)) {
     return error_response(401, "missing_auth", "X-Twostep-Host missing or malformed");
   }
@@ -428,25 +547,17 @@ std::variant<HostRecord, HttpResponse> RelayService::authenticate_host(const Htt
     return store_error(host.error());
   }
   if (host->removed) return error_response(401, "unknown_host", "no such host");
-  const Seconds now = now_();
-  if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
-    return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
-  }
-  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
-                                  r.auth_host};
+  if (auto refused = clock_refusal(h.timestamp)) return *refused;
+  const crypto::SignedParts parts{r.method,         call.path,    call.query, r.body,
+                                  r.auth_timestamp, r.auth_nonce, r.auth_host};
   const auto verdict = crypto::verify_host_request(host->secret, parts, r.auth_signature);
-  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "HMAC failed"});
-  if (verdict != crypto::Verdict::valid) {
-    return error_response(401, "bad_signature", "the signature does not verify");
-  }
-  if (remember_nonce) {
-    if (auto refused = nonce_refusal(host_principal(host->host_id), r)) return *refused;
-  }
+  if (auto refused = verdict_refusal(verdict, "HMAC")) return *refused;
   return std::move(host.value());
 }
 
 std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_device(
-    const HttpRequest& r, std::string_view path, std::string_view query, bool remember_nonce) {
+    const Call& call) {
+  const HttpRequest& r = call.r;
   if (!r.has_auth_device || !is_b64u_id(r.auth_device, 22)) {
     return error_response(401, "missing_auth", "X-Twostep-Device missing or malformed");
   }
@@ -459,51 +570,41 @@ std::variant<RelayService::DeviceAuth, HttpResponse> RelayService::authenticate_
   const auto live = std::find_if(records->begin(), records->end(),
                                  [](const DeviceRecord& d) { return !d.revoked; });
   if (live == records->end()) return error_response(401, "unknown_device", "no such device key");
-  const Seconds now = now_();
-  if (h.timestamp > now + config_.clock_skew || h.timestamp < now - config_.clock_skew) {
-    return error_response(401, "clock_skew", "timestamp too far from the relay's clock");
-  }
-  const crypto::SignedParts parts{r.method, path, query, r.body, r.auth_timestamp, r.auth_nonce,
-                                  r.auth_device};
+  if (auto refused = clock_refusal(h.timestamp)) return *refused;
+  const crypto::SignedParts parts{r.method,         call.path,    call.query, r.body,
+                                  r.auth_timestamp, r.auth_nonce, r.auth_device};
   const auto verdict = crypto::verify_device_request(live->api_public_key, parts, r.auth_signature);
-  if (verdict == crypto::Verdict::error) return store_error({StoreErrc::backend, "ECDSA failed"});
-  if (verdict != crypto::Verdict::valid) {
-    return error_response(401, "bad_signature", "the signature does not verify");
-  }
-  if (remember_nonce) {
-    if (auto refused = nonce_refusal(device_principal(r.auth_device), r)) return *refused;
-  }
+  if (auto refused = verdict_refusal(verdict, "ECDSA")) return *refused;
   return DeviceAuth{std::move(records.value()), r.auth_device};
 }
 
-std::optional<HttpResponse> RelayService::nonce_refusal(const std::string& principal,
-                                                        const HttpRequest& r) {
-  auto fresh = store_.remember_nonce(principal, r.auth_nonce, now_(), config_.nonce_ttl);
+std::optional<HttpResponse> RelayService::nonce_refusal(const Call& call) {
+  auto fresh = store_.remember_nonce(call.principal, call.r.auth_nonce, now_(), config_.nonce_ttl);
   if (!fresh) return store_error(fresh.error());
   if (!fresh.value()) return error_response(401, "replayed_nonce", "nonce already used");
   return std::nullopt;
 }
 
-ChangeRecords RelayService::records_for(const std::string& principal, const HttpRequest& r) {
+ChangeRecords RelayService::records_for(const Call& call) {
   ChangeRecords records;
-  records.nonce_principal = principal;
-  records.nonce = r.auth_nonce;
+  records.nonce_principal = call.principal;
+  records.nonce = call.r.auth_nonce;
   records.nonce_ttl = config_.nonce_ttl;
   return records;
 }
 
-Outcome RelayService::settle_nonce(Outcome outcome, const std::string& principal,
-                                   const HttpRequest& r) {
+Outcome RelayService::settle_nonce(Outcome outcome, const Call& call) {
   const auto* response = std::get_if<HttpResponse>(&outcome);
   if (response == nullptr || response->status < 400) return outcome;  // committed with it
-  if (auto refused = nonce_refusal(principal, r)) return *refused;
+  if (auto refused = nonce_refusal(call)) return *refused;
   return outcome;
 }
 
 // ---- challenges (section 4) ---------------------------------------------------
 
-Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest& r) {
-  auto body = parse_body(r.body, {"user", "service", "rhost", "tty", "devices", "nonce", "expires"});
+std::variant<NewChallenge, HttpResponse> RelayService::new_challenge(const Call& call) {
+  auto body =
+      parse_body(call.r.body, {"user", "service", "rhost", "tty", "devices", "nonce", "expires"});
   if (!body.problem.empty()) return bad_request(body.problem);
   const json& j = body.value;
   std::string problem;
@@ -533,11 +634,18 @@ Outcome RelayService::create_challenge(const HostRecord& host, const HttpRequest
     return bad_request("'expires' must be from now to " +
                        std::to_string(config_.max_challenge_ttl) + " s ahead");
   }
+  return NewChallenge{crypto::random_id(), call.host->host_id, *user,  *service, *rhost,
+                      *tty,                std::move(creds),    *nonce, exp};
+}
 
-  NewChallenge nc{crypto::random_id(), host.host_id, *user,  *service, *rhost,
-                  *tty,                std::move(creds), *nonce, exp};
+Outcome RelayService::create_challenge(const Call& call) {
+  auto made = new_challenge(call);
+  if (auto* refused = std::get_if<HttpResponse>(&made)) return *refused;
+  const NewChallenge& nc = std::get<NewChallenge>(made);
+  const HostRecord& host = *call.host;
+  const Seconds now = now_();
   const std::int64_t started = wall_ms();
-  ChangeRecords records = records_for(host_principal(host.host_id), r);
+  ChangeRecords records = records_for(call);
   ChallengeRecord shown;  // what the audit event names
   shown.challenge_id = nc.challenge_id;
   shown.host_name = host.name;
@@ -586,14 +694,14 @@ HttpResponse RelayService::host_view(const ChallengeRecord& c) {
   return ok_json(j);
 }
 
-Outcome RelayService::get_challenge(const HostRecord& host, const std::string& id,
-                                    std::string_view query) {
-  auto q = parse_query(query, {"wait"});
+Outcome RelayService::get_challenge(const Call& call) {
+  auto q = parse_query(call.query, {"wait"});
   if (!q.problem.empty()) return bad_request(q.problem);
+  const std::string& id = call.ids[0];
   const Seconds now = now_();
   auto c = store_.find_challenge(id, now);
   if (!c) return store_error(c.error());
-  if (c->host_id != host.host_id) return not_found();
+  if (c->host_id != call.host->host_id) return not_found();
   const std::int64_t wait = std::min(q.values.count("wait") ? q.values["wait"] : 0,
                                      config_.max_wait);
   if (c->status != ChallengeStatus::pending || wait == 0) return host_view(*c);
@@ -602,15 +710,16 @@ Outcome RelayService::get_challenge(const HostRecord& host, const std::string& i
   const auto span = std::chrono::seconds(std::min(wait, until_expiry)) +
                     (wait > until_expiry ? std::chrono::milliseconds(50)
                                          : std::chrono::milliseconds(0));
-  return LongPoll{ChangeKind::challenge, id, host.host_id,
+  return LongPoll{ChangeKind::challenge, id, call.host->host_id,
                   std::chrono::steady_clock::now() + span};
 }
 
-Outcome RelayService::cancel_challenge(const HostRecord& host, const std::string& id) {
+Outcome RelayService::cancel_challenge(const Call& call) {
+  const std::string& id = call.ids[0];
   const Seconds now = now_();
   auto c = store_.find_challenge(id, now);
   if (!c) return store_error(c.error());
-  if (c->host_id != host.host_id) return not_found();
+  if (c->host_id != call.host->host_id) return not_found();
   const bool was_pending = c->status == ChallengeStatus::pending;
   auto after = store_.cancel_challenge(id, now);
   if (!after) return store_error(after.error());
@@ -660,12 +769,10 @@ HttpResponse RelayService::pairing_view(const PairingRecord& p) {
   return ok_json(j);
 }
 
-Outcome RelayService::create_pairing(const HttpRequest& r) {
-  const auto now_steady = std::chrono::steady_clock::now();
-  if (const auto wait = pairing_by_address_.take(r.client_address, now_steady)) {
-    return error_response(429, "rate_limited", "too many pairings from this address", wait);
-  }
-  auto body = parse_body(r.body, {"host_id", "user", "confirm_hash"});
+// The route limits pairings per client address; this per host, once the
+// host is known.
+Outcome RelayService::create_pairing(const Call& call) {
+  auto body = parse_body(call.r.body, {"host_id", "user", "confirm_hash"});
   if (!body.problem.empty()) return bad_request(body.problem);
   std::string problem;
   auto host_id = string_field(body.value, "host_id", 22, 22, problem);
@@ -675,8 +782,9 @@ Outcome RelayService::create_pairing(const HttpRequest& r) {
   auto host = store_.find_host(*host_id);
   if (!host && host.error().code != StoreErrc::not_found) return store_error(host.error());
   if (!host || host->removed) return error_response(401, "unknown_host", "no such host");
-  if (const auto wait = pairing_by_host_.take(*host_id, now_steady)) {
-    return error_response(429, "rate_limited", "too many pairings for this host", wait);
+  if (auto refused = limited(pairing_by_host_.take(*host_id, std::chrono::steady_clock::now()),
+                             "too many pairings for this host")) {
+    return *refused;
   }
   const Seconds now = now_();
   PairingRecord p{crypto::random_id(), *host_id, *user, *hash, now, now + config_.pairing_ttl,
@@ -686,9 +794,10 @@ Outcome RelayService::create_pairing(const HttpRequest& r) {
   return ok_json({{"id", p.pairing_id}, {"expires", p.expires}}, 201);
 }
 
-Outcome RelayService::get_pairing(const std::string& id, std::string_view query) {
-  auto q = parse_query(query, {"wait"});
+Outcome RelayService::get_pairing(const Call& call) {
+  auto q = parse_query(call.query, {"wait"});
   if (!q.problem.empty()) return bad_request(q.problem);
+  const std::string& id = call.ids[0];
   auto p = store_.find_pairing(id);
   if (!p) return store_error(p.error());
   const Seconds now = now_();
@@ -702,8 +811,8 @@ Outcome RelayService::get_pairing(const std::string& id, std::string_view query)
   return LongPoll{ChangeKind::pairing, id, {}, std::chrono::steady_clock::now() + span};
 }
 
-Outcome RelayService::register_pairing(const std::string& id, const HttpRequest& r) {
-  auto body = parse_body(r.body, {"name", "credential_id", "credential_public_key",
+Outcome RelayService::register_pairing(const Call& call) {
+  auto body = parse_body(call.r.body, {"name", "credential_id", "credential_public_key",
                                   "api_public_key", "proof"});
   if (!body.problem.empty()) return bad_request(body.problem);
   const json& j = body.value;
@@ -721,15 +830,16 @@ Outcome RelayService::register_pairing(const std::string& id, const HttpRequest&
     return bad_request("'api_public_key' is not a P-256 SubjectPublicKeyInfo");
   }
   PairingRegistration reg{*name, *cred, *cred_pk, *api_pk, *proof, crypto::api_key_id(*api_pk)};
-  auto p = store_.register_pairing(id, reg, now_());
+  auto p = store_.register_pairing(call.ids[0], reg, now_());
   if (!p) return store_error(p.error());
   auto host = store_.find_host(p->host_id);
   audit("device_registered", nullptr, host ? host->name : "", p->user, reg.name, "registered", -1);
   return pairing_view(*p);
 }
 
-Outcome RelayService::confirm_pairing(const std::string& id, const HttpRequest& r) {
-  auto body = parse_body(r.body, {"confirm_token"});
+Outcome RelayService::confirm_pairing(const Call& call) {
+  auto body = parse_body(call.r.body, {"confirm_token"});
+  const std::string& id = call.ids[0];
   if (!body.problem.empty()) return bad_request(body.problem);
   std::string problem;
   auto token = bytes_field(body.value, "confirm_token", 32, 32, problem);
@@ -785,140 +895,118 @@ std::string RelayService::device_view(const ChallengeRecord& c) {
   return dump(j);
 }
 
-Outcome RelayService::device_request(const DeviceAuth& auth, const HttpRequest& r,
-                                     const std::vector<std::string>& seg,
-                                     std::string_view query) {
-  const Seconds now = now_();
-  const std::string& what = seg[2];
-  const bool no_query_allowed = !(what == "activity");
-  if (no_query_allowed && !query.empty()) return bad_request("no query parameters here");
+namespace {
 
-  if (what == "push" && seg.size() == 3) return push_subscription(auth, r);
-  if (what == "events" && seg.size() == 3 && r.method == "GET") {
-    return EventStream{auth.api_key_id};
-  }
-  if (what == "challenges" && seg.size() == 3 && r.method == "GET") {
-    auto list = store_.challenges_for_api_key(auth.api_key_id, true, 100, now);
-    if (!list) return store_error(list.error());
-    std::string out = "{\"challenges\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      if (i) out += ',';
-      out += device_view((*list)[i]);
-    }
-    out += "]}";
-    return HttpResponse{200, out};
-  }
-  if (what == "challenges" && seg.size() >= 4 && is_b64u_id(seg[3], 22)) {
-    if (seg.size() == 4 && r.method == "GET") {
-      auto c = store_.find_challenge(seg[3], now);
-      if (!c) return store_error(c.error());
-      auto rec = record_for(auth, *c);
-      if (auto* e = std::get_if<HttpResponse>(&rec)) return *e;
-      return HttpResponse{200, device_view(*c)};
-    }
-    if (seg.size() == 5 && seg[4] == "decision" && r.method == "POST") {
-      return decide(auth, seg[3], r);
-    }
-    return not_found();
-  }
-  if (what == "activity" && seg.size() == 3 && r.method == "GET") {
-    auto q = parse_query(query, {"limit"});
-    if (!q.problem.empty()) return bad_request(q.problem);
-    const std::int64_t limit = q.values.count("limit") ? q.values["limit"] : 20;
-    if (limit < 1 || limit > 100) return bad_request("'limit' must be 1 to 100");
-    auto list = store_.challenges_for_api_key(auth.api_key_id, false, static_cast<int>(limit), now);
-    if (!list) return store_error(list.error());
-    std::string out = "{\"activity\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      if (i) out += ',';
-      out += device_view((*list)[i]);
-    }
-    out += "]}";
-    return HttpResponse{200, out};
-  }
-  if (what == "self") {
-    auto entry = [&](const DeviceRecord& d) {
-      auto host = store_.find_host(d.host_id);
-      return json{{"device_id", d.device_id},
-                  {"host", host ? host->name : std::string()},
-                  {"user", d.user},
-                  {"name", d.name},
-                  {"created", d.created},
-                  {"last_used", null_if_zero(d.last_used)}};
-    };
-    if (seg.size() == 3 && r.method == "GET") {
-      json list = json::array();
-      for (const auto& d : auth.records) {
-        if (!d.revoked) list.push_back(entry(d));
-      }
-      return ok_json({{"devices", list}});
-    }
-    if (seg.size() != 4 || !is_b64u_id(seg[3], 22)) return not_found();
-    const auto it = std::find_if(auth.records.begin(), auth.records.end(),
-                                 [&](const DeviceRecord& d) { return d.device_id == seg[3]; });
-    if (it == auth.records.end()) return not_found();
-    if (it->revoked) return error_response(403, "device_revoked", "this device is revoked");
-    if (r.method == "PATCH") {
-      auto body = parse_body(r.body, {"name"});
-      if (!body.problem.empty()) return bad_request(body.problem);
-      std::string problem;
-      auto name = string_field(body.value, "name", 1, 64, problem);
-      if (!name) return bad_request(problem);
-      auto d = store_.rename_device(it->device_id, *name);
-      if (!d) return store_error(d.error());
-      return ok_json(entry(*d));
-    }
-    if (r.method == "DELETE") {
-      auto d = store_.revoke_device(it->device_id, now);
-      if (!d) return store_error(d.error());
-      auto host = store_.find_host(d->host_id);
-      audit("device_revoked", nullptr, host ? host->name : "", d->user, d->name, "revoked", -1);
-      json j = entry(*d);
-      j["revoked"] = true;
-      return ok_json(j);
-    }
-    return not_found();
-  }
-  return not_found();
+// One of the key's devices as the phone sees it in its list.
+json own_device_entry(Store& store, const DeviceRecord& d) {
+  auto host = store.find_host(d.host_id);
+  return json{{"device_id", d.device_id},
+              {"host", host ? host->name : std::string()},
+              {"user", d.user},
+              {"name", d.name},
+              {"created", d.created},
+              {"last_used", null_if_zero(d.last_used)}};
 }
 
-Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, const HttpRequest& r) {
-  auto body = parse_body(r.body, {"decision"}, {"assertion"});
+// A decision's body (section 8.3): the decision, and with approve only, its
+// assertion.
+struct DecisionBody {
+  Decision decision = Decision::deny;
+  std::optional<Assertion> assertion;
+};
+
+std::variant<Assertion, HttpResponse> parse_assertion(const json& a) {
+  if (!a.is_object()) return bad_request("'assertion' must be an object");
+  for (const auto& [key, _] : a.items()) {
+    if (key != "credential_id" && key != "authenticator_data" && key != "client_data_json" &&
+        key != "signature") {
+      return bad_request("assertion: unknown field '" + key + "'");
+    }
+  }
+  std::string problem;
+  auto cred = bytes_field(a, "credential_id", 1, 1023, problem);
+  auto data = cred ? bytes_field(a, "authenticator_data", 37, 4096, problem) : std::nullopt;
+  auto client = data ? bytes_field(a, "client_data_json", 2, 8192, problem) : std::nullopt;
+  auto sig = client ? bytes_field(a, "signature", 8, 80, problem) : std::nullopt;
+  if (!sig) return bad_request("assertion: " + problem);
+  return Assertion{*cred, *data, *client, *sig};
+}
+
+std::variant<DecisionBody, HttpResponse> parse_decision(std::string_view text) {
+  auto body = parse_body(text, {"decision"}, {"assertion"});
   if (!body.problem.empty()) return bad_request(body.problem);
   const json& j = body.value;
   const auto& decision_text = j["decision"];
   if (!decision_text.is_string()) return bad_request("'decision' must be a string");
-  Decision decision;
-  if (decision_text == "approve") decision = Decision::approve;
-  else if (decision_text == "deny") decision = Decision::deny;
-  else if (decision_text == "report") decision = Decision::report;
+  DecisionBody out;
+  if (decision_text == "approve") out.decision = Decision::approve;
+  else if (decision_text == "deny") out.decision = Decision::deny;
+  else if (decision_text == "report") out.decision = Decision::report;
   else return bad_request("'decision' must be approve, deny or report");
-  if ((decision == Decision::approve) != j.contains("assertion")) {
+  if ((out.decision == Decision::approve) != j.contains("assertion")) {
     return bad_request("an assertion goes with approve, and only with it");
   }
-  std::optional<Assertion> assertion;
-  if (decision == Decision::approve) {
-    const auto& a = j["assertion"];
-    if (!a.is_object()) return bad_request("'assertion' must be an object");
-    for (const auto& [key, _] : a.items()) {
-      if (key != "credential_id" && key != "authenticator_data" && key != "client_data_json" &&
-          key != "signature") {
-        return bad_request("assertion: unknown field '" + key + "'");
-      }
-    }
-    std::string problem;
-    auto cred = bytes_field(a, "credential_id", 1, 1023, problem);
-    auto data = cred ? bytes_field(a, "authenticator_data", 37, 4096, problem) : std::nullopt;
-    auto client = data ? bytes_field(a, "client_data_json", 2, 8192, problem) : std::nullopt;
-    auto sig = client ? bytes_field(a, "signature", 8, 80, problem) : std::nullopt;
-    if (!sig) return bad_request("assertion: " + problem);
-    assertion = Assertion{*cred, *data, *client, *sig};
+  if (out.decision == Decision::approve) {
+    auto assertion = parse_assertion(j["assertion"]);
+    if (auto* refused = std::get_if<HttpResponse>(&assertion)) return *refused;
+    out.assertion = std::move(std::get<Assertion>(assertion));
   }
+  return out;
+}
 
+}  // namespace
+
+std::string RelayService::challenge_list(std::string_view name,
+                                         const std::vector<ChallengeRecord>& list) {
+  std::string out = "{\"";
+  out.append(name);
+  out += "\":[";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) out += ',';
+    out += device_view(list[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+Outcome RelayService::open_event_stream(const Call& call) {
+  return EventStream{call.device->api_key_id};
+}
+
+Outcome RelayService::pending_challenges(const Call& call) {
+  auto list = store_.challenges_for_api_key(call.device->api_key_id, true, 100, now_());
+  if (!list) return store_error(list.error());
+  return HttpResponse{200, challenge_list("challenges", *list)};
+}
+
+Outcome RelayService::activity(const Call& call) {
+  auto q = parse_query(call.query, {"limit"});
+  if (!q.problem.empty()) return bad_request(q.problem);
+  const std::int64_t limit = q.values.count("limit") ? q.values["limit"] : 20;
+  if (limit < 1 || limit > 100) return bad_request("'limit' must be 1 to 100");
+  auto list = store_.challenges_for_api_key(call.device->api_key_id, false,
+                                            static_cast<int>(limit), now_());
+  if (!list) return store_error(list.error());
+  return HttpResponse{200, challenge_list("activity", *list)};
+}
+
+Outcome RelayService::device_challenge(const Call& call) {
+  auto c = store_.find_challenge(call.ids[0], now_());
+  if (!c) return store_error(c.error());
+  auto rec = record_for(*call.device, *c);
+  if (auto* e = std::get_if<HttpResponse>(&rec)) return *e;
+  return HttpResponse{200, device_view(*c)};
+}
+
+Outcome RelayService::decide(const Call& call) {
+  auto parsed = parse_decision(call.r.body);
+  if (auto* refused = std::get_if<HttpResponse>(&parsed)) return *refused;
+  const auto& [decision, assertion] = std::get<DecisionBody>(parsed);
+  const std::string& id = call.ids[0];
   const Seconds now = now_();
   auto c = store_.find_challenge(id, now);
   if (!c) return store_error(c.error());
-  auto rec = record_for(auth, *c);
+  auto rec = record_for(*call.device, *c);
   if (auto* e = std::get_if<HttpResponse>(&rec)) return *e;
   const auto& device = std::get<DeviceRecord>(rec);
   if (c->status == ChallengeStatus::expired) return store_error({StoreErrc::expired, ""});
@@ -935,7 +1023,7 @@ Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, cons
     if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
   }
   const ChallengeStatus status = status_of(decision);
-  ChangeRecords records = records_for(device_principal(auth.api_key_id), r);
+  ChangeRecords records = records_for(call);
   records.audit.push_back(audit_event("challenge_decided", &c.value(), "", "", device.name,
                                       to_string(status), decision_ms(*c, false)));
   if (decision == Decision::report) {
@@ -947,6 +1035,57 @@ Outcome RelayService::decide(const DeviceAuth& auth, const std::string& id, cons
   decision_ms(*decided);  // forgets the creation time
   for (const auto& e : records.audit) log_audit(e);
   return HttpResponse{200, device_view(*decided)};
+}
+
+// ---- the key's own devices (section 8.5) ------------------------------------------
+
+Outcome RelayService::own_devices(const Call& call) {
+  json list = json::array();
+  for (const auto& d : call.device->records) {
+    if (!d.revoked) list.push_back(own_device_entry(store_, d));
+  }
+  return ok_json({{"devices", list}});
+}
+
+std::variant<DeviceRecord, HttpResponse> RelayService::own_record(const Call& call) {
+  const auto& records = call.device->records;
+  const auto it = std::find_if(records.begin(), records.end(),
+                               [&](const DeviceRecord& d) { return d.device_id == call.ids[0]; });
+  if (it == records.end()) return not_found();
+  if (it->revoked) return error_response(403, "device_revoked", "this device is revoked");
+  return *it;
+}
+
+Outcome RelayService::rename_own_device(const Call& call) {
+  auto own = own_record(call);
+  if (auto* refused = std::get_if<HttpResponse>(&own)) return *refused;
+  auto body = parse_body(call.r.body, {"name"});
+  if (!body.problem.empty()) return bad_request(body.problem);
+  std::string problem;
+  auto name = string_field(body.value, "name", 1, 64, problem);
+  if (!name) return bad_request(problem);
+  auto d = store_.rename_device(std::get<DeviceRecord>(own).device_id, *name);
+  if (!d) return store_error(d.error());
+  return ok_json(own_device_entry(store_, *d));
+}
+
+Outcome RelayService::revoke_own_device(const Call& call) {
+  auto own = own_record(call);
+  if (auto* refused = std::get_if<HttpResponse>(&own)) return *refused;
+  auto d = store_.revoke_device(std::get<DeviceRecord>(own).device_id, now_());
+  if (!d) return store_error(d.error());
+  auto host = store_.find_host(d->host_id);
+  audit("device_revoked", nullptr, host ? host->name : "", d->user, d->name, "revoked", -1);
+  json j = own_device_entry(store_, *d);
+  j["revoked"] = true;
+  return ok_json(j);
+}
+
+// Another method on one of the key's devices: a revoked one still says so.
+Outcome RelayService::own_device_other(const Call& call) {
+  auto own = own_record(call);
+  if (auto* refused = std::get_if<HttpResponse>(&own)) return *refused;
+  return not_found();
 }
 
 // ---- event stream ---------------------------------------------------------------
@@ -992,7 +1131,17 @@ bool RelayService::stream_allowed(const EventStream& stream) {
 
 // ---- expiry and audit -----------------------------------------------------------
 
+// The server calls this from a loop that an exception would end for good,
+// with no log line: it is logged here, and the next tick tries again.
 void RelayService::expire_tick() {
+  try {
+    expire_due();
+  } catch (const std::exception& e) {
+    log_("twostepd: expiry: " + log_value(e.what()));
+  }
+}
+
+void RelayService::expire_due() {
   auto expired = store_.expire_due(now_());
   if (!expired) {
     log_("twostepd: store error: " + expired.error().message);

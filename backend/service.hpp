@@ -16,6 +16,7 @@
 
 #include "config.hpp"
 #include "rate_limit.hpp"
+#include "relay_crypto.hpp"
 #include "store.hpp"
 
 #include "push_notifier.hpp"
@@ -36,6 +37,7 @@ struct HttpRequest {
   bool has_auth_host = false;
   bool has_auth_device = false;
   std::string client_address;
+  std::string request_id;  // the server's, for log lines
 };
 
 struct HttpResponse {
@@ -100,37 +102,75 @@ class RelayService {
     std::string api_key_id;
   };
 
-  // With `remember_nonce` false the caller records the nonce itself: in the
-  // transaction of the change the request makes (ChangeRecords), or with
-  // settle_nonce when it makes none.
-  std::variant<HostRecord, HttpResponse> authenticate_host(const HttpRequest& r,
-                                                           std::string_view path,
-                                                           std::string_view query,
-                                                           bool remember_nonce);
-  std::variant<DeviceAuth, HttpResponse> authenticate_device(const HttpRequest& r,
-                                                             std::string_view path,
-                                                             std::string_view query,
-                                                             bool remember_nonce);
+  // What a route needs before its handler runs (the chain in service.cpp:
+  // authenticate -> rate limit -> nonce -> query -> handler).
+  enum class Auth { none, host, device };  // none, host HMAC, device signature
+  enum class Limit { none, per_host, per_device, per_address };
+  // at_once: remembered before the handler runs; in_change: the handler
+  // records it in its change's transaction (ChangeRecords), and an error
+  // answer remembers it afterwards (settle_nonce).
+  enum class NonceUse { none, at_once, in_change };
+  enum class QueryUse { none, handler };  // none: a query is a 400
+  // One request on its way through the chain: what its route matched, and
+  // who the authentication step found.
+  struct Call {
+    const HttpRequest& r;
+    std::string_view path;
+    std::string_view query;
+    std::vector<std::string> ids{};      // the route's {id} segments, in order
+    std::optional<HostRecord> host{};    // Auth::host
+    std::optional<DeviceAuth> device{};  // Auth::device
+    std::string principal{};             // whose nonce; empty without authentication
+  };
+  struct Route;
+  using Handler = Outcome (RelayService::*)(const Call&);
+  static const std::vector<Route>& routes();
+
+  Outcome run_chain(const Route& route, Call& call);
+  void expire_due();  // expire_tick's work
+  std::optional<HttpResponse> authenticate(Auth auth, Call& call);
+  std::optional<HttpResponse> rate_limited(Limit limit, const Call& call);
+  std::variant<HostRecord, HttpResponse> authenticate_host(const Call& call);
+  std::variant<DeviceAuth, HttpResponse> authenticate_device(const Call& call);
+  // The refusal of a signed request whose timestamp is too far off, or
+  // whose signature `check` did not verify; none if it passes.
+  std::optional<HttpResponse> clock_refusal(std::int64_t timestamp);
+  std::optional<HttpResponse> verdict_refusal(crypto::Verdict verdict, std::string_view check);
   // A request whose nonce went into its change: if it made none (an error
   // answer), the nonce is remembered now, and a seen one answers
   // replayed_nonce instead.
-  Outcome settle_nonce(Outcome outcome, const std::string& principal, const HttpRequest& r);
+  Outcome settle_nonce(Outcome outcome, const Call& call);
   // Remembers the request's nonce now: the refusal if seen (or the store failed).
-  std::optional<HttpResponse> nonce_refusal(const std::string& principal, const HttpRequest& r);
-  ChangeRecords records_for(const std::string& principal, const HttpRequest& r);
+  std::optional<HttpResponse> nonce_refusal(const Call& call);
+  ChangeRecords records_for(const Call& call);
 
-  Outcome create_challenge(const HostRecord& host, const HttpRequest& r);
-  Outcome get_challenge(const HostRecord& host, const std::string& id, std::string_view query);
-  Outcome cancel_challenge(const HostRecord& host, const std::string& id);
-  Outcome create_pairing(const HttpRequest& r);
-  Outcome get_pairing(const std::string& id, std::string_view query);
-  Outcome register_pairing(const std::string& id, const HttpRequest& r);
-  Outcome confirm_pairing(const std::string& id, const HttpRequest& r);
-  Outcome device_request(const DeviceAuth& auth, const HttpRequest& r,
-                         const std::vector<std::string>& segments, std::string_view query);
-  Outcome decide(const DeviceAuth& auth, const std::string& id, const HttpRequest& r);
-  Outcome push_key();                                                      // service_push.cpp
-  Outcome push_subscription(const DeviceAuth& auth, const HttpRequest& r);  // service_push.cpp
+  // Handlers (the table in service.cpp names each one's route).
+  Outcome no_such_resource(const Call& call);
+  Outcome create_challenge(const Call& call);
+  std::variant<NewChallenge, HttpResponse> new_challenge(const Call& call);
+  Outcome get_challenge(const Call& call);
+  Outcome cancel_challenge(const Call& call);
+  Outcome create_pairing(const Call& call);
+  Outcome get_pairing(const Call& call);
+  Outcome register_pairing(const Call& call);
+  Outcome confirm_pairing(const Call& call);
+  Outcome open_event_stream(const Call& call);
+  Outcome pending_challenges(const Call& call);
+  Outcome device_challenge(const Call& call);
+  Outcome decide(const Call& call);
+  Outcome activity(const Call& call);
+  Outcome own_devices(const Call& call);
+  Outcome rename_own_device(const Call& call);
+  Outcome revoke_own_device(const Call& call);
+  Outcome own_device_other(const Call& call);
+  Outcome push_key(const Call& call);            // service_push.cpp
+  Outcome subscribe_push(const Call& call);      // service_push.cpp
+  Outcome unsubscribe_push(const Call& call);    // service_push.cpp
+  Outcome push_other_method(const Call& call);   // service_push.cpp
+
+  // The calling key's own device `call.ids[0]`, or 404 / 403 device_revoked.
+  std::variant<DeviceRecord, HttpResponse> own_record(const Call& call);
+  std::string challenge_list(std::string_view name, const std::vector<ChallengeRecord>& list);
 
   // The key's live record that may act on `c`; or the error response.
   std::variant<DeviceRecord, HttpResponse> record_for(const DeviceAuth& auth,

@@ -20,21 +20,27 @@ HttpResponse push_off() {
 
 }  // namespace
 
-Outcome RelayService::push_key() {
+Outcome RelayService::push_key(const Call&) {
   if (!push_) return push_off();
   return HttpResponse{200, json{{"vapid_public_key", crypto::b64u_encode(push_->public_key())}}.dump()};
 }
 
-Outcome RelayService::push_subscription(const DeviceAuth& auth, const HttpRequest& r) {
+Outcome RelayService::unsubscribe_push(const Call& call) {
   if (!push_) return push_off();
-  if (r.method == "DELETE") {
-    auto removed = store_.delete_push_subscriptions(auth.api_key_id);
-    if (!removed) return store_error(removed.error());
-    return HttpResponse{200, json{{"removed", removed.value()}}.dump()};
-  }
-  if (r.method != "POST") return error_response(404, "not_found", "no such resource");
+  auto removed = store_.delete_push_subscriptions(call.device->api_key_id);
+  if (!removed) return store_error(removed.error());
+  return HttpResponse{200, json{{"removed", removed.value()}}.dump()};
+}
 
-  const json body = json::parse(r.body, nullptr, false);
+// Any other method: a relay without Web Push says so first.
+Outcome RelayService::push_other_method(const Call&) {
+  if (!push_) return push_off();
+  return error_response(404, "not_found", "no such resource");
+}
+
+Outcome RelayService::subscribe_push(const Call& call) {
+  if (!push_) return push_off();
+  const json body = json::parse(call.r.body, nullptr, false);
   if (!body.is_object() || body.size() != 3 || !body.contains("endpoint") ||
       !body.contains("p256dh") || !body.contains("auth") || !body["endpoint"].is_string() ||
       !body["p256dh"].is_string() || !body["auth"].is_string()) {
@@ -56,10 +62,10 @@ Outcome RelayService::push_subscription(const DeviceAuth& auth, const HttpReques
   }
   // One subscription per phone: a new one replaces the old (a browser has
   // one per service worker, and this also caps what a key can store).
-  if (auto removed = store_.delete_push_subscriptions(auth.api_key_id); !removed) {
+  if (auto removed = store_.delete_push_subscriptions(call.device->api_key_id); !removed) {
     return store_error(removed.error());
   }
-  PushSubscription sub{auth.api_key_id, endpoint, *p256dh, *secret, now_()};
+  PushSubscription sub{call.device->api_key_id, endpoint, *p256dh, *secret, now_()};
   if (auto put = store_.put_push_subscription(sub); !put) return store_error(put.error());
   return HttpResponse{200, json{{"subscribed", true}}.dump()};
 }

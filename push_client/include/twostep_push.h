@@ -3,12 +3,16 @@
  * pam_twostep dlopens this library only when a push is sent, so a TOTP login
  * maps neither it nor libcurl. The boundary is plain C: the module links
  * libstdc++ statically with hidden symbols, so nothing C++ may cross it.
- * Every function is noexcept and catches everything; none keeps state between
- * calls, and all are safe to call from several threads.
+ * Every function is noexcept and catches everything. twostep_push_perform
+ * keeps no state between calls and is safe to call from several threads; a
+ * session (below) keeps one connection for the requests of one login.
  *
  * Versioning: the module looks up twostep_push_abi_version() first and uses
  * the library only if it returns TWOSTEP_PUSH_ABI_VERSION; every struct
- * starts with the ABI version the caller was built with.
+ * starts with the ABI version the caller was built with. Functions added
+ * later within ABI 1 carry a newer symbol version (twostep_push.map) and are
+ * looked up one by one: a library without them still serves through
+ * twostep_push_perform.
  */
 #ifndef TWOSTEP_PUSH_H
 #define TWOSTEP_PUSH_H
@@ -73,10 +77,37 @@ int twostep_push_perform(const twostep_push_settings* settings,
 
 void twostep_push_response_free(twostep_push_response* response);
 
+/* Sessions (symbol version TWOSTEP_PUSH_1.1): the requests of one login (the
+ * create, the long-polls, a cancel) on one kept-alive connection, instead of
+ * a new TCP and TLS connection for each. Use a session from one thread at a
+ * time, with the same settings for each request. A request that the relay
+ * may have received before the connection died is not answered with the
+ * relay's refusal of its replayed nonce: that is TWOSTEP_PUSH_UNAVAILABLE,
+ * as it would be without the kept connection.
+ *
+ * twostep_push_session_new: NULL when out of memory.
+ * twostep_push_session_perform: as twostep_push_perform, on the session's
+ * connection (made on first use, made again when the relay closed it).
+ * twostep_push_session_free: closes the connection; NULL is allowed. */
+typedef struct twostep_push_session twostep_push_session;
+
+twostep_push_session* twostep_push_session_new(void);
+int twostep_push_session_perform(twostep_push_session* session,
+                                 const twostep_push_settings* settings,
+                                 const twostep_push_request* request,
+                                 twostep_push_response* response);
+void twostep_push_session_free(twostep_push_session* session);
+
 typedef unsigned (*twostep_push_abi_version_fn)(void);
 typedef int (*twostep_push_perform_fn)(const twostep_push_settings*, const twostep_push_request*,
                                        twostep_push_response*);
 typedef void (*twostep_push_response_free_fn)(twostep_push_response*);
+typedef twostep_push_session* (*twostep_push_session_new_fn)(void);
+typedef int (*twostep_push_session_perform_fn)(twostep_push_session*,
+                                               const twostep_push_settings*,
+                                               const twostep_push_request*,
+                                               twostep_push_response*);
+typedef void (*twostep_push_session_free_fn)(twostep_push_session*);
 
 #ifdef __cplusplus
 }
