@@ -14,7 +14,27 @@ namespace {
 struct Library {
   twostep_push_perform_fn perform = nullptr;
   twostep_push_response_free_fn release = nullptr;
+  // ABI 1.1: one kept-alive connection per login (all three, or none).
+  twostep_push_session_new_fn session_new = nullptr;
+  twostep_push_session_perform_fn session_perform = nullptr;
+  twostep_push_session_free_fn session_free = nullptr;
 };
+
+// The session functions of a 1.1 library; an older one keeps working
+// with one connection per request.
+void find_session_functions(void* handle, Library& library) {
+  library.session_new =
+      reinterpret_cast<twostep_push_session_new_fn>(dlsym(handle, "twostep_push_session_new"));
+  library.session_perform = reinterpret_cast<twostep_push_session_perform_fn>(
+      dlsym(handle, "twostep_push_session_perform"));
+  library.session_free =
+      reinterpret_cast<twostep_push_session_free_fn>(dlsym(handle, "twostep_push_session_free"));
+  if (!library.session_new || !library.session_perform || !library.session_free) {
+    library.session_new = nullptr;
+    library.session_perform = nullptr;
+    library.session_free = nullptr;
+  }
+}
 
 // The directory this module was loaded from (dladdr on one of its own
 // functions): the library is installed next to pam_twostep.so.
@@ -52,6 +72,7 @@ Result<Library> load_library(const std::string& directory) {
     return make_error(ErrorCode::io, path + ": not a libtwostep-push of ABI version " +
                                          std::to_string(TWOSTEP_PUSH_ABI_VERSION));
   }
+  find_session_functions(handle, library);
   loaded->emplace(path, library);
   return library;
 }
@@ -59,7 +80,13 @@ Result<Library> load_library(const std::string& directory) {
 class LibraryTransport final : public PushTransport {
  public:
   LibraryTransport(Library library, push::HostSettings settings, SecretBytes secret)
-      : library_(library), settings_(std::move(settings)), secret_(std::move(secret)) {}
+      : library_(library), settings_(std::move(settings)), secret_(std::move(secret)),
+        session_(library.session_new ? library.session_new() : nullptr) {}
+  ~LibraryTransport() override {
+    if (session_ != nullptr) library_.session_free(session_);
+  }
+  LibraryTransport(const LibraryTransport&) = delete;
+  LibraryTransport& operator=(const LibraryTransport&) = delete;
 
   HttpAnswer request(std::string_view method, std::string_view path, std::string_view query,
                      std::string_view body, long total_timeout_ms) override {
@@ -88,7 +115,11 @@ class LibraryTransport final : public PushTransport {
     request.total_timeout_ms = total_timeout_ms;
     twostep_push_response response{};
     response.abi_version = TWOSTEP_PUSH_ABI_VERSION;
-    const int rc = library_.perform(&settings, &request, &response);
+    // The create, the waits and a cancel of one login share the session's
+    // connection (the login uses one transport, from one thread).
+    const int rc = session_ != nullptr
+                       ? library_.session_perform(session_, &settings, &request, &response)
+                       : library_.perform(&settings, &request, &response);
     HttpAnswer answer;
     answer.answered = rc == TWOSTEP_PUSH_OK;
     answer.status = response.http_status;
@@ -102,6 +133,7 @@ class LibraryTransport final : public PushTransport {
   Library library_;
   push::HostSettings settings_;
   SecretBytes secret_;
+  twostep_push_session* session_;
 };
 
 }  // namespace
