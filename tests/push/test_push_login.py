@@ -145,8 +145,13 @@ def run(setup):
     child = setup.login("twostep-push")
     child.expect_exact(PUSH_PROMPT)
     child.sendline("")
+    child.expect_exact("Push is blocked for this account after a report; ask your admin. "
+                       "Type a code instead.")
+    child.expect_exact("Verification code: ")  # the code that still works, in this login
+    child.sendline("000000")
     ok, text = outcome(child)
-    check(not ok and "reason=push_blocked" in text, "after a report the next push is blocked")
+    check(not ok and "reason=push_blocked" in text and "reason=wrong_code" in text,
+          "after a report the next push is blocked, and a code is asked for in the same login")
 
     # --- a forward_pass login (no push) keeps the pins --------------------
     with open(os.path.join(setup.service_dir, "fwd"), "w") as f:

@@ -277,8 +277,11 @@ class Run:
         child = self.spawn(self.setup.login("sudo"))
         child.expect_exact(PUSH_PROMPT)
         child.sendline("")
+        child.expect_exact("Push is blocked for this account")
+        child.expect_exact("Verification code: ")  # a code, in the same login
+        child.sendline("000000")
         ok, text = outcome(child)
-        check(not ok and "reason=push_blocked" in text and "Push is blocked" in text,
+        check(not ok and "reason=push_blocked" in text and "reason=wrong_code" in text,
               "after the report the relay blocks push for that user: the next login gets "
               "push_blocked")
 
