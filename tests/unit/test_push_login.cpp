@@ -1,5 +1,11 @@
 // The host side of push (core/push/include/twostep/push_login.hpp): push.conf
 // parsing, relay answers, and verify_push_approval against pinned devices.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +107,56 @@ void test_relay_answers(void**) {
   assert_string_equal(relay_text("").c_str(), "");
 }
 
+// push.conf decides which relay a host trusts (and, with failmode=safe,
+// whether a login needs the phone at all): only root may own it, and no one
+// else may be able to replace it through its directories. The host secret
+// the same, and unreadable by others.
+void write_file(const std::string& path, std::string_view text, mode_t mode) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), mode);
+}
+
+void expect_refused(const Result<HostSettings>& read, const char* why) {
+  assert_false(read.ok());
+  if (read.error().message.find(why) == std::string::npos) {
+    fail_msg("want \"%s\" in \"%s\"", why, read.error().message.c_str());
+  }
+}
+
+void test_push_config_ownership(void**) {
+  char tmpl[] = "/tmp/twostep-pushconf.XXXXXX";
+  assert_non_null(::mkdtemp(tmpl));
+  const std::string dir = tmpl;
+  const std::string conf = dir + "/push.conf";
+  write_file(conf, kConf, 0644);
+  assert_true(read_push_config(conf).ok());  // the admin's own, in a safe place
+  write_file(dir + "/push.secret", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n", 0600);
+  assert_true(read_host_secret(dir + "/push.secret", ::geteuid()).ok());
+
+  ::chmod(conf.c_str(), 0664);
+  expect_refused(read_push_config(conf), "writable by group/others");
+  ::chmod(conf.c_str(), 0644);
+  // A directory on the way that others can write: they could swap the file.
+  ::chmod(dir.c_str(), 0777);
+  expect_refused(read_push_config(conf), "is writable by group or others");
+  ::chmod(dir.c_str(), 0700);
+  // A symlink to a good file is not followed.
+  assert_int_equal(::symlink(conf.c_str(), (dir + "/link.conf").c_str()), 0);
+  expect_refused(read_push_config(dir + "/link.conf"), "a symlink");
+  if (::geteuid() == 0) {
+    // Owned by someone else than root: that user would choose the relay.
+    assert_int_equal(::chown(conf.c_str(), 65534, 65534), 0);
+    expect_refused(read_push_config(conf), "owned by uid 65534, not by root");
+    // A directory owned by another user, even one only it can write.
+    assert_int_equal(::chown(conf.c_str(), 0, 0), 0);
+    assert_int_equal(::chown(dir.c_str(), 65534, 65534), 0);
+    expect_refused(read_push_config(conf), "is owned by uid 65534");
+  } else {
+    print_message("SKIP part: ownership by another user needs root\n");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 struct Fixture {
   TestKey key;
   Enrollment enrollment;
@@ -175,6 +231,7 @@ void test_verify_push_approval(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_config),
+      cmocka_unit_test(test_push_config_ownership),
       cmocka_unit_test(test_relay_answers),
       cmocka_unit_test(test_verify_push_approval),
   };

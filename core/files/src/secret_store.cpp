@@ -934,4 +934,59 @@ Status remove_secret_file(const std::string& path, const FileExpectations& expec
   return fsync_directory(file->dir);
 }
 
+namespace {
+
+Status check_trusted_file(const struct stat& st, const std::string& shown,
+                          const TrustedFileRules& rules) {
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::unsafe_file, shown + ": not a regular file");
+  const uid_t euid = ::geteuid();
+  const bool owner_ok = rules.owner ? st.st_uid == *rules.owner
+                                    : (st.st_uid == 0 || st.st_uid == euid);
+  if (!owner_ok) {
+    const std::string expected =
+        rules.owner ? "uid " + std::to_string(*rules.owner)
+                    : (euid == 0 ? std::string("root") : "root or uid " + std::to_string(euid));
+    return make_error(ErrorCode::unsafe_file, shown + ": owned by uid " +
+                                                  std::to_string(st.st_uid) + ", not by " +
+                                                  expected);
+  }
+  if ((st.st_mode & rules.forbidden_bits) != 0) {
+    return make_error(ErrorCode::unsafe_file,
+                      shown + ((rules.forbidden_bits & 044) != 0
+                                   ? ": readable or writable by group/others"
+                                   : ": writable by group/others"));
+  }
+  if (static_cast<std::size_t>(st.st_size) > rules.max_bytes) {
+    return make_error(ErrorCode::too_large, shown + ": too large");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<SecretBytes> read_trusted_file(const std::string& path, const TrustedFileRules& rules) {
+  const std::string shown = std::string(rules.what) + " " + path;
+  FileExpectations expectations;
+  expectations.owner = rules.owner.value_or(::geteuid());
+  auto dir = open_secret_directory(path, expectations);
+  if (!dir) return make_error(dir.error().code, shown + ": " + dir.error().message);
+  UniqueFd fd(::openat(dir->fd.get(), dir->name.c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) {
+    const int error = errno;
+    if (error == ENOENT) return make_error(ErrorCode::not_found, shown + ": cannot open");
+    if (error == ELOOP) return make_error(ErrorCode::unsafe_file, shown + ": a symlink");
+    return io_error("cannot open", shown, error);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", shown, errno);
+  if (auto checked = check_trusted_file(st, shown, rules); !checked) return checked.error();
+  auto content = read_limited(fd.get(), shown);
+  if (!content) return content.error();
+  if (content->size() > rules.max_bytes) {
+    return make_error(ErrorCode::too_large, shown + ": too large");
+  }
+  return content;
+}
+
 }  // namespace twostep

@@ -1,6 +1,8 @@
 // Host side of push login: push.conf, relay messages, approval verification.
 #include "twostep/push_login.hpp"
 
+#include "twostep/secret_store.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,51 +33,6 @@ std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
     text.remove_suffix(1);
   }
-  return text;
-}
-
-// Reads a small regular file through O_NOFOLLOW, after fstat checks.
-Result<std::string> read_small_file(const std::string& path, std::size_t limit,
-                                    std::optional<uid_t> owner, mode_t forbidden_bits,
-                                    const char* what) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-  if (fd < 0) {
-    return make_error(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io,
-                      std::string(what) + " " + path + ": cannot open");
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    return make_error(ErrorCode::unsafe_file, std::string(what) + " " + path +
-                                                  ": not a regular file");
-  }
-  if (owner && info.st_uid != *owner) {
-    return make_error(ErrorCode::unsafe_file, std::string(what) + " " + path +
-                                                  ": not owned by uid " + std::to_string(*owner));
-  }
-  if ((info.st_mode & forbidden_bits) != 0) {
-    return make_error(ErrorCode::unsafe_file,
-                      std::string(what) + " " + path +
-                          ((forbidden_bits & 044) != 0 ? ": readable or writable by group/others"
-                                                       : ": writable by group/others"));
-  }
-  if (static_cast<std::size_t>(info.st_size) > limit) {
-    return make_error(ErrorCode::too_large, std::string(what) + " " + path + ": too large");
-  }
-  std::string text(static_cast<std::size_t>(info.st_size) + 1, '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(ErrorCode::io, std::string(what) + " " + path + ": read error");
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  if (got > limit) return make_error(ErrorCode::too_large, std::string(what) + " " + path + ": too large");
-  text.resize(got);
   return text;
 }
 
@@ -198,19 +155,19 @@ Result<HostSettings> parse_push_config(std::string_view text) {
 }
 
 Result<HostSettings> read_push_config(const std::string& path) {
-  auto text = read_small_file(path, kMaxPushConfigBytes, std::nullopt, 022, "push config");
+  // Whoever can change push.conf picks the relay (and with failmode=safe,
+  // whether a login needs a phone): root's, through root's directories only.
+  auto text = read_trusted_file(path, TrustedFileRules{"push config", kMaxPushConfigBytes, 022, {}});
   if (!text) return text.error();
-  auto parsed = parse_push_config(*text);
+  auto parsed = parse_push_config(text->view());
   if (!parsed) return make_error(parsed.error().code, path + ": " + parsed.error().message);
   return parsed;
 }
 
 Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
-  auto text = read_small_file(path, 256, owner, 077, "host secret");
+  auto text = read_trusted_file(path, TrustedFileRules{"host secret", 256, 077, owner});
   if (!text) return text.error();
-  SecretBytes holder = SecretBytes::from_string(*text);
-  std::fill(text->begin(), text->end(), '\0');
-  std::string_view content = holder.view();
+  std::string_view content = text->view();
   content = trim(content.substr(0, content.find('\n')));
   // The bare value, or the `host_secret = VALUE` line twostepd host add prints.
   if (content.starts_with("host_secret")) {

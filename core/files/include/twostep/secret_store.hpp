@@ -96,6 +96,23 @@ struct SecretFileSearch {
 SecretFileSearch find_secret_file(std::span<const std::string> paths,
                                   const FileExpectations& expectations);
 
+// ---- Configuration the module trusts (push.conf, the host secret) ----------------
+
+struct TrustedFileRules {
+  const char* what = "file";  // for messages: "push config", "host secret"
+  std::size_t max_bytes = 0;
+  mode_t forbidden_bits = 022;  // 022: not writable by others; 077: no access at all
+  // The file's owner: root, or this process's effective uid (a non-root
+  // caller such as twostep-enroll may also read its own files).
+  std::optional<uid_t> owner;   // set: exactly this uid instead
+};
+// Reads a small file whose content decides who logs in: strict modes for
+// every directory from / (owned by root or the effective uid, not writable
+// by group or others unless root-owned and sticky), O_NOFOLLOW, a regular
+// file, the owner and mode above, at most max_bytes. Errors name the file,
+// what it is, and why (unsafe_file, not_found, too_large, io).
+Result<SecretBytes> read_trusted_file(const std::string& path, const TrustedFileRules& rules);
+
 // ---- Single operations (twostep-enroll, tests) ---------------------------------
 
 // Opens `path` with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY relative to its directory,
