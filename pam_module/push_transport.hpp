@@ -15,6 +15,8 @@ namespace twostep::pam {
 
 struct HttpAnswer {
   bool answered = false;  // false: no usable answer (network, TLS, timeout, size, redirect)
+  // With answered false: 0 when nothing came back (an outage, perhaps), else
+  // the status of an answer the relay sent but that cannot be used.
   long status = 0;
   std::string body;
   std::string message;    // why, when not answered

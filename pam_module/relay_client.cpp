@@ -10,8 +10,21 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 std::string describe(const HttpAnswer& answer) {
-  if (!answer.answered) return answer.message.empty() ? "no answer" : answer.message;
+  if (!answer.answered) {
+    const std::string why = answer.message.empty() ? "no answer" : answer.message;
+    return answer.status == 0 ? why : why + " (HTTP " + std::to_string(answer.status) + ")";
+  }
   return "HTTP " + std::to_string(answer.status);
+}
+
+// An answer that is neither a usable 2xx nor a 4xx refusal. An outage only
+// when nothing came back, or a gateway in front of the relay says it is
+// down (502, 503, 504); whatever else the relay sends is its own doing.
+RelayReply unusable(const HttpAnswer& answer) {
+  if (!answer.answered) return answer.status == 0 ? RelayReply::unavailable : RelayReply::bad_answer;
+  const long status = answer.status;
+  return status == 502 || status == 503 || status == 504 ? RelayReply::unavailable
+                                                          : RelayReply::bad_answer;
 }
 
 }  // namespace
@@ -42,6 +55,7 @@ CreateReply RelayClient::create(const push::ChallengeRequest& request,
       reply.reply = RelayReply::ok;
       reply.challenge = std::move(*created);
     } else {
+      reply.reply = RelayReply::bad_answer;
       reply.message = "garbage answer to create: " + created.error().message;
     }
     return reply;
@@ -52,6 +66,7 @@ CreateReply RelayClient::create(const push::ChallengeRequest& request,
     reply.error = code ? *code : "http_" + std::to_string(answer.status);
     return reply;
   }
+  reply.reply = unusable(answer);
   reply.message = "create: " + describe(answer);
   return reply;
 }
@@ -65,6 +80,7 @@ PollStep classify_poll(const HttpAnswer& answer, WaitReply& reply) {
   if (answer.answered && answer.status == 200) {
     auto state = push::parse_challenge_state(answer.body);
     if (!state) {
+      reply.reply = RelayReply::bad_answer;
       reply.message = "garbage answer to wait: " + state.error().message;
       return PollStep::answer;
     }
@@ -83,6 +99,7 @@ PollStep classify_poll(const HttpAnswer& answer, WaitReply& reply) {
     auto code = push::parse_error_code(answer.body);
     if (code && *code == "shutting_down") return PollStep::retry_later;
   }
+  reply.reply = unusable(answer);
   reply.message = "wait: " + describe(answer);
   return PollStep::answer;
 }

@@ -1,8 +1,15 @@
 // The module's dialogue with the relay for one push (docs/protocol.md 4, 5):
 // create the challenge, wait for its decision (long-polls until a deadline),
-// cancel it. Every answer is classified once here: an answer (2xx parsed, or
-// a 4xx refusal, which is never an outage) or "unavailable" (no answer, a
-// 5xx, garbage), which is where the failmode applies.
+// cancel it. Every answer is classified once here (docs/protocol.md 4.4):
+//  - ok: a 2xx that parses as the protocol says;
+//  - refused: a 4xx with its error code (never an outage);
+//  - unavailable: nothing came back (connect, TLS, timeout, a closed
+//    connection) or 502/503/504 (a proxy or a relay that is down): the only
+//    case where the failmode applies;
+//  - bad_answer: anything else the relay did send (garbage, an unknown
+//    status, "approved" without an assertion, another 5xx, a redirect, a
+//    body over the cap). The relay's own doing, so it is refused in every
+//    failmode: failmode=safe must not let a hostile relay log anyone in.
 #pragma once
 
 #include <chrono>
@@ -13,7 +20,7 @@
 
 namespace twostep::pam {
 
-enum class RelayReply { ok, refused, unavailable };
+enum class RelayReply { ok, refused, unavailable, bad_answer };
 
 // Time as the relay dialogue sees it, injected so tests need not wait.
 class RelayTimer {
@@ -40,7 +47,7 @@ struct CreateReply {
   RelayReply reply = RelayReply::unavailable;
   push::IssuedChallenge challenge;
   std::string error;    // refused: the relay's error code (push_blocked, cooldown, ...)
-  std::string message;  // unavailable: why (for the log)
+  std::string message;  // unavailable, bad_answer: why (for the log)
 };
 
 struct WaitReply {

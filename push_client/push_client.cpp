@@ -260,24 +260,31 @@ bool replay_of_own_retry(const Transfer& transfer, long status) {
 }
 
 // The answer as the caller gets it; TWOSTEP_PUSH_OK or why there is none.
+// An answer the relay did give but that cannot be used (a redirect, too
+// large, an impossible status) keeps its status in http_status, so the
+// caller can tell it from no answer at all (http_status 0): the first is
+// the relay's doing, the second may be an outage.
 int finish(CURL* e, CURLcode result, const Transfer& transfer, twostep_push_response* response) {
   const Sink& sink = transfer.sink;
+  long status = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   if (result != CURLE_OK) {
     if (sink.overflow || result == CURLE_FILESIZE_EXCEEDED) {
       set_message(response, "response larger than " + std::to_string(sink.limit) + " bytes");
+      response->http_status = status;
     } else {
       set_message(response, curl_easy_strerror(result));
     }
     return TWOSTEP_PUSH_UNAVAILABLE;
   }
-  long status = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 300 && status < 400) {
     set_message(response, "the relay answered with a redirect (not followed)");
+    response->http_status = status;
     return TWOSTEP_PUSH_UNAVAILABLE;
   }
   if (status < 200 || status > 599) {
     set_message(response, "no valid HTTP status");
+    response->http_status = status;
     return TWOSTEP_PUSH_UNAVAILABLE;
   }
   if (replay_of_own_retry(transfer, status)) {

@@ -46,6 +46,7 @@ class PushAttempt {
   Result<PushConnection> connect();
   MethodEnd setup_failed(const Error& error);
   MethodEnd unavailable(const std::string& why);
+  MethodEnd bad_answer(const std::string& why);
   MethodEnd refused_at_create(const std::string& error);
   std::optional<MethodEnd> show_number(RelayClient& relay, const std::string& id);
   MethodEnd decided(const push::ChallengeState& state);
@@ -104,6 +105,16 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
 
 // After "This wasn't me" the relay refuses every push for the account; a
 // code still works, so it is asked for in this same login.
+// The relay answered, but not as the protocol says (or claimed an approval
+// it cannot show): refused whatever the failmode, and logged as what it may
+// be, an attack.
+MethodEnd PushAttempt::bad_answer(const std::string& why) {
+  login_.log().error("push: the relay's answer is not valid (" + why +
+                     "); refused, whatever the failmode");
+  login_.conversation().show_error("The relay's answer was not valid; the push was refused.");
+  return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "bad_relay_answer", ""));
+}
+
 MethodEnd PushAttempt::refused_at_create(const std::string& error) {
   if (error == "push_blocked") {
     login_.conversation().show_error(
@@ -230,11 +241,16 @@ MethodEnd PushAttempt::run() {
   RelayClient relay(*connection_->transport, login_.relay_timer(), kRelayMargin);
   const auto created = relay.create(request_, deadline);
   if (created.reply == RelayReply::unavailable) return unavailable(created.message);
+  if (created.reply == RelayReply::bad_answer) return bad_answer(created.message);
   if (created.reply == RelayReply::refused) return refused_at_create(created.error);
   id_ = created.challenge.id;
   if (auto typed_instead = show_number(relay, id_)) return std::move(*typed_instead);
   const auto waited = relay.wait(id_, deadline);
   if (waited.reply == RelayReply::unavailable) return unavailable(waited.message);
+  if (waited.reply == RelayReply::bad_answer) {
+    relay.cancel(id_);
+    return bad_answer(waited.message);
+  }
   if (waited.reply == RelayReply::refused) {
     login_.conversation().show_error("The push was refused (" + waited.error + ").");
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", waited.error, ""));

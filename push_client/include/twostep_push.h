@@ -51,7 +51,11 @@ typedef struct twostep_push_request {
 } twostep_push_request;
 
 /* The outcome. TWOSTEP_PUSH_OK: the relay answered with http_status and body
- * (any status: 4xx are answers too). Otherwise no answer: message says why. */
+ * (any status: 4xx are answers too). Otherwise no usable answer: message
+ * says why, and http_status is 0 when nothing came back at all (connect,
+ * TLS, timeout, a connection closed) or the status the relay did send with
+ * an unusable answer (a redirect, a body over the cap, a status outside
+ * 200..599): that one is the relay's doing, never an outage. */
 enum {
   TWOSTEP_PUSH_OK = 0,
   TWOSTEP_PUSH_UNAVAILABLE = 1,    /* connect/TLS/timeout/too large/redirect/bad reply */

@@ -443,11 +443,14 @@ void test_full_long_polls_are_not_paused(void**) {
 
 // ---- the relay unavailable, in each failmode --------------------------------
 
+// Unavailable (docs/protocol.md 4.4): nothing came back, or a gateway says
+// the relay is down. Only then does the failmode apply.
 void test_unavailable_in_each_failmode(void**) {
   const HttpAnswer outages[] = {
       {false, 0, "", "connection refused"},
-      {true, 500, "{}", ""},
-      {true, 200, "not json", ""},
+      {true, 502, "<html>bad gateway</html>", ""},
+      {true, 503, "{}", ""},
+      {true, 504, "", ""},
   };
   for (const HttpAnswer& outage : outages) {
     for (const bool at_create : {true, false}) {
@@ -477,6 +480,43 @@ void test_unavailable_in_each_failmode(void**) {
             break;
         }
       }
+    }
+  }
+}
+
+// Whatever else the relay sends is its own doing: refused in every
+// failmode, so failmode=safe cannot be used by a hostile relay to log
+// anyone in (issue 18 item 4: it took {"status":"approved"}, an unknown
+// status, or a 500).
+void test_bad_answers_are_refused_in_every_failmode(void**) {
+  struct Bad {
+    bool at_create;
+    HttpAnswer answer;
+  };
+  const Bad bad[] = {
+      {false, {true, 200, R"({"status":"approved"})", ""}},  // no assertion
+      {false, {true, 200, R"({"status":"granted"})", ""}},
+      {false, {true, 200, "not json", ""}},
+      {false, {true, 500, "{}", ""}},
+      {false, {false, 302, "", "the relay answered with a redirect (not followed)"}},
+      {false, {false, 200, "", "response larger than 65536 bytes"}},
+      {true, {true, 201, "{}", ""}},
+      {true, {true, 200, R"({"id":"x"})", ""}},
+      {true, {true, 500, "", ""}},
+  };
+  for (const Bad& b : bad) {
+    for (const PushFailmode mode : {PushFailmode::secure, PushFailmode::safe, PushFailmode::totp}) {
+      Fixture f;
+      f.config.failmode = mode;
+      ScriptedConversation terminal({"", code_at_step(1000000)});
+      ScriptedRelay relay(f.phone, terminal, f.timer);
+      ScriptedConnector connector(relay);
+      (b.at_create ? relay.create_answer : relay.wait_answer) = b.answer;
+      const Run run = login(f, terminal, relay, connector);
+      assert_int_equal(run.status, AuthStatus::auth_failed);
+      expect_audit(run, "method=push result=rejected reason=bad_relay_answer device=-");
+      assert_true(terminal.saw("The relay's answer was not valid; the push was refused."));
+      assert_int_equal(terminal.shown.size(), b.at_create ? 2 : 3);  // no code prompt after it
     }
   }
 }
@@ -558,6 +598,7 @@ int main() {
       cmocka_unit_test(test_early_pending_is_paced),
       cmocka_unit_test(test_full_long_polls_are_not_paused),
       cmocka_unit_test(test_unavailable_in_each_failmode),
+      cmocka_unit_test(test_bad_answers_are_refused_in_every_failmode),
       cmocka_unit_test(test_broken_installation_is_no_outage),
       cmocka_unit_test(test_code_typed_at_the_push_prompt_over_ssh),
       cmocka_unit_test(test_code_at_the_first_prompt_sends_no_push),
