@@ -186,13 +186,23 @@ Result<std::string> canonical_request(RequestScheme scheme, const SignedRequest&
   return out;
 }
 
-Result<std::string> sign_host_request(const SecretBytes& host_secret, const SignedRequest& request) {
+namespace {
+
+// HMAC-SHA256 of the canonical request (3.1) under the host secret: what a
+// host sends and what the relay recomputes, in one place.
+Result<Digest> host_request_mac(const SecretBytes& host_secret, const SignedRequest& request) {
   if (host_secret.size() != kHostSecretBytes) {
     return make_error(ErrorCode::invalid_argument, "host secret must be 32 bytes");
   }
   auto canonical = canonical_request(RequestScheme::host_hmac, request);
   if (!canonical) return canonical.error();
-  auto mac = hmac_sha256(host_secret.span(), as_bytes(*canonical));
+  return hmac_sha256(host_secret.span(), as_bytes(*canonical));
+}
+
+}  // namespace
+
+Result<std::string> sign_host_request(const SecretBytes& host_secret, const SignedRequest& request) {
+  auto mac = host_request_mac(host_secret, request);
   if (!mac) return mac.error();
   return b64u_encode(*mac);
 }
@@ -200,12 +210,7 @@ Result<std::string> sign_host_request(const SecretBytes& host_secret, const Sign
 Result<SignatureVerdict> verify_host_request(const SecretBytes& host_secret,
                                              const SignedRequest& request,
                                              std::string_view signature_b64u) {
-  if (host_secret.size() != kHostSecretBytes) {
-    return make_error(ErrorCode::invalid_argument, "host secret must be 32 bytes");
-  }
-  auto canonical = canonical_request(RequestScheme::host_hmac, request);
-  if (!canonical) return canonical.error();
-  auto mac = hmac_sha256(host_secret.span(), as_bytes(*canonical));
+  auto mac = host_request_mac(host_secret, request);
   if (!mac) return mac.error();
   return compare_mac(*mac, signature_b64u);
 }
