@@ -48,6 +48,8 @@ enum class Key : std::size_t {
   count
 };
 
+enum class GaArgument : std::size_t;  // pam_google_authenticator's own arguments, below
+
 class ArgumentParser {
  public:
   Status parse(std::string_view arg);
@@ -66,6 +68,10 @@ class ArgumentParser {
   // pam_google_authenticator's arguments that twostep's own set lacks;
   // nullopt: not one of them.
   std::optional<Status> parse_google_authenticator_argument(std::string_view arg);
+  std::optional<Status> apply_google_authenticator_argument(GaArgument argument,
+                                                            std::string_view value);
+  Status parse_grace_period(std::string_view value);
+  Status parse_allowed_perm(std::string_view value);
   // push, push_config=, push_timeout=, failmode=; nullopt: not one of them.
   std::optional<Status> parse_push_argument(std::string_view arg);
   std::array<bool, 4> push_seen_{};
@@ -342,35 +348,19 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
     return config_error("argument given twice: " + std::string(key));
   }
   seen = true;
-  switch (*argument) {
-    case GaArgument::grace_period: {
-      const auto seconds = parse_decimal(value);
-      if (!seconds) {
-        return config_error("grace_period=: expected a number of seconds");
-      }
-      if (*seconds > kMaxGracePeriod) {
-        config_.notices.push_back("grace_period=" + std::to_string(*seconds) + " capped at " +
-                                  std::to_string(kMaxGracePeriod) + " seconds (30 days)");
-      }
-      config_.grace_period = *seconds < kMaxGracePeriod ? *seconds : kMaxGracePeriod;
-      return Status{};
-    }
+  return apply_google_authenticator_argument(*argument, value);
+}
+
+std::optional<Status> ArgumentParser::apply_google_authenticator_argument(GaArgument argument,
+                                                                          std::string_view value) {
+  switch (argument) {
+    case GaArgument::grace_period:
+      return parse_grace_period(value);
     case GaArgument::allow_readonly:
       config_.allow_readonly = true;
       return Status{};
-    case GaArgument::allowed_perm: {
-      const auto mode = parse_octal_mode(value);
-      if (!mode) {
-        return config_error("allowed_perm=: expected an octal mode, at most 0777");
-      }
-      if ((*mode & 077U) != 0) {
-        config_.notices.push_back(
-            "allowed_perm= grants group/other access; twostep still refuses a secret file "
-            "with any group or other permission bit (anyone who can read the seed can make "
-            "codes)");
-      }
-      return Status{};
-    }
+    case GaArgument::allowed_perm:
+      return parse_allowed_perm(value);
     case GaArgument::no_strict_owner:
       config_.notices.push_back(
           "no_strict_owner ignored: twostep still requires the secret file to be owned by "
@@ -389,6 +379,33 @@ std::optional<Status> ArgumentParser::parse_google_authenticator_argument(std::s
       break;
   }
   return std::nullopt;
+}
+
+Status ArgumentParser::parse_grace_period(std::string_view value) {
+  const auto seconds = parse_decimal(value);
+  if (!seconds) {
+    return config_error("grace_period=: expected a number of seconds");
+  }
+  if (*seconds > kMaxGracePeriod) {
+    config_.notices.push_back("grace_period=" + std::to_string(*seconds) + " capped at " +
+                              std::to_string(kMaxGracePeriod) + " seconds (30 days)");
+  }
+  config_.grace_period = *seconds < kMaxGracePeriod ? *seconds : kMaxGracePeriod;
+  return Status{};
+}
+
+Status ArgumentParser::parse_allowed_perm(std::string_view value) {
+  const auto mode = parse_octal_mode(value);
+  if (!mode) {
+    return config_error("allowed_perm=: expected an octal mode, at most 0777");
+  }
+  if ((*mode & 077U) != 0) {
+    config_.notices.push_back(
+        "allowed_perm= grants group/other access; twostep still refuses a secret file "
+        "with any group or other permission bit (anyone who can read the seed can make "
+        "codes)");
+  }
+  return Status{};
 }
 
 // ---------------------------------------------------------------------------

@@ -72,6 +72,13 @@ bool all_digits(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The value of an option that takes exactly one integer.
+template <typename Integer>
+std::optional<Integer> single_integer(const std::vector<std::string_view>& args) {
+  if (args.size() != 1) return std::nullopt;
+  return file_text::parse_integer<Integer>(args[0]);
+}
+
 class GaParser {
  public:
   Result<ParsedGa> run(std::string_view text);
@@ -82,6 +89,11 @@ class GaParser {
   Status parse_option(std::size_t number, Option option,
                       const std::vector<std::string_view>& args);
   Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_window_size(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_disallow_reuse(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_hotp_counter(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_step_size(std::size_t number, const std::vector<std::string_view>& args);
+  Status parse_time_skew(std::size_t number, const std::vector<std::string_view>& args);
   Status parse_last(std::size_t index, std::size_t slot,
                     const std::vector<std::string_view>& args);
 
@@ -169,61 +181,69 @@ Status GaParser::parse_option(std::size_t number, Option option,
   const std::string name(kOptionNames[option]);
   switch (option) {
     case kRateLimit: return parse_rate_limit(number, args);
-    case kWindowSize: {
-      const auto size = args.size() == 1 ? file_text::parse_integer<std::uint32_t>(args[0])
-                                         : std::nullopt;
-      if (!size || *size < 1 || *size > kGaMaxWindowSize) {
-        return line_error(number, "WINDOW_SIZE must be 1.." + std::to_string(kGaMaxWindowSize));
-      }
-      layout_.window_size = *size;
-      // Larger windows than twostep allows are narrowed (safer, never wider).
-      enrollment_.window = std::min((*size - 1) / 2, kMaxWindow);
-      return {};
-    }
-    case kDisallowReuse: {
-      if (args.size() > kMaxDisallowEntries) {
-        return line_error(number, "too many DISALLOW_REUSE entries", ErrorCode::too_large);
-      }
-      for (const auto arg : args) {
-        const auto step = file_text::parse_integer<std::uint64_t>(arg);
-        if (!step) return line_error(number, "DISALLOW_REUSE entries must be time steps");
-        layout_.disallowed.push_back(*step);
-        token_.last_step = std::max(token_.last_step.value_or(0), *step);
-      }
-      return {};
-    }
+    case kWindowSize: return parse_window_size(number, args);
+    case kDisallowReuse: return parse_disallow_reuse(number, args);
     case kTotpAuth:
       if (!args.empty()) return line_error(number, "TOTP_AUTH takes no value");
       return {};
-    case kHotpCounter: {
-      const auto counter = args.size() == 1 ? file_text::parse_integer<std::uint64_t>(args[0])
-                                            : std::nullopt;
-      if (!counter) return line_error(number, "HOTP_COUNTER must be an unsigned integer");
-      // pam_google_authenticator refuses 0 too, so such a file never worked.
-      if (*counter == 0) return line_error(number, "HOTP_COUNTER must be at least 1");
-      token_.counter = *counter;
-      hotp_ = true;
-      return {};
-    }
-    case kStepSize: {
-      const auto step = args.size() == 1 ? file_text::parse_integer<std::uint32_t>(args[0])
-                                         : std::nullopt;
-      if (!step || *step < 1 || *step > kGaMaxStepSize) {
-        return line_error(number, "STEP_SIZE must be 1.." + std::to_string(kGaMaxStepSize));
-      }
-      token_.period = *step;
-      return {};
-    }
-    case kTimeSkew: {
-      const auto skew = args.size() == 1 ? file_text::parse_integer<std::int32_t>(args[0])
-                                         : std::nullopt;
-      if (!skew) return line_error(number, "TIME_SKEW must be an integer");
-      token_.time_skew_steps = *skew;
-      return {};
-    }
+    case kHotpCounter: return parse_hotp_counter(number, args);
+    case kStepSize: return parse_step_size(number, args);
+    case kTimeSkew: return parse_time_skew(number, args);
     case kOptionCount: break;
   }
   return line_error(number, "unknown option " + name);
+}
+
+Status GaParser::parse_window_size(std::size_t number, const std::vector<std::string_view>& args) {
+  const auto size = single_integer<std::uint32_t>(args);
+  if (!size || *size < 1 || *size > kGaMaxWindowSize) {
+    return line_error(number, "WINDOW_SIZE must be 1.." + std::to_string(kGaMaxWindowSize));
+  }
+  layout_.window_size = *size;
+  // Larger windows than twostep allows are narrowed (safer, never wider).
+  enrollment_.window = std::min((*size - 1) / 2, kMaxWindow);
+  return {};
+}
+
+Status GaParser::parse_disallow_reuse(std::size_t number,
+                                      const std::vector<std::string_view>& args) {
+  if (args.size() > kMaxDisallowEntries) {
+    return line_error(number, "too many DISALLOW_REUSE entries", ErrorCode::too_large);
+  }
+  for (const auto arg : args) {
+    const auto step = file_text::parse_integer<std::uint64_t>(arg);
+    if (!step) return line_error(number, "DISALLOW_REUSE entries must be time steps");
+    layout_.disallowed.push_back(*step);
+    token_.last_step = std::max(token_.last_step.value_or(0), *step);
+  }
+  return {};
+}
+
+Status GaParser::parse_hotp_counter(std::size_t number,
+                                    const std::vector<std::string_view>& args) {
+  const auto counter = single_integer<std::uint64_t>(args);
+  if (!counter) return line_error(number, "HOTP_COUNTER must be an unsigned integer");
+  // pam_google_authenticator refuses 0 too, so such a file never worked.
+  if (*counter == 0) return line_error(number, "HOTP_COUNTER must be at least 1");
+  token_.counter = *counter;
+  hotp_ = true;
+  return {};
+}
+
+Status GaParser::parse_step_size(std::size_t number, const std::vector<std::string_view>& args) {
+  const auto step = single_integer<std::uint32_t>(args);
+  if (!step || *step < 1 || *step > kGaMaxStepSize) {
+    return line_error(number, "STEP_SIZE must be 1.." + std::to_string(kGaMaxStepSize));
+  }
+  token_.period = *step;
+  return {};
+}
+
+Status GaParser::parse_time_skew(std::size_t number, const std::vector<std::string_view>& args) {
+  const auto skew = single_integer<std::int32_t>(args);
+  if (!skew) return line_error(number, "TIME_SKEW must be an integer");
+  token_.time_skew_steps = *skew;
+  return {};
 }
 
 Status GaParser::parse_rate_limit(std::size_t number, const std::vector<std::string_view>& args) {

@@ -2,6 +2,7 @@
 // with push devices (docs/secret-file.md).
 #include <array>
 #include <limits>
+#include <span>
 
 #include "secret_file_text.hpp"
 #include "twostep/base32.hpp"
@@ -141,6 +142,94 @@ std::optional<std::int64_t> parse_time(std::string_view text) {
   return file_text::parse_integer<std::int64_t>(text);
 }
 
+struct KeyedField {
+  std::size_t key_index;  // into the line's list of keys
+  std::string_view value;
+};
+
+// Field `i` of a `token` or `device` line (`kind`): key=value, with a key from
+// `keys` that the line has not used before (`seen` records each use).
+Result<KeyedField> keyed_field(std::size_t number, std::string_view kind, std::size_t i,
+                               std::string_view field, std::span<const std::string_view> keys,
+                               std::span<bool> seen) {
+  const std::string kind_text(kind);
+  const std::size_t equals = field.find('=');
+  if (equals == std::string_view::npos) {
+    return line_error(number, kind_text + " field " + std::to_string(i) + " is not key=value");
+  }
+  const std::string_view key = field.substr(0, equals);
+  std::size_t k = 0;
+  while (k < keys.size() && keys[k] != key) ++k;
+  if (k == keys.size()) {
+    return line_error(number, "unknown " + kind_text + " field " + std::to_string(i));
+  }
+  if (seen[k]) return line_error(number, "duplicate " + kind_text + " field " + std::string(key));
+  seen[k] = true;
+  return KeyedField{k, field.substr(equals + 1)};
+}
+
+// ---- device fields ------------------------------------------------------------
+
+Status parse_device_name(std::size_t number, std::string_view value, Device& device) {
+  auto text = percent_decode(value, kMaxDeviceNameLength);
+  if (!text || text->empty()) {
+    return line_error(number, "device name must be 1.." + std::to_string(kMaxDeviceNameLength) +
+                                  " bytes, percent-encoded, no control characters");
+  }
+  device.name = std::move(*text);
+  return {};
+}
+
+Status parse_device_credential(std::size_t number, std::string_view value, Device& device) {
+  auto id = b64u_decode(value, kMaxCredentialIdBytes);
+  if (!id || id->empty()) {
+    return line_error(number, "device credential must be b64u of 1.." +
+                                  std::to_string(kMaxCredentialIdBytes) + " bytes");
+  }
+  device.credential_id = std::move(*id);
+  return {};
+}
+
+Status parse_device_key(std::size_t number, std::string_view value, Device& device) {
+  auto spki = b64u_decode(value, kDeviceKeyBytes);
+  if (!spki || !has_p256_spki_shape(*spki)) {
+    return line_error(number, "device key must be b64u of a P-256 SPKI (91 bytes)");
+  }
+  device.public_key = std::move(*spki);
+  return {};
+}
+
+Status parse_device_origin(std::size_t number, std::string_view value, Device& device) {
+  if (value.size() > kMaxDeviceOriginLength || !host_of_web_origin(value)) {
+    return line_error(number, "device origin must be https://HOST[:PORT]");
+  }
+  device.origin = std::string(value);
+  return {};
+}
+
+Status parse_device_counter(std::size_t number, std::string_view value, Device& device) {
+  const auto counter = file_text::parse_integer<std::uint32_t>(value);
+  if (!counter) return line_error(number, "device counter must be 0..4294967295");
+  device.sign_counter = *counter;
+  return {};
+}
+
+Status parse_device_added(std::size_t number, std::string_view value, Device& device) {
+  const auto time = parse_time(value);
+  if (!time) return line_error(number, "device added must be a Unix time");
+  device.added = *time;
+  return {};
+}
+
+// A device line's keys, in the order "device without ..." reports a missing
+// one, and the parser of each.
+constexpr std::array<std::string_view, 6> kDeviceKeys = {"name",   "credential", "key",
+                                                         "origin", "counter",    "added"};
+using DeviceFieldParser = Status (*)(std::size_t number, std::string_view value, Device& device);
+constexpr std::array<DeviceFieldParser, kDeviceKeys.size()> kDeviceFieldParsers = {
+    parse_device_name,   parse_device_credential, parse_device_key,
+    parse_device_origin, parse_device_counter,    parse_device_added};
+
 // ---- parsing ------------------------------------------------------------------
 
 class NativeParser {
@@ -151,6 +240,10 @@ class NativeParser {
   Status parse_line(std::size_t index, std::string_view content);
   Status parse_setting(std::size_t number, Setting setting,
                        const std::vector<std::string_view>& fields);
+  Status parse_window(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_replay_protection(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_rate_failures(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
                            Token& token);
@@ -232,75 +325,91 @@ Status NativeParser::parse_line(std::size_t index, std::string_view content) {
 Status NativeParser::parse_setting(std::size_t number, Setting setting,
                                    const std::vector<std::string_view>& fields) {
   const std::string name(kSettingNames[setting]);
-  const std::size_t args = fields.size() - 1;
   switch (setting) {
-    case kWindow: {
-      const auto value = args == 1 ? file_text::parse_integer<std::uint32_t>(fields[1])
-                                   : std::nullopt;
-      if (!value || *value > kMaxWindow) {
-        return line_error(number, "window must be 0.." + std::to_string(kMaxWindow));
-      }
-      enrollment_.window = *value;
-      return {};
-    }
-    case kReplay:
-      if (args != 1 || (fields[1] != "on" && fields[1] != "off")) {
-        return line_error(number, "replay-protection must be on or off");
-      }
-      enrollment_.replay_protection = fields[1] == "on";
-      return {};
-    case kRateLimit: {
-      if (args == 1 && fields[1] == "off") {
-        enrollment_.rate_limit.max_failures = 0;
-        enrollment_.rate_limit.interval_s = 0;
-        return {};
-      }
-      const auto attempts =
-          args == 2 ? file_text::parse_integer<std::uint32_t>(fields[1]) : std::nullopt;
-      const auto interval =
-          args == 2 ? file_text::parse_integer<std::uint32_t>(fields[2]) : std::nullopt;
-      if (!attempts || !interval || *attempts == 0 || *attempts > kMaxRateLimitAttempts ||
-          *interval == 0 || *interval > kMaxRateLimitInterval) {
-        return line_error(number, "rate-limit must be \"off\" or <1.." +
-                                      std::to_string(kMaxRateLimitAttempts) + "> <1.." +
-                                      std::to_string(kMaxRateLimitInterval) + " seconds>");
-      }
-      enrollment_.rate_limit.max_failures = *attempts;
-      enrollment_.rate_limit.interval_s = *interval;
-      return {};
-    }
-    case kRateFailures: {
-      if (args > kMaxRateLimitAttempts) {
-        return line_error(number, "more than " + std::to_string(kMaxRateLimitAttempts) +
-                                      " rate-failures", ErrorCode::too_large);
-      }
-      // Each entry is TIME or TIME@SOURCE (SOURCE: 1..16 lower-case hex, the
-      // client address tag of per-source rate limiting).
-      std::vector<std::string> sources;
-      bool any_source = false;
-      for (std::size_t i = 1; i < fields.size(); ++i) {
-        std::string_view entry = fields[i];
-        std::string source;
-        if (const auto at = entry.find('@'); at != std::string_view::npos) {
-          const std::string_view tag = entry.substr(at + 1);
-          if (tag.empty() || tag.size() > kMaxFailureSourceLength || !is_lower_hex(tag)) {
-            return line_error(number, "rate-failures: invalid source " + std::to_string(i));
-          }
-          source = std::string(tag);
-          any_source = true;
-          entry = entry.substr(0, at);
-        }
-        const auto time = parse_time(entry);
-        if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
-        enrollment_.rate_limit.failures.push_back(*time);
-        sources.push_back(std::move(source));
-      }
-      if (any_source) enrollment_.rate_limit.failure_sources = std::move(sources);
-      return {};
-    }
+    case kWindow: return parse_window(number, fields);
+    case kReplay: return parse_replay_protection(number, fields);
+    case kRateLimit: return parse_rate_limit(number, fields);
+    case kRateFailures: return parse_rate_failures(number, fields);
     case kSettingCount: break;
   }
   return line_error(number, "unknown setting " + name);
+}
+
+Status NativeParser::parse_window(std::size_t number,
+                                  const std::vector<std::string_view>& fields) {
+  const std::size_t args = fields.size() - 1;
+  const auto value = args == 1 ? file_text::parse_integer<std::uint32_t>(fields[1])
+                               : std::nullopt;
+  if (!value || *value > kMaxWindow) {
+    return line_error(number, "window must be 0.." + std::to_string(kMaxWindow));
+  }
+  enrollment_.window = *value;
+  return {};
+}
+
+Status NativeParser::parse_replay_protection(std::size_t number,
+                                             const std::vector<std::string_view>& fields) {
+  const std::size_t args = fields.size() - 1;
+  if (args != 1 || (fields[1] != "on" && fields[1] != "off")) {
+    return line_error(number, "replay-protection must be on or off");
+  }
+  enrollment_.replay_protection = fields[1] == "on";
+  return {};
+}
+
+Status NativeParser::parse_rate_limit(std::size_t number,
+                                      const std::vector<std::string_view>& fields) {
+  const std::size_t args = fields.size() - 1;
+  if (args == 1 && fields[1] == "off") {
+    enrollment_.rate_limit.max_failures = 0;
+    enrollment_.rate_limit.interval_s = 0;
+    return {};
+  }
+  const auto attempts =
+      args == 2 ? file_text::parse_integer<std::uint32_t>(fields[1]) : std::nullopt;
+  const auto interval =
+      args == 2 ? file_text::parse_integer<std::uint32_t>(fields[2]) : std::nullopt;
+  if (!attempts || !interval || *attempts == 0 || *attempts > kMaxRateLimitAttempts ||
+      *interval == 0 || *interval > kMaxRateLimitInterval) {
+    return line_error(number, "rate-limit must be \"off\" or <1.." +
+                                  std::to_string(kMaxRateLimitAttempts) + "> <1.." +
+                                  std::to_string(kMaxRateLimitInterval) + " seconds>");
+  }
+  enrollment_.rate_limit.max_failures = *attempts;
+  enrollment_.rate_limit.interval_s = *interval;
+  return {};
+}
+
+Status NativeParser::parse_rate_failures(std::size_t number,
+                                         const std::vector<std::string_view>& fields) {
+  const std::size_t args = fields.size() - 1;
+  if (args > kMaxRateLimitAttempts) {
+    return line_error(number, "more than " + std::to_string(kMaxRateLimitAttempts) +
+                                  " rate-failures", ErrorCode::too_large);
+  }
+  // Each entry is TIME or TIME@SOURCE (SOURCE: 1..16 lower-case hex, the
+  // client address tag of per-source rate limiting).
+  std::vector<std::string> sources;
+  bool any_source = false;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    std::string_view entry = fields[i];
+    std::string source;
+    if (const auto at = entry.find('@'); at != std::string_view::npos) {
+      const std::string_view tag = entry.substr(at + 1);
+      if (tag.empty() || tag.size() > kMaxFailureSourceLength || !is_lower_hex(tag)) {
+        return line_error(number, "rate-failures: invalid source " + std::to_string(i));
+      }
+      source = std::string(tag);
+      any_source = true;
+      entry = entry.substr(0, at);
+    }
+    const auto time = parse_time(entry);
+    if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
+    enrollment_.rate_limit.failures.push_back(*time);
+    sources.push_back(std::move(source));
+  }
+  if (any_source) enrollment_.rate_limit.failure_sources = std::move(sources);
+  return {};
 }
 
 Status NativeParser::parse_token(std::size_t number, const std::vector<std::string_view>& fields) {
@@ -314,20 +423,9 @@ Status NativeParser::parse_token(std::size_t number, const std::vector<std::stri
   std::array<bool, kKeys.size()> seen{};
   Token token;
   for (std::size_t i = 1; i < fields.size(); ++i) {
-    const std::size_t equals = fields[i].find('=');
-    if (equals == std::string_view::npos) {
-      return line_error(number, "token field " + std::to_string(i) + " is not key=value");
-    }
-    const std::string_view key = fields[i].substr(0, equals);
-    const std::string_view value = fields[i].substr(equals + 1);
-    std::size_t k = 0;
-    while (k < kKeys.size() && kKeys[k] != key) ++k;
-    if (k == kKeys.size()) {
-      return line_error(number, "unknown token field " + std::to_string(i));
-    }
-    if (seen[k]) return line_error(number, "duplicate token field " + std::string(key));
-    seen[k] = true;
-    auto status = parse_token_field(number, key, value, token);
+    auto field = keyed_field(number, "token", i, fields[i], kKeys, seen);
+    if (!field) return field.error();
+    auto status = parse_token_field(number, kKeys[field->key_index], field->value, token);
     if (!status) return status;
   }
   for (const std::string_view required : {"name", "type", "secret"}) {
@@ -446,72 +544,16 @@ Status NativeParser::parse_device(std::size_t number,
     return line_error(number, "more than " + std::to_string(kMaxDevices) + " devices",
                       ErrorCode::too_large);
   }
-  constexpr std::array<std::string_view, 6> kKeys = {"name",   "credential", "key",
-                                                     "origin", "counter",    "added"};
-  std::array<bool, kKeys.size()> seen{};
+  std::array<bool, kDeviceKeys.size()> seen{};
   Device device;
   for (std::size_t i = 1; i < fields.size(); ++i) {
-    const std::size_t equals = fields[i].find('=');
-    if (equals == std::string_view::npos) {
-      return line_error(number, "device field " + std::to_string(i) + " is not key=value");
-    }
-    const std::string_view key = fields[i].substr(0, equals);
-    const std::string_view value = fields[i].substr(equals + 1);
-    std::size_t k = 0;
-    while (k < kKeys.size() && kKeys[k] != key) ++k;
-    if (k == kKeys.size()) return line_error(number, "unknown device field " + std::to_string(i));
-    if (seen[k]) return line_error(number, "duplicate device field " + std::string(key));
-    seen[k] = true;
-    switch (k) {
-      case 0: {
-        auto text = percent_decode(value, kMaxDeviceNameLength);
-        if (!text || text->empty()) {
-          return line_error(number, "device name must be 1.." +
-                                        std::to_string(kMaxDeviceNameLength) +
-                                        " bytes, percent-encoded, no control characters");
-        }
-        device.name = std::move(*text);
-        break;
-      }
-      case 1: {
-        auto id = b64u_decode(value, kMaxCredentialIdBytes);
-        if (!id || id->empty()) {
-          return line_error(number, "device credential must be b64u of 1.." +
-                                        std::to_string(kMaxCredentialIdBytes) + " bytes");
-        }
-        device.credential_id = std::move(*id);
-        break;
-      }
-      case 2: {
-        auto spki = b64u_decode(value, kDeviceKeyBytes);
-        if (!spki || !has_p256_spki_shape(*spki)) {
-          return line_error(number, "device key must be b64u of a P-256 SPKI (91 bytes)");
-        }
-        device.public_key = std::move(*spki);
-        break;
-      }
-      case 3:
-        if (value.size() > kMaxDeviceOriginLength || !host_of_web_origin(value)) {
-          return line_error(number, "device origin must be https://HOST[:PORT]");
-        }
-        device.origin = std::string(value);
-        break;
-      case 4: {
-        const auto counter = file_text::parse_integer<std::uint32_t>(value);
-        if (!counter) return line_error(number, "device counter must be 0..4294967295");
-        device.sign_counter = *counter;
-        break;
-      }
-      default: {
-        const auto time = parse_time(value);
-        if (!time) return line_error(number, "device added must be a Unix time");
-        device.added = *time;
-        break;
-      }
-    }
+    auto field = keyed_field(number, "device", i, fields[i], kDeviceKeys, seen);
+    if (!field) return field.error();
+    auto status = kDeviceFieldParsers[field->key_index](number, field->value, device);
+    if (!status) return status;
   }
-  for (std::size_t k = 0; k < kKeys.size(); ++k) {
-    if (!seen[k]) return line_error(number, "device without " + std::string(kKeys[k]));
+  for (std::size_t k = 0; k < kDeviceKeys.size(); ++k) {
+    if (!seen[k]) return line_error(number, "device without " + std::string(kDeviceKeys[k]));
   }
   for (const Device& other : enrollment_.devices) {
     if (other.name == device.name) return line_error(number, "duplicate device name");

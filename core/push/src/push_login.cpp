@@ -61,6 +61,119 @@ Error bad_message(const std::string& what) {
   return make_error(ErrorCode::malformed, "relay answer: " + what);
 }
 
+// ---- push.conf values ---------------------------------------------------------
+
+Status parse_relay(std::size_t number, std::string value, HostSettings& settings) {
+  if (!value.starts_with("https://") && !value.starts_with("http://")) {
+    return config_error(number, "relay must be an https:// URL");
+  }
+  settings.relay_url = std::move(value);
+  return {};
+}
+
+Status parse_host_id(std::size_t number, std::string value, HostSettings& settings) {
+  if (!is_b64u_of_size(value, kIdBytes)) {
+    return config_error(number, "host_id must be the 22-character id from twostepd host add");
+  }
+  settings.host_id = std::move(value);
+  return {};
+}
+
+Status parse_host_name(std::size_t number, std::string value, HostSettings& settings) {
+  if (value.size() > 64) return config_error(number, "host_name longer than 64 bytes");
+  settings.host_name = std::move(value);
+  return {};
+}
+
+Status parse_approver_origin(std::size_t number, std::string value, HostSettings& settings) {
+  if (!rp_id_from_origin(value)) {
+    return config_error(number, "approver_origin must be https://HOST[:PORT]");
+  }
+  settings.approver_origin = std::move(value);
+  return {};
+}
+
+Status parse_ca_file(std::size_t number, std::string value, HostSettings& settings) {
+  if (!value.starts_with('/')) return config_error(number, "ca_file must be an absolute path");
+  settings.ca_file.emplace() = std::move(value);
+  return {};
+}
+
+Status parse_pin(std::size_t number, std::string value, HostSettings& settings) {
+  if (!value.starts_with("sha256//")) return config_error(number, "pin must be sha256//BASE64");
+  settings.pinned_key = std::move(value);
+  return {};
+}
+
+Status parse_proxy(std::size_t /*number*/, std::string value, HostSettings& settings) {
+  settings.proxy = std::move(value);
+  return {};
+}
+
+Status parse_host_secret_file(std::size_t number, std::string value, HostSettings& settings) {
+  if (!value.starts_with('/')) {
+    return config_error(number, "host_secret_file must be an absolute path");
+  }
+  settings.host_secret_file = std::move(value);
+  return {};
+}
+
+Status parse_connect_timeout(std::size_t number, std::string value, HostSettings& settings) {
+  std::uint32_t seconds = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc() || end != value.data() + value.size() || seconds == 0 || seconds > 60) {
+    return config_error(number, "connect_timeout must be 1..60 seconds");
+  }
+  settings.connect_timeout_s = seconds;
+  return {};
+}
+
+struct ConfigKey {
+  std::string_view name;
+  Status (*parse)(std::size_t number, std::string value, HostSettings& settings);
+};
+
+// The keys of push.conf; the first kRequiredConfigKeys must be present.
+constexpr std::array<ConfigKey, 9> kConfigKeys = {{
+    {"relay", parse_relay},
+    {"host_id", parse_host_id},
+    {"host_name", parse_host_name},
+    {"approver_origin", parse_approver_origin},
+    {"ca_file", parse_ca_file},
+    {"pin", parse_pin},
+    {"proxy", parse_proxy},
+    {"host_secret_file", parse_host_secret_file},
+    {"connect_timeout", parse_connect_timeout},
+}};
+constexpr std::size_t kRequiredConfigKeys = 4;
+
+// One trimmed line of push.conf: blank, a comment, or "key value" /
+// "key = value" (as `twostepd host add` prints it), each key at most once.
+Status parse_config_line(std::size_t number, std::string_view line,
+                         std::array<bool, kConfigKeys.size()>& seen, HostSettings& settings) {
+  if (line.empty() || line.front() == '#') return {};
+  if (has_control(line)) return config_error(number, "control character");
+  const std::size_t blank = line.find_first_of(" \t");
+  if (blank == std::string_view::npos) return config_error(number, "expected KEY VALUE");
+  const std::string_view key = line.substr(0, blank);
+  std::string_view value = trim(line.substr(blank));
+  if (value.starts_with('=')) value = trim(value.substr(1));
+  if (key == "host_secret") {
+    return config_error(number, "host_secret does not belong in this file (users can read "
+                                "it): put it into the root-only host_secret_file");
+  }
+  std::size_t k = 0;
+  while (k < kConfigKeys.size() && kConfigKeys[k].name != key) ++k;
+  if (k == kConfigKeys.size()) return config_error(number, "unknown key");
+  if (seen[k]) return config_error(number, "duplicate " + std::string(key));
+  seen[k] = true;
+  if (value.empty() || value.find_first_of(" \t") != std::string_view::npos ||
+      value.size() > 1024) {
+    return config_error(number, std::string(key) + ": one value without blanks expected");
+  }
+  return kConfigKeys[k].parse(number, std::string(value), settings);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -70,85 +183,20 @@ Result<HostSettings> parse_push_config(std::string_view text) {
     return make_error(ErrorCode::too_large, "push config larger than 16 KiB");
   }
   HostSettings settings;
-  constexpr std::array<std::string_view, 9> kKeys = {
-      "relay", "host_id", "host_name", "approver_origin", "ca_file",
-      "pin",   "proxy",   "host_secret_file", "connect_timeout"};
-  std::array<bool, kKeys.size()> seen{};
+  std::array<bool, kConfigKeys.size()> seen{};
   std::size_t number = 0;
   while (!text.empty()) {
     ++number;
     const std::size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
+    const std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
-    if (has_control(line)) return config_error(number, "control character");
-    const std::size_t blank = line.find_first_of(" \t");
-    if (blank == std::string_view::npos) return config_error(number, "expected KEY VALUE");
-    const std::string_view key = line.substr(0, blank);
-    std::string_view value = trim(line.substr(blank));
-    // "key value" or "key = value" (as `twostepd host add` prints it).
-    if (value.starts_with('=')) value = trim(value.substr(1));
-    if (key == "host_secret") {
-      return config_error(number, "host_secret does not belong in this file (users can read "
-                                  "it): put it into the root-only host_secret_file");
-    }
-    std::size_t k = 0;
-    while (k < kKeys.size() && kKeys[k] != key) ++k;
-    if (k == kKeys.size()) return config_error(number, "unknown key");
-    if (seen[k]) return config_error(number, "duplicate " + std::string(key));
-    seen[k] = true;
-    if (value.empty() || value.find_first_of(" \t") != std::string_view::npos || value.size() > 1024) {
-      return config_error(number, std::string(key) + ": one value without blanks expected");
-    }
-    std::string v(value);
-    switch (k) {
-      case 0:
-        if (!v.starts_with("https://") && !v.starts_with("http://")) {
-          return config_error(number, "relay must be an https:// URL");
-        }
-        settings.relay_url = std::move(v);
-        break;
-      case 1:
-        if (!is_b64u_of_size(v, kIdBytes)) {
-          return config_error(number, "host_id must be the 22-character id from twostepd host add");
-        }
-        settings.host_id = std::move(v);
-        break;
-      case 2:
-        if (v.size() > 64) return config_error(number, "host_name longer than 64 bytes");
-        settings.host_name = std::move(v);
-        break;
-      case 3:
-        if (!rp_id_from_origin(v)) {
-          return config_error(number, "approver_origin must be https://HOST[:PORT]");
-        }
-        settings.approver_origin = std::move(v);
-        break;
-      case 4:
-      case 7:
-        if (!v.starts_with('/')) return config_error(number, std::string(key) + " must be an absolute path");
-        (k == 4 ? settings.ca_file.emplace() : settings.host_secret_file) = std::move(v);
-        break;
-      case 5:
-        if (!v.starts_with("sha256//")) return config_error(number, "pin must be sha256//BASE64");
-        settings.pinned_key = std::move(v);
-        break;
-      case 6: settings.proxy = std::move(v); break;
-      default: {
-        std::uint32_t seconds = 0;
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-        if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 60) {
-          return config_error(number, "connect_timeout must be 1..60 seconds");
-        }
-        settings.connect_timeout_s = seconds;
-        break;
-      }
-    }
+    auto status = parse_config_line(number, trim(line), seen, settings);
+    if (!status) return status.error();
   }
-  for (std::size_t required = 0; required < 4; ++required) {
+  for (std::size_t required = 0; required < kRequiredConfigKeys; ++required) {
     if (!seen[required]) {
-      return make_error(ErrorCode::malformed, "push config: missing " + std::string(kKeys[required]));
+      return make_error(ErrorCode::malformed,
+                        "push config: missing " + std::string(kConfigKeys[required].name));
     }
   }
   return settings;
@@ -319,18 +367,61 @@ const char* to_string(PushVerdict verdict) noexcept {
   return "internal";
 }
 
-PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& context,
-                               const WireAssertion& assertion) {
-  PushCheck check;
-  auto credential = b64u_decode(assertion.credential_id, kMaxCredentialIdBytes);
-  if (!credential) {
-    check.verdict = PushVerdict::unpinned_device;
-    return check;
-  }
+namespace {
+
+// The enrolled device whose credential id the assertion names, or null.
+Device* pinned_device(Enrollment& enrollment, const std::string& credential_id_b64u) {
+  auto credential = b64u_decode(credential_id_b64u, kMaxCredentialIdBytes);
+  if (!credential) return nullptr;
   Device* device = nullptr;
   for (Device& d : enrollment.devices) {
     if (d.credential_id == *credential) device = &d;
   }
+  return device;
+}
+
+// What an assertion that verifies over this challenge with another number
+// (failing as `failure`) says about the login.
+PushVerdict verdict_for_other_number(AssertionFailure failure) {
+  // A typo only if the pinned key signed it (the relay can compute every
+  // digest itself).
+  if (failure == AssertionFailure::none || failure == AssertionFailure::counter_regressed) {
+    return PushVerdict::wrong_number;
+  }
+  if (failure == AssertionFailure::bad_signature) return PushVerdict::bad_signature;
+  if (failure != AssertionFailure::internal) return PushVerdict::bad_assertion;
+  return PushVerdict::internal;
+}
+
+// The assertion was not over this challenge: signed for this very challenge
+// with another number (the user typed a different one on the phone), or for
+// something else entirely.
+PushVerdict classify_wrong_challenge(const ApprovalContext& context,
+                                     AssertionExpectations expect,
+                                     const WireAssertion& assertion) {
+  ApprovalContext other = context;
+  for (unsigned n = 0; n <= 99; ++n) {
+    if (n == context.number) continue;
+    other.number = n;
+    auto alt = approval_digest(other);
+    if (!alt) break;
+    expect.challenge = *alt;
+    const AssertionFailure failure =
+        verify_assertion_b64u(expect, assertion.authenticator_data, assertion.client_data_json,
+                              assertion.signature)
+            .failure;
+    if (failure == AssertionFailure::wrong_challenge) continue;
+    return verdict_for_other_number(failure);
+  }
+  return PushVerdict::wrong_challenge;
+}
+
+}  // namespace
+
+PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& context,
+                               const WireAssertion& assertion) {
+  PushCheck check;
+  Device* device = pinned_device(enrollment, assertion.credential_id);
   if (!device) {
     check.verdict = PushVerdict::unpinned_device;
     return check;
@@ -343,7 +434,7 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
   expect.origin = device->origin;
   expect.public_key_spki = device->public_key;
   expect.pinned_counter = device->sign_counter;
-  // Parsed once for the up to 100 checks of the wrong-number search below.
+  // Parsed once for the up to 100 checks of the wrong-number search.
   auto key = P256PublicKey::parse(device->public_key);
   if (key) expect.public_key = &*key;
   const AssertionResult result = verify_assertion_b64u(
@@ -356,37 +447,9 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
         check.state_changed = true;
       }
       return check;
-    case AssertionFailure::wrong_challenge: {
-      // Signed for this very challenge with another number (the user typed
-      // a different one on the phone), or for something else entirely.
-      check.verdict = PushVerdict::wrong_challenge;
-      ApprovalContext other = context;
-      for (unsigned n = 0; n <= 99; ++n) {
-        if (n == context.number) continue;
-        other.number = n;
-        auto alt = approval_digest(other);
-        if (!alt) break;
-        expect.challenge = *alt;
-        const AssertionFailure failure =
-            verify_assertion_b64u(expect, assertion.authenticator_data, assertion.client_data_json,
-                                  assertion.signature)
-                .failure;
-        if (failure == AssertionFailure::wrong_challenge) continue;
-        // Over this challenge with number n: a typo only if the pinned key
-        // signed it (the relay can compute every digest itself).
-        if (failure == AssertionFailure::none || failure == AssertionFailure::counter_regressed) {
-          check.verdict = PushVerdict::wrong_number;
-        } else if (failure == AssertionFailure::bad_signature) {
-          check.verdict = PushVerdict::bad_signature;
-        } else if (failure != AssertionFailure::internal) {
-          check.verdict = PushVerdict::bad_assertion;
-        } else {
-          check.verdict = PushVerdict::internal;
-        }
-        break;
-      }
+    case AssertionFailure::wrong_challenge:
+      check.verdict = classify_wrong_challenge(context, expect, assertion);
       return check;
-    }
     case AssertionFailure::bad_signature: check.verdict = PushVerdict::bad_signature; return check;
     case AssertionFailure::counter_regressed: check.verdict = PushVerdict::replayed; return check;
     case AssertionFailure::internal: check.verdict = PushVerdict::internal; return check;
