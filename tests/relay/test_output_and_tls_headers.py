@@ -200,8 +200,18 @@ def tls_answers_carry_hsts(binary):
         assert https(port, context, "POST", "/v1/pairings", b"{",
                      {"Content-Type": "application/json"}) == (400, year)
         assert https(port, context, "GET", "/v1/challenges/x") == (401, year)
-        assert https(port, context, "POST", "/v1/pairings", b"x" * 70000,
-                     {"Content-Type": "application/json"})[0] == 413
+        # Refused on its headers (a body over the limit is never read).
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
+                                 server_hostname="localhost") as s:
+            s.sendall(b"POST /v1/pairings HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/json\r\nContent-Length: 70000\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                assert chunk, data
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 413 "), data
+        assert b"\r\nStrict-Transport-Security: %s\r\n" % year.encode() in data, data
     finally:
         relay.__exit__(None, None, None)
 
