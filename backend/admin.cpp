@@ -5,12 +5,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "log_field.hpp"
 #include "push_sender.hpp"
 #include "relay_crypto.hpp"
 
 namespace twostep::relay {
 namespace {
-
 
 Seconds now() { return static_cast<Seconds>(std::time(nullptr)); }
 
@@ -89,7 +89,8 @@ int host_list(Store& store) {
   if (!hosts) return fail(hosts.error());
   std::printf("%-24s %-32s %s\n", "HOST ID", "NAME", "ADDED");
   for (const auto& h : *hosts) {
-    std::printf("%-24s %-32s %s\n", h.host_id.c_str(), h.name.c_str(), iso_time(h.created).c_str());
+    std::printf("%-24s %-32s %s\n", log_value(h.host_id).c_str(), log_value(h.name).c_str(),
+                iso_time(h.created).c_str());
   }
   return 0;
 }
@@ -125,8 +126,10 @@ int device_list(Store& store, const std::string& host, const std::string& user) 
   std::printf("%-24s %-16s %-16s %-20s %-8s %-20s %s\n", "DEVICE ID", "HOST", "USER", "NAME",
               "STATE", "ADDED", "LAST USED");
   for (const auto& d : *devices) {
-    std::printf("%-24s %-16s %-16s %-20s %-8s %-20s %s\n", d.device_id.c_str(),
-                host_name(d.host_id).c_str(), d.user.c_str(), d.name.c_str(),
+    // Names and users come from phones and pairings: escaped (log_field.hpp).
+    std::printf("%-24s %-16s %-16s %-20s %-8s %-20s %s\n", log_value(d.device_id).c_str(),
+                log_value(host_name(d.host_id)).c_str(), log_value(d.user).c_str(),
+                log_value(d.name).c_str(),
                 d.revoked ? "revoked" : "active", iso_time(d.created).c_str(),
                 iso_time(d.last_used).c_str());
   }
@@ -138,30 +141,42 @@ int device_revoke(Store& store, const std::string& device_id) {
   if (!d) return fail(d.error());
   auto host = store.find_host(d->host_id);
   audit_admin(store, "device_revoked", host ? host->name : "", d->user, d->name, "revoked");
-  std::cout << "revoked device " << d->device_id << " ('" << d->name << "' of " << d->user
-            << ")\n";
+  std::cout << "revoked device " << d->device_id << " (name=" << log_value(d->name)
+            << " user=" << log_value(d->user) << ")\n";
   return 0;
 }
+
+namespace {
+
+// Text: one line per event, every stored field through log_value, so a
+// user or device name cannot forge a field or a line. JSON: one object per
+// line, non-ASCII as \u escapes (no bidi or escape sequence reaches the
+// terminal), invalid UTF-8 replaced.
+void print_audit_text(const AuditEvent& e) {
+  std::cout << iso_time(e.time) << " " << log_value(e.event) << " host=" << log_value(e.host)
+            << " user=" << log_value(e.user) << " service=" << log_value(e.service)
+            << " rhost=" << log_value(e.rhost) << " challenge=" << log_value(e.challenge_id)
+            << " device=" << log_value(e.device) << " result=" << log_value(e.result)
+            << " ms=" << (e.ms >= 0 ? std::to_string(e.ms) : "-") << "\n";
+}
+
+void print_audit_json(const AuditEvent& e) {
+  const nlohmann::json j = {{"seq", e.seq},         {"time", e.time},       {"event", e.event},
+                            {"host", e.host},       {"user", e.user},       {"service", e.service},
+                            {"rhost", e.rhost},     {"challenge", e.challenge_id},
+                            {"device", e.device},   {"result", e.result},
+                            {"ms", e.ms >= 0 ? nlohmann::json(e.ms) : nlohmann::json(nullptr)}};
+  std::cout << j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace
 
 int audit_show(Store& store, const std::string& user, bool json, int limit) {
   auto events = store.list_audit(user, limit);
   if (!events) return fail(events.error());
   for (auto it = events->rbegin(); it != events->rend(); ++it) {  // oldest first
-    const auto& e = *it;
-    if (json) {
-      nlohmann::json j = {{"seq", e.seq},         {"time", e.time},       {"event", e.event},
-                          {"host", e.host},       {"user", e.user},       {"service", e.service},
-                          {"rhost", e.rhost},     {"challenge", e.challenge_id},
-                          {"device", e.device},   {"result", e.result},
-                          {"ms", e.ms >= 0 ? nlohmann::json(e.ms) : nlohmann::json(nullptr)}};
-      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    } else {
-      std::cout << iso_time(e.time) << " " << e.event << " host=" << e.host << " user=" << e.user
-                << " service=" << e.service << " rhost=" << e.rhost
-                << " challenge=" << e.challenge_id << " device=" << e.device
-                << " result=" << e.result << " ms=" << (e.ms >= 0 ? std::to_string(e.ms) : "-")
-                << "\n";
-    }
+    if (json) print_audit_json(*it);
+    else print_audit_text(*it);
   }
   return 0;
 }

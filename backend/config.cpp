@@ -2,6 +2,7 @@
 
 #include "relay_crypto.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -35,6 +36,10 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"header_timeout", {&RelayConfig::header_timeout, 1, 600}},
       {"idle_timeout", {&RelayConfig::idle_timeout, 1, 3600}},
       {"max_connections_per_client", {&RelayConfig::max_connections_per_client, 1, 1000000}},
+      {"max_connections", {&RelayConfig::max_connections, 0, 10000000}},
+      {"hsts_max_age", {&RelayConfig::hsts_max_age, 0, 63072000}},
+      {"push_timeout", {&RelayConfig::push_timeout, 1, 60}},
+      {"push_max_in_flight", {&RelayConfig::push_max_in_flight, 1, 1024}},
       {"host_rate", {&RelayConfig::host_rate, 1, 1000000}},
       {"host_burst", {&RelayConfig::host_burst, 1, 1000000}},
       {"device_rate", {&RelayConfig::device_rate, 1, 1000000}},
@@ -77,6 +82,12 @@ bool is_loopback_host(std::string_view host) {
 }
 
 }  // namespace
+
+std::int64_t connection_cap(std::int64_t configured, std::int64_t fd_limit) {
+  const std::int64_t budget =
+      fd_limit > 2 * kFdReserve ? fd_limit - kFdReserve : std::max<std::int64_t>(fd_limit / 2, 1);
+  return configured > 0 ? std::min(configured, budget) : budget;
+}
 
 Result<RelayConfig> parse_config(std::string_view text) {
   if (text.size() > kMaxConfigBytes) {

@@ -31,6 +31,10 @@ struct RelayConfig {
   std::int64_t header_timeout = 10;  // seconds
   std::int64_t idle_timeout = 60;
   std::int64_t max_connections_per_client = 256;
+  // Open connections in all; 0: the file descriptor limit (raised to its
+  // hard limit at start) less kFdReserve for the store, logs and pushes.
+  // Never above that: a connection over it is closed at accept.
+  std::int64_t max_connections = 0;
   std::int64_t host_rate = 50;  // requests per second per host
   std::int64_t host_burst = 200;
   std::int64_t device_rate = 10;  // per device key
@@ -45,9 +49,26 @@ struct RelayConfig {
   std::int64_t max_challenge_ttl = 300;
   std::int64_t event_keepalive = 15;
 
+  // TLS: Strict-Transport-Security max-age on every answer (0: no header).
+  std::int64_t hsts_max_age = 31536000;  // one year
+
+  // Web Push: how long one send may take, and how many run at once.
+  std::int64_t push_timeout = 10;  // seconds, connect included
+  std::int64_t push_max_in_flight = 64;
+
   // Push fatigue.
   FatiguePolicy fatigue{};
 };
+
+// File descriptors kept out of the connection budget: the store (SQLite's
+// three files, PostgreSQL connections), logs, the push sends in flight
+// and the accept loop's spare.
+inline constexpr std::int64_t kFdReserve = 256;
+
+// The connection cap for a file descriptor limit: `configured` when set
+// (0: no setting), never above `fd_limit` less kFdReserve (half the limit
+// when the limit is that small).
+std::int64_t connection_cap(std::int64_t configured, std::int64_t fd_limit);
 
 // Parses the file's text (strict: unknown, duplicate or malformed settings are
 // errors naming the line). Starts from the defaults above.

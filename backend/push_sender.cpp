@@ -1,6 +1,6 @@
-// The Web Push worker (see push_sender.hpp). libcurl, one easy handle per
-// message: pushes are rare (one per login) and the push service differs per
-// phone, so connection reuse would buy little.
+// The Web Push worker (see push_sender.hpp). libcurl: one multi handle,
+// one easy handle per message: pushes are rare (one per login) and the push
+// service differs per phone, so connection reuse would buy little.
 #include "push_sender.hpp"
 
 #include <arpa/inet.h>
@@ -13,8 +13,10 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 
+#include "log_field.hpp"
 #include "twostep/push_protocol.hpp"
 
 namespace twostep::relay {
@@ -23,6 +25,8 @@ namespace {
 constexpr const char* kVapidSetting = "vapid_key_v1";
 constexpr std::size_t kMaxEndpointBytes = 2048;
 constexpr std::size_t kMaxResponseBytes = 4096;
+// How long the worker sleeps in curl_multi_poll when nothing wakes it.
+constexpr int kPollMs = 1000;
 
 struct CurlFree { void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); } };
 struct SlistFree { void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); } };
@@ -126,11 +130,42 @@ std::string push_payload(std::string_view challenge_id) {
   return nlohmann::json{{"type", "challenge"}, {"id", std::string(challenge_id)}}.dump();
 }
 
+// One subscription's push: the easy handle and what it points to, alive
+// until the transfer ends.
+struct PushSender::Send {
+  std::unique_ptr<CURL, CurlFree> curl;
+  std::unique_ptr<curl_slist, SlistFree> headers;
+  std::string body;
+  std::string answer;
+  std::string endpoint;
+  std::string origin;  // the endpoint is a capability URL: only this is logged
+  std::string user_key;
+  bool allow_internal = false;
+};
+
+struct PushSender::Work {
+  struct Queued {
+    std::string user_key;  // host id and user: whose share the send takes
+    PushSubscription to;
+    std::string payload;
+  };
+  std::deque<Queued> waiting;
+  std::map<CURL*, std::unique_ptr<Send>> running;
+  std::map<std::string, std::size_t> running_per_user;
+};
+
 PushSender::PushSender(Store& store, webpush::VapidKeys keys, PushOptions options, LogLine log)
     : store_(store), keys_(std::move(keys)), options_(std::move(options)), log_(std::move(log)) {
   // Once per process, before any other thread uses libcurl.
   static std::once_flag curl_ready;
   std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  options_.max_in_flight = std::max<std::size_t>(options_.max_in_flight, 1);
+  options_.max_in_flight_per_user = std::max<std::size_t>(options_.max_in_flight_per_user, 1);
+  multi_.reset(curl_multi_init());
+  if (!multi_) {
+    log_("twostepd: push: curl_multi_init failed; Web Push off");
+    return;
+  }
   worker_ = std::thread([this] { run(); });
 }
 
@@ -139,38 +174,46 @@ PushSender::~PushSender() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  if (multi_) curl_multi_wakeup(multi_.get());
   if (worker_.joinable()) worker_.join();
 }
 
 void PushSender::notify(const ChallengeRecord& c) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
+    if (stopping_ || !multi_) return;
     if (queue_.size() >= options_.max_queue) {
-      log_("twostepd: push: queue full, no notification for challenge=" + c.challenge_id);
+      log_("twostepd: push: queue full, no notification for challenge=" + log_value(c.challenge_id));
       return;
     }
     queue_.push_back(c);
   }
-  cv_.notify_one();
+  curl_multi_wakeup(multi_.get());
 }
 
+// The worker: take new challenges, start what the caps allow, let libcurl
+// run every transfer, collect the finished ones; sleep until a transfer
+// has news or notify() wakes it. Stopping drops what has not finished.
 void PushSender::run() {
+  Work work;
   for (;;) {
-    ChallengeRecord next;
+    std::deque<ChallengeRecord> arrived;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      next = std::move(queue_.front());
-      queue_.pop_front();
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+      arrived.swap(queue_);
     }
-    deliver(next);
+    for (const auto& c : arrived) queue_sends(work, c);
+    start_sends(work);
+    int still_running = 0;
+    curl_multi_perform(multi_.get(), &still_running);
+    finish_sends(work);
+    curl_multi_poll(multi_.get(), nullptr, 0, kPollMs, nullptr);
   }
+  for (auto& [easy, send] : work.running) curl_multi_remove_handle(multi_.get(), easy);
 }
 
-void PushSender::deliver(const ChallengeRecord& c) {
+void PushSender::queue_sends(Work& work, const ChallengeRecord& c) {
   // The devices that may answer: active records of (host, user) whose
   // credential the challenge lists; their phones' subscriptions.
   auto devices = store_.list_devices(DeviceFilter{c.host_id, c.user});
@@ -192,66 +235,127 @@ void PushSender::deliver(const ChallengeRecord& c) {
       log_("twostepd: push: " + subs.error().message);
       continue;
     }
-    for (const auto& sub : subs.value()) send(sub, payload);
+    for (auto& sub : subs.value()) {
+      if (work.waiting.size() >= options_.max_queue) {
+        log_("twostepd: push: queue full, no notification for challenge=" +
+             log_value(c.challenge_id));
+        return;
+      }
+      work.waiting.push_back({c.host_id + "\n" + c.user, std::move(sub), payload});
+    }
   }
 }
 
-long PushSender::send(const PushSubscription& to, std::string_view payload) {
-  // The endpoint is a capability URL: log only its origin.
-  const std::string origin = webpush::endpoint_origin(to.endpoint);
+// Oldest first, skipping a user whose share is taken (they wait for their
+// own sends, not for everyone's).
+void PushSender::start_sends(Work& work) {
+  for (auto it = work.waiting.begin();
+       it != work.waiting.end() && work.running.size() < options_.max_in_flight;) {
+    std::size_t& mine = work.running_per_user[it->user_key];
+    if (mine >= options_.max_in_flight_per_user) {
+      ++it;
+      continue;
+    }
+    auto send = prepare(it->to, it->payload);
+    if (send) {
+      send->user_key = it->user_key;
+      CURL* easy = send->curl.get();
+      if (curl_multi_add_handle(multi_.get(), easy) == CURLM_OK) {
+        ++mine;
+        work.running.emplace(easy, std::move(send));
+      } else {
+        log_("twostepd: push: to " + log_value(send->origin) + ": cannot start the transfer");
+      }
+    }
+    if (mine == 0) work.running_per_user.erase(it->user_key);
+    it = work.waiting.erase(it);
+  }
+}
+
+void PushSender::finish_sends(Work& work) {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    const CURLcode rc = msg->data.result;
+    curl_multi_remove_handle(multi_.get(), easy);
+    auto found = work.running.find(easy);
+    if (found == work.running.end()) continue;
+    std::unique_ptr<Send> send = std::move(found->second);
+    work.running.erase(found);
+    if (auto user = work.running_per_user.find(send->user_key);
+        user != work.running_per_user.end() && --user->second == 0) {
+      work.running_per_user.erase(user);
+    }
+    finish(*send, static_cast<int>(rc));
+  }
+}
+
+// The easy handle for one push, or null (logged) if it cannot be made.
+std::unique_ptr<PushSender::Send> PushSender::prepare(const PushSubscription& to,
+                                                      const std::string& payload) {
+  auto send = std::make_unique<Send>();
+  send->endpoint = to.endpoint;
+  send->origin = webpush::endpoint_origin(to.endpoint);
   auto fail = [&](const std::string& why) {
-    log_("twostepd: push: to " + origin + ": " + why);
-    return 0L;
+    log_("twostepd: push: to " + log_value(send->origin) + ": " + why);
+    return nullptr;
   };
   if (!accepts(to.endpoint)) return fail("endpoint refused");
   auto body = webpush::encrypt(payload, webpush::SubscriptionKeys{to.p256dh, to.auth});
   if (!body) return fail(body.error().message);
+  send->body = std::move(body.value());
   // Push services refuse a JWT that lives longer than 24 h; 12 h is usual.
   auto authorization =
-      webpush::vapid_authorization(keys_, origin, wall_seconds() + 12 * 3600, options_.subject);
+      webpush::vapid_authorization(keys_, send->origin, wall_seconds() + 12 * 3600, options_.subject);
   if (!authorization) return fail(authorization.error().message);
-
-  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
-  if (!curl) return fail("curl_easy_init failed");
-  std::unique_ptr<curl_slist, SlistFree> headers;
+  send->curl.reset(curl_easy_init());
+  if (!send->curl) return fail("curl_easy_init failed");
   for (const std::string& h :
        {std::string("Content-Type: application/octet-stream"),
         std::string("Content-Encoding: aes128gcm"), "TTL: " + std::to_string(options_.ttl_seconds),
         std::string("Urgency: high"), "Authorization: " + authorization.value()}) {
-    curl_slist* next = curl_slist_append(headers.get(), h.c_str());
+    curl_slist* next = curl_slist_append(send->headers.get(), h.c_str());
     if (!next) return fail("out of memory");
-    (void)headers.release();
-    headers.reset(next);
+    (void)send->headers.release();
+    send->headers.reset(next);
   }
-  std::string answer;
-  CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, to.endpoint.c_str());
+  CURL* h = send->curl.get();
+  curl_easy_setopt(h, CURLOPT_URL, send->endpoint.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROXY, "");  // no proxy from the environment
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  bool allow_internal = options_.allow_http_loopback;  // development: everything is local
+  send->allow_internal = options_.allow_http_loopback;  // development: everything is local
   curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
-  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &allow_internal);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &send->allow_internal);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, send->headers.get());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, send->body.data());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(send->body.size()));
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_some);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  const CURLcode rc = curl_easy_perform(h);
-  if (rc != CURLE_OK) return fail(curl_easy_strerror(rc));
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &send->answer);
+  return send;
+}
+
+// Logs the push service's answer; prunes a subscription that is gone.
+void PushSender::finish(Send& send, int curl_code) {
+  const std::string origin = log_value(send.origin);
+  const auto rc = static_cast<CURLcode>(curl_code);
+  if (rc != CURLE_OK) {
+    log_("twostepd: push: to " + origin + ": " + curl_easy_strerror(rc));
+    return;
+  }
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(send.curl.get(), CURLINFO_RESPONSE_CODE, &status);
   if (status == 404 || status == 410) {
-    auto removed = store_.delete_push_subscription(to.endpoint);
+    auto removed = store_.delete_push_subscription(send.endpoint);
     log_("twostepd: push: to " + origin + ": HTTP " + std::to_string(status) +
          ", subscription gone" + (removed ? ", removed" : ": " + removed.error().message));
   } else if (status < 200 || status > 299) {
     log_("twostepd: push: to " + origin + ": HTTP " + std::to_string(status));
   }
-  return status;
 }
 
 }  // namespace twostep::relay

@@ -3,15 +3,21 @@
 // A push only wakes a closed approver app; the open app sees requests on its
 // event stream. So a delivery is best effort and never blocks or fails a
 // login: notify() only queues (a bounded queue; overflow is dropped and
-// logged), one worker thread sends with libcurl under short timeouts, and a
-// push service's answer is logged, never returned. Subscriptions that answer
-// 404 or 410 (gone) are deleted. The payload holds no secret: the type and
-// the challenge id; the app fetches the details with its own signed request.
+// logged), and one worker thread runs the sends concurrently on a libcurl
+// multi handle: at most `max_in_flight` at once, at most a share of them
+// for one (host, user), each under its own timeout. So a slow or silent
+// push service delays only its own subscriptions (docs/threat-model.md,
+// "One slow push service"). A push service's answer is logged, never
+// returned. Subscriptions that answer 404 or 410 (gone) are deleted. The
+// payload holds no secret: the type and the challenge id; the app fetches
+// the details with its own signed request.
 #pragma once
 
-#include <condition_variable>
+#include <curl/curl.h>
+
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,7 +50,11 @@ struct PushOptions {
   std::string subject;                // VAPID "sub": mailto: or https: URL
   long connect_timeout_ms = 5000;
   long total_timeout_ms = 10000;
-  std::size_t max_queue = 1024;       // pending notifications; more are dropped
+  std::size_t max_queue = 1024;       // pending notifications and sends; more are dropped
+  std::size_t max_in_flight = 64;     // sends at once
+  // Sends at once for one (host, user): one user's slow push service (or
+  // many logins of one user) leaves the other slots to everyone else.
+  std::size_t max_in_flight_per_user = 8;
   long ttl_seconds = 300;             // TTL header: a request expires by then anyway
   bool allow_http_loopback = false;   // see is_acceptable_push_endpoint
 };
@@ -66,22 +76,26 @@ class PushSender final : public PushNotifier {
   // Queues a push to every subscription of the devices that may answer `c`.
   void notify(const ChallengeRecord& c) override;
 
-  // Sends to one subscription now, in the caller's thread; the HTTP status,
-  // or 0 when there was no answer. Used by the worker, and by tests.
-  long send(const PushSubscription& to, std::string_view payload);
-
  private:
+  struct Send;  // one subscription's push, on the multi handle (push_sender.cpp)
+  struct Work;  // the worker thread's own state
+
   void run();
-  void deliver(const ChallengeRecord& c);
+  void queue_sends(Work& work, const ChallengeRecord& c);
+  void start_sends(Work& work);
+  void finish_sends(Work& work);
+  std::unique_ptr<Send> prepare(const PushSubscription& to, const std::string& payload);
+  void finish(Send& send, int curl_code);
 
   Store& store_;
   webpush::VapidKeys keys_;
   PushOptions options_;
   LogLine log_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<ChallengeRecord> queue_;
   bool stopping_ = false;
+  struct MultiFree { void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); } };
+  std::unique_ptr<CURLM, MultiFree> multi_;  // the worker's; notify() wakes it
   std::thread worker_;
 };
 

@@ -5,8 +5,11 @@
 // the I/O thread goes on serving the other connections; the coroutine
 // resumes on the I/O thread, so all of the server's own state below stays
 // single-threaded. Limits of protocol section 9 are enforced here (sizes,
-// timeouts, connections per address); the service enforces the rest.
+// timeouts, connections per address and in all); the service enforces the
+// rest.
 #include "server.hpp"
+
+#include <sys/resource.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -15,7 +18,9 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <memory>
@@ -40,6 +45,54 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// Out of descriptors, accepting pauses this long instead of spinning.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+// Refused connections are logged in one line per period at most.
+constexpr auto kRefusalLogPeriod = std::chrono::seconds(10);
+// Where the descriptor limit is raised to when the hard limit is unlimited
+// (Linux's default fs.nr_open).
+constexpr rlim_t kFdCeiling = rlim_t{1} << 20;
+
+struct FdLimit {
+  std::int64_t now = 1024;  // the soft limit in force
+  std::int64_t was = 1024;  // before twostepd raised it
+  std::string problem;      // why it could not be raised or read
+};
+
+// Each connection (a held long-poll, an event stream) is a descriptor, and
+// the usual soft limit of 1024 would cap the relay near 1,000 waiting
+// logins: raise the soft limit to the hard one. Under the shipped unit
+// (LimitNOFILE=) both are already equal and nothing is changed.
+FdLimit raise_fd_limit() {
+  FdLimit out;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    out.problem = std::strerror(errno);
+    return out;
+  }
+  const rlim_t target = rl.rlim_max == RLIM_INFINITY ? kFdCeiling : std::min(rl.rlim_max, kFdCeiling);
+  const rlim_t soft = rl.rlim_cur == RLIM_INFINITY ? kFdCeiling : rl.rlim_cur;
+  out.now = out.was = static_cast<std::int64_t>(soft);
+  if (soft >= target) return out;
+  rl.rlim_cur = target;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    out.problem = std::strerror(errno);
+    return out;
+  }
+  out.now = static_cast<std::int64_t>(target);
+  return out;
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+  return ec == boost::system::errc::too_many_files_open ||
+         ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
+}
+
+std::string hsts_value(const RelayConfig& config) {
+  if (config.tls_cert.empty() || config.hsts_max_age <= 0) return {};
+  return "max-age=" + std::to_string(config.hsts_max_age);
+}
 
 Seconds wall_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -63,13 +116,17 @@ class Server {
         log_(std::move(log)),
         service_(store, config, wall_now, log_),
         workers_(worker_count(config)),
+        hsts_(hsts_value(config)),
         acceptor_(ioc_),
+        spare_(ioc_),
+        accept_pause_(ioc_),
         signals_(ioc_, SIGTERM, SIGINT),
         hup_(ioc_, SIGHUP),
         tick_(ioc_) {}
 
   int run() {
     if (!config_.tls_cert.empty() && !load_tls()) return 1;
+    size_connections();
     if (!open_acceptor()) return 1;
     start_push();
     store_.set_change_listener([this](ChangeKind kind, const std::string& id) {
@@ -117,6 +174,21 @@ class Server {
     }
   }
 
+  // The global connection cap, below the descriptor limit (config.hpp).
+  void size_connections() {
+    const FdLimit fds = raise_fd_limit();
+    max_connections_ = connection_cap(config_.max_connections, fds.now);
+    std::string line = "twostepd: file descriptors: " + std::to_string(fds.now);
+    if (fds.now != fds.was) line += " (soft limit raised from " + std::to_string(fds.was) + ")";
+    if (!fds.problem.empty()) line += " (could not raise the soft limit: " + fds.problem + ")";
+    line += "; at most " + std::to_string(max_connections_) + " connections";
+    if (config_.max_connections > max_connections_) {
+      line += " (max_connections " + std::to_string(config_.max_connections) +
+              " is over the descriptor budget)";
+    }
+    log_(line);
+  }
+
   // Web Push (push_sender.hpp): keys made on first start; a store without
   // push tables leaves push off, which no login depends on.
   void start_push() {
@@ -127,6 +199,13 @@ class Server {
     }
     PushOptions options;
     options.subject = vapid_subject(config_.public_url);
+    options.total_timeout_ms = config_.push_timeout * 1000;
+    options.connect_timeout_ms = std::min<long>(5000, options.total_timeout_ms);
+    options.max_in_flight = static_cast<std::size_t>(config_.push_max_in_flight);
+    // One (host, user) gets half of the slots, at most 8: a slow service of
+    // theirs (or many logins) leaves the rest to everyone else.
+    options.max_in_flight_per_user =
+        std::clamp<std::size_t>(options.max_in_flight / 2, 1, 8);
     options.allow_http_loopback = config_.public_url.rfind("http://", 0) == 0;  // development
     push_ = std::make_unique<PushSender>(store_, std::move(keys.value()), std::move(options), log_);
     service_.set_push_notifier(push_.get());
@@ -161,6 +240,10 @@ class Server {
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    // Non-blocking, so that pause_accepting()'s accept never waits.
+    if (!ec) acceptor_.non_blocking(true, ec);
+    // The spare descriptor that pause_accepting() trades for a connection.
+    if (!ec) spare_.open(endpoint.protocol(), ec);
     if (ec) {
       log_("twostepd: cannot listen on " + config_.listen + ": " + ec.message());
       return false;
@@ -221,6 +304,7 @@ class Server {
     log_("twostepd: stopping: no new connections; pending long-polls get 503 shutting_down");
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_pause_.cancel();
     hup_.cancel();
     tick_.cancel();
     for (auto& [_, list] : waiters_) {
@@ -260,25 +344,67 @@ class Server {
       tcp::socket socket = co_await acceptor_.async_accept(net::redirect_error(use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == net::error::operation_aborted) break;
-        continue;  // EMFILE and friends: keep serving the others
+        if (out_of_descriptors(ec)) co_await pause_accepting(ec);
+        continue;  // ECONNABORTED and friends: keep serving the others
       }
-      const auto remote = socket.remote_endpoint(ec);
-      if (ec) continue;
-      std::string address = remote.address().to_string();
-      auto& count = per_address_[address];
-      if (count >= config_.max_connections_per_client) {
-        socket.close(ec);  // section 9: closed at accept
-        continue;
-      }
-      ++count;
-      ++sessions_;
-      socket.set_option(tcp::no_delay(true), ec);
-      if (tls_) {
-        net::co_spawn(ioc_, tls_session(std::move(socket), tls_, address), net::detached);
-      } else {
-        net::co_spawn(ioc_, plain_session(std::move(socket), address), net::detached);
-      }
+      admit(std::move(socket));
     }
+  }
+
+  // A connection over a cap is closed at once (protocol section 9): its
+  // client sees the close, and the relay spends one accept and one close.
+  void admit(tcp::socket socket) {
+    beast::error_code ec;
+    if (sessions_ >= max_connections_) {
+      socket.close(ec);
+      note_refused("at most " + std::to_string(max_connections_) + " connections (max_connections)");
+      return;
+    }
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    std::string address = remote.address().to_string();
+    auto& count = per_address_[address];
+    if (count >= config_.max_connections_per_client) {
+      socket.close(ec);
+      note_refused("at most " + std::to_string(config_.max_connections_per_client) +
+                   " connections from " + address + " (max_connections_per_client)");
+      return;
+    }
+    ++count;
+    ++sessions_;
+    socket.set_option(tcp::no_delay(true), ec);
+    if (tls_) {
+      net::co_spawn(ioc_, tls_session(std::move(socket), tls_, address), net::detached);
+    } else {
+      net::co_spawn(ioc_, plain_session(std::move(socket), address), net::detached);
+    }
+  }
+
+  // Out of descriptors (the cap leaves a reserve, but pushes and the store
+  // share it): the connection stays in the backlog, the listening socket
+  // stays readable, and accepting again at once would spin a core. Trade
+  // the spare descriptor for one pending connection and close it, so its
+  // client is not left hanging, then pause accepting a moment.
+  awaitable<void> pause_accepting(const beast::error_code& why) {
+    note_refused("out of file descriptors (" + why.message() + ")");
+    beast::error_code ec;
+    spare_.close(ec);
+    tcp::socket dropped = acceptor_.accept(ec);  // non-blocking: never waits
+    dropped.close(ec);
+    spare_.open(acceptor_.local_endpoint(ec).protocol(), ec);
+    accept_pause_.expires_after(kAcceptPause);
+    co_await accept_pause_.async_wait(net::redirect_error(use_awaitable, ec));
+  }
+
+  // One log line per kRefusalLogPeriod at most, however fast refusals come.
+  void note_refused(const std::string& why) {
+    ++refused_;
+    const auto now = Clock::now();
+    if (now < next_refusal_log_) return;
+    log_("twostepd: connections refused: " + std::to_string(refused_) +
+         " since the last such line; now: " + why);
+    refused_ = 0;
+    next_refusal_log_ = now + kRefusalLogPeriod;
   }
 
   void session_ended(const std::string& address) {
@@ -473,6 +599,7 @@ class Server {
     res.set(http::field::cache_control, "no-store");
     res.set("X-Content-Type-Options", "nosniff");
     res.set("Referrer-Policy", "no-referrer");
+    if (!hsts_.empty()) res.set(http::field::strict_transport_security, hsts_);
     for (const auto& [name, value] : r.headers) res.set(name, value);  // the app's files
     if (r.retry_after > 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
     res.keep_alive(keep_alive && !stopping_);
@@ -526,6 +653,7 @@ class Server {
     res.set(http::field::server, "twostepd");
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-store");
+    if (!hsts_.empty()) res.set(http::field::strict_transport_security, hsts_);
     res.keep_alive(false);
     http::response_serializer<http::empty_body> sr{res};
     beast::error_code ec;
@@ -563,8 +691,11 @@ class Server {
   std::function<void(const std::string&)> log_;
   RelayService service_;
   net::thread_pool workers_;
+  const std::string hsts_;  // Strict-Transport-Security value; empty: none
   net::io_context ioc_{1};
   tcp::acceptor acceptor_;
+  tcp::socket spare_;  // a descriptor held back for drop-and-close (pause_accepting)
+  net::steady_timer accept_pause_;
   net::signal_set signals_;
   net::signal_set hup_;
   net::steady_timer tick_;
@@ -574,6 +705,9 @@ class Server {
   bool stopping_ = false;
   std::int64_t sessions_ = 0;
   std::uint64_t requests_ = 0;  // the last request id given out
+  std::int64_t max_connections_ = 0;  // size_connections()
+  std::int64_t refused_ = 0;          // since the last note_refused line
+  Clock::time_point next_refusal_log_{};
   std::unordered_map<std::string, std::int64_t> per_address_;
   std::unordered_map<std::string, std::vector<Wakeup*>> waiters_;
   std::unordered_set<Wakeup*> streams_;
