@@ -2,6 +2,8 @@
 // views and audit. The section numbers in comments are the document's.
 #include "service.hpp"
 
+#include "log_field.hpp"
+
 #include "static_assets.hpp"
 
 #include <algorithm>
@@ -205,32 +207,6 @@ Query parse_query(std::string_view query, std::initializer_list<std::string_view
 // Whose nonces (section 3 and 8.1): one namespace per host and per device key.
 std::string host_principal(std::string_view host_id) { return "host:" + std::string(host_id); }
 std::string device_principal(std::string_view key_id) { return "device:" + std::string(key_id); }
-
-// key=value for one audit line: bare if plain, else quoted with escapes,
-// so that no field can forge another field or another line.
-std::string log_value(std::string_view v) {
-  const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
-    return c > ' ' && c < 0x7f && c != '"' && c != '=' && c != '\\';
-  });
-  if (plain) return std::string(v);
-  std::string out = "\"";
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
 
 }  // namespace
 
