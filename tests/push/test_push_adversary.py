@@ -110,22 +110,35 @@ def main():
               and "method=totp result=accepted" in text,
               "relay down, failmode=totp: asks for a code, which logs in")
 
+        # A relay that hangs gave no answer: an outage, where the failmode
+        # applies (safe lets the login in, by design). Garbage, a huge body
+        # or a 500 are answers the relay did send: refused in every failmode
+        # (docs/protocol.md 4.4), so failmode=safe cannot be used by a
+        # hostile relay.
         for mode, limit in (("hang", 5 + 2 + 2 + 3), ("garbage", 6), ("huge", 6), ("error", 6)):
             fake = FakeRelay(mode)
             conf = setup.write_conf("fake-%s.conf" % mode, fake.url)
-            with open(os.path.join(setup.service_dir, "fake-" + mode), "w") as f:
-                f.write("auth required %s secret=%s push push_config=%s push_timeout=5 "
-                        "log_copy=stderr\n" % (module, setup.secret_file, conf))
-            started = time.time()
-            child = setup.login("fake-" + mode)
-            child.expect_exact(PUSH_PROMPT)
-            child.sendline("")
-            ok, text = outcome(child)
-            took = time.time() - started
-            check(not ok and "reason=backend_unavailable" in text and "failmode=secure" in text
-                  and took <= limit,
-                  "relay %s: failmode=secure refuses in %.1f s (limit %d s incl. 2 s fail delay)"
-                  % (mode, took, limit))
+            for failmode in ("secure", "safe"):
+                service = "fake-%s-%s" % (mode, failmode)
+                with open(os.path.join(setup.service_dir, service), "w") as f:
+                    f.write("auth required %s secret=%s push push_config=%s push_timeout=5 "
+                            "failmode=%s log_copy=stderr\n"
+                            % (module, setup.secret_file, conf, failmode))
+                started = time.time()
+                child = setup.login(service)
+                child.expect_exact(PUSH_PROMPT)
+                child.sendline("")
+                ok, text = outcome(child)
+                took = time.time() - started
+                if mode == "hang":
+                    want_ok = failmode == "safe"
+                    want = "reason=backend_unavailable device=- failmode=" + failmode
+                else:
+                    want_ok = False
+                    want = "result=rejected reason=bad_relay_answer"
+                check(ok == want_ok and want in text and took <= limit,
+                      "relay %s, failmode=%s: %s in %.1f s (limit %d s incl. 2 s fail delay)"
+                      % (mode, failmode, "allowed" if ok else "refused", took, limit))
             fake.stop()
             fake = None
     finally:

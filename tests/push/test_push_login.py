@@ -148,9 +148,10 @@ def run(setup):
     child.expect_exact("Push is blocked for this account after a report; ask your admin. "
                        "Type a code instead.")
     child.expect_exact("Verification code: ")  # the code that still works, in this login
+    blocked = child.before
     child.sendline("000000")
     ok, text = outcome(child)
-    check(not ok and "reason=push_blocked" in text and "reason=wrong_code" in text,
+    check(not ok and "reason=push_blocked" in blocked and "reason=wrong_code" in text,
           "after a report the next push is blocked, and a code is asked for in the same login")
 
     # --- a forward_pass login (no push) keeps the pins --------------------

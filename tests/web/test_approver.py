@@ -279,9 +279,10 @@ class Run:
         child.sendline("")
         child.expect_exact("Push is blocked for this account")
         child.expect_exact("Verification code: ")  # a code, in the same login
+        blocked = child.before
         child.sendline("000000")
         ok, text = outcome(child)
-        check(not ok and "reason=push_blocked" in text and "reason=wrong_code" in text,
+        check(not ok and "reason=push_blocked" in blocked and "reason=wrong_code" in text,
               "after the report the relay blocks push for that user: the next login gets "
               "push_blocked")
 
