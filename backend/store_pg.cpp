@@ -1,7 +1,8 @@
 // The PostgreSQL dialect: a small pool of libpq connections, and one more
 // connection on its own thread that LISTENs for the changes of other
 // instances. The rules are store_rules.cpp's; their concurrency between
-// instances (lock_pair, row locks, SKIP LOCKED) is described there.
+// instances (lock_pair, row locks, SKIP LOCKED) is described in
+// store_rules.hpp.
 //
 // Here: READ COMMITTED transactions; serialization failures and deadlocks
 // (40001, 40P01), and a connection lost before COMMIT was sent, are retried
@@ -176,7 +177,7 @@ class WireParams {
     }
     if (v.kind == Params::Kind::integer) {
       auto u = static_cast<std::uint64_t>(v.integer);
-      for (int b = 7; b >= 0; --b, u >>= 8) integers_[i][static_cast<std::size_t>(b)] = static_cast<char>(u & 0xff);
+      for (std::size_t b = 8; b-- > 0; u >>= 8) integers_[i][b] = static_cast<char>(u & 0xff);
       values_[i] = integers_[i].data();
       lengths_[i] = 8;
     } else if (v.kind != Params::Kind::null) {

@@ -142,7 +142,8 @@ StoreResult<std::vector<HostRecord>> SqlStore::list_hosts() {
   return autocommit<std::vector<HostRecord>>(
       [&](Session& s) -> StoreResult<std::vector<HostRecord>> {
         std::vector<HostRecord> out;
-        auto r = s.run("list hosts", sql, {}, [&](const Row& row) { out.push_back(read_host(row)); });
+        auto r = s.run("list hosts", sql, {},
+                       [&](const Row& row) { out.push_back(read_host(row)); });
         if (!r) return r.error();
         return out;
       });
@@ -461,7 +462,8 @@ StoreResult<std::string> SqlStore::put_setting_if_absent(std::string_view name,
     // race waits in the INSERT for the winner's commit, and then its SELECT
     // sees the winner's row.
     if (auto r = s.run("put setting",
-                       "INSERT INTO settings(name, value) VALUES(?, ?) ON CONFLICT (name) DO NOTHING",
+                       "INSERT INTO settings(name, value) VALUES(?, ?) "
+                       "ON CONFLICT (name) DO NOTHING",
                        Params().text(name).blob(value));
         !r) {
       return r.error();
