@@ -74,6 +74,7 @@ class Params {
   Params& text(std::string_view v) { return add(Value{Kind::text, v, 0}); }
   Params& blob(std::string_view v) { return add(Value{Kind::blob, v, 0}); }
   Params& integer(std::int64_t v) { return add(Value{Kind::integer, {}, v}); }
+  // SQL NULL, for {blob} columns only (PostgreSQL is told it is a BYTEA).
   Params& null() { return add(Value{Kind::null, {}, 0}); }
 
   std::size_t size() const { return size_; }
