@@ -1,9 +1,12 @@
 // The relay's persistent state behind one interface: hosts, devices,
 // pairings, challenges, nonces, push blocks and the audit log.
 //
-// Two implementations: SQLite (store_sqlite.cpp, the embedded default) and
-// PostgreSQL (store_pg.cpp, several instances on one database). Both pass the
-// one suite in tests/relay/test_store.cpp, which is parameterised by store.
+// One implementation of the rules (store_rules.cpp, store_challenges.cpp,
+// the schema in store_schema.cpp) over a small SQL dialect interface
+// (store_dialect.hpp), with two dialects: SQLite (store_sqlite.cpp, the
+// embedded default) and PostgreSQL (store_pg.cpp, several instances on one
+// database). Both pass the one suite in tests/relay/test_store.cpp, which is
+// parameterised by store.
 //
 // Contract for every implementation:
 // - Methods are synchronous and thread-safe: any thread may call any method at
@@ -26,7 +29,6 @@
 //   tests control the clock.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,8 +36,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
+
+#include "twostep/result.hpp"
 
 namespace twostep::relay {
 
@@ -65,24 +68,7 @@ struct StoreError {
 };
 
 template <typename T>
-class [[nodiscard]] StoreResult {
- public:
-  StoreResult(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  StoreResult(StoreError error) : v_(std::move(error)) {}  // NOLINT
-  bool ok() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  const StoreError& error() const { assert(!ok()); return std::get<1>(v_); }
-
- private:
-  std::variant<T, StoreError> v_;
-};
+using StoreResult = Expected<T, StoreError>;
 
 struct Done {};  // the value of a StoreResult that carries no data
 

@@ -1,12 +1,16 @@
-// The SQLite store: one file, WAL, one connection behind a mutex.
+// The SQLite dialect: one file, WAL, one connection behind a mutex; the
+// rules are store_rules.cpp's.
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL (in the
 // kernel) before the call returns, so killing the process loses nothing; a
 // power failure may lose the last commits, which fails closed (a login that
 // loses its approval times out).
+//
+// One writer: BEGIN IMMEDIATE takes the database for the transaction, and
+// the mutex serialises the store's calls, so no row lock or pair lock is
+// needed ({for_update} and the like are spelled as nothing).
 #include <sqlite3.h>
 
-#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -14,137 +18,14 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store.hpp"
+#include "store_dialect.hpp"
 
 namespace twostep::relay {
 namespace {
 
-// Versioned migrations: entry i takes the schema from version i to i + 1.
-// Never edit a released entry; append a new one.
-constexpr const char* kMigrations[] = {
-    // 0 -> 1
-    R"sql(
-CREATE TABLE hosts (
-  host_id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  secret BLOB NOT NULL,
-  created INTEGER NOT NULL,
-  removed INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX hosts_live_name ON hosts(name) WHERE removed = 0;
-CREATE TABLE nonces (
-  principal TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  expires INTEGER NOT NULL,
-  PRIMARY KEY (principal, nonce)
-);
-CREATE INDEX nonces_expires ON nonces(expires);
-CREATE TABLE pairings (
-  pairing_id TEXT PRIMARY KEY,
-  host_id TEXT NOT NULL,
-  user TEXT NOT NULL,
-  confirm_hash BLOB NOT NULL,
-  created INTEGER NOT NULL,
-  expires INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  reg_name TEXT,
-  reg_credential_id BLOB,
-  reg_credential_pk BLOB,
-  reg_api_pk BLOB,
-  reg_proof BLOB,
-  reg_api_key_id TEXT,
-  device_id TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE devices (
-  device_id TEXT PRIMARY KEY,
-  host_id TEXT NOT NULL,
-  user TEXT NOT NULL,
-  name TEXT NOT NULL,
-  credential_id BLOB NOT NULL,
-  credential_pk BLOB NOT NULL,
-  api_key_id TEXT NOT NULL,
-  api_pk BLOB NOT NULL,
-  created INTEGER NOT NULL,
-  last_used INTEGER NOT NULL DEFAULT 0,
-  revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX devices_api_key ON devices(api_key_id);
-CREATE INDEX devices_host_user ON devices(host_id, user);
-CREATE TABLE challenges (
-  challenge_id TEXT PRIMARY KEY,
-  host_id TEXT NOT NULL,
-  host_name TEXT NOT NULL,
-  user TEXT NOT NULL,
-  service TEXT NOT NULL,
-  rhost TEXT NOT NULL,
-  tty TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  expires INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  decided_at INTEGER NOT NULL DEFAULT 0,
-  decided_by TEXT NOT NULL DEFAULT '',
-  decided_by_name TEXT NOT NULL DEFAULT '',
-  decided_credential BLOB,
-  a_credential_id BLOB,
-  a_authenticator_data BLOB,
-  a_client_data_json BLOB,
-  a_signature BLOB
-);
-CREATE INDEX challenges_host_user ON challenges(host_id, user, status);
-CREATE INDEX challenges_pending ON challenges(status, expires);
-CREATE TABLE challenge_credentials (
-  challenge_id TEXT NOT NULL,
-  position INTEGER NOT NULL,
-  credential_id BLOB NOT NULL,
-  PRIMARY KEY (challenge_id, position)
-);
-CREATE INDEX challenge_credentials_cred ON challenge_credentials(credential_id);
-CREATE TABLE push_blocks (
-  host_id TEXT NOT NULL,
-  user TEXT NOT NULL,
-  since INTEGER NOT NULL,
-  PRIMARY KEY (host_id, user)
-);
-CREATE TABLE denials (
-  host_id TEXT NOT NULL,
-  user TEXT NOT NULL,
-  time INTEGER NOT NULL
-);
-CREATE INDEX denials_host_user ON denials(host_id, user, time);
-CREATE TABLE audit (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  time INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  host TEXT NOT NULL,
-  user TEXT NOT NULL,
-  service TEXT NOT NULL,
-  rhost TEXT NOT NULL,
-  challenge_id TEXT NOT NULL,
-  device TEXT NOT NULL,
-  result TEXT NOT NULL,
-  ms INTEGER NOT NULL
-);
-CREATE INDEX audit_user ON audit(user, seq);
-)sql",
-    // 1 -> 2: Web Push (the approver app): relay-wide settings (the VAPID
-    // key pair) and the phones' push subscriptions, per API key.
-    R"sql(
-CREATE TABLE settings (
-  name TEXT PRIMARY KEY,
-  value BLOB NOT NULL
-);
-CREATE TABLE push_subscriptions (
-  endpoint TEXT PRIMARY KEY,
-  api_key_id TEXT NOT NULL,
-  p256dh BLOB NOT NULL,
-  auth BLOB NOT NULL,
-  created INTEGER NOT NULL
-);
-CREATE INDEX push_subscriptions_key ON push_subscriptions(api_key_id);
-)sql",
-};
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+using sql::Changes;
+using sql::EachRow;
+using sql::Params;
 
 struct DbCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
@@ -240,16 +121,27 @@ class WalCheckpointer {
   bool failed_ = false;
 };
 
+
 StoreError backend_error(sqlite3* db, const char* what) {
-  return StoreError{StoreErrc::backend, std::string(what) + ": " + sqlite3_errmsg(db)};
+  return sql::backend_failure(what, "sqlite", sqlite3_errmsg(db));
 }
 
+// Hashes std::string keys and std::string_view lookups alike (no copy to
+// look one up).
+struct SqlHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view sql) const noexcept {
+    return std::hash<std::string_view>{}(sql);
+  }
+};
+
 // Prepared statements, kept for the connection's life: parsing SQL was a
-// tenth of the relay's CPU per request. One user at a time per statement;
-// a statement still in use when asked for again is prepared afresh.
+// tenth of the relay's CPU per request. Keyed by neutral SQL, translated
+// once when prepared. One user at a time per statement; a statement still
+// in use when asked for again is prepared afresh.
 class StmtCache {
  public:
-  explicit StmtCache(sqlite3* db) : db_(db) {}
+  StmtCache(sqlite3* db, const sql::Database& dialect) : db_(db), dialect_(dialect) {}
   ~StmtCache() {
     for (auto& [_, entry] : entries_) sqlite3_finalize(entry.stmt);
   }
@@ -257,25 +149,25 @@ class StmtCache {
   StmtCache& operator=(const StmtCache&) = delete;
 
   // The statement and whether it came from the cache (then give it back).
-  std::pair<sqlite3_stmt*, bool> take(const char* sql, int& rc) {
-    auto it = entries_.find(sql);
+  std::pair<sqlite3_stmt*, bool> take(std::string_view neutral, int& rc) {
+    auto it = entries_.find(neutral);
     if (it != entries_.end() && !it->second.in_use) {
       it->second.in_use = true;
       rc = SQLITE_OK;
       return {it->second.stmt, true};
     }
+    const std::string spelled = sql::translate(neutral, dialect_, false);
     sqlite3_stmt* raw = nullptr;
-    rc = sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr);
+    rc = sqlite3_prepare_v2(db_, spelled.c_str(), -1, &raw, nullptr);
     if (rc != SQLITE_OK || it != entries_.end()) return {raw, false};
-    entries_.emplace(sql, Entry{raw, true});
+    entries_.emplace(std::string(neutral), Entry{raw, true});
     return {raw, true};
   }
-  void give_back(const char* sql, sqlite3_stmt* stmt) {
+  void give_back(std::string_view neutral, sqlite3_stmt* stmt) {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
-    entries_[sql].in_use = false;
+    entries_.find(neutral)->second.in_use = false;
   }
-  sqlite3* db() const { return db_; }
 
  private:
   struct Entry {
@@ -283,868 +175,180 @@ class StmtCache {
     bool in_use = false;
   };
   sqlite3* db_;
-  std::unordered_map<std::string, Entry> entries_;
+  const sql::Database& dialect_;
+  std::unordered_map<std::string, Entry, SqlHash, std::equal_to<>> entries_;
 };
 
-// One prepared statement with positional binding and typed column reads.
-class Stmt {
+// One statement from the cache, given back (or finalized) at scope exit.
+class CachedStmt {
  public:
-  Stmt(StmtCache& cache, const char* sql) : cache_(cache), sql_(sql) {
-    auto [stmt, cached] = cache.take(sql, rc_);
+  CachedStmt(StmtCache& cache, std::string_view neutral) : cache_(cache), neutral_(neutral) {
+    auto [stmt, cached] = cache.take(neutral, rc_);
     stmt_ = stmt;
     cached_ = cached;
   }
-  Stmt(StmtCache& cache, const std::string& sql) : Stmt(cache, sql.c_str()) {}
-  ~Stmt() {
+  ~CachedStmt() {
     if (!stmt_) return;
-    if (cached_) cache_.give_back(sql_.c_str(), stmt_);
+    if (cached_) cache_.give_back(neutral_, stmt_);
     else sqlite3_finalize(stmt_);
   }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
+  CachedStmt(const CachedStmt&) = delete;
+  CachedStmt& operator=(const CachedStmt&) = delete;
 
-  Stmt& bind(std::string_view text) {
-    sqlite3_bind_text(stmt_, ++index_, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind_blob(std::string_view bytes) {
-    sqlite3_bind_blob(stmt_, ++index_, bytes.data(), static_cast<int>(bytes.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(std::int64_t value) {
-    sqlite3_bind_int64(stmt_, ++index_, value);
-    return *this;
-  }
-  Stmt& bind(int value) { return bind(static_cast<std::int64_t>(value)); }
-
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return rc_ = sqlite3_step(stmt_); }
-  bool row() const { return rc_ == SQLITE_ROW; }
-  bool failed() const { return rc_ != SQLITE_ROW && rc_ != SQLITE_DONE && rc_ != SQLITE_OK; }
-
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_blob(stmt_, col);
-    const int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  sqlite3_stmt* get() const { return stmt_; }
+  int prepare_rc() const { return rc_; }
 
  private:
   StmtCache& cache_;
-  std::string sql_;
+  std::string_view neutral_;  // the caller's, alive for this object's life
   sqlite3_stmt* stmt_ = nullptr;
   bool cached_ = false;
   int rc_ = SQLITE_OK;
-  int index_ = 0;
 };
 
-constexpr const char* kChallengeColumns =
-    "challenge_id, host_id, host_name, user, service, rhost, tty, nonce, created, expires, "
-    "status, decided_at, decided_by, decided_by_name, decided_credential, a_credential_id, "
-    "a_authenticator_data, a_client_data_json, a_signature";
-
-constexpr const char* kDeviceColumns =
-    "device_id, host_id, user, name, credential_id, credential_pk, api_key_id, api_pk, "
-    "created, last_used, revoked";
-
-constexpr const char* kPairingColumns =
-    "pairing_id, host_id, user, confirm_hash, created, expires, status, reg_name, "
-    "reg_credential_id, reg_credential_pk, reg_api_pk, reg_proof, reg_api_key_id, device_id";
-
-DeviceRecord read_device(const Stmt& s) {
-  DeviceRecord d;
-  d.device_id = s.text(0);
-  d.host_id = s.text(1);
-  d.user = s.text(2);
-  d.name = s.text(3);
-  d.credential_id = s.text(4);
-  d.credential_public_key = s.text(5);
-  d.api_key_id = s.text(6);
-  d.api_public_key = s.text(7);
-  d.created = s.integer(8);
-  d.last_used = s.integer(9);
-  d.revoked = s.integer(10) != 0;
-  return d;
-}
-
-PairingRecord read_pairing(const Stmt& s) {
-  PairingRecord p;
-  p.pairing_id = s.text(0);
-  p.host_id = s.text(1);
-  p.user = s.text(2);
-  p.confirm_hash = s.text(3);
-  p.created = s.integer(4);
-  p.expires = s.integer(5);
-  const std::string status = s.text(6);
-  p.status = status == "registered"  ? PairingStatus::registered
-             : status == "confirmed" ? PairingStatus::confirmed
-                                     : PairingStatus::open;
-  if (!s.is_null(7)) {
-    p.registration =
-        PairingRegistration{s.text(7), s.text(8), s.text(9), s.text(10), s.text(11), s.text(12)};
+int bind(sqlite3_stmt* stmt, const Params& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& v = params[i];
+    const int at = static_cast<int>(i) + 1;
+    // Never a null pointer for bytes: SQLite would bind NULL.
+    const char* bytes = v.bytes.data() ? v.bytes.data() : "";
+    const int n = static_cast<int>(v.bytes.size());
+    int rc = SQLITE_OK;
+    switch (v.kind) {
+      case Params::Kind::text: rc = sqlite3_bind_text(stmt, at, bytes, n, SQLITE_TRANSIENT); break;
+      case Params::Kind::blob: rc = sqlite3_bind_blob(stmt, at, bytes, n, SQLITE_TRANSIENT); break;
+      case Params::Kind::integer: rc = sqlite3_bind_int64(stmt, at, v.integer); break;
+      case Params::Kind::null: rc = sqlite3_bind_null(stmt, at); break;
+    }
+    if (rc != SQLITE_OK) return rc;
   }
-  p.device_id = s.text(13);
-  return p;
+  return SQLITE_OK;
 }
 
-class SqliteStore final : public Store {
+class SqliteRow final : public sql::Row {
  public:
-  explicit SqliteStore(DbHandle db) : db_(std::move(db)), cache_(db_.get()), checkpointer_(mu_) {
-    // Replaces SQLite's automatic checkpoint (WalCheckpointer).
-    sqlite3_wal_hook(db_.get(), &WalCheckpointer::hook, &checkpointer_);
+  explicit SqliteRow(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  std::string text(int col) const override {
+    const auto* p = sqlite3_column_blob(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string();
   }
-  ~SqliteStore() override { sqlite3_wal_hook(db_.get(), nullptr, nullptr); }
-  SqliteStore(const SqliteStore&) = delete;
-  SqliteStore& operator=(const SqliteStore&) = delete;
-
-  StoreResult<Done> migrate() {
-    if (auto r = exec("PRAGMA journal_mode=WAL"); !r) return r;
-    if (auto r = exec("PRAGMA synchronous=NORMAL"); !r) return r;
-    if (auto r = exec("PRAGMA foreign_keys=ON"); !r) return r;
-    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
-    Stmt v(cache_, "PRAGMA user_version");
-    v.step();
-    const int version = v.row() ? static_cast<int>(v.integer(0)) : 0;
-    if (version > kSchemaVersion) {
-      rollback();
-      return StoreError{StoreErrc::schema_too_new,
-                        "the database's schema version is " + std::to_string(version) +
-                            ", newer than this twostepd's " + std::to_string(kSchemaVersion) +
-                            ": it was written by a newer twostepd; upgrade twostepd (the "
-                            "database was not changed)"};
-    }
-    for (int i = version; i < kSchemaVersion; ++i) {
-      if (auto r = exec(kMigrations[i]); !r) {
-        rollback();
-        return r;
-      }
-    }
-    if (auto r = exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !r) {
-      rollback();
-      return r;
-    }
-    return exec("COMMIT");
-  }
-
-  void set_change_listener(ChangeListener listener) override {
-    std::lock_guard lock(mu_);
-    listener_ = std::move(listener);
-  }
-
-  // ---- hosts ----
-  StoreResult<Done> add_host(const HostRecord& host) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "INSERT INTO hosts(host_id, name, secret, created, removed) VALUES(?,?,?,?,0)");
-    s.bind(host.host_id).bind(host.name).bind_blob(host.secret).bind(host.created);
-    if (s.step() == SQLITE_CONSTRAINT ||
-        sqlite3_extended_errcode(db()) == SQLITE_CONSTRAINT_UNIQUE) {
-      return StoreError{StoreErrc::duplicate, "a host named '" + host.name + "' exists"};
-    }
-    if (s.failed()) return backend_error(db(), "add host");
-    return Done{};
-  }
-
-  StoreResult<HostRecord> find_host(std::string_view host_id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts WHERE host_id=?");
-    s.bind(host_id);
-    s.step();
-    if (s.failed()) return backend_error(db(), "find host");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such host"};
-    return HostRecord{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4) != 0};
-  }
-
-  StoreResult<std::vector<HostRecord>> list_hosts() override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts WHERE removed=0 "
-                 "ORDER BY name");
-    std::vector<HostRecord> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(HostRecord{s.text(0), s.text(1), s.text(2), s.integer(3), false});
-    }
-    if (s.failed()) return backend_error(db(), "list hosts");
-    return out;
-  }
-
-  StoreResult<HostRecord> remove_host(std::string_view id_or_name, Seconds now) override {
-    std::lock_guard lock(mu_);
-    (void)now;
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    Stmt s(cache_, "SELECT host_id, name, secret, created, removed FROM hosts "
-                 "WHERE removed=0 AND (host_id=? OR name=?)");
-    s.bind(id_or_name).bind(id_or_name);
-    s.step();
-    if (s.failed()) return backend_error(db(), "remove host");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such host"};
-    HostRecord host{s.text(0), s.text(1), s.text(2), s.integer(3), true};
-    Stmt u(cache_, "UPDATE hosts SET removed=1 WHERE host_id=?");
-    u.bind(host.host_id);
-    Stmt d(cache_, "UPDATE devices SET revoked=1 WHERE host_id=?");
-    d.bind(host.host_id);
-    if (u.step() != SQLITE_DONE || d.step() != SQLITE_DONE) return backend_error(db(), "remove host");
-    if (!tx.commit()) return backend_error(db(), "commit");
-    return host;
-  }
-
-  // ---- nonces ----
-  StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
-                                   Seconds now, Seconds ttl) override {
-    std::lock_guard lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    auto fresh = remember_nonce_locked(principal, nonce, now, ttl);
-    if (!fresh || !fresh.value()) return fresh;
-    if (!tx.commit()) return backend_error(db(), "commit");
-    return true;
-  }
-
-  // ---- pairings ----
-  StoreResult<Done> create_pairing(const PairingRecord& p) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "INSERT INTO pairings(pairing_id, host_id, user, confirm_hash, created, expires, "
-                 "status) VALUES(?,?,?,?,?,?,'open')");
-    s.bind(p.pairing_id).bind(p.host_id).bind(p.user).bind_blob(p.confirm_hash)
-        .bind(p.created).bind(p.expires);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "create pairing");
-    return Done{};
-  }
-
-  StoreResult<PairingRecord> find_pairing(std::string_view pairing_id) override {
-    std::lock_guard lock(mu_);
-    return find_pairing_locked(pairing_id);
-  }
-
-  StoreResult<PairingRecord> register_pairing(std::string_view pairing_id,
-                                              const PairingRegistration& reg,
-                                              Seconds now) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    auto p = find_pairing_locked(pairing_id);
-    if (!p) return p.error();
-    if (p->status != PairingStatus::open) {
-      return StoreError{StoreErrc::already_registered, "pairing already has a device"};
-    }
-    if (now >= p->expires) return StoreError{StoreErrc::expired, "pairing expired"};
-    Stmt s(cache_, "UPDATE pairings SET status='registered', reg_name=?, reg_credential_id=?, "
-                 "reg_credential_pk=?, reg_api_pk=?, reg_proof=?, reg_api_key_id=? WHERE pairing_id=?");
-    s.bind(reg.name).bind_blob(reg.credential_id).bind_blob(reg.credential_public_key)
-        .bind_blob(reg.api_public_key).bind_blob(reg.proof).bind(reg.api_key_id).bind(pairing_id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "register pairing");
-    if (!tx.commit()) return backend_error(db(), "commit");
-    p->status = PairingStatus::registered;
-    p->registration = reg;
-    notify(lock, ChangeKind::pairing, p->pairing_id);
-    return p;
-  }
-
-  StoreResult<DeviceRecord> confirm_pairing(std::string_view pairing_id,
-                                            std::string_view device_id,
-                                            Seconds now) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    auto p = find_pairing_locked(pairing_id);
-    if (!p) return p.error();
-    if (p->status == PairingStatus::confirmed) {
-      return StoreError{StoreErrc::already_registered, "pairing already confirmed"};
-    }
-    if (now >= p->expires) return StoreError{StoreErrc::expired, "pairing expired"};
-    if (p->status != PairingStatus::registered || !p->registration) {
-      return StoreError{StoreErrc::not_registered, "no device registered yet"};
-    }
-    const PairingRegistration& reg = *p->registration;
-    Stmt dup(cache_, "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
-                   "AND revoked=0");
-    dup.bind(p->host_id).bind(p->user).bind_blob(reg.credential_id);
-    dup.step();
-    if (dup.failed()) return backend_error(db(), "confirm pairing");
-    if (dup.row()) {
-      return StoreError{StoreErrc::duplicate, "this credential is already active for the user"};
-    }
-    DeviceRecord d;
-    d.device_id = std::string(device_id);
-    d.host_id = p->host_id;
-    d.user = p->user;
-    d.name = reg.name;
-    d.credential_id = reg.credential_id;
-    d.credential_public_key = reg.credential_public_key;
-    d.api_key_id = reg.api_key_id;
-    d.api_public_key = reg.api_public_key;
-    d.created = now;
-    Stmt ins(cache_, "INSERT INTO devices(device_id, host_id, user, name, credential_id, "
-                   "credential_pk, api_key_id, api_pk, created) VALUES(?,?,?,?,?,?,?,?,?)");
-    ins.bind(d.device_id).bind(d.host_id).bind(d.user).bind(d.name).bind_blob(d.credential_id)
-        .bind_blob(d.credential_public_key).bind(d.api_key_id).bind_blob(d.api_public_key)
-        .bind(d.created);
-    if (ins.step() != SQLITE_DONE) return backend_error(db(), "insert device");
-    Stmt up(cache_, "UPDATE pairings SET status='confirmed', device_id=? WHERE pairing_id=?");
-    up.bind(device_id).bind(pairing_id);
-    if (up.step() != SQLITE_DONE) return backend_error(db(), "confirm pairing");
-    if (!tx.commit()) return backend_error(db(), "commit");
-    notify(lock, ChangeKind::pairing, p->pairing_id);
-    return d;
-  }
-
-  // ---- devices ----
-  StoreResult<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) override {
-    std::lock_guard lock(mu_);
-    std::string sql = std::string("SELECT ") + kDeviceColumns +
-                      " FROM devices WHERE (?='' OR host_id=?) AND (?='' OR user=?) "
-                      "ORDER BY created, device_id";
-    Stmt s(cache_, sql.c_str());
-    s.bind(filter.host_id).bind(filter.host_id).bind(filter.user).bind(filter.user);
-    std::vector<DeviceRecord> out;
-    while (s.step() == SQLITE_ROW) out.push_back(read_device(s));
-    if (s.failed()) return backend_error(db(), "list devices");
-    return out;
-  }
-
-  StoreResult<DeviceRecord> find_device(std::string_view device_id) override {
-    std::lock_guard lock(mu_);
-    return find_device_locked(device_id);
-  }
-
-  StoreResult<std::vector<DeviceRecord>> devices_by_api_key(std::string_view api_key_id) override {
-    std::lock_guard lock(mu_);
-    std::string sql = std::string("SELECT ") + kDeviceColumns +
-                      " FROM devices WHERE api_key_id=? ORDER BY created, device_id";
-    Stmt s(cache_, sql.c_str());
-    s.bind(api_key_id);
-    std::vector<DeviceRecord> out;
-    while (s.step() == SQLITE_ROW) out.push_back(read_device(s));
-    if (s.failed()) return backend_error(db(), "devices by key");
-    return out;
-  }
-
-  StoreResult<DeviceRecord> revoke_device(std::string_view device_id, Seconds now) override {
-    std::lock_guard lock(mu_);
-    (void)now;
-    auto d = find_device_locked(device_id);
-    if (!d) return d;
-    Stmt s(cache_, "UPDATE devices SET revoked=1 WHERE device_id=?");
-    s.bind(device_id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "revoke device");
-    d->revoked = true;
-    return d;
-  }
-
-  StoreResult<DeviceRecord> rename_device(std::string_view device_id,
-                                          std::string_view name) override {
-    std::lock_guard lock(mu_);
-    auto d = find_device_locked(device_id);
-    if (!d) return d;
-    Stmt s(cache_, "UPDATE devices SET name=? WHERE device_id=?");
-    s.bind(name).bind(device_id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "rename device");
-    d->name = std::string(name);
-    return d;
-  }
-
-  // ---- challenges ----
-  StoreResult<CreatedChallenge> create_challenge(const NewChallenge& c, const FatiguePolicy& policy,
-                                                 Seconds now, const ChangeRecords& records) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    if (auto n = record_nonce_locked(records, now); !n) return n.error();
-    Stmt host(cache_, "SELECT name FROM hosts WHERE host_id=? AND removed=0");
-    host.bind(c.host_id);
-    host.step();
-    if (host.failed()) return backend_error(db(), "create challenge");
-    if (!host.row()) return StoreError{StoreErrc::not_found, "no such host"};
-    const std::string host_name = host.text(0);
-
-    Stmt blocked(cache_, "SELECT 1 FROM push_blocks WHERE host_id=? AND user=?");
-    blocked.bind(c.host_id).bind(c.user);
-    blocked.step();
-    if (blocked.failed()) return backend_error(db(), "create challenge");
-    if (blocked.row()) {
-      return StoreError{StoreErrc::push_blocked, "push is blocked for this user on this host"};
-    }
-    if (policy.denials > 0) {
-      Stmt den(cache_, "SELECT time FROM denials WHERE host_id=? AND user=? ORDER BY time DESC "
-                     "LIMIT ?");
-      den.bind(c.host_id).bind(c.user).bind(policy.denials);
-      std::vector<Seconds> times;
-      while (den.step() == SQLITE_ROW) times.push_back(den.integer(0));
-      if (den.failed()) return backend_error(db(), "create challenge");
-      if (static_cast<int>(times.size()) == policy.denials &&
-          times.front() - times.back() <= policy.window && now < times.front() + policy.cooldown) {
-        StoreError e{StoreErrc::cooldown, "too many denials; cooling down"};
-        e.retry_after = times.front() + policy.cooldown - now;
-        return e;
-      }
-    }
-    bool any_device = false;
-    for (const auto& cred : c.credential_ids) {
-      Stmt dev(cache_, "SELECT 1 FROM devices WHERE host_id=? AND user=? AND credential_id=? "
-                     "AND revoked=0");
-      dev.bind(c.host_id).bind(c.user).bind_blob(cred);
-      dev.step();
-      if (dev.failed()) return backend_error(db(), "create challenge");
-      if (dev.row()) {
-        any_device = true;
-        break;
-      }
-    }
-    if (!any_device) {
-      return StoreError{StoreErrc::no_devices, "no listed device is active for this user"};
-    }
-
-    CreatedChallenge out;
-    Stmt pend(cache_, "SELECT challenge_id FROM challenges WHERE host_id=? AND user=? AND "
-                    "status='pending'");
-    pend.bind(c.host_id).bind(c.user);
-    while (pend.step() == SQLITE_ROW) out.superseded.push_back(pend.text(0));
-    if (pend.failed()) return backend_error(db(), "create challenge");
-    for (const auto& id : out.superseded) {
-      Stmt cancel(cache_, "UPDATE challenges SET status='cancelled', decided_at=? WHERE "
-                        "challenge_id=?");
-      cancel.bind(now).bind(id);
-      if (cancel.step() != SQLITE_DONE) return backend_error(db(), "supersede");
-    }
-
-    ChallengeRecord& r = out.challenge;
-    r.challenge_id = c.challenge_id;
-    r.host_id = c.host_id;
-    r.host_name = host_name;
-    r.user = c.user;
-    r.service = c.service;
-    r.rhost = c.rhost;
-    r.tty = c.tty;
-    r.credential_ids = c.credential_ids;
-    r.nonce = c.nonce;
-    r.created = now;
-    r.expires = c.expires;
-    Stmt ins(cache_, "INSERT INTO challenges(challenge_id, host_id, host_name, user, service, rhost, "
-                   "tty, nonce, created, expires, status) VALUES(?,?,?,?,?,?,?,?,?,?,'pending')");
-    ins.bind(r.challenge_id).bind(r.host_id).bind(r.host_name).bind(r.user).bind(r.service)
-        .bind(r.rhost).bind(r.tty).bind(r.nonce).bind(r.created).bind(r.expires);
-    if (ins.step() != SQLITE_DONE) return backend_error(db(), "insert challenge");
-    int position = 0;
-    for (const auto& cred : c.credential_ids) {
-      Stmt ci(cache_, "INSERT INTO challenge_credentials(challenge_id, position, credential_id) "
-                    "VALUES(?,?,?)");
-      ci.bind(r.challenge_id).bind(position++).bind_blob(cred);
-      if (ci.step() != SQLITE_DONE) return backend_error(db(), "insert challenge");
-    }
-    if (auto a = append_audit_locked(records); !a) return a.error();
-    if (!tx.commit()) return backend_error(db(), "commit");
-    for (const auto& id : out.superseded) notify(lock, ChangeKind::challenge, id);
-    notify(lock, ChangeKind::challenge, r.challenge_id);
-    return out;
-  }
-
-  StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
-                                              Seconds now) override {
-    std::lock_guard lock(mu_);
-    auto c = find_challenge_locked(challenge_id);
-    if (!c) return c;
-    if (c->status == ChallengeStatus::pending && now >= c->expires) {
-      c->status = ChallengeStatus::expired;  // expire_due records it, once
-      c->decided_at = c->expires;
-    }
-    return c;
-  }
-
-  StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
-                                                Seconds now) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    auto c = find_challenge_locked(challenge_id);
-    if (!c) return c;
-    if (c->status != ChallengeStatus::pending) return c;
-    if (now >= c->expires) {  // expire_due records it, once
-      c->status = ChallengeStatus::expired;
-      c->decided_at = c->expires;
-      return c;
-    }
-    Stmt s(cache_, "UPDATE challenges SET status='cancelled', decided_at=? WHERE challenge_id=?");
-    s.bind(now).bind(challenge_id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "cancel challenge");
-    if (!tx.commit()) return backend_error(db(), "commit");
-    c->status = ChallengeStatus::cancelled;
-    c->decided_at = now;
-    notify(lock, ChangeKind::challenge, c->challenge_id);
-    return c;
-  }
-
-  StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
-                                                std::string_view device_id, Decision decision,
-                                                const std::optional<Assertion>& assertion,
-                                                Seconds now, const ChangeRecords& records) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    if (auto n = record_nonce_locked(records, now); !n) return n.error();
-    auto c = find_challenge_locked(challenge_id);
-    if (!c) return c;
-    if (c->status == ChallengeStatus::expired ||
-        (c->status == ChallengeStatus::pending && now >= c->expires)) {
-      return StoreError{StoreErrc::expired, "challenge expired"};
-    }
-    if (c->status != ChallengeStatus::pending) {
-      return StoreError{StoreErrc::already_decided, "challenge already decided"};
-    }
-    auto d = find_device_locked(device_id);
-    if (!d) return d.error();
-    const ChallengeStatus status = status_of(decision);
-    const bool with_assertion = decision == Decision::approve && assertion.has_value();
-    Stmt s(cache_, "UPDATE challenges SET status=?, decided_at=?, decided_by=?, decided_by_name=?, "
-                 "decided_credential=?, a_credential_id=?, a_authenticator_data=?, "
-                 "a_client_data_json=?, a_signature=? WHERE challenge_id=? AND status='pending'");
-    s.bind(to_string(status)).bind(now).bind(d->device_id).bind(d->name).bind_blob(d->credential_id);
-    if (with_assertion) {
-      s.bind_blob(assertion->credential_id).bind_blob(assertion->authenticator_data)
-          .bind_blob(assertion->client_data_json).bind_blob(assertion->signature);
-    } else {
-      s.bind_blob({}).bind_blob({}).bind_blob({}).bind_blob({});
-    }
-    s.bind(challenge_id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "decide challenge");
-    Stmt used(cache_, "UPDATE devices SET last_used=? WHERE device_id=?");
-    used.bind(now).bind(device_id);
-    if (used.step() != SQLITE_DONE) return backend_error(db(), "decide challenge");
-    if (decision != Decision::approve) {
-      Stmt den(cache_, "INSERT INTO denials(host_id, user, time) VALUES(?,?,?)");
-      den.bind(c->host_id).bind(c->user).bind(now);
-      if (den.step() != SQLITE_DONE) return backend_error(db(), "record denial");
-    }
-    if (decision == Decision::report) {
-      Stmt blk(cache_, "INSERT OR IGNORE INTO push_blocks(host_id, user, since) VALUES(?,?,?)");
-      blk.bind(c->host_id).bind(c->user).bind(now);
-      if (blk.step() != SQLITE_DONE) return backend_error(db(), "block push");
-    }
-    if (auto a = append_audit_locked(records); !a) return a.error();
-    if (!tx.commit()) return backend_error(db(), "commit");
-    c->status = status;
-    c->decided_at = now;
-    c->decided_by = d->device_id;
-    c->decided_by_name = d->name;
-    c->decided_credential = d->credential_id;
-    if (with_assertion) c->assertion = assertion;
-    notify(lock, ChangeKind::challenge, c->challenge_id);
-    return c;
-  }
-
-  StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) override {
-    std::unique_lock lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    std::vector<std::string> ids;
-    {
-      Stmt s(cache_, "SELECT challenge_id FROM challenges WHERE status='pending' AND expires<=?");
-      s.bind(now);
-      while (s.step() == SQLITE_ROW) ids.push_back(s.text(0));
-      if (s.failed()) return backend_error(db(), "expire");
-    }
-    std::vector<ChallengeRecord> out;
-    for (const auto& id : ids) {
-      if (auto r = mark_expired(id, now); !r) return r.error();
-      auto c = find_challenge_locked(id);
-      if (!c) return c.error();
-      out.push_back(std::move(c.value()));
-    }
-    if (!tx.commit()) return backend_error(db(), "commit");
-    for (const auto& c : out) notify(lock, ChangeKind::challenge, c.challenge_id);
-    return out;
-  }
-
-  StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(std::string_view api_key_id,
-                                                                   bool pending_only, int limit,
-                                                                   Seconds now) override {
-    std::lock_guard lock(mu_);
-    std::string sql = std::string("SELECT DISTINCT c.challenge_id, c.rowid FROM challenges c ") +
-                      "JOIN challenge_credentials cc ON cc.challenge_id=c.challenge_id "
-                      "JOIN devices d ON d.credential_id=cc.credential_id AND "
-                      "d.host_id=c.host_id AND d.user=c.user "
-                      "WHERE d.api_key_id=? AND d.revoked=0 " +
-                      (pending_only ? "AND c.status='pending' AND c.expires>? " : "AND ?=? ") +
-                      "ORDER BY c.rowid DESC LIMIT ?";
-    Stmt s(cache_, sql.c_str());
-    s.bind(api_key_id);
-    if (pending_only) s.bind(now); else s.bind(0).bind(0);
-    s.bind(limit);
-    std::vector<std::string> ids;
-    while (s.step() == SQLITE_ROW) ids.push_back(s.text(0));
-    if (s.failed()) return backend_error(db(), "challenges for key");
-    std::vector<ChallengeRecord> out;
-    for (const auto& id : ids) {
-      auto c = find_challenge_locked(id);
-      if (!c) return c.error();
-      if (c->status == ChallengeStatus::pending && now >= c->expires) {
-        c->status = ChallengeStatus::expired;  // shown as it is; expire_due records it
-      }
-      out.push_back(std::move(c.value()));
-    }
-    return out;
-  }
-
-  StoreResult<bool> unblock(std::string_view host_id, std::string_view user) override {
-    std::lock_guard lock(mu_);
-    Transaction tx(*this);
-    if (!tx) return backend_error(db(), "begin");
-    Stmt s(cache_, "DELETE FROM push_blocks WHERE host_id=? AND user=?");
-    s.bind(host_id).bind(user);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "unblock");
-    const bool was = sqlite3_changes(db()) > 0;
-    Stmt den(cache_, "DELETE FROM denials WHERE host_id=? AND user=?");
-    den.bind(host_id).bind(user);
-    if (den.step() != SQLITE_DONE) return backend_error(db(), "unblock");
-    if (!tx.commit()) return backend_error(db(), "commit");
-    return was;
-  }
-
-  // ---- audit ----
-  StoreResult<Done> append_audit(const AuditEvent& e) override {
-    std::lock_guard lock(mu_);
-    return append_audit_locked(e);
-  }
-
-  StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "SELECT seq, time, event, host, user, service, rhost, challenge_id, device, "
-                 "result, ms FROM audit WHERE (?='' OR user=?) ORDER BY seq DESC LIMIT ?");
-    s.bind(user).bind(user).bind(limit);
-    std::vector<AuditEvent> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(AuditEvent{s.integer(0), s.integer(1), s.text(2), s.text(3), s.text(4),
-                               s.text(5), s.text(6), s.text(7), s.text(8), s.text(9),
-                               s.integer(10)});
-    }
-    if (s.failed()) return backend_error(db(), "list audit");
-    return out;
-  }
-
-  // ---- Web Push ----
-  StoreResult<std::string> put_setting_if_absent(std::string_view name,
-                                                 std::string_view value) override {
-    std::lock_guard lock(mu_);
-    Stmt ins(cache_, "INSERT OR IGNORE INTO settings(name, value) VALUES(?,?)");
-    ins.bind(name).bind_blob(value);
-    if (ins.step(); ins.failed()) return backend_error(db(), "put setting");
-    return read_setting(name);
-  }
-
-  StoreResult<std::string> get_setting(std::string_view name) override {
-    std::lock_guard lock(mu_);
-    return read_setting(name);
-  }
-
-  StoreResult<Done> put_push_subscription(const PushSubscription& sub) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "INSERT OR REPLACE INTO push_subscriptions(endpoint, api_key_id, p256dh, auth, "
-                 "created) VALUES(?,?,?,?,?)");
-    s.bind(sub.endpoint).bind(sub.api_key_id).bind_blob(sub.p256dh).bind_blob(sub.auth)
-        .bind(sub.created);
-    if (s.step(); s.failed()) return backend_error(db(), "put push subscription");
-    return Done{};
-  }
-
-  StoreResult<std::vector<PushSubscription>> push_subscriptions(
-      std::string_view api_key_id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "SELECT api_key_id, endpoint, p256dh, auth, created FROM push_subscriptions "
-                 "WHERE api_key_id=? ORDER BY created");
-    s.bind(api_key_id);
-    std::vector<PushSubscription> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(PushSubscription{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
-    }
-    if (s.failed()) return backend_error(db(), "list push subscriptions");
-    return out;
-  }
-
-  StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "DELETE FROM push_subscriptions WHERE endpoint=?");
-    s.bind(endpoint);
-    if (s.step(); s.failed()) return backend_error(db(), "delete push subscription");
-    return static_cast<std::int64_t>(sqlite3_changes(db()));
-  }
-
-  StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(cache_, "DELETE FROM push_subscriptions WHERE api_key_id=?");
-    s.bind(api_key_id);
-    if (s.step(); s.failed()) return backend_error(db(), "delete push subscriptions");
-    return static_cast<std::int64_t>(sqlite3_changes(db()));
+  std::int64_t integer(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  bool flag(int col) const override { return sqlite3_column_int64(stmt_, col) != 0; }
+  bool is_null(int col) const override {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
   }
 
  private:
-  StoreResult<std::string> read_setting(std::string_view name) {
-    Stmt s(cache_, "SELECT value FROM settings WHERE name=?");
-    s.bind(name);
-    s.step();
-    if (s.failed()) return backend_error(db(), "get setting");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such setting"};
-    return s.text(0);
-  }
+  sqlite3_stmt* stmt_;
+};
 
-  // Inside a transaction: true if new (and now remembered), false if seen.
-  StoreResult<bool> remember_nonce_locked(std::string_view principal, std::string_view nonce,
-                                          Seconds now, Seconds ttl) {
-    if (now != nonces_purged_) {  // at most once a second
-      Stmt purge(cache_, "DELETE FROM nonces WHERE expires<=?");
-      purge.bind(now);
-      if (purge.step() != SQLITE_DONE) return backend_error(db(), "purge nonces");
-      nonces_purged_ = now;
+StoreResult<Done> exec(sqlite3* db, const char* what, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    return sql::backend_failure(what, "sqlite", msg);
+  }
+  return Done{};
+}
+
+bool is_unique_violation(sqlite3* db) {
+  const int code = sqlite3_extended_errcode(db);
+  return code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+// The connection, for one call, with the store's mutex held.
+class SqliteSession final : public sql::Session {
+ public:
+  using sql::Session::run;
+
+  SqliteSession(sqlite3* db, StmtCache& cache, const sql::Database& dialect)
+      : db_(db), cache_(cache), dialect_(dialect) {}
+
+  StoreResult<std::int64_t> run(const char* what, std::string_view neutral, const Params& params,
+                                EachRow each_row) override {
+    CachedStmt stmt(cache_, neutral);
+    if (stmt.prepare_rc() != SQLITE_OK) return backend_error(db_, what);
+    if (bind(stmt.get(), params) != SQLITE_OK) return backend_error(db_, what);
+    const bool returns_rows = sqlite3_column_count(stmt.get()) > 0;
+    std::int64_t rows = 0;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      ++rows;
+      each_row(SqliteRow(stmt.get()));
     }
-    Stmt seen(cache_, "SELECT expires FROM nonces WHERE principal=? AND nonce=?");
-    seen.bind(principal).bind(nonce);
-    seen.step();
-    if (seen.failed()) return backend_error(db(), "remember nonce");
-    if (seen.row() && seen.integer(0) > now) return false;
-    // A forgotten entry not yet purged is replaced.
-    Stmt s(cache_, "INSERT OR REPLACE INTO nonces(principal, nonce, expires) VALUES(?,?,?)");
-    s.bind(principal).bind(nonce).bind(now + ttl);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "remember nonce");
-    return true;
+    if (rc != SQLITE_DONE) {
+      StoreError e = backend_error(db_, what);
+      if (is_unique_violation(db_)) e.code = StoreErrc::duplicate;
+      return e;
+    }
+    return returns_rows ? rows : static_cast<std::int64_t>(sqlite3_changes(db_));
   }
 
-  // The first and the last step of a change's transaction (ChangeRecords).
-  StoreResult<Done> record_nonce_locked(const ChangeRecords& records, Seconds now) {
-    if (records.nonce_principal.empty()) return Done{};
-    auto fresh = remember_nonce_locked(records.nonce_principal, records.nonce, now,
-                                       records.nonce_ttl);
-    if (!fresh) return fresh.error();
-    if (!fresh.value()) return StoreError{StoreErrc::replayed_nonce, "nonce already used"};
+  StoreResult<Done> run_script(const char* what, std::string_view neutral) override {
+    return exec(db_, what, sql::translate(neutral, dialect_, false).c_str());
+  }
+
+  StoreResult<Done> lock_pair(std::string_view, std::string_view) override {
+    return Done{};  // BEGIN IMMEDIATE holds the whole database
+  }
+
+  StoreResult<std::int64_t> schema_version() override {
+    std::int64_t version = 0;
+    auto r = run("schema version", "PRAGMA user_version", {},
+                 [&](const sql::Row& row) { version = row.integer(0); });
+    if (!r) return r.error();
+    return version;
+  }
+
+  StoreResult<Done> set_schema_version(std::int64_t version) override {
+    return exec(db_, "schema version", ("PRAGMA user_version=" + std::to_string(version)).c_str());
+  }
+
+ private:
+  sqlite3* db_;
+  StmtCache& cache_;
+  const sql::Database& dialect_;
+};
+
+class SqliteDatabase final : public sql::Database {
+ public:
+  explicit SqliteDatabase(DbHandle db)
+      : db_(std::move(db)), cache_(db_.get(), *this), checkpointer_(mu_) {
+    // Replaces SQLite's automatic checkpoint (WalCheckpointer).
+    sqlite3_wal_hook(db_.get(), &WalCheckpointer::hook, &checkpointer_);
+  }
+  ~SqliteDatabase() override { sqlite3_wal_hook(db_.get(), nullptr, nullptr); }
+
+  std::span<const Word> words() const override;
+  bool several_writers() const override { return false; }
+
+  StoreResult<Done> transaction(TransactionBody body, Changes& committed) override {
+    std::lock_guard lock(mu_);
+    if (auto b = exec(db_.get(), "begin", "BEGIN IMMEDIATE"); !b) return b;
+    SqliteSession session(db_.get(), cache_, *this);
+    Changes changes;
+    auto result = body(session, changes);
+    if (result) result = exec(db_.get(), "commit", "COMMIT");
+    if (!result) {
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return result;
+    }
+    committed = std::move(changes);
     return Done{};
   }
 
-  StoreResult<Done> append_audit_locked(const AuditEvent& e) {
-    Stmt s(cache_, "INSERT INTO audit(time, event, host, user, service, rhost, challenge_id, device, "
-                 "result, ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
-    s.bind(e.time).bind(e.event).bind(e.host).bind(e.user).bind(e.service).bind(e.rhost)
-        .bind(e.challenge_id).bind(e.device).bind(e.result).bind(e.ms);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "append audit");
-    return Done{};
+  StoreResult<Done> autocommit(SingleBody body) override {
+    std::lock_guard lock(mu_);
+    SqliteSession session(db_.get(), cache_, *this);
+    return body(session);
   }
 
-  StoreResult<Done> append_audit_locked(const ChangeRecords& records) {
-    for (const auto& e : records.audit) {
-      if (auto done = append_audit_locked(e); !done) return done;
-    }
-    return Done{};
-  }
+  StoreResult<Done> hear_others(Deliver) override { return Done{}; }  // no others
 
-  // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
-  class Transaction {
-   public:
-    explicit Transaction(SqliteStore& store) : store_(store) {
-      ok_ = static_cast<bool>(store_.exec("BEGIN IMMEDIATE"));
-    }
-    ~Transaction() {
-      if (ok_ && !done_) store_.rollback();
-    }
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    explicit operator bool() const { return ok_; }
-    bool commit() {
-      done_ = true;
-      if (store_.exec("COMMIT")) return true;
-      store_.rollback();
-      return false;
-    }
-
-   private:
-    SqliteStore& store_;
-    bool ok_ = false;
-    bool done_ = false;
-  };
-
-  sqlite3* db() const { return db_.get(); }
-
-  void rollback() noexcept { sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr); }
-
-  StoreResult<Done> exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : sqlite3_errmsg(db());
-      sqlite3_free(err);
-      return StoreError{StoreErrc::backend, "sqlite: " + msg};
-    }
-    return Done{};
-  }
-
-  // Called with the lock held; releases it around the listener so that a
-  // listener may call back into the store.
-  void notify(std::unique_lock<std::mutex>& lock, ChangeKind kind, const std::string& id) {
-    ChangeListener listener = listener_;
-    if (!listener) return;
-    lock.unlock();
-    listener(kind, id);
-    lock.lock();
-  }
-
-  StoreResult<Done> mark_expired(const std::string& id, Seconds now) {
-    Stmt s(cache_, "UPDATE challenges SET status='expired', decided_at=? WHERE challenge_id=? AND "
-                 "status='pending'");
-    s.bind(now).bind(id);
-    if (s.step() != SQLITE_DONE) return backend_error(db(), "expire challenge");
-    return Done{};
-  }
-
-  StoreResult<PairingRecord> find_pairing_locked(std::string_view pairing_id) {
-    std::string sql = std::string("SELECT ") + kPairingColumns + " FROM pairings WHERE pairing_id=?";
-    Stmt s(cache_, sql.c_str());
-    s.bind(pairing_id);
-    s.step();
-    if (s.failed()) return backend_error(db(), "find pairing");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such pairing"};
-    return read_pairing(s);
-  }
-
-  StoreResult<DeviceRecord> find_device_locked(std::string_view device_id) {
-    std::string sql = std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE device_id=?";
-    Stmt s(cache_, sql.c_str());
-    s.bind(device_id);
-    s.step();
-    if (s.failed()) return backend_error(db(), "find device");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such device"};
-    return read_device(s);
-  }
-
-  StoreResult<ChallengeRecord> find_challenge_locked(std::string_view challenge_id) {
-    std::string sql =
-        std::string("SELECT ") + kChallengeColumns + " FROM challenges WHERE challenge_id=?";
-    Stmt s(cache_, sql.c_str());
-    s.bind(challenge_id);
-    s.step();
-    if (s.failed()) return backend_error(db(), "find challenge");
-    if (!s.row()) return StoreError{StoreErrc::not_found, "no such challenge"};
-    ChallengeRecord c;
-    c.challenge_id = s.text(0);
-    c.host_id = s.text(1);
-    c.host_name = s.text(2);
-    c.user = s.text(3);
-    c.service = s.text(4);
-    c.rhost = s.text(5);
-    c.tty = s.text(6);
-    c.nonce = s.text(7);
-    c.created = s.integer(8);
-    c.expires = s.integer(9);
-    c.status = challenge_status_from(s.text(10)).value_or(ChallengeStatus::expired);
-    c.decided_at = s.integer(11);
-    c.decided_by = s.text(12);
-    c.decided_by_name = s.text(13);
-    c.decided_credential = s.text(14);
-    if (c.status == ChallengeStatus::approved && !s.is_null(15) && !s.text(15).empty()) {
-      c.assertion = Assertion{s.text(15), s.text(16), s.text(17), s.text(18)};
-    }
-    Stmt cc(cache_, "SELECT credential_id FROM challenge_credentials WHERE challenge_id=? "
-                  "ORDER BY position");
-    cc.bind(challenge_id);
-    while (cc.step() == SQLITE_ROW) c.credential_ids.push_back(cc.text(0));
-    if (cc.failed()) return backend_error(db(), "find challenge");
-    return c;
-  }
+ private:
   DbHandle db_;
   StmtCache cache_;  // after db_: finalized before the connection closes
   std::mutex mu_;
@@ -1152,9 +356,26 @@ class SqliteStore final : public Store {
   // store's own connection closes (the last one out checkpoints and removes
   // the WAL).
   WalCheckpointer checkpointer_;
-  Seconds nonces_purged_ = 0;
-  ChangeListener listener_;
 };
+
+std::span<const sql::Database::Word> SqliteDatabase::words() const {
+  static constexpr Word kWords[] = {
+      {"user", "user"},
+      {"int", "INTEGER"},
+      {"blob", "BLOB"},
+      {"bool", "INTEGER"},
+      {"true", "1"},
+      {"false", "0"},
+      {"host_not_removed", "removed = 0"},
+      {"serial_key", "INTEGER PRIMARY KEY AUTOINCREMENT"},
+      {"insertion_order", "rowid"},
+      {"insertion_order_column", ""},
+      {"for_update", ""},
+      {"for_share", ""},
+      {"skip_locked", ""},
+  };
+  return kWords;
+}
 
 }  // namespace
 
@@ -1170,9 +391,11 @@ StoreResult<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
                       "cannot open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory")};
   }
   sqlite3_busy_timeout(raw, 5000);
-  auto store = std::make_unique<SqliteStore>(std::move(db));
-  if (auto r = store->migrate(); !r) return r.error();
-  return std::unique_ptr<Store>(std::move(store));
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    if (auto r = exec(raw, "open", pragma); !r) return r.error();
+  }
+  return sql::open_sql_store(std::make_unique<SqliteDatabase>(std::move(db)));
 }
 
 }  // namespace twostep::relay

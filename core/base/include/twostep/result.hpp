@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -35,11 +36,14 @@ struct Error {
   std::string message;  // never contains secret material
 };
 
-template <typename T>
-class [[nodiscard]] Result {
+// A value or the reason there is none. One template for every layer: the
+// core's Result<T> below, and the relay store's StoreResult<T> (with its own
+// error type).
+template <typename T, typename E>
+class [[nodiscard]] Expected {
  public:
-  Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}       // NOLINT
+  Expected(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Expected(E error) : v_(std::move(error)) {}      // NOLINT
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
   T& value() & { assert(ok()); return std::get<0>(v_); }
@@ -48,25 +52,29 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const T& operator*() const& { return value(); }
+  const E& error() const { assert(!ok()); return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+// Success that carries no value, or the reason for the failure.
+template <typename E>
+class [[nodiscard]] Expected<void, E> {
  public:
-  Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
-  bool ok() const noexcept { return ok_; }
-  explicit operator bool() const noexcept { return ok_; }
-  const Error& error() const { assert(!ok_); return error_; }
+  Expected() = default;
+  Expected(E error) : error_(std::move(error)) {}  // NOLINT
+  bool ok() const noexcept { return !error_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  const E& error() const { assert(!ok()); return *error_; }
 
  private:
-  Error error_{ErrorCode::invalid_argument, {}};
-  bool ok_ = true;
+  std::optional<E> error_;
 };
+
+template <typename T>
+using Result = Expected<T, Error>;
 
 using Status = Result<void>;
 

@@ -1,0 +1,161 @@
+// The store's rules, written once over the dialect interface
+// (store_dialect.hpp). Definitions: store_rules.cpp (hosts, nonces,
+// pairings, devices, audit, Web Push), store_challenges.cpp (challenges),
+// store_schema.cpp (the migrations).
+//
+// Concurrency, the same words for every dialect:
+// - A change is one transaction (Database::transaction). With one writer
+//   (SQLite) transactions run one at a time. With several (PostgreSQL, READ
+//   COMMITTED), every change to the challenges of one (host, user) and every
+//   device confirmation for it first locks that pair (Session::lock_pair),
+//   so "one pending challenge per (host, user)", the push block and the
+//   cooldown are decided one at a time; decide, cancel, register and confirm
+//   lock their row ({for_update}) and re-check its status under the lock
+//   (decide-once, register-once); expire_due skips rows another transaction
+//   holds ({skip_locked}) and writes only those still pending, so each expiry
+//   is written once.
+// - Lock order: (host, user) first, then rows.
+// - The listener hears a change after its commit, from the caller's thread;
+//   other instances' changes come from the dialect's thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store_dialect.hpp"
+
+namespace twostep::relay::sql {
+
+class SqlStore final : public Store {
+ public:
+  explicit SqlStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  StoreResult<Done> migrate();  // store_schema.cpp
+  StoreResult<Done> hear_others();
+
+  void set_change_listener(ChangeListener listener) override;
+
+  StoreResult<Done> add_host(const HostRecord& host) override;
+  StoreResult<HostRecord> find_host(std::string_view host_id) override;
+  StoreResult<std::vector<HostRecord>> list_hosts() override;
+  StoreResult<HostRecord> remove_host(std::string_view id_or_name, Seconds now) override;
+
+  StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
+                                   Seconds now, Seconds ttl) override;
+
+  StoreResult<Done> create_pairing(const PairingRecord& pairing) override;
+  StoreResult<PairingRecord> find_pairing(std::string_view pairing_id) override;
+  StoreResult<PairingRecord> register_pairing(std::string_view pairing_id,
+                                              const PairingRegistration& reg,
+                                              Seconds now) override;
+  StoreResult<DeviceRecord> confirm_pairing(std::string_view pairing_id,
+                                            std::string_view device_id, Seconds now) override;
+
+  StoreResult<std::vector<DeviceRecord>> list_devices(const DeviceFilter& filter) override;
+  StoreResult<DeviceRecord> find_device(std::string_view device_id) override;
+  StoreResult<std::vector<DeviceRecord>> devices_by_api_key(std::string_view api_key_id) override;
+  StoreResult<DeviceRecord> revoke_device(std::string_view device_id, Seconds now) override;
+  StoreResult<DeviceRecord> rename_device(std::string_view device_id,
+                                          std::string_view name) override;
+
+  using Store::create_challenge;
+  using Store::decide_challenge;
+  StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
+                                                 const FatiguePolicy& policy, Seconds now,
+                                                 const ChangeRecords& records) override;
+  StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
+                                              Seconds now) override;
+  StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
+                                                Seconds now) override;
+  StoreResult<ChallengeRecord> decide_challenge(std::string_view challenge_id,
+                                                std::string_view device_id, Decision decision,
+                                                const std::optional<Assertion>& assertion,
+                                                Seconds now, const ChangeRecords& records) override;
+  StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) override;
+  StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(std::string_view api_key_id,
+                                                                   bool pending_only, int limit,
+                                                                   Seconds now) override;
+  StoreResult<bool> unblock(std::string_view host_id, std::string_view user) override;
+
+  StoreResult<Done> append_audit(const AuditEvent& event) override;
+  StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override;
+
+  StoreResult<std::string> put_setting_if_absent(std::string_view name,
+                                                 std::string_view value) override;
+  StoreResult<std::string> get_setting(std::string_view name) override;
+  StoreResult<Done> put_push_subscription(const PushSubscription& subscription) override;
+  StoreResult<std::vector<PushSubscription>> push_subscriptions(
+      std::string_view api_key_id) override;
+  StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint) override;
+  StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id) override;
+
+ private:
+  // One transaction around `body(Session&, Changes&)`; the listener hears
+  // its changes after the commit.
+  template <typename T, typename Body>
+  StoreResult<T> transact(Body&& body) {
+    std::optional<StoreResult<T>> out;
+    Changes committed;
+    auto done = db_->transaction(
+        [&](Session& s, Changes& changes) -> StoreResult<Done> {
+          out.emplace(body(s, changes));
+          if (!out->ok()) return out->error();
+          return Done{};
+        },
+        committed);
+    if (!done) return done.error();
+    for (const auto& change : committed) deliver(change.kind, change.id);
+    return std::move(*out);
+  }
+
+  // `body(Session&)` outside a transaction (reads, one-statement writes).
+  template <typename T, typename Body>
+  StoreResult<T> autocommit(Body&& body) {
+    std::optional<StoreResult<T>> out;
+    auto done = db_->autocommit([&](Session& s) -> StoreResult<Done> {
+      out.emplace(body(s));
+      if (!out->ok()) return out->error();
+      return Done{};
+    });
+    if (!done) return done.error();
+    return std::move(*out);
+  }
+
+  void deliver(ChangeKind kind, const std::string& id);
+
+  // Steps inside a call's session.
+  StoreResult<bool> remember_nonce_in(Session& s, std::string_view principal,
+                                      std::string_view nonce, Seconds now, Seconds ttl);
+  StoreResult<Done> record_nonce_in(Session& s, const ChangeRecords& records, Seconds now);
+  static StoreResult<Done> append_audit_in(Session& s, const AuditEvent& event);
+  static StoreResult<Done> append_audit_in(Session& s, const ChangeRecords& records);
+  static StoreResult<PairingRecord> find_pairing_in(Session& s, std::string_view pairing_id,
+                                                    bool for_update);
+  static StoreResult<DeviceRecord> find_device_in(Session& s, std::string_view device_id,
+                                                  bool for_update);
+  static StoreResult<bool> credential_active_in(Session& s, std::string_view host_id,
+                                                std::string_view user,
+                                                std::string_view credential_id);
+  static StoreResult<DeviceRecord> insert_device_in(Session& s, const PairingRecord& pairing,
+                                                    std::string_view device_id, Seconds now);
+  static StoreResult<ChallengeRecord> find_challenge_in(Session& s,
+                                                        std::string_view challenge_id,
+                                                        bool for_update);
+  static StoreResult<std::string> read_setting_in(Session& s, std::string_view name);
+
+  std::unique_ptr<Database> db_;
+  // Held while the listener runs: once set_change_listener returns, the old
+  // one is not running any more (the daemon resets it before its io_context
+  // goes away). Recursive: a listener may call back into the store.
+  std::recursive_mutex listener_mu_;
+  ChangeListener listener_;
+  std::atomic<Seconds> nonces_purged_{0};
+};
+
+}  // namespace twostep::relay::sql
