@@ -3,6 +3,7 @@
 #include "service.hpp"
 
 #include "log_field.hpp"
+#include "twostep/display_text.hpp"
 
 #include "static_assets.hpp"
 
@@ -92,6 +93,12 @@ Body parse_body(std::string_view text, std::initializer_list<std::string_view> r
     b.problem = "body is not valid JSON";
     return b;
   }
+  // A key given twice: parsers keep one of them silently (which one is
+  // theirs to choose), so signer and reader could see different values.
+  if (twostep::json_has_duplicate_keys(text)) {
+    b.problem = "body has a key twice";
+    return b;
+  }
   if (!b.value.is_object()) {
     b.problem = "body is not a JSON object";
     return b;
@@ -113,12 +120,13 @@ Body parse_body(std::string_view text, std::initializer_list<std::string_view> r
   return b;
 }
 
-// A string field of `min`..`max` bytes without control characters, or
-// nullopt (with `problem` set). Every such field is stored as text and most
-// are shown on the phone or written to the log: a NUL cannot be stored by
-// PostgreSQL (and would be by SQLite), a newline or an escape sequence
-// could fake lines on a screen. Invalid UTF-8 never gets here: the JSON
-// parser refuses it, and escapes of lone UTF-16 surrogates.
+// A string field of `min`..`max` bytes that passes the one display-text
+// rule (twostep/display_text.hpp: no C0/C1 controls, no bidirectional
+// formatting characters), or nullopt (with `problem` set). Every such field
+// is stored as text and most are shown on the phone or written to the log:
+// a NUL cannot be stored by PostgreSQL, a newline or an escape sequence
+// could fake lines on a screen, a bidi override shows a host or an address
+// reversed. Invalid UTF-8 never gets here: the JSON parser refuses it.
 std::optional<std::string> string_field(const json& obj, std::string_view key, std::size_t min,
                                         std::size_t max, std::string& problem) {
   const auto it = obj.find(key);
@@ -132,13 +140,10 @@ std::optional<std::string> string_field(const json& obj, std::string_view key, s
               std::to_string(max) + " bytes";
     return std::nullopt;
   }
-  const bool has_control = std::any_of(s.begin(), s.end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte < 0x20 || byte == 0x7f;
-  });
-  if (has_control) {
-    problem = "'" + std::string(key) +
-              "' must not contain control characters (U+0000 to U+001F, U+007F)";
+  if (const auto why = twostep::display_text_problem(s)) {
+    problem = "'" + std::string(key) + "' must not contain " + std::string(*why) +
+              " (control characters U+0000 to U+001F, U+007F to U+009F, bidirectional "
+              "formatting characters)";
     return std::nullopt;
   }
   return s;

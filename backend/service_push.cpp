@@ -7,6 +7,7 @@
 #include "push_notifier.hpp"
 #include "relay_crypto.hpp"
 #include "service.hpp"
+#include "twostep/display_text.hpp"
 #include "webpush.hpp"
 
 namespace twostep::relay {
@@ -41,7 +42,7 @@ Outcome RelayService::push_other_method(const Call&) {
 Outcome RelayService::subscribe_push(const Call& call) {
   if (!push_) return push_off();
   const json body = json::parse(call.r.body, nullptr, false);
-  if (!body.is_object() || body.size() != 3 || !body.contains("endpoint") ||
+  if (!body.is_object() || twostep::json_has_duplicate_keys(call.r.body) || body.size() != 3 || !body.contains("endpoint") ||
       !body.contains("p256dh") || !body.contains("auth") || !body["endpoint"].is_string() ||
       !body["p256dh"].is_string() || !body["auth"].is_string()) {
     return error_response(400, "bad_request",

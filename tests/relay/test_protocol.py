@@ -134,7 +134,8 @@ def bodies_oversized_truncated_and_not_json(binary):
 def text_fields_refuse_control_characters_and_bad_utf8(binary):
     # Section 2: a NUL, a newline or a DEL in a field that is stored as text
     # or shown on the phone is a 400 on both stores (PostgreSQL cannot store
-    # a NUL: this was a 500 there).
+    # a NUL: this was a 500 there); so are C1 controls and the bidirectional
+    # overrides that show a host or an address reversed (U+202E, U+2066..9).
     def refused(response, field):
         expect(response, 400, "bad_request")
         message = response.json["message"]
@@ -153,7 +154,8 @@ def text_fields_refuse_control_characters_and_bad_utf8(binary):
         pid, url, _ = relay.open_pairing(host, "bob")
         _, _, secret = td.parse_pairing_url(url)
         phone = relay.new_device()
-        for bad in ("\x00", "\n", "\x7f"):
+        for bad in ("\x00", "\n", "\x7f", "\u009b", "\u0085", "\u202e", "\u2066", "\u2069",
+                    "\u200f"):
             for field in ("user", "service", "rhost", "tty"):
                 body = host.challenge_body("alice", [dev])
                 body[field] = "a" + bad + "b"
@@ -165,6 +167,13 @@ def text_fields_refuse_control_characters_and_bad_utf8(binary):
             status, body = dev.request("PATCH", "/v1/device/self/" + device_id,
                                        body={"name": "Pix" + bad + "el"})
             assert status == 400 and "control characters" in body["message"], (status, body)
+        # A key given twice (one value shown, another meant): refused.
+        raw = json.dumps(host.challenge_body("alice", [dev])).encode()
+        twice = raw.replace(b'"user": "alice"', b'"user": "alice", "user": "bob"')
+        assert twice != raw
+        response = host.call("POST", "/v1/challenges", body=twice)
+        expect(response, 400, "bad_request")
+        assert "key twice" in response.json["message"], response
         # Invalid UTF-8, raw or as an escaped lone surrogate: not JSON.
         raw = json.dumps(host.challenge_body("alice", [dev])).encode()
         for user in (b'"ali\xffce"', b'"ali\xc3ce"', b'"ali\\ud800ce"'):

@@ -1,6 +1,7 @@
 // Host side of push login: push.conf, relay messages, approval verification.
 #include "twostep/push_login.hpp"
 
+#include "twostep/display_text.hpp"
 #include "twostep/secret_store.hpp"
 
 #include <fcntl.h>
@@ -52,6 +53,8 @@ std::optional<std::string> json_string(const json& object, const char* key,
 }
 
 std::optional<json> parse_object(std::string_view body) {
+  // A key given twice would let the relay show one value and mean another.
+  if (json_has_duplicate_keys(body)) return std::nullopt;
   json value = json::parse(body.begin(), body.end(), nullptr, false);
   if (value.is_discarded() || !value.is_object()) return std::nullopt;
   return value;
@@ -244,14 +247,7 @@ std::optional<std::string> parse_error_code(std::string_view body) {
   return code;
 }
 
-std::string relay_text(std::string_view value) {
-  std::string out(value);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) c = '?';
-  }
-  return out;
-}
+std::string relay_text(std::string_view value) { return safe_display_text(value); }
 
 std::string challenge_request_json(const ChallengeRequest& request) {
   json body = {{"user", request.user},     {"service", request.service},

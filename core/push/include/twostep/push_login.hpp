@@ -63,11 +63,11 @@ struct ChallengeRequest {
 };
 std::string challenge_request_json(const ChallengeRequest& request);
 
-// A PAM item as the relay takes it (protocol section 2: no control
-// characters in text fields): each byte 0x00-0x1F and 0x7F becomes '?'. The
-// module sends this, shows it on the phone through the relay, and puts the
-// same value into the approval digest; an odd PAM_RHOST or PAM_TTY no
-// longer gets the push refused.
+// A PAM item as the relay takes it: safe_display_text (twostep/display_text.hpp),
+// each control, C1 or bidirectional formatting character and each invalid
+// UTF-8 byte becomes '?'. The module sends this, shows it on the phone
+// through the relay, and puts the same value into the approval digest; an
+// odd PAM_RHOST or PAM_TTY no longer gets the push refused.
 std::string relay_text(std::string_view value);
 
 struct IssuedChallenge {
