@@ -106,7 +106,16 @@ struct Wakeup {
   explicit Wakeup(net::any_io_executor ex) : timer(ex) {}
   net::steady_timer timer;
   std::deque<std::string> changed;  // event streams: challenge ids to look at
+  bool replaced = false;            // event streams: closed for a newer one
 };
+
+// Event streams (protocol 8.2): a phone needs one; a few more cover
+// reconnects that the old connection has not noticed yet. The newest win:
+// a device's fifth stream closes its oldest. One address holds at most
+// kMaxStreamsPerAddress (429 beyond), so one device or one address cannot
+// make every push round wake a thousand streams.
+constexpr std::size_t kMaxStreamsPerDevice = 4;
+constexpr std::size_t kMaxStreamsPerAddress = 32;
 
 class Server {
  public:
@@ -266,10 +275,15 @@ class Server {
     if (auto it = waiters_.find(key(kind, id)); it != waiters_.end()) {
       for (Wakeup* w : it->second) w->timer.cancel();
     }
-    if (kind == ChangeKind::challenge) {
-      for (Wakeup* s : streams_) {
-        s->changed.push_back(id);
-        s->timer.cancel();
+    if (kind == ChangeKind::challenge && !streams_.empty()) {
+      // Only the streams of the devices the challenge was sent to.
+      for (const std::string& api_key : service_.stream_targets(id)) {
+        auto it = streams_by_key_.find(api_key);
+        if (it == streams_by_key_.end()) continue;
+        for (Wakeup* s : it->second) {
+          s->changed.push_back(id);
+          s->timer.cancel();
+        }
       }
     }
   }
@@ -500,7 +514,7 @@ class Server {
       } else if (auto* wait = std::get_if<LongPoll>(&outcome)) {
         if (!co_await hold(stream, *wait, keep_alive, version)) co_return;
       } else {
-        co_await event_stream(stream, std::get<EventStream>(outcome), version);
+        co_await event_stream(stream, std::get<EventStream>(outcome), version, address);
         co_return;
       }
       if (!keep_alive) co_return;
@@ -635,18 +649,56 @@ class Server {
     }
   }
 
+  // Registered for the lifetime of one event stream: by device (for the
+  // wake-ups and the per-device cap) and by address.
+  class StreamRegistration {
+   public:
+    StreamRegistration(Server& server, std::string key, std::string address, Wakeup* w)
+        : server_(server), key_(std::move(key)), address_(std::move(address)), w_(w) {
+      server_.streams_.insert(w_);
+      auto& mine = server_.streams_by_key_[key_];
+      if (mine.size() >= kMaxStreamsPerDevice) {  // oldest first
+        mine.front()->replaced = true;
+        mine.front()->timer.cancel();
+        mine.erase(mine.begin());
+      }
+      mine.push_back(w_);
+      ++server_.streams_per_address_[address_];
+    }
+    ~StreamRegistration() {
+      server_.streams_.erase(w_);
+      if (auto it = server_.streams_by_key_.find(key_); it != server_.streams_by_key_.end()) {
+        auto& v = it->second;
+        v.erase(std::remove(v.begin(), v.end(), w_), v.end());
+        if (v.empty()) server_.streams_by_key_.erase(it);
+      }
+      if (--server_.streams_per_address_[address_] == 0) server_.streams_per_address_.erase(address_);
+    }
+    StreamRegistration(const StreamRegistration&) = delete;
+    StreamRegistration& operator=(const StreamRegistration&) = delete;
+
+   private:
+    Server& server_;
+    std::string key_, address_;
+    Wakeup* w_;
+  };
+
   // SSE: the body runs until the connection closes (no Content-Length, no
   // chunking), so every client reads plain event-stream lines. Ends at
-  // shutdown, on a write error, or when the key has no live device left.
+  // shutdown, on a write error, when the key has no live device left, or
+  // when a newer stream of the same device replaced it.
   template <class Stream>
-  awaitable<void> event_stream(Stream& stream, const EventStream& es, unsigned version) {
+  awaitable<void> event_stream(Stream& stream, const EventStream& es, unsigned version,
+                               const std::string& address) {
+    if (auto it = streams_per_address_.find(address);
+        it != streams_per_address_.end() && it->second >= static_cast<std::int64_t>(kMaxStreamsPerAddress)) {
+      co_await send(stream,
+                    error_response(429, "rate_limited", "too many event streams from this address", 10),
+                    false, version);
+      co_return;
+    }
     Wakeup wakeup(ioc_.get_executor());
-    streams_.insert(&wakeup);
-    struct Unregister {
-      Server& s;
-      Wakeup* w;
-      ~Unregister() { s.streams_.erase(w); }
-    } unregister{*this, &wakeup};
+    StreamRegistration registration(*this, es.api_key_id, address, &wakeup);
 
     auto& lowest = beast::get_lowest_layer(stream);
     http::response<http::empty_body> res{http::status::ok, version};
@@ -669,7 +721,7 @@ class Server {
     for (const auto& event : service_.stream_start(es)) {
       if (!co_await write_event(event)) co_return;
     }
-    while (!stopping_) {
+    while (!stopping_ && !wakeup.replaced) {
       while (!wakeup.changed.empty()) {
         const std::string id = std::move(wakeup.changed.front());
         wakeup.changed.pop_front();
@@ -680,7 +732,7 @@ class Server {
       if (!service_.stream_allowed(es)) break;
       wakeup.timer.expires_after(std::chrono::seconds(config_.event_keepalive));
       co_await wakeup.timer.async_wait(net::redirect_error(use_awaitable, ec));
-      if (!ec && wakeup.changed.empty()) {
+      if (!ec && wakeup.changed.empty() && !wakeup.replaced) {
         if (!co_await write_event(": keep-alive\n\n")) co_return;
       }
     }
@@ -711,6 +763,8 @@ class Server {
   std::unordered_map<std::string, std::int64_t> per_address_;
   std::unordered_map<std::string, std::vector<Wakeup*>> waiters_;
   std::unordered_set<Wakeup*> streams_;
+  std::unordered_map<std::string, std::vector<Wakeup*>> streams_by_key_;  // by API key id
+  std::unordered_map<std::string, std::int64_t> streams_per_address_;
   std::unordered_set<beast::tcp_stream*> idle_;
 };
 

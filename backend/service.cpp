@@ -1103,6 +1103,20 @@ std::optional<std::string> RelayService::stream_event(const EventStream& stream,
   return sse(c->status == ChallengeStatus::pending ? "challenge" : "update", device_view(*c));
 }
 
+std::vector<std::string> RelayService::stream_targets(const std::string& challenge_id) {
+  auto c = store_.find_challenge(challenge_id, now_());
+  if (!c) return {};
+  auto devices = store_.list_devices(DeviceFilter{c->host_id, c->user});
+  if (!devices) return {};
+  std::vector<std::string> keys;
+  for (const auto& d : *devices) {
+    const bool named = std::find(c->credential_ids.begin(), c->credential_ids.end(),
+                                 d.credential_id) != c->credential_ids.end();
+    if (named && !d.revoked) keys.push_back(d.api_key_id);
+  }
+  return keys;
+}
+
 bool RelayService::stream_allowed(const EventStream& stream) {
   auto records = store_.devices_by_api_key(stream.api_key_id);
   if (!records) return false;

@@ -87,6 +87,10 @@ class RelayService {
   std::optional<std::string> stream_event(const EventStream& stream,
                                           const std::string& challenge_id);
   bool stream_allowed(const EventStream& stream);
+  // The API keys of the devices a challenge was sent to: only their event
+  // streams hear of a change to it, so a round costs the same however many
+  // other streams are open.
+  std::vector<std::string> stream_targets(const std::string& challenge_id);
 
   // Records the expiry of every pending challenge past its time (audit).
   void expire_tick();
