@@ -65,13 +65,14 @@ struct CommandLine {
 };
 
 // A positional that takes an id. Ids made before issue 18 may begin with '-',
-// which CLI11 2.1 reads as an option (and `--ID=...` forms cannot help a
-// positional): the subcommand keeps such a word as an extra, and
-// adopt_leading_dash() takes it as the id. `-- ID` works as well.
+// which CLI11 2.1 reads as an option: the subcommand keeps such a word as an
+// extra, and adopt_leading_dash() takes it as the id. `-- ID` works as well.
+// Help is --help only here, or an id such as "-hX..." would print the help.
 void add_id_positional(CLI::App* cmd, const std::string& name, std::string& into,
                        const std::string& help) {
   cmd->add_option(name, into, help);
   cmd->allow_extras();
+  cmd->set_help_flag("--help", "Print this help message and exit");
 }
 
 void define_host_commands(CLI::App& app, CommandLine& cl) {
