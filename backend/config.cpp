@@ -89,6 +89,59 @@ std::int64_t connection_cap(std::int64_t configured, std::int64_t fd_limit) {
   return configured > 0 ? std::min(configured, budget) : budget;
 }
 
+namespace {
+
+// One `key = value` line's value into config; `where` prefixes each message.
+Status apply_int_setting(RelayConfig& config, const IntSetting& setting, std::string_view key,
+                         std::string_view value, const std::string& where) {
+  const auto v = parse_int(value);
+  if (!v || *v < setting.min || *v > setting.max) {
+    return make_error(ErrorCode::malformed, where + std::string(key) + " must be an integer from " +
+                                                std::to_string(setting.min) + " to " +
+                                                std::to_string(setting.max));
+  }
+  config.*(setting.field) = *v;
+  return {};
+}
+
+Status apply_fatigue_setting(RelayConfig& config, std::string_view key, std::string_view value,
+                             const std::string& where) {
+  const auto v = parse_int(value);
+  if (!v || *v < 0 || *v > 86400) {
+    return make_error(ErrorCode::malformed,
+                      where + std::string(key) + " must be an integer from 0 to 86400");
+  }
+  if (key == "fatigue_denials") {
+    if (*v > 100) return make_error(ErrorCode::malformed, where + "fatigue_denials over 100");
+    config.fatigue.denials = static_cast<int>(*v);
+  } else if (key == "fatigue_window") {
+    config.fatigue.window = *v;
+  } else {
+    config.fatigue.cooldown = *v;
+  }
+  return {};
+}
+
+Status apply_setting(RelayConfig& config, std::string_view key, std::string_view value,
+                     const std::string& where) {
+  if (auto it = int_settings().find(key); it != int_settings().end()) {
+    return apply_int_setting(config, it->second, key, value, where);
+  }
+  if (auto it = string_settings().find(key); it != string_settings().end()) {
+    if (value.empty()) {
+      return make_error(ErrorCode::malformed, where + std::string(key) + " needs a value");
+    }
+    config.*(it->second) = std::string(value);
+    return {};
+  }
+  if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown") {
+    return apply_fatigue_setting(config, key, value, where);
+  }
+  return make_error(ErrorCode::malformed, where + "unknown setting '" + std::string(key) + "'");
+}
+
+}  // namespace
+
 Result<RelayConfig> parse_config(std::string_view text) {
   if (text.size() > kMaxConfigBytes) {
     return make_error(ErrorCode::too_large, "config file over 64 KiB");
@@ -113,41 +166,9 @@ Result<RelayConfig> parse_config(std::string_view text) {
     if (!seen.insert(std::string(key)).second) {
       return make_error(ErrorCode::malformed, where + "'" + std::string(key) + "' set twice");
     }
-    if (auto it = int_settings().find(key); it != int_settings().end()) {
-      const auto v = parse_int(value);
-      if (!v || *v < it->second.min || *v > it->second.max) {
-        return make_error(ErrorCode::malformed,
-                          where + std::string(key) + " must be an integer from " +
-                              std::to_string(it->second.min) + " to " +
-                              std::to_string(it->second.max));
-      }
-      config.*(it->second.field) = *v;
-      continue;
+    if (auto applied = apply_setting(config, key, value, where); !applied) {
+      return applied.error();
     }
-    if (auto it = string_settings().find(key); it != string_settings().end()) {
-      if (value.empty()) {
-        return make_error(ErrorCode::malformed, where + std::string(key) + " needs a value");
-      }
-      config.*(it->second) = std::string(value);
-      continue;
-    }
-    if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown") {
-      const auto v = parse_int(value);
-      if (!v || *v < 0 || *v > 86400) {
-        return make_error(ErrorCode::malformed,
-                          where + std::string(key) + " must be an integer from 0 to 86400");
-      }
-      if (key == "fatigue_denials") {
-        if (*v > 100) return make_error(ErrorCode::malformed, where + "fatigue_denials over 100");
-        config.fatigue.denials = static_cast<int>(*v);
-      } else if (key == "fatigue_window") {
-        config.fatigue.window = *v;
-      } else {
-        config.fatigue.cooldown = *v;
-      }
-      continue;
-    }
-    return make_error(ErrorCode::malformed, where + "unknown setting '" + std::string(key) + "'");
   }
   return config;
 }
@@ -167,16 +188,48 @@ Result<RelayConfig> load_config(const std::string& path, bool optional) {
   return config;
 }
 
-Status finish_config(RelayConfig& config) {
-  const auto colon = config.listen.rfind(':');
+namespace {
+
+// The port of `listen` (host:port), or the error finish_config reports.
+Result<std::int64_t> listen_port(const std::string& listen, std::string& host) {
+  const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return make_error(ErrorCode::invalid_argument, "listen must be host:port");
   }
-  const std::string host = config.listen.substr(0, colon);
-  const auto port = parse_int(std::string_view(config.listen).substr(colon + 1));
+  host = listen.substr(0, colon);
+  const auto port = parse_int(std::string_view(listen).substr(colon + 1));
   if (!port || *port < 0 || *port > 65535) {
-    return make_error(ErrorCode::invalid_argument, "listen: bad port in " + config.listen);
+    return make_error(ErrorCode::invalid_argument, "listen: bad port in " + listen);
   }
+  return *port;
+}
+
+// The origin the approver page is served from, derived from public_url.
+std::string default_approver_origin(const std::string& public_url) {
+  const auto scheme_end = public_url.find("://") + 3;
+  const auto path = public_url.find('/', scheme_end);
+  const std::string authority = public_url.substr(scheme_end, path - scheme_end);
+  // host[:port] or [v6]:port
+  const auto bracket = authority.rfind(']');
+  auto port_colon = authority.rfind(':');
+  if (bracket != std::string::npos && port_colon != std::string::npos && port_colon < bracket) {
+    port_colon = std::string::npos;
+  }
+  const std::string url_host = authority.substr(0, port_colon);
+  // WebAuthn needs a DNS name as RP ID; on loopback that is "localhost".
+  if (public_url.rfind("http://", 0) == 0 && is_loopback_host(url_host)) {
+    return "http://localhost" +
+           (port_colon == std::string::npos ? std::string() : authority.substr(port_colon));
+  }
+  return public_url.substr(0, path);
+}
+
+}  // namespace
+
+Status finish_config(RelayConfig& config) {
+  std::string host;
+  const auto port = listen_port(config.listen, host);
+  if (!port) return port.error();
   if (config.nonce_ttl < 2 * config.clock_skew) {
     // A nonce must be remembered for the whole window in which its
     // timestamp is accepted (+-clock_skew), or a request could be replayed.
@@ -196,31 +249,14 @@ Status finish_config(RelayConfig& config) {
   if (config.public_url.empty()) {
     // Port 0 (a free port, for tests) cannot be named in advance: no port.
     config.public_url = std::string(tls ? "https://" : "http://") +
-                        (*port == 0 ? host : config.listen);
+                        (port.value() == 0 ? host : config.listen);
   }
   while (!config.public_url.empty() && config.public_url.back() == '/') config.public_url.pop_back();
   if (config.public_url.rfind("https://", 0) != 0 && config.public_url.rfind("http://", 0) != 0) {
     return make_error(ErrorCode::invalid_argument, "public_url must start with https:// or http://");
   }
   if (config.approver_origin.empty()) {
-    const auto scheme_end = config.public_url.find("://") + 3;
-    const auto path = config.public_url.find('/', scheme_end);
-    const std::string authority = config.public_url.substr(scheme_end, path - scheme_end);
-    // host[:port] or [v6]:port
-    const auto bracket = authority.rfind(']');
-    auto port_colon = authority.rfind(':');
-    if (bracket != std::string::npos && port_colon != std::string::npos && port_colon < bracket) {
-      port_colon = std::string::npos;
-    }
-    const std::string url_host = authority.substr(0, port_colon);
-    // WebAuthn needs a DNS name as RP ID; on loopback that is "localhost".
-    if (config.public_url.rfind("http://", 0) == 0 && is_loopback_host(url_host)) {
-      config.approver_origin =
-          "http://localhost" +
-          (port_colon == std::string::npos ? std::string() : authority.substr(port_colon));
-    } else {
-      config.approver_origin = config.public_url.substr(0, path);
-    }
+    config.approver_origin = default_approver_origin(config.public_url);
   }
   if (!crypto::is_approver_origin(config.approver_origin)) {
     return make_error(ErrorCode::invalid_argument,

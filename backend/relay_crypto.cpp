@@ -86,7 +86,15 @@ std::string random_bytes(std::size_t count) {
   return std::string(r->view());
 }
 
-std::string random_id() { return b64u_encode(random_bytes(push::kIdBytes)); }
+std::string random_id() {
+  // An id that begins with '-' reads as an option on a command line
+  // (issue 18). Drawing again keeps the rest uniform; the protocol still
+  // accepts such ids, which older relays made.
+  for (;;) {
+    std::string id = b64u_encode(random_bytes(push::kIdBytes));
+    if (id.front() != '-') return id;
+  }
+}
 
 Verdict verify_host_request(std::string_view secret, const SignedParts& request,
                             std::string_view signature_b64u) {

@@ -18,7 +18,7 @@ std::optional<std::string> b64u_decode(std::string_view text);
 
 std::string sha256(std::string_view bytes);  // 32 raw bytes
 std::string random_bytes(std::size_t count);  // aborts if the CSPRNG fails
-std::string random_id();                      // b64u of 16 random bytes
+std::string random_id();                      // b64u of 16 random bytes, never '-' first
 
 enum class Verdict { valid, malformed, bad_signature, error };
 

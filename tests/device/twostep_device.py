@@ -37,6 +37,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import secrets
 import ssl
 import struct
@@ -446,8 +447,24 @@ def _flags(text):
     return value
 
 
+class _IdFriendlyParser(argparse.ArgumentParser):
+    """Takes a 22-character base64url word that begins with '-' as a value.
+
+    Relays made such ids once in 64 (issue 18), and argparse would read one
+    as an unknown option. A word that names an option stays an option; `--`
+    before the id works too."""
+
+    def _parse_optional(self, arg_string):
+        if _LEADING_DASH_ID.fullmatch(arg_string) and arg_string not in self._option_string_actions:
+            return None
+        return super()._parse_optional(arg_string)
+
+
+_LEADING_DASH_ID = re.compile(r"-[A-Za-z0-9_-]{21}")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _IdFriendlyParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--state", required=True, help="the device's JSON state file")
     sub = parser.add_subparsers(dest="command", required=True)
 
