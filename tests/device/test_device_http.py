@@ -23,6 +23,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+from twostep_harness import expect as check  # noqa: E402 (each check stops the run)
 
 try:
     import twostep_device as td
@@ -100,11 +102,6 @@ class StubRelay(http.server.BaseHTTPRequestHandler):
         return self._send(404, {"error": "not_found", "message": "stub"})
 
     do_GET = do_POST = do_PATCH = do_DELETE = _handle
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
 
 
 def main():

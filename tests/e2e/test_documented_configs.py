@@ -147,25 +147,7 @@ class Attempt:
 
 
 def drive(child: pexpect.spawn, answers: dict[str, list[str]], marker: str) -> Attempt:
-    pending = {kind: list(values) for kind, values in answers.items()}
-    prompts: list[str] = []
-    transcript: list[str] = []
-    patterns = [pattern for _, pattern in PROMPTS] + [pexpect.EOF]
-    try:
-        while True:
-            index = child.expect(patterns)
-            transcript.append(child.before + (child.after if index < len(PROMPTS) else ""))
-            if index == len(PROMPTS):
-                break
-            kind = PROMPTS[index][0]
-            prompts.append(kind)
-            queue = pending.get(kind, [])
-            child.sendline(queue.pop(0) if queue else "")
-        child.close()
-    finally:
-        if child.isalive():
-            child.close(force=True)
-    output = "".join(transcript)
+    prompts, output = h.answer_prompts(child, answers, PROMPTS, with_prompts=True)
     return Attempt(child.exitstatus == 0 and marker in output, prompts, output)
 
 

@@ -50,9 +50,7 @@ def su_login(service_file: str, caller: h.User, target: h.User, code: str
 
 
 def main() -> int:
-    h.require_root()
-    module = h.module_from_args(h.parse_args())
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, _ = h.start_test()
     before = file_digest(SU_SERVICE)
 
     def scenario() -> None:

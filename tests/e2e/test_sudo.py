@@ -58,9 +58,7 @@ def sudo_as(user: h.User, code: str) -> tuple[bool, list[str], str]:
 
 
 def main() -> int:
-    h.require_root()
-    module = h.module_from_args(h.parse_args())
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, _ = h.start_test()
 
     def scenario() -> None:
         user = h.create_user()
