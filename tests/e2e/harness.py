@@ -550,6 +550,27 @@ def answer_prompts(child, answers: dict[str, list[str]],
     return prompts, "".join(transcript)
 
 
+SU_SERVICE = "/etc/pam.d/su"
+
+
+def spawn_su(service_file: str, caller: User, target: User, command: str) -> pexpect.spawn:
+    """`su TARGET -c COMMAND` run by `caller` on a pty, with `service_file` as
+    su's PAM service: bind-mounted over /etc/pam.d/su in a private mount
+    namespace, so the system's file is never touched. `command` goes inside
+    double quotes of a shell line (escape its `$`)."""
+    script = (f'mount --bind "{service_file}" {SU_SERVICE} && '
+              f'exec runuser -u "{caller.name}" -- su "{target.name}" -c "{command}"')
+    return pexpect.spawn("unshare",
+                         ["--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                         encoding="utf-8", timeout=20)
+
+
+def spawn_sudo(user: User, command: str) -> pexpect.spawn:
+    """`sudo -k sh -c COMMAND` run by `user` on a pty."""
+    return pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c", command],
+                         encoding="utf-8", timeout=20)
+
+
 def ensure_privsep_dir() -> None:
     if os.path.isdir("/run/sshd"):
         return

@@ -214,7 +214,8 @@ def free_port():
 
 def _still_running(process, what):
     if process is not None and process.poll() is not None:
-        raise CheckFailed("%s: the process exited (%s) while we waited" % (what, process.returncode))
+        raise CheckFailed("%s: the process exited (%s) while we waited"
+                          % (what, process.returncode))
 
 
 def wait_for_port(port, timeout, what, host="127.0.0.1", process=None):

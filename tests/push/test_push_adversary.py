@@ -95,8 +95,8 @@ def cases(setup):
         before_prompt = child.before
         child.sendline(totp(setup.key))
         ok, text = outcome(child)
-        return (ok, "result=fallback reason=backend_unavailable device=- failmode=totp" in before_prompt,
-                "method=totp result=accepted" in text)
+        fell_back = "result=fallback reason=backend_unavailable device=- failmode=totp"
+        return ok, fell_back in before_prompt, "method=totp result=accepted" in text
 
     def broken_relay(mode):
         start_fake(setup, mode, "fake-" + mode, 5)
@@ -114,7 +114,8 @@ def cases(setup):
               for name, reason, what, make in bent]
     table += [
         th.Case("relay_down_secure", lambda: relay_down("secure"),
-                lambda o: not o[0] and "reason=backend_unavailable device=- failmode=secure" in o[1],
+                lambda o: not o[0]
+                and "reason=backend_unavailable device=- failmode=secure" in o[1],
                 "relay down, failmode=secure: refused"),
         th.Case("relay_down_safe", lambda: relay_down("safe"),
                 lambda o: o[0] and "LOGIN ALLOWED WITHOUT A SECOND FACTOR" in o[1]

@@ -70,9 +70,11 @@ def cases(setup):
         phone.approve(pending(phone)["id"], number)
         ok, text = outcome(child)
         th.check("method=push result=accepted reason=approved device=Pixel_8"
-                 in text.replace("Pixel?8", "Pixel_8"), "the audit line names method, reason, device")
+                 in text.replace("Pixel?8", "Pixel_8"),
+                 "the audit line names method, reason, device")
         counter = re.search(r"counter=(\d+)", setup.file_text()).group(1)
-        th.check(counter == str(phone.state["counter"]), "the sign counter is recorded (%s)" % counter)
+        th.check(counter == str(phone.state["counter"]),
+                 "the sign counter is recorded (%s)" % counter)
         return ok, reasons(text)
 
     def rhost_with_control_bytes():
