@@ -15,7 +15,7 @@ done
 # Every test source is named by some CMake file of its suite.
 for source in "$tests"/unit/test_*.cpp "$tests"/integration/test_*.cpp \
               "$tests"/enroll/test_*.py "$tests"/e2e/test_*.py "$tests"/package/test_*.py \
-              "$tests"/push/test_*.py; do
+              "$tests"/push/test_*.py "$tests"/harness/test_*.py; do
   [ -e "$source" ] || continue
   name=$(basename "$source")
   if ! grep -q "$name" $(find "$(dirname "$source")" -name CMakeLists.txt -o -name '*.cmake'); then

@@ -23,6 +23,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+from twostep_harness import expect as check  # noqa: E402 (each check stops the run)
 
 try:
     import twostep_device as td
@@ -32,7 +34,9 @@ except ImportError as e:  # python3-cryptography missing
 
 ORIGIN = "https://approve.example.test"
 PAIRING_ID = td.b64u(secrets.token_bytes(16))
-VIEW = {"id": td.b64u(secrets.token_bytes(16)), "host": "web1", "user": "alice", "service": "sshd",
+# A base64url id begins with "-" once in 64; this one always does, so the
+# CLI calls below must pass ids after "--" (else it reads as an option).
+VIEW = {"id": "-" + td.b64u(secrets.token_bytes(16))[1:], "host": "web1", "user": "alice", "service": "sshd",
         "rhost": "203.0.113.5", "tty": "ssh", "nonce": td.b64u(secrets.token_bytes(32)),
         "created": 1764300000, "expires": 1764300090, "status": "pending", "credential_ids": [],
         "decided_at": None, "decided_by": None}
@@ -102,11 +106,6 @@ class StubRelay(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
 
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
 def main():
     binary = sys.argv[1]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StubRelay)
@@ -164,7 +163,7 @@ def main():
             cli = [sys.executable, os.path.join(HERE, "twostep_device.py"), "--state", state]
             run = subprocess.run(cli + ["list"], capture_output=True, text=True, timeout=60)
             check(run.returncode == 0 and json.loads(run.stdout)[0]["id"] == VIEW["id"], "cli list: %r" % (run,))
-            run = subprocess.run(cli + ["approve", VIEW["id"], "7"], capture_output=True, text=True, timeout=60)
+            run = subprocess.run(cli + ["approve", "--", VIEW["id"], "7"], capture_output=True, text=True, timeout=60)
             check(run.returncode == 0 and json.loads(run.stdout)["status"] == "approved", "cli approve")
             cli_assertion = json.loads(StubRelay.recorded[-1][4])["assertion"]
             run = subprocess.run(cli + ["deny", DECIDED_ID], capture_output=True, text=True, timeout=60)
@@ -172,7 +171,7 @@ def main():
             run = subprocess.run(cli + ["pair", "https://approve.example.test/#pair=x." + td.b64u(b"x" * 16)], capture_output=True,
                                  text=True, timeout=60)
             check(run.returncode == 3 and "pairing secret" in run.stderr, "cli local error: %r" % (run,))
-            run = subprocess.run(cli + ["approve", VIEW["id"], "7", "--flags", "up"], capture_output=True,
+            run = subprocess.run(cli + ["approve", "--flags", "up", "--", VIEW["id"], "7"], capture_output=True,
                                  text=True, timeout=60)
             check(run.returncode == 0, "cli approve without UV")
             no_uv_assertion = json.loads(StubRelay.recorded[-1][4])["assertion"]

@@ -386,11 +386,12 @@ class Device:
     def activity(self, limit=20) -> list:
         return self._ok(*self.request("GET", "/v1/device/activity", query="limit=%d" % limit))["activity"]
 
-    def events(self, count=1, timeout=10.0, on_open=None) -> list:
+    def events(self, count=1, timeout=10.0, on_open=None, on_event=None) -> list:
         """Reads the SSE stream until `count` events arrived or `timeout`
         seconds passed; returns [{"event": name, "data": parsed JSON}].
         on_open() is called once the stream is established (e.g. to create a
-        challenge that must then arrive)."""
+        challenge that must then arrive), on_event(event) as each arrives
+        (e.g. to decide a challenge once it was announced)."""
         deadline = time.monotonic() + timeout
         conn, prefix = self._connection(timeout)
         events = []
@@ -426,6 +427,8 @@ class Device:
                         except ValueError:
                             parsed = text
                         events.append({"event": name or "message", "data": parsed})
+                        if on_event:
+                            on_event(events[-1])
                     name, data = None, []
                 elif line.startswith(":"):
                     continue

@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,10 @@ from typing import Callable, Optional
 
 import pexpect
 
-SKIP_CODE = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+import twostep_harness as th  # noqa: E402
+from twostep_harness import SKIP_CODE, free_port  # noqa: E402,F401 (the e2e tests' API)
+
 GA_MODULE = "/lib/x86_64-linux-gnu/security/pam_google_authenticator.so"
 PREFIX = "twostep-e2e-"
 CODE_PROMPT = r"Verification code: ?"
@@ -59,14 +61,10 @@ def log(message: str) -> None:
     print(f"[e2e] {message}", flush=True)
 
 
-class TestFailure(Exception):
-    pass
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise TestFailure(message)
-    log(f"ok: {message}")
+# A failed check stops the scenario (run_scenario reports it): the later
+# steps build on the earlier ones.
+TestFailure = th.CheckFailed
+check = th.expect
 
 
 # --------------------------------------------------------------------------
@@ -434,6 +432,17 @@ def module_from_args(args: argparse.Namespace) -> ModuleUnderTest:
                            args.enroll_tool, args.module_args)
 
 
+def start_test(extra: Optional[Callable[[argparse.ArgumentParser], None]] = None
+               ) -> tuple[ModuleUnderTest, argparse.Namespace]:
+    """The start of every e2e test's main(): root (or exit 77), the command
+    line, and the module under test, logged."""
+    require_root()
+    args = parse_args(extra)
+    module = module_from_args(args)
+    log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    return module, args
+
+
 # --------------------------------------------------------------------------
 # PAM service files
 
@@ -508,20 +517,29 @@ def run_scenario(body: Callable[[], None],
     return 0
 
 
-def answer_prompts(child, answers: dict[str, list[str]]) -> tuple[list[str], str]:
-    """Answers a pexpect child's prompts until it exits: each verification
-    ("code") or password prompt gets the next answer of its kind, an empty
-    line once those run out. Returns the prompts seen and all output."""
+PROMPTS = [("code", CODE_PROMPT), ("password", PASSWORD_PROMPT)]
+
+
+def answer_prompts(child, answers: dict[str, list[str]],
+                   kinds: list[tuple[str, str]] = PROMPTS,
+                   with_prompts: bool = False) -> tuple[list[str], str]:
+    """Answers a pexpect child's prompts until it exits: each prompt of a
+    kind in `kinds` ((kind, pattern): verification "code" and "password" by
+    default) gets the next answer of its kind, an empty line once those run
+    out. Returns the prompts seen and all output (with the prompts'
+    own text if `with_prompts`)."""
     pending = {kind: list(values) for kind, values in answers.items()}
     prompts: list[str] = []
     transcript: list[str] = []
+    patterns = [pattern for _, pattern in kinds] + [pexpect.EOF]
     try:
         while True:
-            index = child.expect([CODE_PROMPT, PASSWORD_PROMPT, pexpect.EOF])
-            transcript.append(child.before)
-            if index == 2:
+            index = child.expect(patterns)
+            transcript.append(child.before + (child.after if with_prompts and index < len(kinds)
+                                              else ""))
+            if index == len(kinds):
                 break
-            kind = "code" if index == 0 else "password"
+            kind = kinds[index][0]
             prompts.append(kind)
             queue = pending.get(kind, [])
             child.sendline(queue.pop(0) if queue else "")
@@ -532,10 +550,25 @@ def answer_prompts(child, answers: dict[str, list[str]]) -> tuple[list[str], str
     return prompts, "".join(transcript)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+SU_SERVICE = "/etc/pam.d/su"
+
+
+def spawn_su(service_file: str, caller: User, target: User, command: str) -> pexpect.spawn:
+    """`su TARGET -c COMMAND` run by `caller` on a pty, with `service_file` as
+    su's PAM service: bind-mounted over /etc/pam.d/su in a private mount
+    namespace, so the system's file is never touched. `command` goes inside
+    double quotes of a shell line (escape its `$`)."""
+    script = (f'mount --bind "{service_file}" {SU_SERVICE} && '
+              f'exec runuser -u "{caller.name}" -- su "{target.name}" -c "{command}"')
+    return pexpect.spawn("unshare",
+                         ["--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                         encoding="utf-8", timeout=20)
+
+
+def spawn_sudo(user: User, command: str) -> pexpect.spawn:
+    """`sudo -k sh -c COMMAND` run by `user` on a pty."""
+    return pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c", command],
+                         encoding="utf-8", timeout=20)
 
 
 def ensure_privsep_dir() -> None:
@@ -615,14 +648,12 @@ class Sshd:
         log_file.close()
         CLEANUP.add(f"sshd pid {self.process.pid}", self.stop,
                     ("sshd", str(self.process.pid), self.config))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise TestFailure(f"sshd exited early:\n{self.log()}")
-            if "Server listening" in self.log():
-                return self
-            time.sleep(0.05)
-        raise TestFailure(f"sshd did not start listening:\n{self.log()}")
+        try:
+            th.wait_for_line(self.log_path, "Server listening", 10, "sshd to listen",
+                             process=self.process)
+        except TestFailure as failure:
+            raise TestFailure(f"{failure}:\n{self.log()}") from None
+        return self
 
     def log(self) -> str:
         try:

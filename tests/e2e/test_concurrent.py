@@ -62,10 +62,7 @@ def one_round(service: str, user: h.User, code: str) -> int:
 
 
 def main() -> int:
-    h.require_root()
-    args = h.parse_args(lambda p: p.add_argument("--rounds", type=int, default=5))
-    module = h.module_from_args(args)
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, args = h.start_test(lambda p: p.add_argument("--rounds", type=int, default=5))
 
     def scenario() -> None:
         user = h.create_user()

@@ -147,25 +147,7 @@ class Attempt:
 
 
 def drive(child: pexpect.spawn, answers: dict[str, list[str]], marker: str) -> Attempt:
-    pending = {kind: list(values) for kind, values in answers.items()}
-    prompts: list[str] = []
-    transcript: list[str] = []
-    patterns = [pattern for _, pattern in PROMPTS] + [pexpect.EOF]
-    try:
-        while True:
-            index = child.expect(patterns)
-            transcript.append(child.before + (child.after if index < len(PROMPTS) else ""))
-            if index == len(PROMPTS):
-                break
-            kind = PROMPTS[index][0]
-            prompts.append(kind)
-            queue = pending.get(kind, [])
-            child.sendline(queue.pop(0) if queue else "")
-        child.close()
-    finally:
-        if child.isalive():
-            child.close(force=True)
-    output = "".join(transcript)
+    prompts, output = h.answer_prompts(child, answers, PROMPTS, with_prompts=True)
     return Attempt(child.exitstatus == 0 and marker in output, prompts, output)
 
 
@@ -394,11 +376,8 @@ def install_sudoers(users: list[h.User], service: str) -> None:
 
 
 def sudo(user: h.User, answers: dict[str, list[str]]) -> Attempt:
-    child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c",
-                                      "echo e2e-$((6*7))-ok uid=$(id -u)"],
-                          encoding="utf-8", timeout=20)
-    attempt = drive(child, answers, f"{OK_MARKER} uid=0")
-    return attempt
+    return drive(h.spawn_sudo(user, "echo e2e-$((6*7))-ok uid=$(id -u)"), answers,
+                 f"{OK_MARKER} uid=0")
 
 
 def sudo_layout(pam_block: str, label: str, tool: str, module: str) -> None:
@@ -439,12 +418,8 @@ def su_layout(pam_block: str, label: str, tool: str, module: str) -> None:
     doctor(label, ["--service", service_file, "--user", enrolled.name], 0)
 
     def su(target: h.User, answers: dict[str, list[str]]) -> Attempt:
-        script = (f'mount --bind "{service_file}" /etc/pam.d/su && '
-                  f'exec runuser -u "{caller.name}" -- su "{target.name}" -c '
-                  f'"echo e2e-\\$((6*7))-ok user=\\$(id -un)"')
-        child = pexpect.spawn("unshare", ["--mount", "--propagation", "private",
-                                          "/bin/sh", "-c", script],
-                              encoding="utf-8", timeout=20)
+        child = h.spawn_su(service_file, caller, target,
+                           "echo e2e-\\$((6*7))-ok user=\\$(id -un)")
         return drive(child, answers, f"{OK_MARKER} user={target.name}")
 
     right, wrong = codes(secret)

@@ -24,13 +24,8 @@ import sys
 import tempfile
 import time
 
-FAILURES = []
-
-
-def check(condition, message):
-    print(("ok   - " if condition else "FAIL - ") + message, flush=True)
-    if not condition:
-        FAILURES.append(message)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from twostep_harness import SKIP_CODE, check, failure_count  # noqa: E402
 
 
 def oathtool_now(key):
@@ -113,10 +108,10 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("SKIP: needs root (mounts a small tmpfs in a private mount namespace)")
-        return 77
+        return SKIP_CODE
     if args.in_namespace:
         inside_namespace(args, args.in_namespace)
-        return 1 if FAILURES else 0
+        return 1 if failure_count() else 0
     work = tempfile.mkdtemp(prefix="twostep-full-disk-")
     try:
         # A private mount namespace: the tmpfs is never visible outside it

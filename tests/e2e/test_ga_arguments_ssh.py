@@ -47,10 +47,8 @@ def grace_period_over_ssh(module: h.ModuleUnderTest, workdir: str) -> None:
 
 
 def main() -> int:
-    h.require_root()
-    args = h.parse_args()
-    module = h.module_from_args(args)
-    h.log(f"module {module.path} ({module.kind}) with: {GA_ARGUMENTS}")
+    module, _ = h.start_test()
+    h.log(f"with: {GA_ARGUMENTS}")
 
     def scenario() -> None:
         grace_period_over_ssh(module, h.make_temp_dir())

@@ -25,26 +25,18 @@ from test_sudo import install_sudoers_dropin
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
 from pushtest import Relay, ORIGIN, HOST_NAME, PUSH_PROMPT, pair_device, spawn_enroll_push  # noqa: E402
+import pushtest  # noqa: E402
 import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
 
 MARKER = "e2e-42-ok"
 
 
 def pending(device):
-    import time
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        views = device.list_challenges()
-        if views:
-            return views[-1]
-        time.sleep(0.1)
-    raise h.TestFailure("the phone saw no pending challenge")
+    return pushtest.pending(device, timeout=15)
 
 
 def main() -> int:
-    h.require_root()
-    args = h.parse_args(lambda p: p.add_argument("--twostepd", required=True))
-    module = h.module_from_args(args)
+    module, args = h.start_test(lambda p: p.add_argument("--twostepd", required=True))
 
     def scenario() -> None:
         workdir = h.make_temp_dir()

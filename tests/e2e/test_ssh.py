@@ -75,10 +75,7 @@ def password_and_code(module: h.ModuleUnderTest, workdir: str) -> None:
 
 
 def main() -> int:
-    h.require_root()
-    args = h.parse_args()
-    module = h.module_from_args(args)
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, _ = h.start_test()
 
     def scenario() -> None:
         workdir = h.make_temp_dir()

@@ -12,12 +12,10 @@ import hashlib
 import os
 import sys
 
-import pexpect
-
 import harness as h
 
 MARKER = "su-e2e-42-ok"
-SU_SERVICE = "/etc/pam.d/su"
+SU_SERVICE = h.SU_SERVICE
 
 
 def file_digest(path: str) -> str:
@@ -38,21 +36,15 @@ def write_namespace_service(workdir: str, module: h.ModuleUnderTest) -> str:
 
 def su_login(service_file: str, caller: h.User, target: h.User, code: str
              ) -> tuple[bool, list[str], str]:
-    script = (f'mount --bind "{service_file}" {SU_SERVICE} && '
-              f'exec runuser -u "{caller.name}" -- su "{target.name}" -c '
-              f'"echo su-e2e-\\$((6*7))-ok user=\\$(id -un)"')
-    child = pexpect.spawn("unshare", ["--mount", "--propagation", "private",
-                                      "/bin/sh", "-c", script],
-                          encoding="utf-8", timeout=20)
+    child = h.spawn_su(service_file, caller, target,
+                       "echo su-e2e-\\$((6*7))-ok user=\\$(id -un)")
     prompts, output = h.answer_prompts(child, {"code": [code]})
     succeeded = child.exitstatus == 0 and f"{MARKER} user={target.name}" in output
     return succeeded, prompts, output
 
 
 def main() -> int:
-    h.require_root()
-    module = h.module_from_args(h.parse_args())
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, _ = h.start_test()
     before = file_digest(SU_SERVICE)
 
     def scenario() -> None:

@@ -12,8 +12,6 @@ import subprocess
 import sys
 from typing import Optional
 
-import pexpect
-
 import harness as h
 
 MARKER = "sudo-e2e-42-ok"
@@ -48,19 +46,14 @@ def install_sudoers_dropin(user: h.User, service: str) -> None:
 
 def sudo_as(user: h.User, code: str) -> tuple[bool, list[str], str]:
     """`sudo sh -c ...` run by `user` on a pty, answering the code prompt."""
-    child = pexpect.spawn(
-        "runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh", "-c",
-                    "echo sudo-e2e-$((6*7))-ok uid=$(id -u)"],
-        encoding="utf-8", timeout=20)
+    child = h.spawn_sudo(user, "echo sudo-e2e-$((6*7))-ok uid=$(id -u)")
     prompts, output = h.answer_prompts(child, {"code": [code]})
     succeeded = child.exitstatus == 0 and f"{MARKER} uid=0" in output
     return succeeded, prompts, output
 
 
 def main() -> int:
-    h.require_root()
-    module = h.module_from_args(h.parse_args())
-    h.log(f"module {module.path} ({module.kind}, enrollment {module.enroll_mode})")
+    module, _ = h.start_test()
 
     def scenario() -> None:
         user = h.create_user()

@@ -16,6 +16,10 @@ import zlib
 
 import pexpect
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+# Soft checks: a failed one is recorded, the test goes on, finish() exits 1.
+from twostep_harness import check, finish  # noqa: E402,F401 (the enroll tests' API)
+
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 URI_RE = re.compile(r"otpauth://[^\s\x1b]+")
 KEY_RE = re.compile(r"Manual entry key \([^)]*\):\r?\n\s+([A-Z2-7 ]+?)\r?\n")
@@ -23,27 +27,6 @@ PROMPT = "Enter the code from the app to confirm: "
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_CONFIRM_FAILED = 0, 1, 2, 3
 EXIT_IO, EXIT_NOT_ENROLLED, EXIT_INTERRUPTED = 4, 5, 130
-
-_failures = []
-
-
-def check(condition, message):
-    """Records a failed expectation (the test goes on, then exits 1)."""
-    if condition:
-        print("ok   - " + message)
-    else:
-        print("FAIL - " + message)
-        _failures.append(message)
-    return condition
-
-
-def finish():
-    if _failures:
-        print("%d check(s) failed" % len(_failures))
-        sys.exit(1)
-    print("all checks passed")
-    sys.exit(0)
-
 
 def workdir():
     path = tempfile.mkdtemp(prefix="twostep-enroll-test-")

@@ -8,44 +8,23 @@ flow: "sshd" puts the number into a prompt, anything else shows it at once)."""
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "device"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import twostep_device  # noqa: E402
+import twostep_harness as th  # noqa: E402
+from twostep_harness import check, expect, finish, free_port  # noqa: E402,F401 (the suites' API)
 
 ORIGIN = "https://approve.test"
 HOST_NAME = "web1"
 # The module's first prompt when push is on (pam_twostep(8), "What users see").
 PUSH_PROMPT = "Verification code, or Enter for a push: "
-FAILURES = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        FAILURES.append(what)
-
-
-def finish():
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        sys.exit(1)
-    print("all checks passed")
-    sys.exit(0)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def totp(key_b32):
@@ -108,13 +87,8 @@ class Relay:
             self.proc = subprocess.Popen([self.twostepd, "--config", self.config, "--db", self.db,
                                           "serve", "--listen", "127.0.0.1:%d" % self.port],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("twostepd did not start")
+        th.wait_for_port(self.port, 20, "twostepd to listen on port %d" % self.port,
+                         process=self.proc)
 
     def log(self):
         with open(self.log_path, errors="replace") as f:
@@ -148,6 +122,7 @@ class Setup:
         self.user = "root"
         self.device = None
         self.key = None
+        self.stops = []  # more servers a suite started (fake relays): stopped first
 
     def write_conf(self, name, relay_url):
         path = os.path.join(self.tmp, name)
@@ -160,6 +135,8 @@ class Setup:
         return path
 
     def cleanup(self):
+        for stop in reversed(self.stops):
+            stop()
         self.relay.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -184,10 +161,14 @@ class Setup:
     def pair(self, device, confirm="yes"):
         return pair_device(self.spawn_pairing(), device, confirm)
 
-    def service(self, name, args=""):
+    def service(self, name, args="", push_conf=None, push=True):
+        """The PAM service `name`: the module on this setup's secret file,
+        with push through `push_conf` (this setup's relay by default)."""
+        if push:
+            args = "push push_config=%s %s" % (push_conf or self.push_conf, args)
         with open(os.path.join(self.service_dir, name), "w") as f:
-            f.write("auth required %s secret=%s push push_config=%s log_copy=stderr %s\n"
-                    % (self.module, self.secret_file, self.push_conf, args))
+            f.write("auth required %s secret=%s log_copy=stderr %s\n"
+                    % (self.module, self.secret_file, args))
 
     def login(self, service, items=()):
         """pamtester under pam_wrapper; `items` are PAM items, e.g. "rhost=203.0.113.5"."""
@@ -201,12 +182,17 @@ class Setup:
             child.logfile_read = sys.stdout
         return child
 
-    def push_login(self, service, items=()):
-        """A sudo/su-style push login up to its number (shown at once, no
-        keystroke after Enter): (the login, the number)."""
+    def choose_push(self, service, items=()):
+        """A login that answers the first prompt with Enter: a push."""
         child = self.login(service, items)
         child.expect_exact(PUSH_PROMPT)
         child.sendline("")
+        return child
+
+    def push_login(self, service, items=()):
+        """A sudo/su-style push login up to its number (shown at once, no
+        keystroke after Enter): (the login, the number)."""
+        child = self.choose_push(service, items)
         child.expect(r"approve with the number (\d\d)\.")
         return child, int(child.match.group(1))
 
@@ -221,14 +207,10 @@ def pairing_url(origin):
 
 
 def pending(device, timeout=10):
-    """The one pending challenge the device sees (waits for it)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        views = device.list_challenges()
-        if views:
-            return views[-1]
-        time.sleep(0.1)
-    raise RuntimeError("no pending challenge")
+    """The newest pending challenge the device sees (waits for it)."""
+    views = th.wait_for(device.list_challenges, timeout,
+                        "a pending challenge on %s" % device.state["name"], interval=0.1)
+    return views[-1]
 
 
 def outcome(child):
@@ -236,3 +218,24 @@ def outcome(child):
     child.close()
     text = child.before or ""
     return child.exitstatus == 0, text
+
+
+def run_suite(make_cases):
+    """main() of a push suite: needs root; twostepd and the paths from argv
+    (TWOSTEP-ENROLL PAM_TWOSTEP.SO TWOSTEPD); a TOTP enrollment and the test
+    phone "Pixel 8" paired through twostep-enroll --push (setup.phone,
+    setup.pairing); then the case table make_cases(setup). Exits with the
+    table's status."""
+    th.skip_unless_root("the host secret must be a root-owned file")
+    enroll, module, twostepd = (os.path.abspath(p) for p in sys.argv[1:4])
+    setup = Setup(enroll, module, twostepd)
+    try:
+        th.expect(setup.enroll_totp() == 0, "TOTP enrollment written")
+        setup.phone = setup.new_device("Pixel 8")
+        setup.pairing = setup.pair(setup.phone)
+        th.expect(setup.pairing[0] == 0, "twostep-enroll --push pairs the test phone (exit %s)"
+                  % setup.pairing[0])
+        status = th.run_cases(make_cases(setup), sys.argv[4:])
+    finally:
+        setup.cleanup()
+    sys.exit(status)

@@ -9,6 +9,7 @@ and speaks protocol v1 to it as a host (HMAC) and as devices
         dev.deny(cid)
 """
 
+import functools
 import hashlib
 import http.client
 import json
@@ -21,11 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "device"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import twostep_device as td  # noqa: E402
+import twostep_harness as th  # noqa: E402
 
 ORIGIN = "https://approve.test"
 
@@ -70,25 +72,26 @@ class Relay:
     # -- process --
 
     def start(self, port=0):
+        logged_before = len(self.read_log())  # restarts append to the same log
         logf = open(self.log, "a")
         self.proc = subprocess.Popen(
             [self.binary, "--config", self.config, "--db", self.db, "serve",
              "--listen", "127.0.0.1:%d" % port],
             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
         logf.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with open(self.log) as f:
-                found = re.findall(r"listening on 127\.0\.0\.1:(\d+)", f.read())
-            if found and self.proc.poll() is None:
-                # The newest line is this process's (restarts append).
-                self.port = int(found[-1])
-                if self._ready():
-                    return self
+
+        def answering():
             if self.proc.poll() is not None:
                 raise RuntimeError("twostepd exited: %s" % self.read_log())
-            time.sleep(0.02)
-        raise RuntimeError("twostepd did not start: %s" % self.read_log())
+            found = re.findall(r"listening on 127\.0\.0\.1:(\d+)", self.read_log()[logged_before:])
+            if found:
+                self.port = int(found[-1])
+            return found and self._ready()
+        try:
+            th.wait_for(answering, 20, "twostepd to listen and answer")
+        except th.WaitTimeout as timeout:
+            raise RuntimeError("%s: %s" % (timeout, self.read_log())) from None
+        return self
 
     def _ready(self):
         try:
@@ -241,25 +244,31 @@ class Host:
         return self.call("GET", "/v1/challenges/" + cid, "wait=%d" % wait if wait else "",
                          timeout=timeout)
 
+    def wait_held(self, cid, wait):
+        """A long-poll of `cid` from a thread, returned once twostepd has read
+        it. From then on a decision either wakes the held wait or is what its
+        first look sees; both answer at once with the decided status."""
+        path, query = "/v1/challenges/" + cid, "wait=%d" % wait
+        poll = LongPoll(self.relay.port, "GET", path + "?" + query,
+                        headers=self.headers("GET", path, query), timeout=wait + 30)
+        poll.wait_read(10, "twostepd to read the long-poll of %s" % cid)
+        return poll
+
     def cancel(self, cid):
         return self.call("DELETE", "/v1/challenges/" + cid)
 
 
-# -- a tiny test runner: each test a function, PASS/FAIL lines, exit status --
+class LongPoll(th.BackgroundRequest):
+    def response(self, timeout=10):
+        """The answer as a Response."""
+        return Response(*self.result(timeout))
+
 
 def run(tests, binary):
-    failed = 0
-    for test in tests:
-        start = time.monotonic()
-        try:
-            test(binary)
-            print("PASS %s (%.2f s)" % (test.__name__, time.monotonic() - start), flush=True)
-        except Exception:  # noqa: BLE001 - report every failure, keep going
-            failed += 1
-            print("FAIL %s" % test.__name__, flush=True)
-            traceback.print_exc()
-    print("%d of %d passed" % (len(tests) - failed, len(tests)))
-    return 1 if failed else 0
+    """Each test a function of the twostepd path, run as a named case (its
+    function name): twostep_harness.run_cases, `--case NAME` after TWOSTEPD."""
+    return th.run_cases([th.Case(test.__name__, functools.partial(test, binary))
+                         for test in tests], sys.argv[2:])
 
 
 def expect(response, status, error=None):

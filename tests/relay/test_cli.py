@@ -14,9 +14,8 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
-from relay_harness import Relay, run, td
+from relay_harness import Relay, run, td, th
 
 
 def tmpdir():
@@ -61,11 +60,10 @@ def serve_runs_with_no_config_at_all(binary):
         log = open(os.path.join(d, "log"), "w")
         p = subprocess.Popen([binary, "--db", os.path.join(d, "r.db"), "serve", "--listen",
                               "127.0.0.1:0"], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        text = ""
-        while time.monotonic() < deadline and "listening on" not in text:
-            time.sleep(0.05)
-            text = open(os.path.join(d, "log")).read()
+        th.wait_for_line(os.path.join(d, "log"), "listening on", 15, "twostepd to listen",
+                         process=p)
+        with open(os.path.join(d, "log")) as f:
+            text = f.read()
         p.terminate()
         assert p.wait(10) == 0
         assert re.search(r"listening on 127\.0\.0\.1:\d+ \(plain HTTP, loopback\)", text), text

@@ -10,7 +10,6 @@ import datetime
 import http.client
 import ipaddress
 import os
-import re
 import signal
 import socket
 import ssl
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from relay_harness import Relay, expect, run
+from relay_harness import Relay, expect, run, th
 
 
 def write_cert(directory, name):
@@ -81,13 +80,8 @@ def tls_serves_and_reloads_on_sighup(binary):
                                  "--listen", "127.0.0.1:0"], stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL)
         try:
-            port = None
-            deadline = time.monotonic() + 15
-            while port is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-                m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)", relay.read_log())
-                port = int(m.group(1)) if m else None
-            assert port, relay.read_log()
+            port = int(th.wait_for_line(relay.log, r"listening on 127\.0\.0\.1:(\d+) \(TLS\)", 15,
+                                        "twostepd to listen with TLS", process=proc).group(1))
             # Both certificates are self-signed: trust both, see which one is served.
             bundle = os.path.join(relay.dir, "both.pem")
             with open(bundle, "w") as f:
@@ -103,18 +97,14 @@ def tls_serves_and_reloads_on_sighup(binary):
             os.replace(c2, live_cert)
             os.replace(k2, live_key)
             proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 10
-            while "reloaded" not in relay.read_log() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            th.wait_for_line(relay.log, "reloaded", 10, "the SIGHUP reload", process=proc)
             assert peer_cert_cn(port, bundle) == (404, "second"), relay.read_log()
             # A broken file on reload keeps the previous certificate.
             with open(live_key, "w") as f:
                 f.write("garbage\n")
             proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 10
-            while "reload failed" not in relay.read_log() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert "reload failed" in relay.read_log()
+            th.wait_for_line(relay.log, "reload failed", 10, "the failed SIGHUP reload",
+                             process=proc)
             assert peer_cert_cn(port, bundle) == (404, "second")
         finally:
             proc.terminate()
@@ -126,7 +116,7 @@ def tls_serves_and_reloads_on_sighup(binary):
 def connections_per_address_are_capped(binary):
     with Relay(binary, ["max_connections_per_client = 3"]) as relay:
         held = [socket.create_connection(("127.0.0.1", relay.port), timeout=5) for _ in range(3)]
-        time.sleep(0.2)
+        th.wait_for(lambda: th.all_accepted(relay.port), 10, "twostepd to accept 3 connections")
         extra = socket.create_connection(("127.0.0.1", relay.port), timeout=5)
         try:
             extra.sendall(b"GET /v1/none HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -136,7 +126,8 @@ def connections_per_address_are_capped(binary):
         assert data == b"", data  # closed at accept
         for s in held:
             s.close()
-        time.sleep(0.2)
+        th.wait_for(lambda: th.all_closed_by_server(relay.port), 10,
+                    "twostepd to close the 4 connections")
         expect(relay.request("GET", "/v1/none"), 404, "not_found")
 
 

@@ -25,15 +25,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "device"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import twostep_harness as th  # noqa: E402
+from twostep_harness import free_port  # noqa: E402
 try:
     import twostep_device as td
 except ImportError as error:  # python3-cryptography missing
@@ -47,12 +48,6 @@ WAKE_BOUND = 2.0   # decision through B -> A's long-poll answers, seconds
 
 def log(message: str) -> None:
     print(f"[two_instances] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_json(port: int, method: str, path: str, body: bytes = b"",
@@ -76,17 +71,20 @@ class Host:
         self.host_id = host_id
         self.secret = secret
 
-    def request(self, port: int, method: str, path: str, query: str = "",
-                document: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
-        body = json.dumps(document).encode() if document is not None else b""
+    def headers(self, method: str, path: str, query: str = "", body: bytes = b"") -> dict:
         timestamp = str(int(time.time()))
         nonce = td.b64u(secrets.token_bytes(16))
         signature = td.host_signature(self.secret, method, path, query, body, timestamp, nonce,
                                       self.host_id)
-        headers = {"X-Twostep-Host": self.host_id, "X-Twostep-Timestamp": timestamp,
-                   "X-Twostep-Nonce": nonce, "X-Twostep-Signature": signature}
+        return {"X-Twostep-Host": self.host_id, "X-Twostep-Timestamp": timestamp,
+                "X-Twostep-Nonce": nonce, "X-Twostep-Signature": signature}
+
+    def request(self, port: int, method: str, path: str, query: str = "",
+                document: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
+        body = json.dumps(document).encode() if document is not None else b""
         target = path + ("?" + query if query else "")
-        return http_json(port, method, target, body, headers, timeout)
+        return http_json(port, method, target, body, self.headers(method, path, query, body),
+                         timeout)
 
 
 class Instance:
@@ -101,16 +99,10 @@ class Instance:
                 [twostepd, "-c", config, "--db", url, "serve", "--listen",
                  f"127.0.0.1:{self.port}"],
                 stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"instance {name} exited: {self.output()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"instance {name} did not start listening")
+        try:
+            th.wait_for_port(self.port, 20, f"instance {name} to listen", process=self.process)
+        except th.CheckFailed as failed:
+            raise RuntimeError(f"{failed}: {self.output()}") from None
 
     def output(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
@@ -127,11 +119,6 @@ class Instance:
         log(f"instance {self.name} stopped ({self.process.returncode})")
 
 
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise AssertionError(message)
-
-
 def add_host(twostepd: str, config: str, url: str) -> Host:
     out = subprocess.run([twostepd, "-c", config, "--db", url, "host", "add", "web1"],
                          capture_output=True, text=True, timeout=30, check=True).stdout
@@ -146,32 +133,25 @@ def pair(host: Host, a: Instance, b: Instance, device: td.Device) -> None:
     status, created = http_json(a.port, "POST", "/v1/pairings", json.dumps({
         "host_id": host.host_id, "user": "alice",
         "confirm_hash": td.b64u(hashlib.sha256(token_k).digest())}).encode())
-    check(status == 201, f"create pairing: {status} {created}")
+    th.expect(status == 201, f"create pairing: {status} {created}")
     pairing_id = created["id"]
-    waited: dict = {}
-
-    def wait_on_a() -> None:
-        waited["answer"] = http_json(a.port, "GET", f"/v1/pairings/{pairing_id}?wait={WAIT}",
-                                     timeout=WAIT + 10)
-        waited["at"] = time.monotonic()
-
-    waiter = threading.Thread(target=wait_on_a)
-    waiter.start()
-    time.sleep(0.3)  # A holds the wait
-    check("answer" not in waited, f"A's pairing wait returned early: {waited}")
+    waiter = th.BackgroundRequest(a.port, "GET", f"/v1/pairings/{pairing_id}?wait={WAIT}",
+                                  timeout=WAIT + 10)
+    waiter.wait_read(10, "A to read the pairing wait")
+    th.expect(not waiter.answered, "A holds the pairing wait")
     sent = time.monotonic()
     device.pair(f"{ORIGIN}/#pair={pairing_id}.{td.b64u(secret_s)}")
     registered = time.monotonic()
-    waiter.join(WAIT + 15)
-    status, registration = waited["answer"]
-    check(status == 200 and registration.get("status") == "registered",
-          f"A's pairing wait: {status} {registration}")
+    status, _, body = waiter.result(WAIT + 15)
+    registration = json.loads(body) if body else {}
+    th.expect(status == 200 and registration.get("status") == "registered",
+              f"A's pairing wait: {status} {registration}")
     log(f"registration through B woke A's pairing wait "
-        f"{(waited['at'] - sent) * 1000:.1f} ms after the phone started pairing")
-    check(waited["at"] - registered < WAKE_BOUND, "A's pairing wait woke too late")
+        f"{(waiter.answered_at - sent) * 1000:.1f} ms after the phone started pairing")
+    th.expect(waiter.answered_at - registered < WAKE_BOUND, "A's pairing wait woke too late")
     status, confirmed = http_json(a.port, "POST", f"/v1/pairings/{pairing_id}/confirm",
                                   json.dumps({"confirm_token": td.b64u(token_k)}).encode())
-    check(status == 200, f"confirm through A: {status} {confirmed}")
+    th.expect(status == 200, f"confirm through A: {status} {confirmed}")
 
 
 def approval(device: td.Device):
@@ -196,34 +176,29 @@ def round_trip(host: Host, a: Instance, device: td.Device, prepare,
         "user": "alice", "service": "sshd", "rhost": "203.0.113.5", "tty": "ssh",
         "devices": [device.state["credential_id"]],
         "nonce": td.b64u(secrets.token_bytes(32)), "expires": int(time.time()) + 120})
-    check(status == 201, f"create challenge through A: {status} {created}")
+    th.expect(status == 201, f"create challenge through A: {status} {created}")
     challenge_id = created["id"]
-    result: dict = {}
-
-    def poll_a() -> None:
-        result["answer"] = host.request(a.port, "GET", f"/v1/challenges/{challenge_id}",
-                                        query=f"wait={WAIT}", timeout=WAIT + 10)
-        result["at"] = time.monotonic()
-
-    poller = threading.Thread(target=poll_a)
-    poller.start()
+    path, query = f"/v1/challenges/{challenge_id}", f"wait={WAIT}"
+    poller = th.BackgroundRequest(a.port, "GET", f"{path}?{query}",
+                                  headers=host.headers("GET", path, query), timeout=WAIT + 10)
     decide = prepare(challenge_id)
-    time.sleep(0.3)  # A holds the long-poll
-    check("answer" not in result, f"A's long-poll returned early: {result}")
+    poller.wait_read(10, "A to read the long-poll")
+    th.expect(not poller.answered, "A holds the long-poll")
     sent = time.monotonic()
     decide()
     answered = time.monotonic()
-    poller.join(WAIT + 15)
-    status, answer = result["answer"]
+    status, _, body = poller.result(WAIT + 15)
+    answer = json.loads(body) if body else {}
+    at = poller.answered_at
     if latencies is None:
         log(f"challenge created through A, decided through B: A's long-poll answered "
-            f"{answer.get('status')} {(result['at'] - sent) * 1000:.1f} ms after the decision "
+            f"{answer.get('status')} {(at - sent) * 1000:.1f} ms after the decision "
             f"was sent to B (B answered after {(answered - sent) * 1000:.1f} ms)")
-    check(status == 200, f"A's long-poll: {status} {answer}")
-    check(result["at"] >= sent, "A's long-poll answered before the decision")
-    check(result["at"] - answered < WAKE_BOUND, "A's long-poll woke too late")
+    th.expect(status == 200, f"A's long-poll: {status} {answer}")
+    th.expect(at >= sent, "A's long-poll answered before the decision")
+    th.expect(at - answered < WAKE_BOUND, "A's long-poll woke too late")
     if latencies is not None:
-        latencies.append(result["at"] - sent)
+        latencies.append(at - sent)
     return answer
 
 
@@ -253,10 +228,10 @@ def main() -> int:
         pair(host, a, b, device)
 
         approved = round_trip(host, a, device, approval(device))
-        check(approved.get("status") == "approved", f"expected approved: {approved}")
-        check("assertion" in approved, "the approval reached A without its assertion")
+        th.expect(approved.get("status") == "approved", f"expected approved: {approved}")
+        th.expect("assertion" in approved, "the approval reached A without its assertion")
         denied = round_trip(host, a, device, denial(device))
-        check(denied.get("status") == "denied", f"expected denied: {denied}")
+        th.expect(denied.get("status") == "denied", f"expected denied: {denied}")
         if rounds:  # a measurement, not a test: --rounds N
             latencies: list = []
             for _ in range(rounds):

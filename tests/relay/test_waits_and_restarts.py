@@ -11,22 +11,7 @@ import sys
 import threading
 import time
 
-from relay_harness import Relay, expect, run
-
-
-def in_thread(fn):
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn()
-        except Exception as e:  # noqa: BLE001 - re-raised by the caller
-            box["error"] = e
-        box["at"] = time.monotonic()
-
-    t = threading.Thread(target=target)
-    t.start()
-    return t, box
+from relay_harness import Relay, expect, run, th
 
 
 def longpoll_returns_within_ms_of_a_decision(binary):
@@ -36,18 +21,18 @@ def longpoll_returns_within_ms_of_a_decision(binary):
         latencies = []
         for i in range(10):
             cid = host.create("alice", [dev])
-            t, box = in_thread(lambda: host.wait(cid, wait=30))
-            time.sleep(0.15)  # the wait is held by now
-            assert "at" not in box, "the long-poll returned before any decision"
+            poll = host.wait_held(cid, wait=30)
+            assert not poll.answered, "the long-poll returned before any decision"
             decided_at = time.monotonic()
             if i % 2:
                 dev.deny(cid)
+                decided = "denied"
             else:
                 dev.approve(cid, 42)
-            t.join(10)
-            assert "value" in box, box
-            assert box["value"].json["status"] in ("approved", "denied"), box["value"]
-            latencies.append(box["at"] - decided_at)
+                decided = "approved"
+            r = poll.response(10)
+            assert r.status == 200 and r.json["status"] == decided, (decided, r)
+            latencies.append(poll.answered_at - decided_at)
         ms = sorted(x * 1000 for x in latencies)
         print("decision -> long-poll return incl. the decision's round trip: median %.1f ms, "
               "max %.1f ms" % (statistics.median(ms), ms[-1]))
@@ -82,11 +67,14 @@ def event_stream_delivers_new_and_changed_challenges(binary):
         dev = relay.paired_device(host, "alice")
         made = {}
 
-        def create_then_deny():
+        def create():
             made["cid"] = host.create("alice", [dev])
-            threading.Timer(0.3, lambda: dev.deny(made["cid"])).start()
 
-        events = dev.events(count=2, timeout=10, on_open=create_then_deny)
+        def deny_once_announced(event):
+            if event["event"] == "challenge":
+                dev.deny(made["cid"])
+
+        events = dev.events(count=2, timeout=10, on_open=create, on_event=deny_once_announced)
         assert [e["event"] for e in events] == ["challenge", "update"], events
         assert events[0]["data"]["id"] == made["cid"] and events[0]["data"]["host"] == "web1"
         assert events[1]["data"]["status"] == "denied", events
@@ -103,11 +91,9 @@ def pending_challenge_survives_a_restart(binary):
         cid = host.create("alice", [dev])
         relay.restart()
         dev.state["relay"] = relay.url
-        t, box = in_thread(lambda: host.wait(cid, wait=20))
-        time.sleep(0.2)
+        poll = host.wait_held(cid, wait=20)
         dev.approve(cid, 17)
-        t.join(10)
-        r = box["value"]
+        r = poll.response(10)
         assert r.json["status"] == "approved" and "assertion" in r.json, r
 
 
@@ -116,14 +102,13 @@ def sigterm_answers_pending_longpolls_and_loses_nothing(binary):
         host = relay.add_host("web1")
         dev = relay.paired_device(host, "alice")
         cid = host.create("alice", [dev])
-        t, box = in_thread(lambda: host.wait(cid, wait=30))
-        time.sleep(0.3)
+        poll = host.wait_held(cid, wait=30)
         start = time.monotonic()
         code = relay.stop(signal.SIGTERM)
-        t.join(10)
+        answer = poll.response(10)
         assert code == 0, code
         assert time.monotonic() - start < 5
-        expect(box["value"], 503, "shutting_down")
+        expect(answer, 503, "shutting_down")
         relay.start()
         dev.state["relay"] = relay.url
         assert host.wait(cid).json["status"] == "pending"
@@ -157,7 +142,9 @@ def kill9_under_load_loses_no_decided_challenge(binary):
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2.0)
+        # Under load: kill once enough decisions are acknowledged (the check
+        # below needs more than 20), while the workers keep deciding.
+        th.wait_for(lambda: len(decided) > 100, 60, "100 acknowledged decisions")
         relay.stop(signal.SIGKILL)
         stop.set()
         for t in threads:

@@ -25,6 +25,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "push"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import twostep_harness as th  # noqa: E402
+from twostep_harness import expect as check  # noqa: E402 (each check stops the run)
 try:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives import serialization
@@ -54,22 +57,6 @@ class Capture(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok -", what)
-
-
-def wait_for(pred, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return None
 
 
 def subscription_keys():
@@ -143,8 +130,8 @@ def main():
         check(status == 200, "the device subscribes")
         child, _ = push_login(setup)
         challenge = pending(dev)["id"]
-        got = wait_for(lambda: [r for r in Capture.received if r["path"] == "/ok/abc"])
-        check(got, "the login made twostepd push to the subscription")
+        got = th.eventually(lambda: [r for r in Capture.received if r["path"] == "/ok/abc"], 10,
+                            "the login made twostepd push to the subscription")
         deny(setup, dev, child)
         case = {"headers": got[0]["headers"], "body": got[0]["body"], "ua_private": d, "auth": auth,
                 "vapid_public_key": vapid, "audience": capture}
@@ -169,8 +156,8 @@ def main():
         check(took < 2.0, "the login shows its number without waiting for a slow push service "
                           "(%.3f s)" % took)
         deny(setup, dev, child)
-        check(wait_for(lambda: [r for r in Capture.received if r["path"] == "/slow"]),
-              "the slow push service still got its push")
+        th.eventually(lambda: [r for r in Capture.received if r["path"] == "/slow"], 10,
+                      "the slow push service still got its push")
 
         # 410 Gone prunes the subscription.
         status, _ = dev.request("POST", "/v1/device/push",
@@ -186,12 +173,12 @@ def main():
         check(count() == 1, "one subscription stored per phone")
         check(Capture.answered_slow.wait(10), "the slow push service answered")
         child, _ = push_login(setup)
-        check(wait_for(lambda: [r for r in Capture.received if r["path"] == "/gone"]),
-              "pushed to the endpoint that is gone")
+        th.eventually(lambda: [r for r in Capture.received if r["path"] == "/gone"], 10,
+                      "pushed to the endpoint that is gone")
         deny(setup, dev, child)
-        check(wait_for(lambda: count() == 0), "the subscription answering 410 is deleted")
-        check(wait_for(lambda: "HTTP 410, subscription gone, removed" in relay.log()),
-              "and the relay logged it")
+        th.eventually(lambda: count() == 0, 10, "the subscription answering 410 is deleted")
+        th.eventually(lambda: "HTTP 410, subscription gone, removed" in relay.log(), 10,
+                      "and the relay logged it")
         check("/gone" not in relay.log() and "/ok/abc" not in relay.log(),
               "the log names the push service's origin only, never the endpoint (a capability)")
 
