@@ -144,7 +144,13 @@ def device_state(relay, name):
     """active or revoked, from `twostepd device list` (None: not listed)."""
     for line in relay.admin("device", "list").splitlines():
         found = re.search(r"\s(root)\s+(.+?)\s+(active|revoked)\s", line)
-        if found and found.group(2) == name:
+        if not found:
+            continue
+        listed = found.group(2)
+        # Names with a space are quoted, '"' and '\' escaped (log_field.hpp).
+        if len(listed) >= 2 and listed[0] == listed[-1] == '"':
+            listed = re.sub(r'\\(["\\])', r"\1", listed[1:-1])
+        if listed == name:
             return found.group(3)
     return None
 
