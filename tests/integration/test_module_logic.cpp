@@ -22,6 +22,7 @@ extern "C" {
 }
 
 #include "audit.hpp"
+#include "recording_log.hpp"
 #include "authenticate.hpp"
 #include "module_config.hpp"
 #include "twostep/otp.hpp"
@@ -319,18 +320,7 @@ class ScriptedConversation final : public Conversation {
   std::size_t next_ = 0;
 };
 
-class RecordingLog final : public ModuleLog {
- public:
-  void notice(std::string_view line) override { lines.emplace_back(line); }
-  void error(std::string_view line) override { lines.emplace_back(line); }
-  void debug(std::string_view line) override { lines.emplace_back(line); }
-  std::string all() const {
-    std::string out;
-    for (const auto& line : lines) out += line + "\n";
-    return out;
-  }
-  std::vector<std::string> lines;
-};
+using twostep::pam::test::RecordingLog;
 
 std::string code_at_step(std::uint64_t step) {
   const auto key = SecretBytes::from_string("12345678901234567890");

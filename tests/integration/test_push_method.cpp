@@ -24,6 +24,7 @@ extern "C" {
 }
 
 #include "authenticate.hpp"
+#include "recording_log.hpp"
 #include "push_test_support.hpp"
 #include "push_transport.hpp"
 #include "relay_client.hpp"
@@ -78,19 +79,7 @@ class ScriptedConversation final : public Conversation {
   std::size_t next_ = 0;
 };
 
-class RecordingLog final : public ModuleLog {
- public:
-  void notice(std::string_view line) override { lines.emplace_back(line); }
-  void error(std::string_view line) override { lines.emplace_back(line); }
-  void debug(std::string_view line) override { lines.emplace_back(line); }
-  bool has(std::string_view text) const {
-    for (const auto& line : lines) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  std::vector<std::string> lines;
-};
+using twostep::pam::test::RecordingLog;
 
 // Virtual time: sleeps advance it at once, and the relay can spend it (a
 // long-poll held for N seconds).
