@@ -163,16 +163,23 @@ Login::PromptNotice Login::notice_before_prompt() const {
   return has_recent_failure(limit, at, source) ? PromptNotice::clock_hint : PromptNotice::none;
 }
 
+// The method an empty answer starts (push), if this user has one. Typed
+// codes need no choice here: the locked attempt takes every available
+// typed-code method from the file as locked (typed_code.cpp).
 const Method* Login::started_by_empty_answer() const {
-  for (const Method* method : methods_) {
-    if (method->start != nullptr) return method;
+  const SecretDocument* document = file_->snapshot();
+  if (document == nullptr) return nullptr;  // unread: the typed-code check reports why
+  for (const Method* method : kMethods) {
+    if (method->start != nullptr && method->available(config_, document->enrollment)) {
+      return method;
+    }
   }
   return nullptr;
 }
 
 Result<CodeInput> Login::obtain_first_input(PromptNotice notice) {
   // With a method that starts on Enter (push), the one prompt offers both.
-  if (started_by_empty_answer() != nullptr) {
+  if (starter_ != nullptr) {
     return ask(prompt_text(notice, config_.prompt ? std::string_view(*config_.prompt)
                                                   : kPushPrompt));
   }
@@ -202,9 +209,8 @@ Result<CodeInput> Login::obtain_first_input(PromptNotice notice) {
 // An empty answer starts the method that takes one (push); everything else,
 // and whatever a started method hands back, is a typed code.
 AuthStatus Login::dispatch(CodeInput input) {
-  const Method* starter = started_by_empty_answer();
-  if (starter == nullptr || !input.typed.empty()) return check_typed_code(std::move(input));
-  MethodEnd end = starter->start(*this);
+  if (starter_ == nullptr || !input.typed.empty()) return check_typed_code(std::move(input));
+  MethodEnd end = starter_->start(*this);
   switch (end.then) {
     case MethodEnd::Then::done:
       return end.status;
@@ -242,15 +248,7 @@ AuthStatus Login::with_file() {
   debug("secret file " + file_->path() + " expected owner uid " +
         std::to_string(file_->owner_uid()));
   if (auto grace = within_grace_period()) return *grace;
-  // A file that could not be read offers the typed-code methods, whose
-  // locked check then reports why.
-  const SecretDocument* document = file_->snapshot();
-  for (const Method* method : kMethods) {
-    const bool unread_typed = document == nullptr && method->check_typed_code != nullptr;
-    if (unread_typed || (document != nullptr && method->available(config_, document->enrollment))) {
-      methods_.push_back(method);
-    }
-  }
+  starter_ = started_by_empty_answer();
   const PromptNotice notice = notice_before_prompt();
   auto input = obtain_first_input(notice);
   if (!input) return input_failed(input.error());

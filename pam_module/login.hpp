@@ -103,7 +103,7 @@ class Login {
   ModuleLog& log_;
   const LoginSeams& seams_;
   std::optional<LoginFile> file_;
-  std::vector<const Method*> methods_;  // available to this user, table order
+  const Method* starter_ = nullptr;     // what an empty answer starts (push), if any
   bool lockout_in_prompt_ = false;      // the prompt already said "too many attempts"
 };
 

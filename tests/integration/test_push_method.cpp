@@ -259,13 +259,12 @@ struct Run {
   std::string audit;  // the last log line
 };
 
-Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay& relay,
+Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay&,
           ScriptedConnector& connector) {
   RecordingLog log;
   const AuthStatus status = authenticate(f.config, f.request, terminal, log,
                                         LoginSeams{&fixed_clock, &connector, &f.timer});
   assert_false(log.lines.empty());
-  (void)relay;
   return {status, log.lines.back()};
 }
 
