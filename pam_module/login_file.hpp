@@ -1,5 +1,6 @@
 // The user's secret file for one login, in one pass: one switch to the file
-// owner's identity (one group lookup), one directory walk, one read and
+// owner's identity (their primary group; their supplementary groups, one
+// NSS lookup, only where a path refused that), one directory walk, one read and
 // parse (the snapshot), then the locked check-and-record on the same
 // directory and descriptor, which re-reads only if another login changed
 // the file in between.
@@ -58,9 +59,12 @@ class LoginFile {
  private:
   explicit LoginFile(FileOwner owner) : owner_(std::move(owner)) {}
   Status assume_owner();
+  void search(const std::vector<std::string>& candidates, bool strict_modes);
 
   FileOwner owner_;
-  std::optional<std::vector<gid_t>> owner_groups_;  // looked up (NSS) once
+  // The groups the owner's identity carries: the primary group, or all of
+  // the owner's groups when that was not enough (looked up once).
+  std::optional<std::vector<gid_t>> owner_groups_;
   std::optional<FileAccessIdentity> identity_;
   std::optional<Error> identity_error_;
   SecretFileSearch search_;

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import grp
 import os
 import pwd
 import re
@@ -156,6 +157,8 @@ def _undo_record(record: list[str]) -> None:
             _remove_user(values[0], pwd.getpwnam(values[0]).pw_uid)
         except KeyError:
             pass
+    elif kind == "group" and values[0].startswith(PREFIX):
+        subprocess.run(["groupdel", values[0]], capture_output=True)
     elif kind == "file" and any(values[0].startswith(p) for p in OWNED_FILE_PREFIXES):
         if os.path.lexists(values[0]):
             os.unlink(values[0])
@@ -312,6 +315,22 @@ def create_user(name: Optional[str] = None) -> User:
     password = "pw-" + secrets.token_hex(12)
     run(["chpasswd"], input_text=f"{name}:{password}\n")
     return User(name, entry.pw_uid, entry.pw_gid, entry.pw_dir, password)
+
+
+def create_group(members: list[User]) -> str:
+    """A throwaway group with `members` as supplementary members."""
+    name = unique_name()
+    try:
+        grp.getgrnam(name)
+        raise TestFailure(f"group {name} already exists; refusing to touch it")
+    except KeyError:
+        pass
+    CLEANUP.add(f"group {name}", lambda: run(["groupdel", name], check_rc=False),
+                ("group", name))
+    run(["groupadd", name])
+    for member in members:
+        run(["usermod", "-a", "-G", name, member.name])
+    return name
 
 
 def run_as(user: User, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
