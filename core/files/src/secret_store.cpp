@@ -242,7 +242,13 @@ Result<std::string> random_temp_name(const std::string& name) {
   return temp;
 }
 
+// The one temp name of a locked update: only the lock holder writes it, so
+// it needs no randomness, and a copy that a killed writer left under it is
+// simply replaced by the next update (no directory listing per login).
+std::string update_temp_name(const std::string& name) { return "." + name + ".twostep-new"; }
+
 bool is_temp_name_for(std::string_view candidate, const std::string& name) {
+  if (candidate == update_temp_name(name)) return true;
   const std::size_t prefix = name.size() + 2;
   if (candidate.size() != prefix + kTempSuffixLength) return false;
   if (candidate[0] != '.' || candidate.substr(1, name.size()) != name ||
@@ -255,12 +261,13 @@ bool is_temp_name_for(std::string_view candidate, const std::string& name) {
   return true;
 }
 
-// Removes temp files that killed writers left next to the file. Called only
-// with the file's exclusive lock held: every writer of this file takes that
-// lock, so none of them can be writing a temp file now. (Creation of a file
-// that does not exist yet takes no lock; its temp file has no name while
-// O_TMPFILE works, and on the fallback path losing it is reported, not
-// silent.)
+// Removes temp files that killed writers left next to the file: random
+// names (file creation, older versions) and the update name. Called only
+// with the file's exclusive lock held, by the tool's replace and remove, not
+// by logins: every writer of this file takes that lock, so none of them can
+// be writing a temp file now. (Creation of a file that does not exist yet
+// takes no lock; its temp file has no name while O_TMPFILE works, and on the
+// fallback path losing it is reported, not silent.)
 void remove_leftover_temp_files(const SecretDirectory& dir, uid_t owner) {
   UniqueFd listing(::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!listing.valid()) return;
@@ -289,7 +296,8 @@ class PendingFile {
   PendingFile(const PendingFile&) = delete;
   PendingFile& operator=(const PendingFile&) = delete;
   PendingFile(PendingFile&& other) noexcept
-      : dir_(other.dir_), fd_(std::move(other.fd_)), name_(std::move(other.name_)) {
+      : dir_(other.dir_), locked_(other.locked_), fd_(std::move(other.fd_)),
+        name_(std::move(other.name_)) {
     other.name_.clear();
   }
   PendingFile& operator=(PendingFile&&) = delete;
@@ -297,55 +305,84 @@ class PendingFile {
     if (!name_.empty()) ::unlinkat(dir_->fd.get(), name_.c_str(), 0);
   }
 
-  static Result<PendingFile> create(const SecretDirectory& dir);
+  // `locked`: the content replaces a file whose lock the caller holds, and
+  // takes the update temp name.
+  static Result<PendingFile> create(const SecretDirectory& dir, bool locked);
   int fd() const noexcept { return fd_.get(); }
   // Moves the content to the file's name: over an existing file, or only if
   // nothing is there (`replace` false: "already exists" otherwise).
   Status publish(bool replace);
 
  private:
-  explicit PendingFile(const SecretDirectory& dir) : dir_(&dir) {}
+  PendingFile(const SecretDirectory& dir, bool locked) : dir_(&dir), locked_(locked) {}
+  int link_named(const std::string& target);
   Status link_to(const std::string& target);
+  Status create_named();
   const SecretDirectory* dir_;
+  bool locked_;
   UniqueFd fd_;
   std::string name_;  // set while the content has a temp name
 };
 
-Result<PendingFile> PendingFile::create(const SecretDirectory& dir) {
-  PendingFile file(dir);
+Result<PendingFile> PendingFile::create(const SecretDirectory& dir, bool locked) {
+  PendingFile file(dir, locked);
   file.fd_ = UniqueFd(::openat(dir.fd.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
   if (file.fd_.valid()) return file;
   const int error = errno;
   if (error != EOPNOTSUPP && error != EISDIR && error != EINVAL && error != ENOENT) {
     return io_error("cannot create a temp file for", dir.path, error);
   }
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto name = random_temp_name(dir.name);
-    if (!name) return name.error();
-    file.fd_ = UniqueFd(::openat(dir.fd.get(), name->c_str(),
-                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (file.fd_.valid()) {
-      file.name_ = std::move(*name);
-      return file;
-    }
-    if (errno != EEXIST) return io_error("cannot create a temp file for", dir.path, errno);
-  }
-  return make_error(ErrorCode::io, "cannot find a free temp file name for " + dir.path);
+  if (auto created = file.create_named(); !created) return created.error();
+  return file;
 }
 
-// Gives the unnamed (O_TMPFILE) content the name `target`; fails with
-// EEXIST if something is there.
-Status PendingFile::link_to(const std::string& target) {
-  const std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
-  if (::linkat(AT_FDCWD, proc.c_str(), dir_->fd.get(), target.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+// File systems without O_TMPFILE: a named temp file from the start.
+Status PendingFile::create_named() {
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  const int dirfd = dir_->fd.get();
+  if (locked_) {
+    const std::string name = update_temp_name(dir_->name);
+    fd_ = UniqueFd(::openat(dirfd, name.c_str(), kFlags, 0600));
+    if (!fd_.valid() && errno == EEXIST && ::unlinkat(dirfd, name.c_str(), 0) == 0) {
+      fd_ = UniqueFd(::openat(dirfd, name.c_str(), kFlags, 0600));  // a killed writer's copy
+    }
+    if (!fd_.valid()) return io_error("cannot create a temp file for", dir_->path, errno);
+    name_ = name;
     return {};
   }
-  int error = errno;
-  if (error == ENOENT) {
-    // No /proc: AT_EMPTY_PATH works with CAP_DAC_READ_SEARCH (root).
-    if (::linkat(fd_.get(), "", dir_->fd.get(), target.c_str(), AT_EMPTY_PATH) == 0) return {};
-    error = errno;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto name = random_temp_name(dir_->name);
+    if (!name) return name.error();
+    fd_ = UniqueFd(::openat(dirfd, name->c_str(), kFlags, 0600));
+    if (fd_.valid()) {
+      name_ = std::move(*name);
+      return {};
+    }
+    if (errno != EEXIST) return io_error("cannot create a temp file for", dir_->path, errno);
   }
+  return make_error(ErrorCode::io, "cannot find a free temp file name for " + dir_->path);
+}
+
+// Gives the unnamed (O_TMPFILE) content the name `target`: 0, or the errno
+// (EEXIST if something is there).
+int PendingFile::link_named(const std::string& target) {
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), dir_->fd.get(), target.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    return 0;
+  }
+  if (errno != ENOENT) return errno;
+  // No /proc: AT_EMPTY_PATH works with CAP_DAC_READ_SEARCH (root).
+  if (::linkat(fd_.get(), "", dir_->fd.get(), target.c_str(), AT_EMPTY_PATH) == 0) return 0;
+  return errno;
+}
+
+Status PendingFile::link_to(const std::string& target) {
+  int error = link_named(target);
+  if (error == EEXIST && locked_ && target == update_temp_name(dir_->name) &&
+      ::unlinkat(dir_->fd.get(), target.c_str(), 0) == 0) {
+    error = link_named(target);  // a killed writer's copy, replaced
+  }
+  if (error == 0) return {};
   if (error == EEXIST) return make_error(ErrorCode::invalid_argument, dir_->path + " already exists");
   return io_error("cannot link the new content of", dir_->path, error);
 }
@@ -356,7 +393,8 @@ Status PendingFile::publish(bool replace) {
   if (name_.empty()) {
     if (!replace) return link_to(dir_->name);
     // Named only now that it is complete, and renamed over at once.
-    auto name = random_temp_name(dir_->name);
+    auto name = locked_ ? Result<std::string>(update_temp_name(dir_->name))
+                        : random_temp_name(dir_->name);
     if (!name) return name.error();
     if (auto linked = link_to(*name); !linked) return linked;
     name_ = std::move(*name);
@@ -490,7 +528,7 @@ Result<PendingFile> write_pending_file(const SecretDirectory& dir, const SecretB
   }
   auto pending = [&] {
     const FileCreationLabel creation_label(label);
-    return PendingFile::create(dir);
+    return PendingFile::create(dir, original != nullptr);
   }();
   if (!pending) return pending.error();
   if (ownership.uid || ownership.gid) {
@@ -662,7 +700,6 @@ Result<SecretDocument> read_and_parse(const OpenedFile& file) {
 // `file` until this returns.
 Status replace_locked(const OpenedFile& file, const SecretBytes& content,
                       const Ownership& ownership) {
-  remove_leftover_temp_files(file.dir, file.st.st_uid);
   const int original = file.fd.get();
   auto pending = write_pending_file(file.dir, content, ownership, &original);
   if (!pending) return pending.error();
@@ -912,7 +949,10 @@ Status create_secret_file(const std::string& path, const SecretDocument& documen
   expectations.lock_timeout = std::chrono::seconds(10);
   if (replace) {
     auto existing = open_and_lock(path, expectations, LOCK_EX, ExistingFileCheck::regular_file);
-    if (existing) return replace_locked(*existing, *content, ownership);
+    if (existing) {
+      remove_leftover_temp_files(existing->dir, existing->st.st_uid);
+      return replace_locked(*existing, *content, ownership);
+    }
     if (existing.error().code != ErrorCode::not_found) return existing.error();
   }
   auto dir = open_secret_directory(path, expectations);
