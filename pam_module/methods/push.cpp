@@ -74,11 +74,11 @@ Result<PushConnection> PushAttempt::connect() {
 MethodEnd PushAttempt::setup_failed(const Error& error) {
   login_.log().error("push: " + error.message);
   if (login_.config().failmode == PushFailmode::totp) {
-    login_.conversation().show_error("Push is not available on this host.");
+    login_.conversation().show_push_outcome("Push is not available on this host.");
     (void)login_.finish_push(AuthStatus::auth_failed, "fallback", "push_config_error", "", "totp");
     return ask_for_code();
   }
-  login_.conversation().show_error(
+  login_.conversation().show_push_outcome(
       "Push is not available on this host; log in with a code.");
   return done(login_.finish_push(AuthStatus::service_error, "error", "push_config_error", ""));
 }
@@ -95,14 +95,14 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
       return done(
           login_.finish_push(AuthStatus::success, "accepted", "backend_unavailable", "", mode));
     case PushFailmode::totp:
-      login_.conversation().show_error("Push is not available right now.");
+      login_.conversation().show_push_outcome("Push is not available right now.");
       (void)login_.finish_push(AuthStatus::auth_failed, "fallback", "backend_unavailable", "",
                                mode);
       return ask_for_code();
     case PushFailmode::secure:
       break;
   }
-  login_.conversation().show_error("Push is not available right now; log in with a code.");
+  login_.conversation().show_push_outcome("Push is not available right now; log in with a code.");
   return done(login_.finish_push(AuthStatus::auth_failed, "error", "backend_unavailable", "", mode));
 }
 
@@ -114,19 +114,19 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
 MethodEnd PushAttempt::bad_answer(const std::string& why) {
   login_.log().error("push: the relay's answer is not valid (" + why +
                      "); refused, whatever the failmode");
-  login_.conversation().show_error(
+  login_.conversation().show_push_outcome(
       "The relay's answer was not valid; the push was refused.");
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "bad_relay_answer", ""));
 }
 
 MethodEnd PushAttempt::refused_at_create(const std::string& error) {
   if (error == "push_blocked") {
-    login_.conversation().show_error(
+    login_.conversation().show_push_outcome(
         "Push is blocked for this account after a report; ask your admin. Type a code instead.");
     (void)login_.finish_push(AuthStatus::auth_failed, "rejected", error, "");
     return ask_for_code();
   }
-  login_.conversation().show_error("The push was refused (" + error + ").");
+  login_.conversation().show_push_outcome("The push was refused (" + error + ").");
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", error, ""));
 }
 
@@ -187,7 +187,7 @@ MethodEnd PushAttempt::verify_approval(const push::ChallengeState& state) {
     return wrong_challenge(context, std::move(pins), *state.assertion, device);
   }
   if (check.verdict == push::PushVerdict::wrong_number) {
-    login_.conversation().show_error(
+    login_.conversation().show_push_outcome(
         "The number entered on the phone was not the one shown here.");
   }
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected",
@@ -208,7 +208,7 @@ MethodEnd PushAttempt::wrong_challenge(const push::ApprovalContext& context,
   const auto registered = relay.registered_host_name(settings.host_id);
   if (!registered ||
       !push::signed_for_host_name(std::move(pins), context, *registered, assertion)) {
-    login_.conversation().show_error(
+    login_.conversation().show_push_outcome(
         "The approval was not for this login; the push was refused.");
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "wrong_challenge", device));
   }
@@ -217,7 +217,7 @@ MethodEnd PushAttempt::wrong_challenge(const push::ApprovalContext& context,
                      settings.host_id + ", but host_name in " + login_.config().push_config +
                      " is \"" + sanitize_log_field(settings.host_name) + "\": refused; set " +
                      "host_name to the relay's name (twostep-check reports the mismatch)");
-  login_.conversation().show_error(
+  login_.conversation().show_push_outcome(
       "The phone approved this login for host \"" + push::relay_text(*registered) +
       "\", but this host is set up as \"" + push::relay_text(settings.host_name) +
       "\"; refused. Ask your admin to correct host_name in the push settings.");
@@ -230,22 +230,22 @@ MethodEnd PushAttempt::decided(const push::ChallengeState& state) {
     case push::RelayStatus::approved:
       return verify_approval(state);
     case push::RelayStatus::denied:
-      login_.conversation().show_error("The login was denied on the phone.");
+      login_.conversation().show_push_outcome("The login was denied on the phone.");
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "denied",
                                      state.device_name));
     case push::RelayStatus::reported:
-      login_.conversation().show_error("The login was reported on the phone.");
+      login_.conversation().show_push_outcome("The login was reported on the phone.");
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "reported",
                                      state.device_name));
     case push::RelayStatus::expired:
-      login_.conversation().show_error(kNoAnswerMessage);
+      login_.conversation().show_push_outcome(kNoAnswerMessage);
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout",
                                      state.device_name));
     case push::RelayStatus::cancelled:
     case push::RelayStatus::pending:
       break;
   }
-  login_.conversation().show_error("The push was cancelled before the phone answered.");
+  login_.conversation().show_push_outcome("The push was cancelled before the phone answered.");
   return done(
       login_.finish_push(AuthStatus::auth_failed, "rejected", "cancelled", state.device_name));
 }
@@ -292,12 +292,12 @@ MethodEnd PushAttempt::run() {
     return bad_answer(waited.message);
   }
   if (waited.reply == RelayReply::refused) {
-    login_.conversation().show_error("The push was refused (" + waited.error + ").");
+    login_.conversation().show_push_outcome("The push was refused (" + waited.error + ").");
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", waited.error, ""));
   }
   if (waited.timed_out) {
     relay.cancel(id_);
-    login_.conversation().show_error(kNoAnswerMessage);
+    login_.conversation().show_push_outcome(kNoAnswerMessage);
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", ""));
   }
   return decided(waited.state);
