@@ -288,6 +288,7 @@ struct RelayService::Route {
 // 404 before any authentication; the catch-all lines keep the order of
 // checks of protocol sections 4, 7 and 8 (who may learn what) for paths that
 // are under an authenticated prefix but name no resource.
+// long-function: the route table, one line per resource of the protocol.
 const std::vector<RelayService::Route>& RelayService::routes() {
   using A = Auth;
   using L = Limit;
