@@ -288,6 +288,7 @@ struct RelayService::Route {
 // 404 before any authentication; the catch-all lines keep the order of
 // checks of protocol sections 4, 7 and 8 (who may learn what) for paths that
 // are under an authenticated prefix but name no resource.
+// long-function: the route table, one line per resource of the protocol.
 const std::vector<RelayService::Route>& RelayService::routes() {
   using A = Auth;
   using L = Limit;
@@ -304,6 +305,7 @@ const std::vector<RelayService::Route>& RelayService::routes() {
        &S::no_such_resource},
       {"DELETE", "/v1/challenges/*", A::host, L::per_host, N::at_once, Q::handler,
        &S::no_such_resource},
+      {"GET", "/v1/host", A::host, L::per_host, N::at_once, Q::none, &S::own_host},
       // Web Push: the relay's VAPID public key, for the app's subscribe().
       {"GET", "/v1/push/key", A::none, L::none, N::none, Q::handler, &S::push_key},
       // Pairing (section 7): no authentication.
@@ -693,6 +695,13 @@ Outcome RelayService::get_challenge(const Call& call) {
                                          : std::chrono::milliseconds(0));
   return LongPoll{ChangeKind::challenge, id, call.host->host_id,
                   std::chrono::steady_clock::now() + span};
+}
+
+// Section 4.5: the name the relay registered for the calling host, which
+// is what the phone shows and signs (section 6); twostep-check compares it
+// with push.conf's host_name.
+Outcome RelayService::own_host(const Call& call) {
+  return ok_json({{"host_id", call.host->host_id}, {"name", call.host->name}});
 }
 
 Outcome RelayService::cancel_challenge(const Call& call) {

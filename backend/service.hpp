@@ -154,6 +154,7 @@ class RelayService {
   std::variant<NewChallenge, HttpResponse> new_challenge(const Call& call);
   Outcome get_challenge(const Call& call);
   Outcome cancel_challenge(const Call& call);
+  Outcome own_host(const Call& call);
   Outcome create_pairing(const Call& call);
   Outcome get_pairing(const Call& call);
   Outcome register_pairing(const Call& call);

@@ -19,9 +19,13 @@ namespace {
 
 using pam::PushFailmode;
 
-// A challenge id no relay hands out (16 zero bytes): the cheapest request
-// that runs the relay's whole host authentication (protocol 3) and changes
-// nothing. 404 not_found means "authenticated, no such challenge".
+// The relay's name for this host (protocol 4.5): one signed request that
+// runs the relay's whole host authentication (protocol 3), changes nothing,
+// and returns the name the phone shows and signs, which must be host_name.
+constexpr const char* kHostPath = "/v1/host";
+// For a relay older than GET /v1/host (404 before authentication): a
+// challenge id no relay hands out (16 zero bytes); 404 not_found there means
+// "authenticated, no such challenge".
 constexpr const char* kProbePath = "/v1/challenges/AAAAAAAAAAAAAAAAAAAAAA";
 constexpr long kMaxProbeConnectMs = 5000;
 constexpr long kProbeAnswerMs = 3000;  // on top of the connect timeout
@@ -95,8 +99,6 @@ std::optional<push::HostSettings> check_config(const pam::Config& config, Report
             settings->host_id + ", host_name " + settings->host_name + ", approver_origin " +
             settings->approver_origin + ", connect_timeout " +
             std::to_string(settings->connect_timeout_s) + " s");
-  report.note("host_name " + settings->host_name + " must be the NAME given to `twostepd host "
-              "add` (the relay cannot be asked for it; a mismatch fails every approval)");
   return std::move(*settings);
 }
 
@@ -140,6 +142,10 @@ void report_answer(const pam::Config& config, const push::HostSettings& settings
   if (answer.status == 404 && error == "not_found") {
     report.ok(relay + " answers; host_id and host secret accepted, clocks within 300 s (signed "
               "GET of a challenge that cannot exist: " + http + ")");
+    report.warning(relay + " has no GET /v1/host (an older twostepd): host_name " +
+                       settings.host_name + " cannot be compared with the relay's name for "
+                       "this host; a mismatch fails every approval (reason=wrong_challenge)",
+                   "upgrade twostepd, or compare host_name with `twostepd host list` there");
   } else if (error == "unknown_host") {
     report.problem(relay + " does not know host_id " + settings.host_id + " (" + http +
                        "): never added there, or removed",
@@ -163,6 +169,30 @@ void report_answer(const pam::Config& config, const push::HostSettings& settings
     report.problem(relay + " answers unexpectedly (" + http + "): is it a twostepd relay?",
                    "check relay in " + config.push_config + " and the relay's log");
   }
+}
+
+// The relay's name for this host against host_name: the phone shows and
+// signs the relay's name, the module checks the digest with host_name.
+void report_host_name(const pam::Config& config, const push::HostSettings& settings,
+                      const pam::HttpAnswer& answer, Report& report) {
+  const std::string relay = "relay " + settings.relay_url;
+  auto name = push::parse_host_view(answer.body, settings.host_id);
+  if (!name) {
+    report.problem(relay + " answers GET " + kHostPath + " unexpectedly (" +
+                       name.error().message + "): is it a twostepd relay?",
+                   "check relay in " + config.push_config + " and the relay's log");
+    return;
+  }
+  if (*name == settings.host_name) {
+    report.ok(relay + " answers; host_id and host secret accepted, clocks within 300 s; it "
+              "names this host " + settings.host_name + ", as host_name does");
+    return;
+  }
+  report.problem(relay + " registered host_id " + settings.host_id + " as \"" +
+                     push::relay_text(*name) + "\", but host_name in " + config.push_config +
+                     " is \"" + settings.host_name + "\": every push approval is refused "
+                     "(the phone shows \"Approved\", the log says reason=host_name_mismatch)",
+                 "set `host_name " + push::relay_text(*name) + "` in " + config.push_config);
 }
 
 // The library first (no network): a missing one fails every push as surely
@@ -190,7 +220,16 @@ void check_relay(const CheckOptions& options, const StackFacts& facts,
     return;
   }
   const long total_ms = static_cast<long>(probe.connect_timeout_s) * 1000 + kProbeAnswerMs;
-  report_answer(config, settings, (*transport)->request("GET", kProbePath, "", "", total_ms), report);
+  const auto answer = (*transport)->request("GET", kHostPath, "", "", total_ms);
+  if (answer.answered && answer.status == 200) {
+    report_host_name(config, settings, answer, report);
+  } else if (answer.answered && answer.status == 404 &&
+             push::parse_error_code(answer.body).value_or("") == "not_found") {
+    report_answer(config, settings, (*transport)->request("GET", kProbePath, "", "", total_ms),
+                  report);
+  } else {
+    report_answer(config, settings, answer, report);
+  }
 }
 
 }  // namespace

@@ -85,6 +85,34 @@ void check_writable_directory(const std::string& path, uid_t owner, gid_t group,
   }
 }
 
+// A word the shell passes on as is: the template's ~, ${HOME} and %u are
+// twostep-enroll's to expand for the target user, not the shell's.
+std::string shell_word(const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of(
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_.%+=:@,-") ==
+      std::string::npos;
+  if (plain) return text;
+  std::string quoted = "'";
+  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The twostep-enroll command that works on this user's file as the module
+// finds it: the user runs it for ~/.twostep; any other file is root's job,
+// with --user and --secret-file (the central, root-owned layout of user=root
+// is one the user cannot write), and --file-owner user where the module
+// wants the file owned by the user (no user=) although it is outside the
+// home, where twostep-enroll would otherwise make it root's.
+std::string enroll_command(const pam::Config& config, const std::string& user,
+                           const std::string& arguments) {
+  std::string command = "as " + user + ": twostep-enroll";
+  if (config.file_user || !config.secret_path_is_default) {
+    command = "as root: twostep-enroll --user " + user + " --secret-file " +
+              shell_word(config.secret_path) + (config.file_user ? "" : " --file-owner user");
+  }
+  return arguments.empty() ? command : command + " " + arguments;
+}
+
 std::string token_summary(const Token& token) {
   std::string text = token.name + ": " + (token.kind == TokenKind::totp ? "TOTP" : "HOTP") + " " +
                      to_string(token.algorithm) + ", " + std::to_string(token.digits) + " digits";
@@ -115,7 +143,7 @@ void check_push_devices(const SecretDocument& document, const pam::Config& confi
   if (devices.empty()) {
     report.note("push: " + user + " pins no push device, so the module does not offer push "
                 "and asks for a code (failmode= applies to relay outages only); to pair a "
-                "phone, as " + user + ": twostep-enroll --push");
+                "phone, " + enroll_command(config, user, "--push"));
     return;
   }
   std::string names;
@@ -134,7 +162,8 @@ void check_content(const std::string& path, uid_t owner, const pam::Config& conf
   auto document = read_secret_file(path, expectations);
   if (!document) {
     report.problem("the module would refuse " + path + ": " + document.error().message,
-                   "re-enroll with twostep-enroll --force, or fix the file (docs/secret-file.md)");
+                   "re-enroll, " + enroll_command(config, user, "--force") +
+                       ", or fix the file (docs/secret-file.md)");
     return;
   }
   const Enrollment& enrollment = document->enrollment;
@@ -153,7 +182,8 @@ void check_content(const std::string& path, uid_t owner, const pam::Config& conf
                    "themselves");
   }
   if (enrollment.tokens.empty() && enrollment.backup_codes.empty()) {
-    report.problem("no token and no backup code: nothing can log in", "twostep-enroll --force");
+    report.problem("no token and no backup code: nothing can log in",
+                   enroll_command(config, user, "--force"));
   }
 }
 
@@ -241,10 +271,7 @@ void check_user(const CheckOptions& options, const StackFacts& facts, Report& re
   } else {
     report.problem("no secret file at " + paths.front() + " and no nullok: " + *options.user +
                        " cannot log in",
-                   config.secret_path_is_default
-                       ? "as " + *options.user + ": twostep-enroll"
-                       : "as root: twostep-enroll --user " + *options.user + " --secret-file " +
-                             config.secret_path);
+                   enroll_command(config, *options.user, ""));
   }
 }
 

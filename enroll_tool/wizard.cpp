@@ -2,7 +2,9 @@
 // show the backup codes once.
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "backup_codes.hpp"
 #include "confirm.hpp"
@@ -32,6 +34,100 @@ Enrollment new_enrollment(const Options& options, Token token) {
   enrollment.replay_protection = true;
   enrollment.rate_limit = options.rate_limit;
   return enrollment;
+}
+
+// What --force keeps of the enrollment it replaces, and what it drops. A
+// careful user replacing a lost phone wants its codes dead at once: a new
+// secret and new backup codes, and the old settings and login history
+// gone. The push pins stay (each approves only after the phone's own
+// unlock), so the lost phone is removed by name, as the FAQ says, and other
+// phones keep working; a google-authenticator file cannot hold pins, so
+// there they are dropped, and said to be.
+struct ReplacedEnrollment {
+  bool existed = false;
+  std::optional<std::string> unusable;  // why the old file was not used
+  std::size_t tokens = 0;
+  std::size_t backup_codes = 0;
+  std::vector<std::string> kept_devices;
+  std::vector<std::string> dropped_devices;
+};
+
+void take_over_pins(const Result<SecretDocument>& old, SecretDocument& fresh,
+                    ReplacedEnrollment& replaced) {
+  if (!old) {
+    replaced.existed = old.error().code != ErrorCode::not_found;
+    if (replaced.existed) replaced.unusable = old.error().message;
+    return;
+  }
+  replaced.existed = true;
+  replaced.tokens = old->enrollment.tokens.size();
+  replaced.backup_codes = old->enrollment.backup_codes.size();
+  for (const Device& device : old->enrollment.devices) {
+    if (fresh.format != FileFormat::native) {
+      replaced.dropped_devices.push_back(device.name);
+      continue;
+    }
+    fresh.enrollment.devices.push_back(device);
+    replaced.kept_devices.push_back(device.name);
+  }
+}
+
+std::string counted(std::size_t count, const std::string& thing) {
+  return std::to_string(count) + " " + thing + (count == 1 ? "" : "s");
+}
+
+std::string quoted_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "\"" : ", \"") + name + "\"";
+  return text;
+}
+
+// The same file as this run: --user and --secret-file as given.
+std::string remove_device_command(const Options& options) {
+  std::string command = "twostep-enroll";
+  if (options.user) command += " --user " + *options.user;
+  if (options.secret_file) command += " --secret-file '" + *options.secret_file + "'";
+  return command + " --remove-device NAME";
+}
+
+void report_replaced(const Session& session, const ReplacedEnrollment& replaced) {
+  const Console& console = session.console;
+  if (!replaced.existed) return;
+  if (replaced.unusable) {
+    console.always("The file replaced could not be used (" + *replaced.unusable +
+                   "): nothing of it was kept. Pair phones again with twostep-enroll --push.");
+    return;
+  }
+  console.always("Dropped: the old codes (" + counted(replaced.tokens, "token") + ") and " +
+                 counted(replaced.backup_codes, "backup code") + "; they stop working now.");
+  if (!replaced.dropped_devices.empty()) {
+    console.always("Dropped: " + counted(replaced.dropped_devices.size(), "push device") + " (" +
+                   quoted_names(replaced.dropped_devices) +
+                   "): a google-authenticator file cannot hold them.");
+  }
+  if (!replaced.kept_devices.empty()) {
+    console.always("Kept: " + counted(replaced.kept_devices.size(), "push device") + " (" +
+                   quoted_names(replaced.kept_devices) + "). Unpair a lost phone with " +
+                   remove_device_command(session.options) + ".");
+  } else if (replaced.dropped_devices.empty()) {
+    console.always("Kept: nothing (no push device was paired).");
+  }
+}
+
+// --force replaces the file under its lock, keeping the push pins (above);
+// without it, the file must not exist yet.
+Status write_enrollment(const Session& session, SecretDocument& document,
+                        ReplacedEnrollment& replaced) {
+  const SecretLocation& location = session.location;
+  if (!session.options.force) {
+    return create_secret_file(location.path, document, false, location.owner, location.group);
+  }
+  return replace_secret_file(
+      location.path, document,
+      [&](const Result<SecretDocument>& old, SecretDocument& fresh) {
+        take_over_pins(old, fresh, replaced);
+      },
+      location.owner, location.group);
 }
 
 }  // namespace
@@ -142,15 +238,15 @@ int run_wizard(const Session& session) {
   Enrollment enrollment = new_enrollment(options, std::move(*token));
   auto codes = make_backup_codes(enrollment, options.backup_codes, options.format);
   if (!codes) return report_file_error(console, codes.error());
-  const SecretDocument document = make_document(options.format, std::move(enrollment));
-  if (auto created = create_secret_file(path, document, options.force, session.location.owner,
-                                        session.location.group);
-      !created) {
+  SecretDocument document = make_document(options.format, std::move(enrollment));
+  ReplacedEnrollment replaced;
+  if (auto created = write_enrollment(session, document, replaced); !created) {
     console.error(created.error().message);
     return kExitIo;
   }
   images.keep();
   console.info("Enrolled: " + path + " (" + to_string(options.format) + " format, mode 0600).");
+  report_replaced(session, replaced);
   if (options.json) {
     // The backup codes appear only here, never also in the text on stderr.
     const SecretBytes key = base32_encode(document.enrollment.tokens.front().key.span());

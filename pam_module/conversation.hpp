@@ -21,6 +21,11 @@ class Conversation {
   // Information the user needs now, shown even under PAM_SILENT: the push
   // number (sudo passes PAM_SILENT and still prints info messages).
   virtual void show_info(std::string_view text) = 0;
+  // How a push ended, or why none was sent: an error the user who pressed
+  // Enter is waiting for, so shown even under PAM_SILENT, as the number is
+  // (sudo passes PAM_SILENT by default and would otherwise end a push with
+  // no reason). Conversations that never drop errors show it as one.
+  virtual void show_push_outcome(std::string_view text) { show_error(text); }
   // PAM_AUTHTOK as left by an earlier module; nullopt when unset.
   virtual std::optional<SecretBytes> authtok() = 0;
   virtual bool set_authtok(const SecretBytes& value) = 0;

@@ -101,6 +101,11 @@ class PamConversation final : public Conversation {
     pam_info(pamh_, "%s", message.c_str());
   }
 
+  void show_push_outcome(std::string_view text) override {
+    const std::string message(text);
+    pam_error(pamh_, "%s", message.c_str());
+  }
+
   std::optional<SecretBytes> authtok() override {
     const void* item = nullptr;
     if (pam_get_item(pamh_, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr) {

@@ -144,4 +144,13 @@ void RelayClient::cancel(const std::string& id) {
                            std::min<long>(3000, margin_.count()));
 }
 
+std::optional<std::string> RelayClient::registered_host_name(const std::string& host_id) {
+  const auto answer =
+      transport_.request("GET", "/v1/host", "", "", std::min<long>(3000, margin_.count()));
+  if (!answer.answered || answer.status != 200) return std::nullopt;
+  auto name = push::parse_host_view(answer.body, host_id);
+  if (!name) return std::nullopt;
+  return std::move(*name);
+}
+
 }  // namespace twostep::pam

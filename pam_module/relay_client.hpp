@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "push_transport.hpp"
@@ -71,6 +72,10 @@ class RelayClient {
   WaitReply wait(const std::string& id, std::chrono::steady_clock::time_point deadline);
   // Best effort, bounded by a few seconds.
   void cancel(const std::string& id);
+  // GET /v1/host (docs/protocol.md 4.5): the name the relay registered for
+  // `host_id`; nullopt when it does not say (an older relay, an outage, a
+  // bad answer). Best effort, bounded like cancel: only a diagnosis uses it.
+  std::optional<std::string> registered_host_name(const std::string& host_id);
 
  private:
   long remaining_ms(std::chrono::steady_clock::time_point deadline);

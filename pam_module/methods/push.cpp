@@ -51,6 +51,8 @@ class PushAttempt {
   std::optional<MethodEnd> show_number(RelayClient& relay, const std::string& id);
   MethodEnd decided(const push::ChallengeState& state);
   MethodEnd verify_approval(const push::ChallengeState& state);
+  MethodEnd wrong_challenge(const push::ApprovalContext& context, std::vector<Device> pins,
+                            const push::WireAssertion& assertion, const std::string& device);
 
   Login& login_;
   std::optional<PushConnection> connection_;
@@ -72,11 +74,12 @@ Result<PushConnection> PushAttempt::connect() {
 MethodEnd PushAttempt::setup_failed(const Error& error) {
   login_.log().error("push: " + error.message);
   if (login_.config().failmode == PushFailmode::totp) {
-    login_.conversation().show_error("Push is not available on this host.");
+    login_.conversation().show_push_outcome("Push is not available on this host.");
     (void)login_.finish_push(AuthStatus::auth_failed, "fallback", "push_config_error", "", "totp");
     return ask_for_code();
   }
-  login_.conversation().show_error("Push is not available on this host; log in with a code.");
+  login_.conversation().show_push_outcome(
+      "Push is not available on this host; log in with a code.");
   return done(login_.finish_push(AuthStatus::service_error, "error", "push_config_error", ""));
 }
 
@@ -92,14 +95,14 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
       return done(
           login_.finish_push(AuthStatus::success, "accepted", "backend_unavailable", "", mode));
     case PushFailmode::totp:
-      login_.conversation().show_error("Push is not available right now.");
+      login_.conversation().show_push_outcome("Push is not available right now.");
       (void)login_.finish_push(AuthStatus::auth_failed, "fallback", "backend_unavailable", "",
                                mode);
       return ask_for_code();
     case PushFailmode::secure:
       break;
   }
-  login_.conversation().show_error("Push is not available right now; log in with a code.");
+  login_.conversation().show_push_outcome("Push is not available right now; log in with a code.");
   return done(login_.finish_push(AuthStatus::auth_failed, "error", "backend_unavailable", "", mode));
 }
 
@@ -111,18 +114,19 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
 MethodEnd PushAttempt::bad_answer(const std::string& why) {
   login_.log().error("push: the relay's answer is not valid (" + why +
                      "); refused, whatever the failmode");
-  login_.conversation().show_error("The relay's answer was not valid; the push was refused.");
+  login_.conversation().show_push_outcome(
+      "The relay's answer was not valid; the push was refused.");
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "bad_relay_answer", ""));
 }
 
 MethodEnd PushAttempt::refused_at_create(const std::string& error) {
   if (error == "push_blocked") {
-    login_.conversation().show_error(
+    login_.conversation().show_push_outcome(
         "Push is blocked for this account after a report; ask your admin. Type a code instead.");
     (void)login_.finish_push(AuthStatus::auth_failed, "rejected", error, "");
     return ask_for_code();
   }
-  login_.conversation().show_error("The push was refused (" + error + ").");
+  login_.conversation().show_push_outcome("The push was refused (" + error + ").");
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", error, ""));
 }
 
@@ -159,9 +163,11 @@ MethodEnd PushAttempt::verify_approval(const push::ChallengeState& state) {
                                       request_.tty,  number_,          request_.expires};
   push::PushCheck check;
   bool ran = false;
+  std::vector<Device> pins;  // for the diagnosis of a wrong_challenge
   const Status file_status = login_.file().check_and_record([&](SecretDocument& document) {
     ran = true;
     check = push::verify_push_approval(document.enrollment, context, *state.assertion);
+    if (check.verdict == push::PushVerdict::wrong_challenge) pins = document.enrollment.devices;
     return check.state_changed ? UpdateDecision::write : UpdateDecision::keep;
   });
   const std::string device = check.device_name.empty() ? state.device_name : check.device_name;
@@ -177,12 +183,46 @@ MethodEnd PushAttempt::verify_approval(const push::ChallengeState& state) {
   if (check.verdict == push::PushVerdict::approved) {
     return done(login_.finish_push(AuthStatus::success, "accepted", "approved", device));
   }
+  if (check.verdict == push::PushVerdict::wrong_challenge) {
+    return wrong_challenge(context, std::move(pins), *state.assertion, device);
+  }
   if (check.verdict == push::PushVerdict::wrong_number) {
-    login_.conversation().show_error(
+    login_.conversation().show_push_outcome(
         "The number entered on the phone was not the one shown here.");
   }
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected",
                                  push::to_string(check.verdict), device));
+}
+
+// Signed by a pinned key over another digest: a replay or a lying relay,
+// or, the usual cause, push.conf's host_name is not the relay's name for
+// this host (the phone shows and signs the relay's name). The relay is
+// asked for that name; the cause is named only when the pinned key's
+// signature verifies over it. The login is refused either way.
+MethodEnd PushAttempt::wrong_challenge(const push::ApprovalContext& context,
+                                       std::vector<Device> pins,
+                                       const push::WireAssertion& assertion,
+                                       const std::string& device) {
+  const push::HostSettings& settings = connection_->settings;
+  RelayClient relay(*connection_->transport, login_.relay_timer(), kRelayMargin);
+  const auto registered = relay.registered_host_name(settings.host_id);
+  if (!registered ||
+      !push::signed_for_host_name(std::move(pins), context, *registered, assertion)) {
+    login_.conversation().show_push_outcome(
+        "The approval was not for this login; the push was refused.");
+    return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "wrong_challenge", device));
+  }
+  login_.log().error("push: the phone approved this login for host name \"" +
+                     sanitize_log_field(*registered) + "\", the relay's name for host_id " +
+                     settings.host_id + ", but host_name in " + login_.config().push_config +
+                     " is \"" + sanitize_log_field(settings.host_name) + "\": refused; set " +
+                     "host_name to the relay's name (twostep-check reports the mismatch)");
+  login_.conversation().show_push_outcome(
+      "The phone approved this login for host \"" + push::relay_text(*registered) +
+      "\", but this host is set up as \"" + push::relay_text(settings.host_name) +
+      "\"; refused. Ask your admin to correct host_name in the push settings.");
+  return done(
+      login_.finish_push(AuthStatus::auth_failed, "rejected", "host_name_mismatch", device));
 }
 
 MethodEnd PushAttempt::decided(const push::ChallengeState& state) {
@@ -190,22 +230,22 @@ MethodEnd PushAttempt::decided(const push::ChallengeState& state) {
     case push::RelayStatus::approved:
       return verify_approval(state);
     case push::RelayStatus::denied:
-      login_.conversation().show_error("The login was denied on the phone.");
+      login_.conversation().show_push_outcome("The login was denied on the phone.");
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "denied",
                                      state.device_name));
     case push::RelayStatus::reported:
-      login_.conversation().show_error("The login was reported on the phone.");
+      login_.conversation().show_push_outcome("The login was reported on the phone.");
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "reported",
                                      state.device_name));
     case push::RelayStatus::expired:
-      login_.conversation().show_error(kNoAnswerMessage);
+      login_.conversation().show_push_outcome(kNoAnswerMessage);
       return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout",
                                      state.device_name));
     case push::RelayStatus::cancelled:
     case push::RelayStatus::pending:
       break;
   }
-  login_.conversation().show_error("The push was cancelled before the phone answered.");
+  login_.conversation().show_push_outcome("The push was cancelled before the phone answered.");
   return done(
       login_.finish_push(AuthStatus::auth_failed, "rejected", "cancelled", state.device_name));
 }
@@ -252,12 +292,12 @@ MethodEnd PushAttempt::run() {
     return bad_answer(waited.message);
   }
   if (waited.reply == RelayReply::refused) {
-    login_.conversation().show_error("The push was refused (" + waited.error + ").");
+    login_.conversation().show_push_outcome("The push was refused (" + waited.error + ").");
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", waited.error, ""));
   }
   if (waited.timed_out) {
     relay.cancel(id_);
-    login_.conversation().show_error(kNoAnswerMessage);
+    login_.conversation().show_push_outcome(kNoAnswerMessage);
     return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "timeout", ""));
   }
   return decided(waited.state);

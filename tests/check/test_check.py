@@ -246,8 +246,8 @@ CASES = [
     Case("push_relay_ok", PUSH_STACK, 0,
          ["push client @DIR@/security/libtwostep-push.so loads (ABI 1)",
           "host secret file @DIR@/push.secret: regular file, owner root",
-          "relay @RELAY@ answers; host_id and host secret accepted, clocks within 300 s "
-          "(signed GET of a challenge that cannot exist: HTTP 404 not_found)",
+          "relay @RELAY@ answers; host_id and host secret accepted, clocks within 300 s; it "
+          "names this host web1, as host_name does",
           "push: 1 device(s) pinned: phone1 (https://approve.test)",
           "ok      failmode=secure: while the relay is unreachable, a push is refused",
           "ready: 0 problem(s)"],
@@ -256,8 +256,31 @@ CASES = [
     Case("push_no_device", PUSH_STACK, 0,
          ["format native, 1 token(s), 0 backup code(s), window 1, 0 push device(s)",
           "push: " + ME + " pins no push device, so the module does not offer push and asks "
-          "for a code (failmode= applies to relay outages only)", "twostep-enroll --push"],
+          "for a code (failmode= applies to relay outages only)",
+          f"to pair a phone, as root: twostep-enroll --user {ME} --secret-file "
+          "@DIR@/secrets/%u --file-owner user --push"],
          secret=native_file(), user=True, push_conf=PUSH_CONF),
+    # Issue 18 item 9: the root-owned central file (user=root) is root's to
+    # change: the advice says as root, with --user and --secret-file.
+    Case("push_no_device_central_file", PUSH_STACK.replace(" push ", " user=root push "), 0,
+         [f"to pair a phone, as root: twostep-enroll --user {ME} --secret-file "
+          "@DIR@/secrets/%u --push"],
+         absent=["--file-owner"], secret=native_file(), user=True, push_conf=PUSH_CONF),
+    # Issue 18 item 9: host_name is not the relay's name for this host_id, so
+    # every approval would be refused while the phone shows "Approved".
+    Case("push_host_name_mismatch", PUSH_STACK, 1,
+         ["PROBLEM relay @RELAY@ registered host_id @HOST_ID@ as \"web1\", but host_name in "
+          "@DIR@/push.conf is \"web2\": every push approval is refused",
+          "reason=host_name_mismatch", "fix: set `host_name web1` in @DIR@/push.conf"],
+         absent=["ready: 0 problem(s)", "@HOST_SECRET@"], secret=with_device(native_file()),
+         user=True, push_conf=PUSH_CONF.replace("host_name web1", "host_name web2")),
+    # A relay without GET /v1/host (404 before authentication): the old
+    # probe, and a warning that host_name could not be compared.
+    Case("push_relay_without_host_view", PUSH_STACK, 0,
+         ["answers; host_id and host secret accepted",
+          "WARNING relay @OLD_RELAY@ has no GET /v1/host (an older twostepd): host_name web1 "
+          "cannot be compared"],
+         push_conf=PUSH_CONF.replace("@RELAY@", "@OLD_RELAY@")),
     Case("push_host_secret_group_readable", PUSH_STACK, 1,
          ["PROBLEM the module refuses push: host secret @DIR@/push.secret: readable or "
           "writable by group/others: a push ends in PAM_SERVICE_ERR",
@@ -323,16 +346,18 @@ def device_line(tmp: str) -> str:
 
 
 def start_relays(base: str):
-    """twostepd on loopback with one host, and a hanging fake relay; fills
-    PUSH_VALUES."""
+    """twostepd on loopback with one host, a hanging fake relay and one that
+    predates GET /v1/host; fills PUSH_VALUES."""
     relay = pushtest.Relay(TWOSTEPD, base)
     relay.start()
     hanging = fake_relay.FakeRelay("hang")
+    old = fake_relay.FakeRelay("old")
     PUSH_VALUES.update({"@RELAY@": relay.url, "@HANGING_RELAY@": hanging.url,
+                        "@OLD_RELAY@": old.url,
                         "@DEAD_RELAY@": "http://127.0.0.1:%d" % pushtest.free_port(),
                         "@HOST_ID@": relay.host_id, "@HOST_SECRET@": relay.host_secret,
                         "@DEVICE@": device_line(base)})
-    return relay, hanging
+    return relay, hanging, old
 
 
 def run_case(case: Case, base: str) -> Optional[str]:

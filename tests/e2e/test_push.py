@@ -9,7 +9,12 @@ test device paired through `twostep-enroll --push --user` in a pty, then
   printed, and the command runs the moment the phone approves, with no
   further keystroke; a wrong number is refused;
 - real su (its PAM service bind-mounted in a private mount namespace, as in
-  test_su.py): the same as sudo.
+  test_su.py): the same as sudo;
+- every push outcome ends with the line docs/admin-guide.md lists, read from
+  the terminal (issue 18 item 2): over ssh, no answer (push_timeout=5 passes)
+  then a denial in one connection; over sudo the wrong number, no answer, a
+  push cancelled by a newer one for the same account, and a refusal by the
+  relay (the device revoked there: no_devices).
 
 Usage: test_push.py --module pam_twostep.so --kind twostep --enroll twostep-native
                     --enroll-tool twostep-enroll --twostepd twostepd
@@ -29,6 +34,10 @@ import pushtest  # noqa: E402
 import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
 
 MARKER = "e2e-42-ok"
+NO_ANSWER = "No answer from the phone in time."
+DENIED = "The login was denied on the phone."
+CANCELLED = "The push was cancelled before the phone answered."
+WRONG_NUMBER = "The number entered on the phone was not the one shown here."
 
 
 def pending(device):
@@ -64,19 +73,28 @@ def main() -> int:
         h.check(status == 0, "twostep-enroll --push --user paired the phone")
 
         service = h.unique_name()
-        h.write_pam_service(service, [module.auth_line() +
-                                      " push push_config=%s push_timeout=30" % conf])
+
+        def push_timeout(seconds):
+            """The service's push_timeout=; libpam reads the file at each login."""
+            h.write_pam_service(service, [module.auth_line() + " push push_config=%s "
+                                          "push_timeout=%d" % (conf, seconds)])
+
+        push_timeout(30)
 
         # --- sshd + ssh: the number inside a prompt -----------------------
         key = h.install_client_key(user, workdir)
         sshd = h.Sshd(workdir, service, [user.name], "publickey,keyboard-interactive").start()
         known_hosts = os.path.join(workdir, "known_hosts")
-        ssh = pexpect.spawn("ssh", ["-F", "/dev/null", "-p", str(sshd.port),
-                                    "-o", "UserKnownHostsFile=" + known_hosts,
-                                    "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=no",
-                                    "-o", "IdentitiesOnly=yes", "-i", key, "-T",
-                                    "%s@127.0.0.1" % user.name, "echo e2e-$((6*7))-ok"],
-                            encoding="utf-8", timeout=40)
+
+        def spawn_ssh(*options):
+            return pexpect.spawn("ssh", ["-F", "/dev/null", "-p", str(sshd.port),
+                                         "-o", "UserKnownHostsFile=" + known_hosts,
+                                         "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=no",
+                                         "-o", "IdentitiesOnly=yes", *options, "-i", key, "-T",
+                                         "%s@127.0.0.1" % user.name, "echo e2e-$((6*7))-ok"],
+                                 encoding="utf-8", timeout=40)
+
+        ssh = spawn_ssh()
         ssh.expect_exact(PUSH_PROMPT)
         ssh.sendline("")
         ssh.expect(r"approve with the number (\d\d), then press Enter here")
@@ -88,29 +106,75 @@ def main() -> int:
         h.check(ssh.exitstatus == 0 and MARKER in ssh.before,
                 "ssh: Enter, number shown in the prompt, approve, Enter: logged in"
                 + ("" if ssh.exitstatus == 0 else "\n" + ssh.before + sshd.log()))
+
+        # --- ssh: why a push failed, shown with the next prompt ------------
+        push_timeout(5)
+        ssh = spawn_ssh("-o", "NumberOfPasswordPrompts=2")
+        ssh.expect_exact(PUSH_PROMPT)
+        ssh.sendline("")
+        ssh.expect(r"approve with the number \d\d, then press Enter here")
+        ssh.sendline("")  # the phone never answers
+        ssh.expect_exact(NO_ANSWER)
+        ssh.expect_exact(PUSH_PROMPT)
+        h.check(True, "ssh: no answer within push_timeout: the terminal says " + NO_ANSWER)
+        ssh.sendline("")
+        ssh.expect(r"approve with the number \d\d, then press Enter here")
+        phone.deny(pending(phone)["id"])
+        ssh.sendline("")
+        ssh.expect_exact(DENIED)
+        ssh.expect(pexpect.EOF)
+        ssh.close()
+        h.check(ssh.exitstatus != 0, "ssh: denied on the phone: the terminal says " + DENIED)
         sshd.stop()
+        push_timeout(30)
 
         # --- sudo: number shown at once, no keystroke after the approval --
         install_sudoers_dropin(user, service)
 
-        def sudo(number_offset):
+        def sudo_push():
+            """sudo run by the user, Enter for a push: (sudo, the number shown)."""
             child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh",
                                               "-c", "echo e2e-$((6*7))-ok"],
                                   encoding="utf-8", timeout=40)
             child.expect_exact(PUSH_PROMPT)
             child.sendline("")
             child.expect(r"approve with the number (\d\d)\.")
-            shown = int(child.match.group(1))
-            phone.approve(pending(phone)["id"], (shown + number_offset) % 100)
+            return child, int(child.match.group(1))
+
+        def ended(child):
+            """(ran the command?, what the terminal showed after the number)."""
             child.expect(pexpect.EOF)
             child.close()
             return child.exitstatus == 0 and MARKER in child.before, child.before
+
+        def sudo(number_offset):
+            child, shown = sudo_push()
+            phone.approve(pending(phone)["id"], (shown + number_offset) % 100)
+            return ended(child)
 
         ok, out = sudo(0)
         h.check(ok, "sudo: number printed under PAM_SILENT, approve: runs without a keystroke"
                 + ("" if ok else "\n" + out))
         ok, out = sudo(1)
-        h.check(not ok, "sudo: the wrong number on the phone is refused")
+        h.check(not ok and WRONG_NUMBER in out,
+                "sudo: the wrong number on the phone is refused: " + WRONG_NUMBER + "\n" + out)
+
+        push_timeout(5)
+        ok, out = ended(sudo_push()[0])  # the phone never answers
+        h.check(not ok and NO_ANSWER in out,
+                "sudo: no answer within push_timeout: " + NO_ANSWER + "\n" + out)
+        push_timeout(30)
+
+        # A newer push for the same account cancels the pending one.
+        first, _ = sudo_push()
+        pending(phone)
+        second, number = sudo_push()
+        first.expect_exact(CANCELLED)
+        phone.approve(pending(phone)["id"], number)
+        ok, out = ended(first)
+        h.check(not ok, "sudo: a push cancelled by a newer one: " + CANCELLED)
+        ok, out = ended(second)
+        h.check(ok, "sudo: the newer push is approved" + ("" if ok else "\n" + out))
 
         # --- su: /etc/pam.d/su bind-mounted in a private mount namespace ----
         su_service = os.path.join(workdir, "su-service")
@@ -132,6 +196,18 @@ def main() -> int:
         h.check(child.exitstatus == 0 and MARKER in child.before,
                 "su: number shown at once, approve: in without a keystroke"
                 + ("" if child.exitstatus == 0 else "\n" + child.before))
+
+        # --- a refusal by the relay: the pairing revoked there ---------------
+        listed = relay.admin("device", "list", "--user", user.name)
+        for line in listed.splitlines()[1:]:
+            relay.admin("device", "revoke", line.split()[0])
+        child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/true"],
+                              encoding="utf-8", timeout=40)
+        child.expect_exact(PUSH_PROMPT)
+        child.sendline("")
+        ok, out = ended(child)
+        h.check(not ok and "The push was refused (no_devices)." in out,
+                "sudo: refused by the relay: The push was refused (no_devices).\n" + out)
 
     return h.run_scenario(scenario)
 

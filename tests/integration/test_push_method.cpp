@@ -43,6 +43,7 @@ namespace {
 constexpr std::int64_t kNow = 30 * 1000000 + 7;  // TOTP step 1000000
 std::int64_t fixed_clock() noexcept { return kNow; }
 constexpr const char* kChallengeId = "Q2hhbGxlbmdlSWQxMjM0NQ";  // 16 bytes, b64u
+constexpr const char* kHostId = "SG9zdElkMTIzNDU2Nzg5MA";     // 16 bytes, b64u
 constexpr const char* kOrigin = "https://approve.example.com";
 const push::Bytes kCredential = {1, 2, 3, 4};
 
@@ -123,6 +124,10 @@ class ScriptedRelay final : public PushTransport {
       return {true, 201, json{{"id", kChallengeId}, {"expires", created["expires"]}}.dump(), ""};
     }
     if (method == "DELETE") return {true, 200, R"({"status":"cancelled"})", ""};
+    if (path == "/v1/host") {
+      if (!registered_name) return {true, 404, R"({"error":"not_found"})", ""};
+      return {true, 200, json{{"host_id", kHostId}, {"name", *registered_name}}.dump(), ""};
+    }
     if (wait_answer) return *wait_answer;
     if (phone == Phone::never) {
       // A module that does not pace itself would spin here: stop it.
@@ -140,6 +145,8 @@ class ScriptedRelay final : public PushTransport {
   std::optional<HttpAnswer> wait_answer;    // instead of the phone's decision
   Phone phone = Phone::approve;
   std::uint32_t counter = 7;
+  std::string signing_host = "web1";            // the host name the phone signs over
+  std::optional<std::string> registered_name;   // GET /v1/host; nullopt: 404 (older relay)
   std::vector<std::string> requests;
   json created;
 
@@ -155,7 +162,7 @@ class ScriptedRelay final : public PushTransport {
     }
     push::ApprovalContext context{kChallengeId,
                                   created["nonce"].get<std::string>(),
-                                  "web1",
+                                  signing_host,
                                   created["user"].get<std::string>(),
                                   created["service"].get<std::string>(),
                                   created["rhost"].get<std::string>(),
@@ -198,6 +205,7 @@ class ScriptedConnector final : public PushConnector {
     };
     push::HostSettings settings;
     settings.host_name = "web1";
+    settings.host_id = kHostId;
     settings.relay_url = "https://relay.example.com";
     return PushConnection{settings, std::make_unique<Forward>(relay_)};
   }
@@ -335,6 +343,44 @@ void test_outcomes_that_refuse(void**) {
     expect_audit(run, c.audit);
     if (c.shown != nullptr && !terminal.saw(c.shown)) fail_msg("not shown: %s", c.shown);
     assert_int_equal(f.pinned_counter(), 5);  // nothing recorded
+  }
+}
+
+// Issue 18 item 9: the phone signed the relay's name for the host, push.conf
+// says another. Named only when the pinned key's signature verifies over the
+// relay's name; a relay that merely claims a name gets the generic message.
+void test_wrong_challenge_names_a_host_name_mismatch(void**) {
+  struct Case {
+    const char* signed_host;
+    std::optional<std::string> registered;
+    const char* shown;
+    const char* audit;
+  };
+  const Case cases[] = {
+      {"web9", "web9",
+       "The phone approved this login for host \"web9\", but this host is set up as \"web1\"; "
+       "refused. Ask your admin to correct host_name in the push settings.",
+       "result=rejected reason=host_name_mismatch device=Pixel?8"},
+      {"web9", "web7", "The approval was not for this login; the push was refused.",
+       "result=rejected reason=wrong_challenge device=Pixel?8"},
+      {"web9", std::nullopt, "The approval was not for this login; the push was refused.",
+       "result=rejected reason=wrong_challenge device=Pixel?8"},
+      {"web9", "web1", "The approval was not for this login; the push was refused.",
+       "result=rejected reason=wrong_challenge device=Pixel?8"},
+  };
+  for (const Case& c : cases) {
+    Fixture f;
+    ScriptedConversation terminal({""});
+    ScriptedRelay relay(f.phone, terminal, f.timer);
+    ScriptedConnector connector(relay);
+    relay.signing_host = c.signed_host;
+    relay.registered_name = c.registered;
+    const Run run = login(f, terminal, relay, connector);
+    assert_int_equal(run.status, AuthStatus::auth_failed);
+    expect_audit(run, c.audit);
+    if (!terminal.saw(c.shown)) fail_msg("not shown: %s", c.shown);
+    assert_int_equal(f.pinned_counter(), 5);  // nothing recorded
+    assert_string_equal(relay.requests.back().c_str(), "GET /v1/host");
   }
 }
 
@@ -580,6 +626,7 @@ int main() {
       cmocka_unit_test(test_approved_with_the_right_number),
       cmocka_unit_test(test_approval_replayed_is_refused),
       cmocka_unit_test(test_outcomes_that_refuse),
+      cmocka_unit_test(test_wrong_challenge_names_a_host_name_mismatch),
       cmocka_unit_test(test_refused_at_create),
       cmocka_unit_test(test_blocked_push_asks_for_a_code),
       cmocka_unit_test(test_refused_while_waiting),

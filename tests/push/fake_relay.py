@@ -6,7 +6,9 @@ the relay as an outage. Modes:
 - hang: accepts connections and never answers;
 - garbage: 200 with a body that is not JSON;
 - huge: 200 with a 2 MiB body;
-- error: 500 with an error body.
+- error: 500 with an error body;
+- old: 404 not_found for everything, as a relay older than GET /v1/host
+  answers it (and a GET of a challenge that does not exist).
 """
 
 import http.server
@@ -57,6 +59,8 @@ class FakeRelay:
                     return self.reply(200, b"{\"x\": \"" + b"a" * (2 << 20) + b"\"}")
                 if relay.mode == "error":
                     return self.reply(500, {"error": "internal", "message": "boom"})
+                if relay.mode == "old":
+                    return self.reply(404, {"error": "not_found", "message": "no such resource"})
                 path = self.path.split("?")[0]
                 if self.command == "POST" and path == "/v1/challenges":
                     request = json.loads(body)

@@ -124,12 +124,12 @@ class Setup:
         self.key = None
         self.stops = []  # more servers a suite started (fake relays): stopped first
 
-    def write_conf(self, name, relay_url):
+    def write_conf(self, name, relay_url, host_name=HOST_NAME):
         path = os.path.join(self.tmp, name)
         with open(path, "w") as f:
             f.write("# test push settings\nrelay %s\nhost_id = %s\nhost_name %s\n"
                     "approver_origin %s\nhost_secret_file %s\nconnect_timeout 2\n"
-                    % (relay_url, self.relay.host_id, HOST_NAME, self.relay.origin,
+                    % (relay_url, self.relay.host_id, host_name, self.relay.origin,
                        self.host_secret_file))
         os.chmod(path, 0o644)
         return path

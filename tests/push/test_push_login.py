@@ -146,6 +146,22 @@ def cases(setup):
         phone.approve(pending(phone)["id"], number, counter=1)  # below the pinned one
         return login_result(child)
 
+    def host_name_mismatch():
+        # Issue 18 item 9: push.conf's host_name is not the relay's name for
+        # this host. The phone shows and signs "web1"; the module checks
+        # "web2": refused, and the terminal and the audit line say why.
+        conf = setup.write_conf("renamed.conf", setup.relay.url, host_name="web2")
+        setup.service("renamed", "push_timeout=8", push_conf=conf)
+        child, number = setup.push_login("renamed")
+        view = pending(phone)
+        th.check(view["host"] == "web1", "the phone shows the relay's name: %r" % view["host"])
+        phone.approve(view["id"], number)
+        ok, text = outcome(child)
+        th.check('The phone approved this login for host "web1", but this host is set up as '
+                 '"web2"; refused. Ask your admin to correct host_name in the push settings.'
+                 in text, "the terminal names the cause:\n" + text)
+        return ok, reasons(text)
+
     def report_blocks_next_push():
         child, _ = setup.push_login("twostep-push")
         phone.report(pending(phone)["id"])
@@ -218,6 +234,8 @@ def cases(setup):
                 "an assertion signed with a key that is not pinned lets nobody in"),
         th.Case("replayed_counter", replayed_counter, logged(False, "replayed"),
                 "an assertion whose counter went backwards: refused"),
+        th.Case("host_name_mismatch", host_name_mismatch, logged(False, "host_name_mismatch"),
+                "host_name unlike the relay's name: refused, the cause named"),
         th.Case("report_blocks_next_push", report_blocks_next_push,
                 lambda o: not o[0] and "push_blocked" in o[1] and "wrong_code" in o[1],
                 "report: refused; the next push is blocked and a code is asked for at once"),

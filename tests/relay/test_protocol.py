@@ -414,6 +414,26 @@ def unknown_routes_and_device_self(binary):
         assert status == 400
 
 
+def host_view_names_the_registered_host(binary):
+    """Section 4.5: GET /v1/host answers the caller's own host_id and the
+    name given to `host add` (what twostep-check compares with host_name),
+    behind the whole host authentication of section 3."""
+    with Relay(binary) as relay:
+        web1, web2 = relay.add_host("web1"), relay.add_host("db-2")
+        r = web1.call("GET", "/v1/host")
+        assert r.status == 200 and r.json == {"host_id": web1.host_id, "name": "web1"}, r
+        r = web2.call("GET", "/v1/host")
+        assert r.status == 200 and r.json == {"host_id": web2.host_id, "name": "db-2"}, r
+        expect(relay.request("GET", "/v1/host"), 401, "missing_auth")
+        expect(web1.call("GET", "/v1/host", secret=b"\x01" * 32), 401, "bad_signature")
+        expect(web1.call("GET", "/v1/host", query="name=x"), 400, "bad_request")
+        h = web1.headers("GET", "/v1/host")
+        assert relay.request("GET", "/v1/host", headers=h).status == 200
+        expect(relay.request("GET", "/v1/host", headers=h), 401, "replayed_nonce")
+        relay.cli("host", "remove", "web1")
+        expect(web1.call("GET", "/v1/host"), 401, "unknown_host")
+
+
 if __name__ == "__main__":
     sys.exit(run([
         signatures_bad_missing_replayed_and_skewed,
@@ -429,4 +449,5 @@ if __name__ == "__main__":
         text_fields_refuse_control_characters_and_bad_utf8,
         web_push_is_on_with_either_store,
         expect_100_continue_is_answered,
+        host_view_names_the_registered_host,
     ], sys.argv[1]))

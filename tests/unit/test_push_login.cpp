@@ -80,6 +80,18 @@ void test_relay_answers(void**) {
   assert_false(parse_challenge_state(R"({"status":"approved"})").ok());
   assert_false(parse_challenge_state(R"({"status":"maybe"})").ok());
   assert_false(parse_challenge_state(R"({"status":1})").ok());
+  // GET /v1/host (protocol 4.5): this host's view only, a name of 1..64 bytes.
+  constexpr const char* kHost = "AAECAwQFBgcICQoLDA0ODw";
+  auto named = parse_host_view(R"({"host_id":"AAECAwQFBgcICQoLDA0ODw","name":"web1","x":1})", kHost);
+  assert_true(named.ok());
+  assert_string_equal(named->c_str(), "web1");
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"host_id":"BAECAwQFBgcICQoLDA0ODw","name":"web1"})",
+        R"({"host_id":"AAECAwQFBgcICQoLDA0ODw"})", R"({"host_id":"AAECAwQFBgcICQoLDA0ODw","name":""})",
+        R"({"host_id":"AAECAwQFBgcICQoLDA0ODw","name":")" + std::string(65, 'a') + "\"}",
+        R"({"host_id":"AAECAwQFBgcICQoLDA0ODw","name":"a","name":"b"})", "[]"}) {
+    if (parse_host_view(bad, kHost).ok()) fail_msg("accepted: %s", bad.c_str());
+  }
   auto code = parse_error_code(R"({"error":"push_blocked","message":"x"})");
   assert_true(code.has_value());
   assert_string_equal(code->c_str(), "push_blocked");

@@ -398,6 +398,51 @@ SecretDocument sample_document() {
   return make_document(FileFormat::native, std::move(enrollment));
 }
 
+// twostep-enroll --force (issue 18 item 8): the new document may take over
+// parts of the old one, under its lock, and only from a file trusted as it
+// is; a missing or untrusted one is reported, and replaced all the same.
+void test_replace_secret_file_takes_over(void** state) {
+  const TestDir& dir = dir_of(state);
+  const std::string old_file = kFile + "window 3\n";
+  struct Seen {
+    bool ok = false;
+    ErrorCode code = ErrorCode::io;
+    std::uint32_t window = 0;
+  };
+  auto replace = [&](Seen& seen) {
+    SecretDocument fresh = sample_document();
+    return replace_secret_file(dir.file, fresh,
+                               [&](const Result<SecretDocument>& old, SecretDocument& next) {
+                                 seen.ok = old.ok();
+                                 if (old) {
+                                   seen.window = old->enrollment.window;
+                                   next.enrollment.window = old->enrollment.window;
+                                 } else {
+                                   seen.code = old.error().code;
+                                 }
+                               });
+  };
+  Seen seen;
+  assert_true(replace(seen).ok());  // no file yet
+  assert_false(seen.ok);
+  assert_int_equal(seen.code, ErrorCode::not_found);
+
+  write_file(dir.file, old_file);
+  seen = {};
+  assert_true(replace(seen).ok());
+  assert_true(seen.ok);
+  assert_int_equal(seen.window, 3);
+  assert_int_equal(read_secret_file(dir.file, {})->enrollment.window, 3);  // taken over
+
+  write_file(dir.file, old_file, 0644);  // others could have written it
+  seen = {};
+  assert_true(replace(seen).ok());
+  assert_false(seen.ok);
+  assert_int_equal(seen.code, ErrorCode::unsafe_file);
+  assert_int_equal(read_secret_file(dir.file, {})->enrollment.window, 1);  // nothing taken
+  assert_int_equal(stat_of(dir.file).st_mode & 07777, 0600);
+}
+
 void test_create_secret_file(void** state) {
   const TestDir& dir = dir_of(state);
   const SecretDocument document = sample_document();
@@ -867,6 +912,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_concurrent_logins_accept_once, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_create_secret_file, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_replace_secret_file_takes_over, setup_dir,
+                                      teardown_dir),
       cmocka_unit_test_setup_teardown(test_strict_modes_table, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_strict_modes_see_directory_holding_a_symlink, setup_dir,
                                       teardown_dir),

@@ -932,13 +932,15 @@ Result<SecretDocument> read_secret_file(const std::string& path,
   return read_and_parse(*file);
 }
 
-Status create_secret_file(const std::string& path, const SecretDocument& document, bool replace,
-                          std::optional<uid_t> owner, std::optional<gid_t> group) {
-  if (auto keys = check_key_lengths(document.enrollment); !keys) {
-    return make_error(ErrorCode::invalid_argument, path + ": " + keys.error().message);
-  }
-  auto content = serialize_secret_document(document);
-  if (!content) return content.error();
+namespace {
+
+// The content of a new file, made once the old one (if any) is locked:
+// `replaced` is the locked old file, or null when there is none.
+using ContentFor = std::function<Result<SecretBytes>(const OpenedFile* replaced)>;
+
+Status write_new_secret_file(const std::string& path, const ContentFor& content_for,
+                             bool replace, std::optional<uid_t> owner,
+                             std::optional<gid_t> group) {
   Ownership ownership;
   if (::geteuid() == 0) {
     ownership.uid = owner;
@@ -951,16 +953,63 @@ Status create_secret_file(const std::string& path, const SecretDocument& documen
     auto existing = open_and_lock(path, expectations, LOCK_EX, ExistingFileCheck::regular_file);
     if (existing) {
       remove_leftover_temp_files(existing->dir, existing->st.st_uid);
+      auto content = content_for(&*existing);
+      if (!content) return content.error();
       return replace_locked(*existing, *content, ownership);
     }
     if (existing.error().code != ErrorCode::not_found) return existing.error();
   }
+  auto content = content_for(nullptr);
+  if (!content) return content.error();
   auto dir = open_secret_directory(path, expectations);
   if (!dir) return dir.error();
   auto pending = write_pending_file(*dir, *content, ownership, nullptr);
   if (!pending) return pending.error();
   if (auto published = pending->publish(false); !published) return published;
   return fsync_directory(*dir);
+}
+
+Result<SecretBytes> checked_content(const std::string& path, const SecretDocument& document) {
+  if (auto keys = check_key_lengths(document.enrollment); !keys) {
+    return make_error(ErrorCode::invalid_argument, path + ": " + keys.error().message);
+  }
+  return serialize_secret_document(document);
+}
+
+// The old file's document, when it would be trusted as it is (owner, mode,
+// nlink, as for reading): a replacing writer takes nothing from a file
+// someone else could have written.
+Result<SecretDocument> trusted_document(const OpenedFile* replaced, const std::string& path,
+                                        std::optional<uid_t> owner) {
+  if (replaced == nullptr) return make_error(ErrorCode::not_found, path + " does not exist");
+  FileExpectations expectations;
+  expectations.owner = owner;
+  if (auto checked = check_file(replaced->st, path, expectations, ExistingFileCheck::full);
+      !checked) {
+    return checked.error();
+  }
+  return read_and_parse(*replaced);
+}
+
+}  // namespace
+
+Status create_secret_file(const std::string& path, const SecretDocument& document, bool replace,
+                          std::optional<uid_t> owner, std::optional<gid_t> group) {
+  return write_new_secret_file(
+      path, [&](const OpenedFile*) { return checked_content(path, document); }, replace, owner,
+      group);
+}
+
+Status replace_secret_file(const std::string& path, SecretDocument& fresh,
+                           const TakeOverFromReplaced& take_over, std::optional<uid_t> owner,
+                           std::optional<gid_t> group) {
+  return write_new_secret_file(
+      path,
+      [&](const OpenedFile* replaced) {
+        take_over(trusted_document(replaced, path, owner), fresh);
+        return checked_content(path, fresh);
+      },
+      true, owner, group);
 }
 
 Status remove_secret_file(const std::string& path, const FileExpectations& expectations,

@@ -267,6 +267,16 @@ Result<IssuedChallenge> parse_challenge_created(std::string_view body) {
   return IssuedChallenge{std::move(*id), *expires};
 }
 
+Result<std::string> parse_host_view(std::string_view body, std::string_view expected_host_id) {
+  const auto value = parse_object(body);
+  if (!value) return bad_message("not a JSON object");
+  const auto host_id = json_string(*value, "host_id", kIdBytes * 2);
+  auto name = json_string(*value, "name", 64);
+  if (!host_id || *host_id != expected_host_id) return bad_message("not this host's view");
+  if (!name || name->empty()) return bad_message("no host name");
+  return std::move(*name);
+}
+
 Result<ChallengeState> parse_challenge_state(std::string_view body) {
   const auto value = parse_object(body);
   if (!value) return bad_message("not a JSON object");
@@ -451,6 +461,16 @@ PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& co
     case AssertionFailure::internal: check.verdict = PushVerdict::internal; return check;
     default: check.verdict = PushVerdict::bad_assertion; return check;
   }
+}
+
+bool signed_for_host_name(std::vector<Device> pins, ApprovalContext context,
+                          std::string host_name, const WireAssertion& assertion) {
+  if (host_name == context.host) return false;
+  Enrollment copy;
+  copy.devices = std::move(pins);
+  context.host = std::move(host_name);
+  const PushVerdict verdict = verify_push_approval(copy, context, assertion).verdict;
+  return verdict == PushVerdict::approved || verdict == PushVerdict::wrong_number;
 }
 
 }  // namespace twostep::push

@@ -146,6 +146,22 @@ Status create_secret_file(const std::string& path, const SecretDocument& documen
                           bool replace, std::optional<uid_t> owner = std::nullopt,
                           std::optional<gid_t> group = std::nullopt);
 
+// What a replacing writer takes over from the file it replaces, decided
+// under that file's exclusive lock: `replaced` is the old document when the
+// old file passes the full checks (owner, mode, nlink, as for reading) and
+// parses, else why not (not_found: there was no file). It may change `fresh`.
+using TakeOverFromReplaced =
+    std::function<void(const Result<SecretDocument>& replaced, SecretDocument& fresh)>;
+
+// create_secret_file with `replace`, where the new document may keep parts
+// of the old one (twostep-enroll --force keeps the push pins): `take_over`
+// runs once, under the old file's lock, so a login that raised a pinned
+// sign counter meanwhile is not rolled back.
+Status replace_secret_file(const std::string& path, SecretDocument& fresh,
+                           const TakeOverFromReplaced& take_over,
+                           std::optional<uid_t> owner = std::nullopt,
+                           std::optional<gid_t> group = std::nullopt);
+
 // Deletes the file under its exclusive lock (twostep-enroll --remove), so a
 // login that holds the lock cannot bring it back. not_found if it does not
 // exist.

@@ -76,6 +76,11 @@ struct IssuedChallenge {
 };
 Result<IssuedChallenge> parse_challenge_created(std::string_view body);
 
+// GET /v1/host (section 4.5): the name the relay registered for this host
+// (what the phone shows and signs over). malformed unless the body names
+// `expected_host_id` and a name of 1..64 bytes.
+Result<std::string> parse_host_view(std::string_view body, std::string_view expected_host_id);
+
 enum class RelayStatus { pending, approved, denied, reported, expired, cancelled };
 
 struct WireAssertion {
@@ -131,5 +136,13 @@ struct PushCheck {
 // state_changed, so the counter check and its update are one locked step.
 PushCheck verify_push_approval(Enrollment& enrollment, const ApprovalContext& context,
                                const WireAssertion& assertion);
+
+// Whether `assertion`, refused as wrong_challenge, was made by one of `pins`
+// over this very login's digest with `host_name` in place of the context's
+// (with any number): the phone showed and signed the relay's name for the
+// host, and push.conf's host_name differs from it. A diagnosis only: the
+// login stays refused. Changes nothing.
+bool signed_for_host_name(std::vector<Device> pins, ApprovalContext context,
+                          std::string host_name, const WireAssertion& assertion);
 
 }  // namespace twostep::push
