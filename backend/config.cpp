@@ -114,6 +114,11 @@ Status apply_fatigue_setting(RelayConfig& config, std::string_view key, std::str
   if (key == "fatigue_denials") {
     if (*v > 100) return make_error(ErrorCode::malformed, where + "fatigue_denials over 100");
     config.fatigue.denials = static_cast<int>(*v);
+  } else if (key == "notifications_per_minute") {
+    if (*v > 10000) {
+      return make_error(ErrorCode::malformed, where + "notifications_per_minute over 10000");
+    }
+    config.fatigue.phone_notifications = static_cast<int>(*v);
   } else if (key == "fatigue_window") {
     config.fatigue.window = *v;
   } else {
@@ -134,7 +139,8 @@ Status apply_setting(RelayConfig& config, std::string_view key, std::string_view
     config.*(it->second) = std::string(value);
     return {};
   }
-  if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown") {
+  if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown" ||
+      key == "notifications_per_minute") {
     return apply_fatigue_setting(config, key, value, where);
   }
   return make_error(ErrorCode::malformed, where + "unknown setting '" + std::string(key) + "'");

@@ -56,7 +56,8 @@ struct RelayConfig {
   std::int64_t push_timeout = 10;  // seconds, connect included
   std::int64_t push_max_in_flight = 64;
 
-  // Push fatigue.
+  // Push fatigue: the cooldown and the notification bound per phone
+  // (fatigue_*, notifications_per_minute).
   FatiguePolicy fatigue{};
 };
 

@@ -259,7 +259,8 @@ HttpResponse RelayService::store_error(const StoreError& e) {
       return error_response(403, "push_blocked",
                             "a request was reported for this user; an admin must clear it");
     case StoreErrc::cooldown:
-      return error_response(429, "cooldown", "repeated denials; retry later",
+      return error_response(429, "cooldown",
+                            "too many denied, unanswered or suppressed push requests; retry later",
                             std::max<std::int64_t>(1, e.retry_after));
     case StoreErrc::no_devices:
       return error_response(422, "no_devices", "none of the devices is active for this user");
@@ -654,7 +655,7 @@ Outcome RelayService::create_challenge(const Call& call) {
     created_ms_[c.challenge_id] = started;
   }
   for (const auto& e : records.audit) log_audit(e);
-  if (push_) push_->notify(c);  // queued; never waits for the push service
+  if (push_) push_->notify(c, created->notify);  // queued; never waits for the push service
   return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
 }
 
@@ -954,10 +955,21 @@ Outcome RelayService::open_event_stream(const Call& call) {
   return EventStream{call.device->api_key_id};
 }
 
+// The pending challenges, and how many requests the notification bound kept
+// from this phone (section 8.2).
 Outcome RelayService::pending_challenges(const Call& call) {
-  auto list = store_.challenges_for_api_key(call.device->api_key_id, true, 100, now_());
+  const Seconds now = now_();
+  auto list = store_.challenges_for_api_key(call.device->api_key_id, true, 100, now);
   if (!list) return store_error(list.error());
-  return HttpResponse{200, challenge_list("challenges", *list)};
+  auto suppressed = store_.suppressed_requests(call.device->api_key_id, now);
+  if (!suppressed) return store_error(suppressed.error());
+  std::string out = challenge_list("challenges", *list);
+  json s = {{"count", suppressed->count}};
+  s["since"] = suppressed->count ? json(suppressed->since) : json(nullptr);
+  s["last"] = suppressed->count ? json(suppressed->last) : json(nullptr);
+  out.pop_back();  // the list's closing brace
+  out += ",\"suppressed\":" + dump(s) + "}";
+  return HttpResponse{200, std::move(out)};
 }
 
 Outcome RelayService::activity(const Call& call) {
