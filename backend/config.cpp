@@ -45,6 +45,7 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"device_rate", {&RelayConfig::device_rate, 1, 1000000}},
       {"device_burst", {&RelayConfig::device_burst, 1, 1000000}},
       {"pairings_per_minute", {&RelayConfig::pairings_per_minute, 1, 100000}},
+      {"pairings_per_host_per_minute", {&RelayConfig::pairings_per_host_per_minute, 1, 1000000}},
       {"max_wait", {&RelayConfig::max_wait, 0, 600}},
       {"clock_skew", {&RelayConfig::clock_skew, 1, 3600}},
       {"nonce_ttl", {&RelayConfig::nonce_ttl, 2, 7200}},

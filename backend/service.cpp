@@ -240,8 +240,10 @@ RelayService::RelayService(Store& store, const RelayConfig& config, WallClock no
                     static_cast<double>(config.device_burst)),
       pairing_by_address_(static_cast<double>(config.pairings_per_minute), 60.0,
                           static_cast<double>(config.pairings_per_minute)),
-      pairing_by_host_(static_cast<double>(config.pairings_per_minute), 60.0,
-                       static_cast<double>(config.pairings_per_minute)) {}
+      pairing_by_user_(static_cast<double>(config.pairings_per_minute), 60.0,
+                       static_cast<double>(config.pairings_per_minute)),
+      pairing_by_host_(static_cast<double>(config.pairings_per_host_per_minute), 60.0,
+                       static_cast<double>(config.pairings_per_host_per_minute)) {}
 
 HttpResponse RelayService::store_error(const StoreError& e) {
   switch (e.code) {
@@ -751,8 +753,9 @@ HttpResponse RelayService::pairing_view(const PairingRecord& p) {
   return ok_json(j);
 }
 
-// The route limits pairings per client address; this per host, once the
-// host is known.
+// The route limits pairings per client address; this per (host, user),
+// then per host (a high bound: the host id is public, so a low one would let
+// anyone stop pairing for every user of the host), once the host is known.
 Outcome RelayService::create_pairing(const Call& call) {
   auto body = parse_body(call.r.body, {"host_id", "user", "confirm_hash"});
   if (!body.problem.empty()) return bad_request(body.problem);
@@ -764,8 +767,12 @@ Outcome RelayService::create_pairing(const Call& call) {
   auto host = store_.find_host(*host_id);
   if (!host && host.error().code != StoreErrc::not_found) return store_error(host.error());
   if (!host || host->removed) return error_response(401, "unknown_host", "no such host");
-  if (auto refused = limited(pairing_by_host_.take(*host_id, std::chrono::steady_clock::now()),
-                             "too many pairings for this host")) {
+  const auto at = std::chrono::steady_clock::now();
+  if (auto refused = limited(pairing_by_user_.take(*host_id + "\n" + *user, at),
+                             "too many pairings for this user")) {
+    return *refused;
+  }
+  if (auto refused = limited(pairing_by_host_.take(*host_id, at), "too many pairings for this host")) {
     return *refused;
   }
   const Seconds now = now_();
