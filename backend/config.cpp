@@ -45,6 +45,7 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"device_rate", {&RelayConfig::device_rate, 1, 1000000}},
       {"device_burst", {&RelayConfig::device_burst, 1, 1000000}},
       {"pairings_per_minute", {&RelayConfig::pairings_per_minute, 1, 100000}},
+      {"pairings_per_host_per_minute", {&RelayConfig::pairings_per_host_per_minute, 1, 1000000}},
       {"max_wait", {&RelayConfig::max_wait, 0, 600}},
       {"clock_skew", {&RelayConfig::clock_skew, 1, 3600}},
       {"nonce_ttl", {&RelayConfig::nonce_ttl, 2, 7200}},
@@ -114,6 +115,11 @@ Status apply_fatigue_setting(RelayConfig& config, std::string_view key, std::str
   if (key == "fatigue_denials") {
     if (*v > 100) return make_error(ErrorCode::malformed, where + "fatigue_denials over 100");
     config.fatigue.denials = static_cast<int>(*v);
+  } else if (key == "notifications_per_minute") {
+    if (*v > 10000) {
+      return make_error(ErrorCode::malformed, where + "notifications_per_minute over 10000");
+    }
+    config.fatigue.phone_notifications = static_cast<int>(*v);
   } else if (key == "fatigue_window") {
     config.fatigue.window = *v;
   } else {
@@ -134,7 +140,8 @@ Status apply_setting(RelayConfig& config, std::string_view key, std::string_view
     config.*(it->second) = std::string(value);
     return {};
   }
-  if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown") {
+  if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown" ||
+      key == "notifications_per_minute") {
     return apply_fatigue_setting(config, key, value, where);
   }
   return make_error(ErrorCode::malformed, where + "unknown setting '" + std::string(key) + "'");

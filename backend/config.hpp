@@ -39,7 +39,11 @@ struct RelayConfig {
   std::int64_t host_burst = 200;
   std::int64_t device_rate = 10;  // per device key
   std::int64_t device_burst = 50;
-  std::int64_t pairings_per_minute = 10;  // per client address and per host id
+  // Pairing creation is unauthenticated: limited per client address and per
+  // (host, user), so that a stranger cannot stop pairing for a whole host;
+  // the bound per host only caps what a host's pairings may cost.
+  std::int64_t pairings_per_minute = 10;  // per client address, per (host, user)
+  std::int64_t pairings_per_host_per_minute = 600;
   std::int64_t max_wait = 60;             // long-poll clamp, seconds
 
   // Protocol timings.
@@ -56,7 +60,8 @@ struct RelayConfig {
   std::int64_t push_timeout = 10;  // seconds, connect included
   std::int64_t push_max_in_flight = 64;
 
-  // Push fatigue.
+  // Push fatigue: the cooldown and the notification bound per phone
+  // (fatigue_*, notifications_per_minute).
   FatiguePolicy fatigue{};
 };
 

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store.hpp"
 
@@ -13,8 +14,10 @@ namespace twostep::relay {
 class PushNotifier {
  public:
   virtual ~PushNotifier() = default;
-  // Queues notifications for a new challenge; never waits for the network.
-  virtual void notify(const ChallengeRecord& challenge) = 0;
+  // Queues notifications for a new challenge to the phones the store chose
+  // (their notification bound; Store::create_challenge); never waits for
+  // the network.
+  virtual void notify(const ChallengeRecord& challenge, const std::vector<PhoneNotice>& phones) = 0;
   // The VAPID public key: 65 bytes, uncompressed P-256 point.
   virtual const std::string& public_key() const = 0;
   // Whether a device may register this push endpoint.

@@ -14,7 +14,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <map>
-#include <set>
 
 #include "log_field.hpp"
 #include "twostep/push_protocol.hpp"
@@ -126,8 +125,10 @@ std::string vapid_subject(std::string_view public_url) {
   return "mailto:twostepd@localhost";
 }
 
-std::string push_payload(std::string_view challenge_id) {
-  return nlohmann::json{{"type", "challenge"}, {"id", std::string(challenge_id)}}.dump();
+std::string push_payload(std::string_view challenge_id, std::int64_t suppressed) {
+  nlohmann::json j{{"type", "challenge"}, {"id", std::string(challenge_id)}};
+  if (suppressed > 0) j["suppressed"] = suppressed;
+  return j.dump();
 }
 
 // One subscription's push: the easy handle and what it points to, alive
@@ -178,7 +179,7 @@ PushSender::~PushSender() {
   if (worker_.joinable()) worker_.join();
 }
 
-void PushSender::notify(const ChallengeRecord& c) {
+void PushSender::notify(const ChallengeRecord& c, const std::vector<PhoneNotice>& phones) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !multi_) return;
@@ -186,7 +187,7 @@ void PushSender::notify(const ChallengeRecord& c) {
       log_("twostepd: push: queue full, no notification for challenge=" + log_value(c.challenge_id));
       return;
     }
-    queue_.push_back(c);
+    queue_.push_back(Notice{c, phones});
   }
   curl_multi_wakeup(multi_.get());
 }
@@ -197,7 +198,7 @@ void PushSender::notify(const ChallengeRecord& c) {
 void PushSender::run() {
   Work work;
   for (;;) {
-    std::deque<ChallengeRecord> arrived;
+    std::deque<Notice> arrived;
     {
       std::lock_guard lock(mu_);
       if (stopping_) break;
@@ -213,28 +214,15 @@ void PushSender::run() {
   for (auto& [easy, send] : work.running) curl_multi_remove_handle(multi_.get(), easy);
 }
 
-void PushSender::queue_sends(Work& work, const ChallengeRecord& c) {
-  // The devices that may answer: active records of (host, user) whose
-  // credential the challenge lists; their phones' subscriptions.
-  auto devices = store_.list_devices(DeviceFilter{c.host_id, c.user});
-  if (!devices) {
-    log_("twostepd: push: " + devices.error().message);
-    return;
-  }
-  std::set<std::string> keys;
-  for (const auto& d : devices.value()) {
-    if (d.revoked) continue;
-    for (const auto& id : c.credential_ids) {
-      if (id == d.credential_id) keys.insert(d.api_key_id);
-    }
-  }
-  const std::string payload = push_payload(c.challenge_id);
-  for (const auto& key : keys) {
-    auto subs = store_.push_subscriptions(key);
+void PushSender::queue_sends(Work& work, const Notice& notice) {
+  const ChallengeRecord& c = notice.challenge;
+  for (const auto& phone : notice.phones) {
+    auto subs = store_.push_subscriptions(phone.api_key_id);
     if (!subs) {
       log_("twostepd: push: " + subs.error().message);
       continue;
     }
+    const std::string payload = push_payload(c.challenge_id, phone.suppressed_before);
     for (auto& sub : subs.value()) {
       if (work.waiting.size() >= options_.max_queue) {
         log_("twostepd: push: queue full, no notification for challenge=" +

@@ -9,8 +9,9 @@
 // push service delays only its own subscriptions (docs/threat-model.md,
 // "One slow push service"). A push service's answer is logged, never
 // returned. Subscriptions that answer 404 or 410 (gone) are deleted. The
-// payload holds no secret: the type and the challenge id; the app fetches
-// the details with its own signed request.
+// payload holds no secret: the type, the challenge id and how many requests
+// were suppressed for that phone since its previous notification; the app
+// fetches the details with its own signed request.
 #pragma once
 
 #include <curl/curl.h>
@@ -43,8 +44,10 @@ bool is_acceptable_push_endpoint(std::string_view endpoint, bool allow_http_loop
 // may contact its operator there), else a local mailto:.
 std::string vapid_subject(std::string_view public_url);
 
-// The JSON the service worker receives: {"type":"challenge","id":"…"}.
-std::string push_payload(std::string_view challenge_id);
+// The JSON the service worker receives: {"type":"challenge","id":"…"},
+// with "suppressed": N when N > 0 requests were suppressed for the phone
+// since its previous notification.
+std::string push_payload(std::string_view challenge_id, std::int64_t suppressed = 0);
 
 struct PushOptions {
   std::string subject;                // VAPID "sub": mailto: or https: URL
@@ -73,15 +76,20 @@ class PushSender final : public PushNotifier {
     return is_acceptable_push_endpoint(endpoint, options_.allow_http_loopback);
   }
 
-  // Queues a push to every subscription of the devices that may answer `c`.
-  void notify(const ChallengeRecord& c) override;
+  // Queues a push to every subscription of `phones` (the phones of the
+  // devices that may answer `c`, within their notification bound).
+  void notify(const ChallengeRecord& c, const std::vector<PhoneNotice>& phones) override;
 
  private:
   struct Send;  // one subscription's push, on the multi handle (push_sender.cpp)
   struct Work;  // the worker thread's own state
 
   void run();
-  void queue_sends(Work& work, const ChallengeRecord& c);
+  struct Notice {  // a challenge and the phones to tell
+    ChallengeRecord challenge;
+    std::vector<PhoneNotice> phones;
+  };
+  void queue_sends(Work& work, const Notice& notice);
   void start_sends(Work& work);
   void finish_sends(Work& work);
   std::unique_ptr<Send> prepare(const PushSubscription& to, const std::string& payload);
@@ -92,7 +100,7 @@ class PushSender final : public PushNotifier {
   PushOptions options_;
   LogLine log_;
   std::mutex mu_;
-  std::deque<ChallengeRecord> queue_;
+  std::deque<Notice> queue_;
   bool stopping_ = false;
   struct MultiFree { void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); } };
   std::unique_ptr<CURLM, MultiFree> multi_;  // the worker's; notify() wakes it

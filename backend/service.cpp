@@ -240,8 +240,10 @@ RelayService::RelayService(Store& store, const RelayConfig& config, WallClock no
                     static_cast<double>(config.device_burst)),
       pairing_by_address_(static_cast<double>(config.pairings_per_minute), 60.0,
                           static_cast<double>(config.pairings_per_minute)),
-      pairing_by_host_(static_cast<double>(config.pairings_per_minute), 60.0,
-                       static_cast<double>(config.pairings_per_minute)) {}
+      pairing_by_user_(static_cast<double>(config.pairings_per_minute), 60.0,
+                       static_cast<double>(config.pairings_per_minute)),
+      pairing_by_host_(static_cast<double>(config.pairings_per_host_per_minute), 60.0,
+                       static_cast<double>(config.pairings_per_host_per_minute)) {}
 
 HttpResponse RelayService::store_error(const StoreError& e) {
   switch (e.code) {
@@ -259,7 +261,8 @@ HttpResponse RelayService::store_error(const StoreError& e) {
       return error_response(403, "push_blocked",
                             "a request was reported for this user; an admin must clear it");
     case StoreErrc::cooldown:
-      return error_response(429, "cooldown", "repeated denials; retry later",
+      return error_response(429, "cooldown",
+                            "too many denied, unanswered or suppressed push requests; retry later",
                             std::max<std::int64_t>(1, e.retry_after));
     case StoreErrc::no_devices:
       return error_response(422, "no_devices", "none of the devices is active for this user");
@@ -656,7 +659,7 @@ Outcome RelayService::create_challenge(const Call& call) {
     created_ms_[c.challenge_id] = started;
   }
   for (const auto& e : records.audit) log_audit(e);
-  if (push_) push_->notify(c);  // queued; never waits for the push service
+  if (push_) push_->notify(c, created->notify);  // queued; never waits for the push service
   return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
 }
 
@@ -759,8 +762,9 @@ HttpResponse RelayService::pairing_view(const PairingRecord& p) {
   return ok_json(j);
 }
 
-// The route limits pairings per client address; this per host, once the
-// host is known.
+// The route limits pairings per client address; this per (host, user),
+// then per host (a high bound: the host id is public, so a low one would let
+// anyone stop pairing for every user of the host), once the host is known.
 Outcome RelayService::create_pairing(const Call& call) {
   auto body = parse_body(call.r.body, {"host_id", "user", "confirm_hash"});
   if (!body.problem.empty()) return bad_request(body.problem);
@@ -772,8 +776,12 @@ Outcome RelayService::create_pairing(const Call& call) {
   auto host = store_.find_host(*host_id);
   if (!host && host.error().code != StoreErrc::not_found) return store_error(host.error());
   if (!host || host->removed) return error_response(401, "unknown_host", "no such host");
-  if (auto refused = limited(pairing_by_host_.take(*host_id, std::chrono::steady_clock::now()),
-                             "too many pairings for this host")) {
+  const auto at = std::chrono::steady_clock::now();
+  if (auto refused = limited(pairing_by_user_.take(*host_id + "\n" + *user, at),
+                             "too many pairings for this user")) {
+    return *refused;
+  }
+  if (auto refused = limited(pairing_by_host_.take(*host_id, at), "too many pairings for this host")) {
     return *refused;
   }
   const Seconds now = now_();
@@ -963,10 +971,21 @@ Outcome RelayService::open_event_stream(const Call& call) {
   return EventStream{call.device->api_key_id};
 }
 
+// The pending challenges, and how many requests the notification bound kept
+// from this phone (section 8.2).
 Outcome RelayService::pending_challenges(const Call& call) {
-  auto list = store_.challenges_for_api_key(call.device->api_key_id, true, 100, now_());
+  const Seconds now = now_();
+  auto list = store_.challenges_for_api_key(call.device->api_key_id, true, 100, now);
   if (!list) return store_error(list.error());
-  return HttpResponse{200, challenge_list("challenges", *list)};
+  auto suppressed = store_.suppressed_requests(call.device->api_key_id, now);
+  if (!suppressed) return store_error(suppressed.error());
+  std::string out = challenge_list("challenges", *list);
+  json s = {{"count", suppressed->count}};
+  s["since"] = suppressed->count ? json(suppressed->since) : json(nullptr);
+  s["last"] = suppressed->count ? json(suppressed->last) : json(nullptr);
+  out.pop_back();  // the list's closing brace
+  out += ",\"suppressed\":" + dump(s) + "}";
+  return HttpResponse{200, std::move(out)};
 }
 
 Outcome RelayService::activity(const Call& call) {

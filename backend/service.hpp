@@ -205,6 +205,7 @@ class RelayService {
   RateLimiter host_limit_;
   RateLimiter device_limit_;
   RateLimiter pairing_by_address_;
+  RateLimiter pairing_by_user_;  // per (host, user)
   RateLimiter pairing_by_host_;
   std::mutex created_mu_;
   std::unordered_map<std::string, std::int64_t> created_ms_;  // challenge id -> wall ms

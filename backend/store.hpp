@@ -51,7 +51,8 @@ enum class StoreErrc {
   not_registered,      // pairing has no device yet (confirm too early)
   expired,             // challenge or pairing past its expiry
   push_blocked,        // (host, user) blocked after "this wasn't me"
-  cooldown,            // repeated denials; StoreError::retry_after says when
+  cooldown,            // repeated denied or unanswered requests, or every phone's
+                       // notification bound reached; StoreError::retry_after says when
   no_devices,          // none of the listed credentials is active for the user
   duplicate,           // unique key already present (host name, credential id)
   replayed_nonce,      // the change's request nonce was seen: nothing changed
@@ -163,16 +164,43 @@ struct NewChallenge {
   Seconds expires = 0;
 };
 
-// Push-fatigue policy, passed in so the config can change it.
+// Push-fatigue policy, passed in so the config can change it
+// (docs/threat-model.md, "Push bombing", says why these numbers).
 struct FatiguePolicy {
-  int denials = 3;          // this many denials ...
+  // Denied, reported or unanswered (expired, cancelled, superseded)
+  // challenges of one (host, user): this many ...
+  int denials = 3;
   Seconds window = 600;     // ... within this window ...
   Seconds cooldown = 600;   // ... refuse new challenges for this long
+  // Notifications per phone (API key, across hosts and users) in any 60 s;
+  // a challenge over it is not notified to that phone, and refused when no
+  // phone it names has room. 0: no bound.
+  int phone_notifications = 6;
+};
+
+// How long the count of a phone's suppressed requests is kept after the
+// last one: a day without any starts a new count.
+inline constexpr Seconds kSuppressedMemory = 86400;
+
+// A phone a new challenge is notified to, and how many requests were
+// suppressed for it since its previous notification.
+struct PhoneNotice {
+  std::string api_key_id;
+  std::int64_t suppressed_before = 0;
 };
 
 struct CreatedChallenge {
   ChallengeRecord challenge;
   std::vector<std::string> superseded;  // ids of pending ones now cancelled
+  std::vector<PhoneNotice> notify;      // the phones within their bound, sorted
+};
+
+// The requests suppressed for one phone (its notification bound), counted
+// from `since` until kSuppressedMemory passes without one.
+struct SuppressedRequests {
+  std::int64_t count = 0;
+  Seconds since = 0;  // 0 with count 0
+  Seconds last = 0;
 };
 
 enum class Decision { approve, deny, report };
@@ -277,8 +305,11 @@ class Store {
   // Challenges (section 4). create_challenge does, in one transaction:
   // remember the request's nonce (replayed_nonce); refuse push_blocked,
   // cooldown, no_devices (no listed credential belongs to an active device of
-  // (host, user)); cancel the pending one of (host, user); insert the new one
-  // as pending; append the audit events.
+  // (host, user)); take one notification from each phone's bound (cooldown
+  // when none has room; the phones over it count a suppressed request, kept
+  // also when the challenge is refused); cancel the pending one of
+  // (host, user), which counts towards the cooldown; insert the new one as
+  // pending; append the audit events.
   virtual StoreResult<CreatedChallenge> create_challenge(const NewChallenge& challenge,
                                                          const FatiguePolicy& policy,
                                                          Seconds now,
@@ -290,8 +321,8 @@ class Store {
   // Any status; a pending one past its expiry is returned as expired.
   virtual StoreResult<ChallengeRecord> find_challenge(std::string_view challenge_id,
                                                       Seconds now) = 0;
-  // pending -> cancelled. A decided (or expired) one is returned unchanged
-  // (not an error).
+  // pending -> cancelled, which counts towards the cooldown. A decided (or
+  // expired) one is returned unchanged (not an error).
   virtual StoreResult<ChallengeRecord> cancel_challenge(std::string_view challenge_id,
                                                         Seconds now) = 0;
   // pending -> approved/denied/reported by `device_id`; replayed_nonce,
@@ -310,14 +341,19 @@ class Store {
                                                 Seconds now) {
     return decide_challenge(challenge_id, device_id, decision, assertion, now, ChangeRecords{});
   }
-  // Marks every pending challenge past its expiry expired; returns those it
-  // changed (each exactly once, even with several instances).
+  // Marks every pending challenge past its expiry expired (each counts
+  // towards the cooldown); returns those it changed (each exactly once, even
+  // with several instances).
   virtual StoreResult<std::vector<ChallengeRecord>> expire_due(Seconds now) = 0;
   // The challenges a device key may see: (host, user) of one of its
   // non-revoked records, with that record's credential listed. Newest first
   // (creation order, not only the `created` second).
   virtual StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(
       std::string_view api_key_id, bool pending_only, int limit, Seconds now) = 0;
+
+  // The requests suppressed for a phone by its notification bound.
+  virtual StoreResult<SuppressedRequests> suppressed_requests(std::string_view api_key_id,
+                                                              Seconds now) = 0;
 
   // Push blocks. unblock returns whether there was a block.
   virtual StoreResult<bool> unblock(std::string_view host_id, std::string_view user) = 0;

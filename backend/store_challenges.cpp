@@ -1,5 +1,8 @@
 // The store's rules for challenges (section 4 of docs/protocol.md), written
 // once over the dialect interface (store_rules.hpp).
+#include <algorithm>
+#include <set>
+
 #include "store_rules.hpp"
 
 namespace twostep::relay::sql {
@@ -72,6 +75,12 @@ StoreResult<Done> push_allowed(Session& s, const NewChallenge& c, const FatigueP
                    Params().text(c.host_id).text(c.user).integer(policy.denials),
                    [&](const Row& row) { times.push_back(row.integer(0)); });
   if (!den) return den.error();
+  // Older ones cannot start a cooldown any more.
+  auto old = s.run("create challenge",
+                   "DELETE FROM denials WHERE host_id = ? AND {user} = ? AND time < ?",
+                   Params().text(c.host_id).text(c.user)
+                       .integer(now - policy.window - policy.cooldown));
+  if (!old) return old.error();
   if (static_cast<int>(times.size()) == policy.denials &&
       times.front() - times.back() <= policy.window && now < times.front() + policy.cooldown) {
     StoreError e{StoreErrc::cooldown, "too many denials; cooling down"};
@@ -81,7 +90,128 @@ StoreResult<Done> push_allowed(Session& s, const NewChallenge& c, const FatigueP
   return Done{};
 }
 
-// Cancels the pending challenge(s) of (host, user); returns their ids.
+// The phones (API keys) of the active devices of (host, user) whose
+// credential the challenge lists, sorted (the order their locks are taken).
+StoreResult<std::vector<std::string>> phones_of(Session& s, const NewChallenge& c) {
+  std::set<std::string> keys;
+  for (const auto& cred : c.credential_ids) {
+    auto r = s.run("create challenge",
+                   "SELECT api_key_id FROM devices WHERE host_id = ? AND {user} = ? AND "
+                   "credential_id = ? AND revoked = {false}",
+                   Params().text(c.host_id).text(c.user).blob(cred),
+                   [&](const Row& row) { keys.insert(row.text(0)); });
+    if (!r) return r.error();
+  }
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+// Whether `phone` has room for one more notification within the last
+// minute; if so, takes it. Locked per phone: creations on several hosts (and
+// instances) take from one bound one at a time. wait: when it has room again.
+StoreResult<bool> take_notification(Session& s, std::string_view phone, int bound, Seconds now,
+                                    Seconds& wait) {
+  if (auto l = s.lock_pair("phone", phone); !l) return l.error();
+  auto old = s.run("notification bound", "DELETE FROM phone_notices WHERE api_key_id = ? AND time <= ?",
+                   Params().text(phone).integer(now - 60));
+  if (!old) return old.error();
+  Seconds oldest = now;
+  auto n = s.run("notification bound",
+                 "SELECT time FROM phone_notices WHERE api_key_id = ? ORDER BY time",
+                 Params().text(phone), [&](const Row& row) {
+                   oldest = std::min(oldest, row.integer(0));
+                 });
+  if (!n) return n.error();
+  if (n.value() >= bound) {
+    wait = std::max<Seconds>(1, oldest + 60 - now);
+    return false;
+  }
+  auto ins = s.run("notification bound", "INSERT INTO phone_notices(api_key_id, time) VALUES(?, ?)",
+                   Params().text(phone).integer(now));
+  if (!ins) return ins.error();
+  return true;
+}
+
+// One more request suppressed for `phone`; a day without one starts a new
+// count.
+StoreResult<Done> count_suppressed(Session& s, std::string_view phone, Seconds now) {
+  const Seconds stale = now - kSuppressedMemory;
+  auto r = s.run("suppressed request",
+                 "INSERT INTO phone_suppressed(api_key_id, total, since_time, last_time, unreported) "
+                 "VALUES(?, 1, ?, ?, 1) ON CONFLICT(api_key_id) DO UPDATE SET "
+                 "total = CASE WHEN phone_suppressed.last_time <= ? THEN 1 "
+                 "ELSE phone_suppressed.total + 1 END, "
+                 "since_time = CASE WHEN phone_suppressed.last_time <= ? THEN excluded.since_time "
+                 "ELSE phone_suppressed.since_time END, "
+                 "last_time = excluded.last_time, unreported = phone_suppressed.unreported + 1",
+                 Params().text(phone).integer(now).integer(now).integer(stale).integer(stale));
+  if (!r) return r.error();
+  return Done{};
+}
+
+// A notification for `phone`: the requests suppressed since its previous
+// one, now told.
+StoreResult<PhoneNotice> notice_for(Session& s, std::string phone) {
+  PhoneNotice out{std::move(phone), 0};
+  auto r = s.run("suppressed request",
+                 "SELECT unreported FROM phone_suppressed WHERE api_key_id = ?",
+                 Params().text(out.api_key_id),
+                 [&](const Row& row) { out.suppressed_before = row.integer(0); });
+  if (!r) return r.error();
+  if (out.suppressed_before == 0) return out;
+  auto u = s.run("suppressed request",
+                 "UPDATE phone_suppressed SET unreported = 0 WHERE api_key_id = ?",
+                 Params().text(out.api_key_id));
+  if (!u) return u.error();
+  return out;
+}
+
+// The phones a new challenge is notified to: each of `phones` with room in
+// its bound; the others count a suppressed request (`over`). cooldown when
+// none has room.
+StoreResult<std::vector<PhoneNotice>> take_notifications(Session& s,
+                                                         const std::vector<std::string>& phones,
+                                                         const FatiguePolicy& policy, Seconds now,
+                                                         std::vector<std::string>& over) {
+  std::vector<PhoneNotice> notify;
+  Seconds wait = 0;
+  for (const auto& phone : phones) {
+    bool room = true;
+    if (policy.phone_notifications > 0) {
+      auto took = take_notification(s, phone, policy.phone_notifications, now, wait);
+      if (!took) return took.error();
+      room = took.value();
+    }
+    if (!room) {
+      over.push_back(phone);
+      continue;
+    }
+    auto notice = notice_for(s, phone);
+    if (!notice) return notice.error();
+    notify.push_back(std::move(notice.value()));
+  }
+  if (notify.empty()) {
+    StoreError e{StoreErrc::cooldown, "every phone of this user has had its notifications"};
+    e.retry_after = wait;
+    return e;
+  }
+  for (const auto& phone : over) {
+    if (auto n = count_suppressed(s, phone, now); !n) return n.error();
+  }
+  return notify;
+}
+
+// A denied, reported or unanswered challenge of (host, user): one more
+// towards the cooldown (push_allowed).
+StoreResult<Done> count_towards_cooldown(Session& s, std::string_view host_id,
+                                         std::string_view user, Seconds now) {
+  auto den = s.run("record denial", "INSERT INTO denials(host_id, {user}, time) VALUES(?, ?, ?)",
+                   Params().text(host_id).text(user).integer(now));
+  if (!den) return den.error();
+  return Done{};
+}
+
+// Cancels the pending challenge(s) of (host, user), each unanswered; returns
+// their ids.
 StoreResult<std::vector<std::string>> supersede(Session& s, std::string_view host_id,
                                                 std::string_view user, Seconds now) {
   std::vector<std::string> ids;
@@ -97,6 +227,9 @@ StoreResult<std::vector<std::string>> supersede(Session& s, std::string_view hos
                       "WHERE host_id = ? AND {user} = ? AND status = 'pending'",
                       Params().integer(now).text(host_id).text(user));
   if (!cancel) return cancel.error();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (auto n = count_towards_cooldown(s, host_id, user, now); !n) return n.error();
+  }
   return ids;
 }
 
@@ -174,9 +307,7 @@ StoreResult<Done> write_decision(Session& s, const ChallengeRecord& c, const Dev
     return used.error();
   }
   if (decision != Decision::approve) {
-    auto den = s.run("record denial", "INSERT INTO denials(host_id, {user}, time) VALUES(?, ?, ?)",
-                     Params().text(c.host_id).text(c.user).integer(now));
-    if (!den) return den.error();
+    if (auto n = count_towards_cooldown(s, c.host_id, c.user, now); !n) return n.error();
   }
   if (decision == Decision::report) {
     auto blk = s.run("block push",
@@ -225,35 +356,50 @@ StoreResult<ChallengeRecord> SqlStore::find_challenge_in(Session& s,
 StoreResult<CreatedChallenge> SqlStore::create_challenge(const NewChallenge& c,
                                                          const FatiguePolicy& policy, Seconds now,
                                                          const ChangeRecords& records) {
-  return transact<CreatedChallenge>(
+  std::vector<std::string> over;  // phones whose bound refused this challenge
+  auto out = transact<CreatedChallenge>(
       [&](Session& s, Changes& changes) -> StoreResult<CreatedChallenge> {
+        over.clear();  // a retried transaction starts again
         if (auto n = record_nonce_in(s, records, now); !n) return n.error();
         if (auto l = s.lock_pair(c.host_id, c.user); !l) return l.error();
         auto host_name = live_host_name(s, c.host_id);
         if (!host_name) return host_name.error();
-        if (auto allowed = push_allowed(s, c, policy, now); !allowed) return allowed.error();
-        bool any_device = false;
-        for (const auto& cred : c.credential_ids) {
-          auto active = credential_active_in(s, c.host_id, c.user, cred);
-          if (!active) return active.error();
-          if (active.value()) {
-            any_device = true;
-            break;
-          }
+        auto phones = phones_of(s, c);
+        if (!phones) return phones.error();
+        if (auto allowed = push_allowed(s, c, policy, now); !allowed) {
+          // The phones did not see it: counted as suppressed, as below.
+          if (allowed.error().code == StoreErrc::cooldown) over = phones.value();
+          return allowed.error();
         }
-        if (!any_device) {
+        if (phones->empty()) {
           return StoreError{StoreErrc::no_devices, "no listed device is active for this user"};
         }
+        auto notify = take_notifications(s, phones.value(), policy, now, over);
+        if (!notify) return notify.error();
         auto superseded = supersede(s, c.host_id, c.user, now);
         if (!superseded) return superseded.error();
         auto inserted = insert_challenge(s, c, std::move(host_name.value()), now);
         if (!inserted) return inserted.error();
         if (auto a = append_audit_in(s, records); !a) return a.error();
-        CreatedChallenge out{std::move(inserted.value()), std::move(superseded.value())};
-        for (const auto& id : out.superseded) changes.push_back({ChangeKind::challenge, id});
-        changes.push_back({ChangeKind::challenge, out.challenge.challenge_id});
-        return out;
+        CreatedChallenge made{std::move(inserted.value()), std::move(superseded.value()),
+                              std::move(notify.value())};
+        for (const auto& id : made.superseded) changes.push_back({ChangeKind::challenge, id});
+        changes.push_back({ChangeKind::challenge, made.challenge.challenge_id});
+        return made;
       });
+  if (!out && !over.empty()) {
+    // Refused by a cooldown, or because every phone had its notifications:
+    // the refusal rolled back, the count of what the phones did not see is
+    // kept.
+    auto kept = transact<Done>([&](Session& s, Changes&) -> StoreResult<Done> {
+      for (const auto& phone : over) {
+        if (auto n = count_suppressed(s, phone, now); !n) return n;
+      }
+      return Done{};
+    });
+    if (!kept) return kept.error();
+  }
+  return out;
 }
 
 StoreResult<ChallengeRecord> SqlStore::find_challenge(std::string_view challenge_id,
@@ -281,6 +427,7 @@ StoreResult<ChallengeRecord> SqlStore::cancel_challenge(std::string_view challen
                        "WHERE challenge_id = ?",
                        Params().integer(now).text(challenge_id));
         if (!u) return u.error();
+        if (auto n = count_towards_cooldown(s, c->host_id, c->user, now); !n) return n.error();
         c->status = ChallengeStatus::cancelled;
         c->decided_at = now;
         changes.push_back({ChangeKind::challenge, c->challenge_id});
@@ -341,6 +488,7 @@ StoreResult<std::vector<ChallengeRecord>> SqlStore::expire_due(Seconds now) {
           if (u.value() == 0) continue;
           auto c = find_challenge_in(s, id, false);
           if (!c) return c.error();
+          if (auto n = count_towards_cooldown(s, c->host_id, c->user, now); !n) return n.error();
           changes.push_back({ChangeKind::challenge, c->challenge_id});
           out.push_back(std::move(c.value()));
         }
@@ -381,6 +529,22 @@ StoreResult<std::vector<ChallengeRecord>> SqlStore::challenges_for_api_key(
         }
         return out;
       });
+}
+
+StoreResult<SuppressedRequests> SqlStore::suppressed_requests(std::string_view api_key_id,
+                                                              Seconds now) {
+  return autocommit<SuppressedRequests>([&](Session& s) -> StoreResult<SuppressedRequests> {
+    SuppressedRequests out;
+    auto r = s.run("suppressed requests",
+                   "SELECT total, since_time, last_time FROM phone_suppressed "
+                   "WHERE api_key_id = ? AND last_time > ?",
+                   Params().text(api_key_id).integer(now - kSuppressedMemory),
+                   [&](const Row& row) {
+                     out = SuppressedRequests{row.integer(0), row.integer(1), row.integer(2)};
+                   });
+    if (!r) return r.error();
+    return out;
+  });
 }
 
 StoreResult<bool> SqlStore::unblock(std::string_view host_id, std::string_view user) {

@@ -81,6 +81,8 @@ class SqlStore final : public Store {
   StoreResult<std::vector<ChallengeRecord>> challenges_for_api_key(std::string_view api_key_id,
                                                                    bool pending_only, int limit,
                                                                    Seconds now) override;
+  StoreResult<SuppressedRequests> suppressed_requests(std::string_view api_key_id,
+                                                      Seconds now) override;
   StoreResult<bool> unblock(std::string_view host_id, std::string_view user) override;
 
   StoreResult<Done> append_audit(const AuditEvent& event) override;

@@ -150,6 +150,23 @@ CREATE TABLE push_subscriptions (
 );
 CREATE INDEX push_subscriptions_key ON push_subscriptions(api_key_id);
 )sql"},
+    // The per-phone notification bound (FatiguePolicy::phone_notifications):
+    // the notifications of the last minute, at most the bound per phone, and
+    // the requests suppressed over it.
+    {3, Scope::every_database, R"sql(
+CREATE TABLE phone_notices (
+  api_key_id TEXT NOT NULL,
+  time {int} NOT NULL
+);
+CREATE INDEX phone_notices_key ON phone_notices(api_key_id, time);
+CREATE TABLE phone_suppressed (
+  api_key_id TEXT PRIMARY KEY,
+  total {int} NOT NULL,
+  since_time {int} NOT NULL,
+  last_time {int} NOT NULL,
+  unreported {int} NOT NULL
+);
+)sql"},
 };
 constexpr std::int64_t kSchemaVersion = std::end(kSteps)[-1].to_version;
 

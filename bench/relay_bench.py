@@ -33,6 +33,7 @@ from relay_harness import Relay, td  # noqa: E402
 
 FAST = ["host_rate = 1000000", "host_burst = 1000000", "device_rate = 1000000",
         "device_burst = 1000000", "pairings_per_minute = 100000", "fatigue_denials = 0",
+        "notifications_per_minute = 0", "pairings_per_host_per_minute = 1000000",
         "max_connections_per_client = 1000000"]
 
 

@@ -49,6 +49,7 @@ struct Fixture {
     store = std::move(opened.value());
     config.approver_origin = "https://approve.test";
     config.pairings_per_minute = 100000;
+    config.pairings_per_host_per_minute = 1000000;
     config.host_rate = 1000000;
     config.host_burst = 1000000;
     secret = twostep::SecretBytes(32);

@@ -497,6 +497,22 @@ async function openRequest(id) {
   }
 }
 
+// Requests the relay kept from this phone (its notification bound, or a
+// cooldown after unanswered or denied ones): said once the stream is open.
+async function showSuppressed() {
+  try {
+    const { suppressed } = await api('GET', '/v1/device/challenges');
+    const count = suppressed && Number.isInteger(suppressed.count) ? suppressed.count : 0;
+    const note = $('requests-suppressed');
+    note.hidden = count === 0;
+    if (count === 0) return;
+    const since = new Date(suppressed.since * 1000).toLocaleString();
+    note.textContent = `${count} further sign-in ${count === 1 ? 'request was' : 'requests were'} ` +
+      `suppressed since ${since}: too many came at once. If they were not yours, ` +
+      'someone may have your password.';
+  } catch { /* the list itself comes from the stream */ }
+}
+
 // ---- the event stream (fetch streaming: EventSource cannot sign) ---------------
 
 let streamAbort = null;
@@ -517,6 +533,7 @@ async function startEvents(restart = false) {
       // The stream replays only pending requests: what changed while it was
       // down (a phone asleep, a network change) is fetched.
       for (const [id, entry] of requests) if (entry.view.status === 'pending') refreshRequest(id);
+      showSuppressed();
       await readEvents(res.body.getReader(), abort.signal);
     } catch (e) {
       if (abort.signal.aborted) return;

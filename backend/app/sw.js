@@ -1,7 +1,8 @@
 // twostep approver service worker: keeps the app shell for offline starts,
 // and turns a Web Push into a notification. A push carries only
-// {"type":"challenge","id":"…"}: the page fetches the details itself, with
-// its signed request, when the user opens it.
+// {"type":"challenge","id":"…"} (and "suppressed": N, the requests the relay
+// kept from this phone since its last notification): the page fetches the
+// details itself, with its signed request, when the user opens it.
 'use strict';
 
 const SHELL = 'twostep-shell-v1';
@@ -38,8 +39,11 @@ self.addEventListener('push', (event) => {
   let msg = null;
   try { msg = event.data ? event.data.json() : null; } catch { msg = null; }
   const id = msg && msg.type === 'challenge' && /^[A-Za-z0-9_-]{22}$/.test(msg.id) ? msg.id : null;
+  // Requests the relay kept from this phone since its last notification.
+  const held = msg && Number.isInteger(msg.suppressed) && msg.suppressed > 0 ? msg.suppressed : 0;
+  const more = held ? ` ${held} further ${held === 1 ? 'request was' : 'requests were'} suppressed.` : '';
   event.waitUntil(self.registration.showNotification('Sign-in request', {
-    body: 'Someone is signing in with your account. Open to check the details and approve or deny.',
+    body: 'Someone is signing in with your account. Open to check the details and approve or deny.' + more,
     tag: id ? 'twostep-' + id : 'twostep',
     data: { id },
     icon: '/app/icon-192.png',

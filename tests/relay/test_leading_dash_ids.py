@@ -27,7 +27,8 @@ def dash_id(letter):
 
 
 def new_ids_never_begin_with_dash(binary):
-    with Relay(binary, ["pairings_per_minute = 100000"]) as relay:
+    with Relay(binary, ["pairings_per_minute = 100000",
+                        "pairings_per_host_per_minute = 1000000"]) as relay:
         host = relay.add_host("web1")
         ids = [relay.open_pairing(host, "u%d" % i)[0] for i in range(DRAWS)]
         assert all(len(i) == 22 for i in ids), ids[:3]

@@ -32,6 +32,7 @@ class FakePushService(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), PushHandler)
         self.lock = threading.Condition()
         self.arrived = []          # (path, monotonic time)
+        self.bodies = []           # (path, the encrypted push message)
         self.hanging = {}          # path -> connections now held open
         self.peak = 0              # most slow connections open at once
         self.peak_by_user = {}     # user -> most of theirs open at once
@@ -60,10 +61,11 @@ class PushHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         service = self.server
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         now = time.monotonic()
         with service.lock:
             service.arrived.append((self.path, now))
+            service.bodies.append((self.path, body))
             service.lock.notify_all()
         if not self.path.startswith("/slow/"):
             self.send_response(201)

@@ -261,6 +261,88 @@ void three_denials_start_a_cooldown(void**) {
       s->create_challenge(challenge("c9", "h1", {"cred-a"}, kNow + 900), policy, kNow + 801).ok());
 }
 
+// Issue 19 item 6: an unanswered push (cancelled by its host, superseded by
+// a new one, expired) counts towards the cooldown as a denial does.
+void unanswered_challenges_start_a_cooldown(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  paired_device(*s, "h1", "cred-a");
+  const FatiguePolicy policy{3, 600, 600, 0};
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}, kNow + 30), policy, kNow).ok());
+  assert_int_equal(s->expire_due(kNow + 30)->size(), 1);                   // expired: 1
+  assert_true(s->create_challenge(challenge("c2", "h1", {"cred-a"}), policy, kNow + 31).ok());
+  assert_true(s->cancel_challenge("c2", kNow + 32).ok());                  // cancelled: 2
+  assert_true(s->create_challenge(challenge("c3", "h1", {"cred-a"}), policy, kNow + 33).ok());
+  assert_true(s->create_challenge(challenge("c4", "h1", {"cred-a"}), policy, kNow + 34).ok());
+  // c3 superseded: 3 within the window.
+  auto cool = s->create_challenge(challenge("c5", "h1", {"cred-a"}), policy, kNow + 35);
+  assert_int_equal(static_cast<int>(cool.error().code), static_cast<int>(StoreErrc::cooldown));
+  assert_int_equal(cool.error().retry_after, 34 + 600 - 35);
+  // The refused request counts as suppressed for the phone.
+  assert_int_equal(s->suppressed_requests("key-1", kNow + 36)->count, 1);
+}
+
+// Issue 19 item 6: one phone gets at most its bound of notifications a
+// minute, across hosts; over it a challenge is refused (cooldown) when no
+// phone it names has room, and the suppressed requests are counted and told.
+void a_phone_gets_at_most_its_bound_across_hosts(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  assert_true(s->add_host(host("h2", "web2")).ok());
+  paired_device(*s, "h1", "cred-a", "key-1");
+  paired_device(*s, "h2", "cred-b", "key-1");
+  const FatiguePolicy policy{0, 600, 600, 3};
+  for (int i = 0; i < 3; ++i) {
+    const bool first = i % 2 == 0;
+    auto made = s->create_challenge(challenge("c" + std::to_string(i), first ? "h1" : "h2",
+                                              {first ? "cred-a" : "cred-b"}),
+                                    policy, kNow + i);
+    assert_true(made.ok());
+    assert_int_equal(made->notify.size(), 1);
+    assert_string_equal(made->notify[0].api_key_id.c_str(), "key-1");
+  }
+  for (int i = 3; i < 5; ++i) {
+    auto over = s->create_challenge(challenge("c" + std::to_string(i), i % 2 ? "h2" : "h1",
+                                              {i % 2 ? "cred-b" : "cred-a"}),
+                                    policy, kNow + 10);
+    assert_int_equal(static_cast<int>(over.error().code), static_cast<int>(StoreErrc::cooldown));
+    assert_int_equal(over.error().retry_after, 50);
+  }
+  auto counted = s->suppressed_requests("key-1", kNow + 11);
+  assert_int_equal(counted->count, 2);
+  assert_int_equal(counted->since, kNow + 10);
+  assert_int_equal(counted->last, kNow + 10);
+  assert_int_equal(s->suppressed_requests("key-2", kNow + 11)->count, 0);
+  // A minute after the first, room for one: its notification tells the two.
+  auto later = s->create_challenge(challenge("c9", "h1", {"cred-a"}), policy, kNow + 60);
+  assert_true(later.ok());
+  assert_int_equal(later->notify.at(0).suppressed_before, 2);
+  auto again = s->create_challenge(challenge("c10", "h2", {"cred-b"}), policy, kNow + 61);
+  assert_true(again.ok());
+  assert_int_equal(again->notify.at(0).suppressed_before, 0);
+  // The count stays for the app until a day passes without one.
+  assert_int_equal(s->suppressed_requests("key-1", kNow + 62)->count, 2);
+  assert_int_equal(s->suppressed_requests("key-1", kNow + 10 + kSuppressedMemory)->count, 0);
+}
+
+// A phone over its bound does not keep the user's other phone from hearing.
+void a_phone_over_its_bound_leaves_the_other_phone_notified(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  assert_true(s->add_host(host("h2", "web2")).ok());
+  paired_device(*s, "h1", "cred-a", "key-1");
+  paired_device(*s, "h1", "cred-c", "key-2");
+  paired_device(*s, "h2", "cred-b", "key-1");
+  const FatiguePolicy policy{0, 600, 600, 2};
+  assert_true(s->create_challenge(challenge("c1", "h2", {"cred-b"}), policy, kNow).ok());
+  assert_true(s->create_challenge(challenge("c2", "h2", {"cred-b"}), policy, kNow).ok());
+  auto both = s->create_challenge(challenge("c3", "h1", {"cred-a", "cred-c"}), policy, kNow + 1);
+  assert_true(both.ok());
+  assert_int_equal(both->notify.size(), 1);
+  assert_string_equal(both->notify[0].api_key_id.c_str(), "key-2");
+  assert_int_equal(s->suppressed_requests("key-1", kNow + 2)->count, 1);
+}
+
 void a_device_key_sees_its_users_challenges(void**) {
   auto s = fresh_store();
   assert_true(s->add_host(host("h1", "web1")).ok());
@@ -490,7 +572,8 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   // Make it a version-1 database, as the first twostepd left it.
   sqlite3* db = nullptr;
   assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; PRAGMA user_version=1",
+  assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; DROP TABLE phone_notices; "
+                                "DROP TABLE phone_suppressed; PRAGMA user_version=1",
                                 nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto again = open_store(path);
@@ -520,6 +603,9 @@ int main(int argc, char** argv) {
       cmocka_unit_test(cancel_changes_only_a_pending_challenge),
       cmocka_unit_test(a_report_blocks_push_until_unblocked),
       cmocka_unit_test(three_denials_start_a_cooldown),
+      cmocka_unit_test(unanswered_challenges_start_a_cooldown),
+      cmocka_unit_test(a_phone_gets_at_most_its_bound_across_hosts),
+      cmocka_unit_test(a_phone_over_its_bound_leaves_the_other_phone_notified),
       cmocka_unit_test(a_device_key_sees_its_users_challenges),
       cmocka_unit_test(the_listener_hears_every_status_change),
       cmocka_unit_test(devices_are_listed_renamed_and_revoked),

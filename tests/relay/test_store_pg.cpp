@@ -137,6 +137,7 @@ void schema_1_migrates_to_web_push(void**) {
   std::string error;
   if (!pgtest::pg_exec(url,
                        "DROP TABLE settings; DROP TABLE push_subscriptions; "
+                       "DROP TABLE phone_notices; DROP TABLE phone_suppressed; "
                        "UPDATE twostep_schema SET version = 1",
                        &error)) {
     fail_msg("make version 1: %s", error.c_str());
@@ -245,7 +246,7 @@ void only_one_instance_decides_a_challenge(void**) {
   auto dev = paired_device(*a, "h1", "alice", "cred-a");
   for (int round = 0; round < 10; ++round) {
     const std::string id = "d" + std::to_string(round);
-    const FatiguePolicy no_cooldown{0, 600, 600};  // half the threads deny
+    const FatiguePolicy no_cooldown{0, 600, 600, 0};  // half the threads deny; 10 notices
     assert_true(
         a->create_challenge(challenge(id, "alice", kNow + 900), no_cooldown, kNow + round).ok());
     std::atomic<int> ok{0}, already{0}, other{0};
@@ -267,6 +268,41 @@ void only_one_instance_decides_a_challenge(void**) {
   }
 }
 
+// Issue 19 item 6: the notification bound of one phone holds across hosts
+// and instances: 40 creations at once through two instances, 6 made.
+void a_phones_bound_holds_across_instances(void**) {
+  const std::string url = fresh_database();
+  auto a = open(url);
+  auto b = open(url);
+  assert_true(a->add_host(host("h1", "web1")).ok());
+  assert_true(a->add_host(host("h2", "web2")).ok());
+  paired_device(*a, "h1", "alice", "cred-a");  // one phone (key-alice), two hosts
+  paired_device(*a, "h2", "alice", "cred-b");
+  const FatiguePolicy bound{0, 600, 600, 6};
+  std::atomic<int> made{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t % 2 ? *b : *a;
+      for (int i = 0; i < 10; ++i) {
+        const bool first = (t + i) % 2 == 0;
+        NewChallenge c{"b" + std::to_string(t) + "-" + std::to_string(i), first ? "h1" : "h2",
+                       "alice", "sshd", "203.0.113.5", "ssh", {first ? "cred-a" : "cred-b"},
+                       std::string(43, 'n'), kNow + 900};
+        auto r = s.create_challenge(c, bound, kNow);
+        if (r.ok()) ++made;
+        else if (r.error().code == StoreErrc::cooldown) ++refused;
+        else ++other;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  assert_int_equal(made.load(), 6);
+  assert_int_equal(refused.load(), 34);
+  assert_int_equal(other.load(), 0);
+  assert_int_equal(b->suppressed_requests("key-alice", kNow + 1)->count, 34);
+}
+
 void only_one_challenge_per_user_stays_pending(void**) {
   const std::string url = fresh_database();
   auto a = open(url);
@@ -275,12 +311,17 @@ void only_one_challenge_per_user_stays_pending(void**) {
   paired_device(*a, "h1", "alice", "cred-a");
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  // 60 superseded in a row: no cooldown, no notification bound (tested in
+  // test_store.cpp).
+  const FatiguePolicy unbounded{0, 600, 600, 0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       Store& s = t % 2 ? *b : *a;
       for (int i = 0; i < 15; ++i) {
         const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
-        if (!s.create_challenge(challenge(id, "alice", kNow + 900), {}, kNow).ok()) ++failures;
+        if (!s.create_challenge(challenge(id, "alice", kNow + 900), unbounded, kNow).ok()) {
+          ++failures;
+        }
       }
     });
   }
@@ -425,6 +466,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(each_expiry_is_written_by_one_instance),
       cmocka_unit_test(challenges_list_newest_first_within_one_second),
       cmocka_unit_test(wake_ups_survive_a_dropped_connection),
+      cmocka_unit_test(a_phones_bound_holds_across_instances),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -218,6 +218,9 @@ def main() -> int:
         with open(config, "w", encoding="utf-8") as handle:
             # Both instances stand for one relay behind a load balancer.
             handle.write(f"approver_origin = {ORIGIN}\n")
+            # --rounds N makes N challenges for one phone in a row: no
+            # cooldown, no notification bound (test_push_fatigue.py has them).
+            handle.write("fatigue_denials = 0\nnotifications_per_minute = 0\n")
         host = add_host(twostepd, config, url)
         a = Instance(twostepd, config, url, "A")
         instances.append(a)

@@ -15,7 +15,7 @@ from relay_harness import Relay, expect, run, th
 
 
 def longpoll_returns_within_ms_of_a_decision(binary):
-    with Relay(binary, ["fatigue_denials = 0"]) as relay:
+    with Relay(binary, ["fatigue_denials = 0", "notifications_per_minute = 0"]) as relay:
         host = relay.add_host("web1")
         dev = relay.paired_device(host, "alice")
         latencies = []
@@ -118,7 +118,8 @@ def sigterm_answers_pending_longpolls_and_loses_nothing(binary):
 
 def kill9_under_load_loses_no_decided_challenge(binary):
     config = ["host_rate = 100000", "host_burst = 100000", "device_rate = 100000",
-              "device_burst = 100000", "pairings_per_minute = 100", "fatigue_denials = 0"]
+              "device_burst = 100000", "pairings_per_minute = 100", "fatigue_denials = 0",
+              "notifications_per_minute = 0"]
     with Relay(binary, config) as relay:
         hosts = [relay.add_host("web%d" % i) for i in range(4)]
         devices = [relay.paired_device(h, "user%d" % i) for i, h in enumerate(hosts)]
