@@ -109,6 +109,21 @@ Verdict verify_device_request(std::string_view api_spki_der, const SignedParts& 
   return verdict_of(push::verify_device_request(*key, to_core(request), signature_b64u));
 }
 
+Verdict verify_registration(const RegistrationParts& registration,
+                            std::string_view signature_b64u) {
+  push::PairingProofInput reg;
+  reg.pairing_id = std::string(registration.pairing_id);
+  reg.name = std::string(registration.name);
+  const auto bytes = [](std::string_view s) {
+    const auto span = span_of(s);
+    return push::Bytes(span.begin(), span.end());
+  };
+  reg.credential_id = bytes(registration.credential_id);
+  reg.credential_spki = bytes(registration.credential_spki);
+  reg.api_spki = bytes(registration.api_spki);
+  return verdict_of(push::verify_registration_signature(reg, signature_b64u));
+}
+
 bool is_p256_spki(std::string_view spki_der) {
   return push::check_p256_spki(span_of(spki_der)).ok();
 }

@@ -32,6 +32,14 @@ Verdict verify_host_request(std::string_view secret, const SignedParts& request,
 Verdict verify_device_request(std::string_view api_spki_der, const SignedParts& request,
                               std::string_view signature_b64u);
 
+// Section 7 step 4: the API key's signature over its own registration
+// (proof of possession), checked with the registered API SPKI.
+struct RegistrationParts {
+  std::string_view pairing_id, name, credential_id, credential_spki, api_spki;
+};
+Verdict verify_registration(const RegistrationParts& registration,
+                            std::string_view signature_b64u);
+
 // True if `spki_der` is the one accepted SPKI form of a P-256 key (section 2).
 bool is_p256_spki(std::string_view spki_der);
 // Section 8.1: b64u of the first 16 bytes of SHA-256(API SPKI DER).

@@ -751,7 +751,10 @@ HttpResponse RelayService::pairing_view(const PairingRecord& p) {
             {"user", p.user},
             {"expires", p.expires},
             {"status", to_string(p.status)}};
-  if (p.registration) {
+  // The registration is shown only while the enroll tool needs it: once
+  // confirmed, the keys and the proof are nobody's business (the pairing id
+  // is no credential, and a reader of it could name the keys elsewhere).
+  if (p.registration && p.status == PairingStatus::registered) {
     const auto& reg = *p.registration;
     j["name"] = reg.name;
     j["credential_id"] = crypto::b64u_encode(reg.credential_id);
@@ -810,8 +813,11 @@ Outcome RelayService::get_pairing(const Call& call) {
 }
 
 Outcome RelayService::register_pairing(const Call& call) {
-  auto body = parse_body(call.r.body, {"name", "credential_id", "credential_public_key",
-                                  "api_public_key", "proof"});
+  // api_signature is required; optional here only so that its absence (a
+  // version 1 client) gets its own message below.
+  auto body = parse_body(call.r.body,
+                         {"name", "credential_id", "credential_public_key", "api_public_key", "proof"},
+                         {"api_signature"});
   if (!body.problem.empty()) return bad_request(body.problem);
   const json& j = body.value;
   std::string problem;
@@ -820,12 +826,27 @@ Outcome RelayService::register_pairing(const Call& call) {
   auto cred_pk = cred ? bytes_field(j, "credential_public_key", 1, 1024, problem) : std::nullopt;
   auto api_pk = cred_pk ? bytes_field(j, "api_public_key", 1, 1024, problem) : std::nullopt;
   auto proof = api_pk ? bytes_field(j, "proof", 32, 32, problem) : std::nullopt;
-  if (!proof) return bad_request(problem);
+  if (proof && !j.contains("api_signature")) {
+    // A version 1 client: it does not prove that it holds the key (7, step 4).
+    return bad_request("'api_signature' is missing: registrations are signed with the API key "
+                       "since protocol version 2");
+  }
+  auto signature = proof ? string_field(j, "api_signature", 86, 86, problem) : std::nullopt;
+  if (!signature) return bad_request(problem);
   if (!crypto::is_p256_spki(*cred_pk)) {
     return bad_request("'credential_public_key' is not a P-256 SubjectPublicKeyInfo");
   }
   if (!crypto::is_p256_spki(*api_pk)) {
     return bad_request("'api_public_key' is not a P-256 SubjectPublicKeyInfo");
+  }
+  // Proof of possession: a registration cannot name an API key (so route
+  // someone else's phone to this pairing's user) that its sender lacks.
+  const auto verdict = crypto::verify_registration({call.ids[0], *name, *cred, *cred_pk, *api_pk},
+                                                   *signature);
+  if (verdict == crypto::Verdict::error) return *verdict_refusal(verdict, "registration check");
+  if (verdict != crypto::Verdict::valid) {
+    return error_response(401, "bad_signature",
+                          "'api_signature' is not the API key's signature of this registration");
   }
   PairingRegistration reg{*name, *cred, *cred_pk, *api_pk, *proof, crypto::api_key_id(*api_pk)};
   auto p = store_.register_pairing(call.ids[0], reg, now_());

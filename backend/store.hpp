@@ -287,7 +287,10 @@ class Store {
                                                       Seconds now) = 0;
   // registered -> confirmed, creating the active device record with
   // `device_id`; not_found, expired, not_registered, already_registered
-  // (confirmed before), duplicate (credential id already active for the user).
+  // (confirmed before), duplicate (credential id already active for the user
+  // under another key). The same credential and API key already active for
+  // the (host, user) (the phone pinned in a second secret file) confirm onto
+  // that record, which is returned as it is.
   virtual StoreResult<DeviceRecord> confirm_pairing(std::string_view pairing_id,
                                                     std::string_view device_id,
                                                     Seconds now) = 0;

@@ -300,16 +300,22 @@ StoreResult<DeviceRecord> SqlStore::confirm_pairing(std::string_view pairing_id,
     if (!p) return p.error();
     if (auto ready = confirmable(p.value(), now); !ready) return ready.error();
     if (auto l = s.lock_pair(p->host_id, p->user); !l) return l.error();
-    auto active = credential_active_in(s, p->host_id, p->user, p->registration->credential_id);
+    const PairingRegistration& reg = *p->registration;
+    auto active = active_device_in(s, p->host_id, p->user, reg.credential_id);
     if (!active) return active.error();
-    if (active.value()) {
+    // One phone pinned in a second secret file (sshd's and sudo's) keeps its
+    // one record; the same credential under another key is refused.
+    std::optional<DeviceRecord> kept = std::move(active.value());
+    if (kept && (kept->api_key_id != reg.api_key_id ||
+                 kept->credential_public_key != reg.credential_public_key)) {
       return StoreError{StoreErrc::duplicate, "this credential is already active for the user"};
     }
-    auto d = insert_device_in(s, p.value(), device_id, now);
+    auto d = kept ? StoreResult<DeviceRecord>(std::move(*kept))
+                  : insert_device_in(s, p.value(), device_id, now);
     if (!d) return d;
     auto up = s.run("confirm pairing",
                     "UPDATE pairings SET status = 'confirmed', device_id = ? WHERE pairing_id = ?",
-                    Params().text(device_id).text(pairing_id));
+                    Params().text(d->device_id).text(pairing_id));
     if (!up) return up.error();
     changes.push_back({ChangeKind::pairing, p->pairing_id});
     return d;
@@ -327,6 +333,19 @@ StoreResult<bool> SqlStore::credential_active_in(Session& s, std::string_view ho
                  Params().text(host_id).text(user).blob(credential_id));
   if (!r) return r.error();
   return r.value() > 0;
+}
+
+StoreResult<std::optional<DeviceRecord>> SqlStore::active_device_in(
+    Session& s, std::string_view host_id, std::string_view user, std::string_view credential_id) {
+  static const std::string sql = select_from(
+      kDeviceColumns,
+      "FROM devices WHERE host_id = ? AND {user} = ? AND credential_id = ? AND revoked = {false}");
+  std::optional<DeviceRecord> device;
+  auto r = s.run("find active credential", sql,
+                 Params().text(host_id).text(user).blob(credential_id),
+                 [&](const Row& row) { device = read_device(row); });
+  if (!r) return r.error();
+  return device;
 }
 
 // The active device record a confirmed pairing makes.

@@ -144,6 +144,11 @@ class SqlStore final : public Store {
   static StoreResult<bool> credential_active_in(Session& s, std::string_view host_id,
                                                 std::string_view user,
                                                 std::string_view credential_id);
+  // The active record of that credential for (host, user), if any.
+  static StoreResult<std::optional<DeviceRecord>> active_device_in(Session& s,
+                                                                   std::string_view host_id,
+                                                                   std::string_view user,
+                                                                   std::string_view credential_id);
   static StoreResult<DeviceRecord> insert_device_in(Session& s, const PairingRecord& pairing,
                                                     std::string_view device_id, Seconds now);
   static StoreResult<ChallengeRecord> find_challenge_in(Session& s,

@@ -12,6 +12,7 @@
 const PROTOCOL = {
   approval: 'twostep-approval-v1',
   pair: 'twostep-pair-v1',
+  pairKey: 'twostep-pair-key-v1',
   compare: 'twostep-compare-v1',
   deviceScheme: 'TWOSTEP-ECDSA-P256-SHA256',
 };
@@ -73,6 +74,13 @@ async function approvalDigest(view, number) {
 async function pairingProof(secret, pairingId, name, credId, credSpki, apiSpki) {
   return hmac(secret, concat(enc.encode(PROTOCOL.pair), lp(pairingId), lp(name), lp(credId),
     lp(credSpki), lp(apiSpki)));
+}
+
+// Proof that this device holds the API key it registers (section 7 step 4).
+async function registrationSignature(privateKey, pairingId, name, credId, credSpki, apiSpki) {
+  const message = concat(enc.encode(PROTOCOL.pairKey), lp(pairingId), lp(name), lp(credId),
+    lp(credSpki), lp(apiSpki));
+  return new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, message));
 }
 
 async function comparisonCode(secret, credSpki, apiSpki) {
@@ -253,10 +261,28 @@ function guessName() {
   return 'This browser';
 }
 
-let pairing = null;  // {id, secret, context}
+let pairing = null;  // {id, secret, context}: the pairing this view shows, and only it
+let pairingLinks = 0;  // counts #pair= links opened: a slower earlier one must not show
+
+// A new #pair= link replaces whatever an earlier one left on the view: its
+// code, its wait, its secret.
+function resetPairView() {
+  if (pairing) pairing.secret.fill(0);
+  pairing = null;
+  pairingLinks += 1;
+  $('pair-context').textContent = 'Reading the pairing request\u2026';
+  $('pair-form').hidden = true;
+  $('pair-submit').disabled = false;
+  $('pair-code-box').hidden = true;
+  $('pair-code').textContent = '';
+  $('pair-code').removeAttribute('aria-label');
+  $('pair-wait').textContent = 'Waiting for the terminal to confirm\u2026';
+}
 
 async function startPairing(fragment) {
   show('pair');
+  resetPairView();
+  const link = pairingLinks;
   const [id, secretText] = fragment.split('.');
   let secret;
   try {
@@ -271,12 +297,14 @@ async function startPairing(fragment) {
   try {
     const ctx = await api('GET', '/v1/pairings/' + id, { signed: false });
     if (ctx.status !== 'open') throw new ApiError(409, { error: 'already_registered', message: 'already used' });
+    if (link !== pairingLinks) return;  // another link was opened meanwhile
     pairing = { id, secret, context: ctx };
     $('pair-context').textContent = `Pair this device to approve sign-ins of ${ctx.user} on ${ctx.host}.`;
     $('pair-name').value = guessName();
     $('pair-form').hidden = false;
     $('pair-name').focus();
   } catch (e) {
+    if (link !== pairingLinks) return;
     const why = e.code === 'expired' ? 'This pairing has expired.'
       : e.code === 'already_registered' ? 'This pairing was already used.'
       : e.code === 'not_found' ? 'No such pairing.' : 'The server could not be reached.';
@@ -293,6 +321,7 @@ async function submitPairing(event) {
   }
   const button = $('pair-submit');
   button.disabled = true;
+  const current = pairing;
   try {
     // The same phone pairs with further hosts or users under the same keys.
     if (!(await loadIdentity())) {
@@ -304,26 +333,30 @@ async function submitPairing(event) {
         credentialId: credential.id, credentialSpki: credential.spki, created: Date.now() };
       await idbPut('device', identity);
     }
-    const proof = await pairingProof(pairing.secret, pairing.id, name, identity.credentialId,
+    const proof = await pairingProof(current.secret, current.id, name, identity.credentialId,
       identity.credentialSpki, identity.apiSpki);
-    await api('POST', `/v1/pairings/${pairing.id}/device`, {
+    const signature = await registrationSignature(identity.apiKey.privateKey, current.id, name,
+      identity.credentialId, identity.credentialSpki, identity.apiSpki);
+    await api('POST', `/v1/pairings/${current.id}/device`, {
       signed: false,
       body: {
         name, credential_id: b64u(identity.credentialId),
         credential_public_key: b64u(identity.credentialSpki),
-        api_public_key: b64u(identity.apiSpki), proof: b64u(proof),
+        api_public_key: b64u(identity.apiSpki), proof: b64u(proof), api_signature: b64u(signature),
       },
     });
-    const code = await comparisonCode(pairing.secret, identity.credentialSpki, identity.apiSpki);
-    pairing.secret.fill(0);
+    const code = await comparisonCode(current.secret, identity.credentialSpki, identity.apiSpki);
+    current.secret.fill(0);
+    if (pairing !== current) return;  // another link was opened meanwhile
     $('pair-form').hidden = true;
     $('pair-code').textContent = code.slice(0, 3) + '\u2009' + code.slice(3);
     $('pair-code').setAttribute('aria-label', 'Comparison code ' + code.split('').join(' '));
     $('pair-code-box').hidden = false;
     say('');
     $('pair-code').focus?.();
-    waitForConfirmation(pairing.context);
+    waitForConfirmation(current);
   } catch (e) {
+    if (pairing !== current) return;
     button.disabled = false;
     say(e.name === 'NotAllowedError'
       ? 'Pairing needs your fingerprint, face or screen lock. Try again.'
@@ -331,28 +364,36 @@ async function submitPairing(event) {
   }
 }
 
-// The device is active once the enroll tool confirms (section 7 step 6).
-async function waitForConfirmation(ctx) {
-  for (let i = 0; i < 300; i++) {
+// The device is active once the enroll tool confirms (section 7 step 6): the
+// pairing's own status says so. (A record of this key for the same host and
+// user may exist already, from pinning this phone in another secret file, so
+// the device list cannot tell.) Nothing says "Paired" before that.
+async function waitForConfirmation(current) {
+  const ctx = current.context;
+  const stillShown = () => pairing === current;
+  for (let i = 0; i < 600 && stillShown(); i++) {
+    let status = null;
     try {
-      const self = await api('GET', '/v1/device/self');
-      if (self.devices.some((d) => d.host === ctx.host && d.user === ctx.user)) {
-        $('pair-wait').textContent = 'Paired. This device can now approve sign-ins of ' +
-          `${ctx.user} on ${ctx.host}.`;
-        $('unpaired').hidden = true;
-        history.replaceState(null, '', location.pathname + '#requests');
-        show('requests');
-        say('Paired with ' + ctx.host + '.');
-        startEvents(true);
-        updateNotifyBox();
-        return;
-      }
+      status = (await api('GET', '/v1/pairings/' + current.id, { signed: false })).status;
     } catch (e) {
-      if (e.status && e.status !== 401) break;
+      if (e.code === 'expired' || e.code === 'not_found') break;
     }
-    await new Promise((r) => setTimeout(r, 2000));
+    if (!stillShown()) return;
+    if (status === 'confirmed') {
+      $('pair-wait').textContent = 'Paired. This device can now approve sign-ins of ' +
+        `${ctx.user} on ${ctx.host}.`;
+      $('unpaired').hidden = true;
+      pairing = null;
+      history.replaceState(null, '', location.pathname + '#requests');
+      show('requests');
+      say('Paired with ' + ctx.host + '.');
+      startEvents(true);
+      updateNotifyBox();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  $('pair-wait').textContent = 'The terminal did not confirm. Run twostep-enroll --push again.';
+  if (stillShown()) $('pair-wait').textContent = 'The terminal did not confirm. Run twostep-enroll --push again.';
 }
 
 // ---- requests ------------------------------------------------------------------
@@ -391,7 +432,18 @@ function renderRequest(view, highlight = false) {
     el.classList.add('highlight');
     el.querySelector(view.status === 'pending' ? '.number' : '.request-title').focus?.();
   }
-  $('requests-empty').hidden = [...requests.values()].some((r) => r.view.status === 'pending');
+  showWaiting();
+}
+
+const WAITING = 'A sign-in request is waiting.';
+
+// "No request is waiting" and the waiting notice say the same thing from
+// the same facts (pending and not past its expiry), so they cannot disagree.
+function showWaiting() {
+  const now = Math.floor(Date.now() / 1000);
+  const waiting = [...requests.values()].some((r) => r.view.status === 'pending' && now < r.view.expires);
+  $('requests-empty').hidden = waiting;
+  if (!waiting && $('status').textContent === WAITING) say('');
 }
 
 function updateState(entry) {
@@ -406,6 +458,7 @@ function updateState(entry) {
   const pending = status === 'pending';
   for (const c of element.querySelectorAll('input, button')) c.disabled = !pending || entry.busy;
   element.querySelector('form').hidden = !pending;
+  showWaiting();
 }
 
 function setNote(id, note, noteClass) {
@@ -584,7 +637,7 @@ function dispatch(event, text) {
   if (!view || typeof view.id !== 'string') return;
   if (event === 'challenge' || (event === 'update' && requests.has(view.id))) {
     renderRequest(view);
-    if (event === 'challenge' && document.hidden === false) say('A sign-in request is waiting.');
+    if (event === 'challenge' && document.hidden === false) say(WAITING);
   }
 }
 

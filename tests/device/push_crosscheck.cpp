@@ -146,6 +146,8 @@ json check(const json& c) {
     reg.credential_spki = bytes_of(body, "credential_public_key");
     reg.api_spki = bytes_of(body, "api_public_key");
     out["verdict"] = verdict_text(verify_pairing_proof(secret, reg, body.at("proof").get<std::string>()));
+    out["signature_verdict"] =
+        verdict_text(verify_registration_signature(reg, body.at("api_signature").get<std::string>()));
     out["comparison_code"] = must(comparison_code(secret, reg.credential_spki, reg.api_spki));
     out["credential_spki_ok"] = check_p256_spki(reg.credential_spki).ok();
     out["api_spki_ok"] = check_p256_spki(reg.api_spki).ok();

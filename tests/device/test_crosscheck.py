@@ -50,13 +50,16 @@ def check_documented_vectors():
         td.b64u(td.pairing_proof(bytes([0x5a] * 32), "UGFpcmluZ0lkUGFpcmluZ0lk", "Pixel 8", bytes([1, 2, 3, 4, 5]),
                                  bytes(range(91)), bytes(range(100, 191)))),
         td.comparison_code(bytes([0x5a] * 32), bytes(range(91)), bytes(range(100, 191))),
+        td.sha256(td.registration_key_message("UGFpcmluZ0lkUGFpcmluZ0lk", "Pixel 8", bytes([1, 2, 3, 4, 5]),
+                                              bytes(range(91)), bytes(range(100, 191)))).hex(),
         td.key_id_of(bytes.fromhex(
             "3059301306072a8648ce3d020106082a8648ce3d03010703420004471c3e758c4904285bba7e53118ed0f524adeb"
             "0757d25bd2f8e7b0d76dfa714cdd520f7aca8a8b917acc37f51de8f0c9bbe3ad858382e702dc25a12d09f7a858")),
     ]
     want = ["OLtmM0z29teU5_qPYys__98P4731TTVygneoheAzsE0", "_riiGuBhMFhAUk4KuSG3EKDslZP7QT54YuXMzUZWGPM",
             "c598d89e06ef7c3ea99871e02630d47c6c02bf0803c267c1218e35c703e68d2a",
-            "Bb2FPsievD4I4OWLgC2Wps-sDH-m_9Zh5z3ITWE8z-M", "575532", "xNkRQyMNMweAkO2JwgceuA"]
+            "Bb2FPsievD4I4OWLgC2Wps-sDH-m_9Zh5z3ITWE8z-M", "575532",
+            "d14a6586657f8f03bca68eb12f0b6290fd1e49deb4d124b71d886e1eedcd0529", "xNkRQyMNMweAkO2JwgceuA"]
     mismatches = [(g, w) for g, w in zip(got, want) if g != w]
     for g, w in mismatches:
         print("FAIL documented vector: Python computes %s, docs/protocol.md says %s" % (g, w))
@@ -191,7 +194,8 @@ def main():
             secret = secrets.token_bytes(32)
             pairing_id = td.b64u(secrets.token_bytes(16))
             reg = device.registration(pairing_id, secret, name=name)
-            result = dict(verdict="valid", comparison_code=device.comparison_code(secret),
+            result = dict(verdict="valid", signature_verdict="valid",
+                          comparison_code=device.comparison_code(secret),
                           credential_spki_ok=True, api_spki_ok=True, api_key_id=device.key_id)
             expect({"kind": "pairing", "secret": td.b64u(secret), "pairing_id": pairing_id, "registration": reg},
                    **result)
@@ -199,7 +203,7 @@ def main():
                            api_public_key=reg["credential_public_key"])
             expect({"kind": "pairing", "secret": td.b64u(secret), "pairing_id": pairing_id,
                     "registration": swapped},
-                   verdict="bad_signature",
+                   verdict="bad_signature", signature_verdict="bad_signature",
                    comparison_code=td.comparison_code(secret, device.api_spki, device.credential_spki),
                    credential_spki_ok=True, api_spki_ok=True, api_key_id=td.key_id_of(device.credential_spki))
             wrong = dict(reg, proof=td.b64u(td.pairing_proof(secrets.token_bytes(32), pairing_id, name,
@@ -207,6 +211,19 @@ def main():
                                                              device.credential_spki, device.api_spki)))
             expect({"kind": "pairing", "secret": td.b64u(secret), "pairing_id": pairing_id, "registration": wrong},
                    **dict(result, verdict="bad_signature"))
+            # Another key's public half, signed by this device's key: the
+            # proof of possession fails (the HMAC proof alone cannot tell).
+            other_spki = td.spki_der(td.ec.generate_private_key(td.ec.SECP256R1()).public_key())
+            stolen = device.registration(pairing_id, secret, name=name, api_spki=other_spki)
+            expect({"kind": "pairing", "secret": td.b64u(secret), "pairing_id": pairing_id,
+                    "registration": stolen},
+                   **dict(result, signature_verdict="bad_signature", api_key_id=td.key_id_of(other_spki),
+                          comparison_code=td.comparison_code(secret, device.credential_spki, other_spki)))
+            # Signed for another pairing: refused for this one.
+            elsewhere = device.registration(td.b64u(secrets.token_bytes(16)), secret, name=name)
+            moved = dict(reg, api_signature=elsewhere["api_signature"])
+            expect({"kind": "pairing", "secret": td.b64u(secret), "pairing_id": pairing_id,
+                    "registration": moved}, **dict(result, signature_verdict="bad_signature"))
 
         cases_path = os.path.join(tmp, "cases.json")
         with open(cases_path, "w", encoding="utf-8") as f:

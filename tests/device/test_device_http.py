@@ -124,8 +124,16 @@ def main():
             check(paired["comparison_code"] == td.comparison_code(secret, device.credential_spki, device.api_spki),
                   "comparison code")
             registration = json.loads(StubRelay.recorded[-1][4])
-            check(sorted(registration) == ["api_public_key", "credential_id", "credential_public_key", "name",
-                                           "proof"], "registration fields")
+            check(sorted(registration) == ["api_public_key", "api_signature", "credential_id",
+                                           "credential_public_key", "name", "proof"], "registration fields")
+            message = td.registration_key_message(PAIRING_ID, registration["name"],
+                                                  td.b64u_decode(registration["credential_id"]),
+                                                  device.credential_spki, device.api_spki)
+            r_s = td.b64u_decode(registration["api_signature"])
+            device.api_key.public_key().verify(
+                td.utils.encode_dss_signature(int.from_bytes(r_s[:32], "big"), int.from_bytes(r_s[32:], "big")),
+                message, td.ec.ECDSA(td.hashes.SHA256()))  # raises if it does not verify
+            check(True, "the registration is signed with its API key")
             check("X-Twostep-Signature" not in StubRelay.recorded[-1][3], "pairing requests are not signed")
             try:
                 device.pair("https://other.example.test/#pair=%s.%s" % (PAIRING_ID, td.b64u(secret)))

@@ -139,6 +139,13 @@ def pairing_proof(secret: bytes, pairing_id, name, credential_id: bytes, credent
     return hmac.new(secret, message, hashlib.sha256).digest()
 
 
+def registration_key_message(pairing_id, name, credential_id: bytes, credential_spki: bytes,
+                             api_spki: bytes) -> bytes:
+    """What the API key signs at registration (proof of possession, 7 step 4)."""
+    return (b"twostep-pair-key-v1" + lp(pairing_id) + lp(name) + lp(credential_id)
+            + lp(credential_spki) + lp(api_spki))
+
+
 def comparison_code(secret: bytes, credential_spki: bytes, api_spki: bytes) -> str:
     mac = hmac.new(secret, b"twostep-compare-v1" + lp(credential_spki) + lp(api_spki),
                    hashlib.sha256).digest()
@@ -248,13 +255,19 @@ class Device:
 
     # -- section 7 --
 
-    def registration(self, pairing_id, secret: bytes, name=None) -> dict:
+    def registration(self, pairing_id, secret: bytes, name=None, api_spki=None, signing_key=None) -> dict:
+        """The registration body; api_spki names another key (as a thief of a
+        public key would) and signing_key signs with another key."""
         name = self.state["name"] if name is None else name
+        api_spki = self.api_spki if api_spki is None else api_spki
         credential_id = b64u_decode(self.state["credential_id"])
-        proof = pairing_proof(secret, pairing_id, name, credential_id, self.credential_spki, self.api_spki)
+        proof = pairing_proof(secret, pairing_id, name, credential_id, self.credential_spki, api_spki)
+        message = registration_key_message(pairing_id, name, credential_id, self.credential_spki, api_spki)
+        signature = sign_p1363(signing_key or self.api_key, message)
         return {"name": name, "credential_id": self.state["credential_id"],
                 "credential_public_key": b64u(self.credential_spki),
-                "api_public_key": b64u(self.api_spki), "proof": b64u(proof)}
+                "api_public_key": b64u(api_spki), "proof": b64u(proof),
+                "api_signature": b64u(signature)}
 
     def comparison_code(self, secret: bytes) -> str:
         return comparison_code(secret, self.credential_spki, self.api_spki)

@@ -13,7 +13,8 @@ import time
 
 import pexpect
 
-from pushtest import outcome, pending, run_suite, totp
+from pushtest import (outcome, pair_device, pairing_url, pending, run_suite, spawn_enroll_push,
+                      totp)
 import twostep_device as td  # noqa: E402 (pushtest put tests/device on the path)
 import twostep_harness as th  # noqa: E402 (and tests/harness)
 
@@ -63,6 +64,52 @@ def cases(setup):
         child.expect(pexpect.EOF)
         child.close()
         return child.exitstatus, setup.file_text() == before
+
+    def registration_with_a_key_not_held():
+        # A local user pairing their own account cannot register someone
+        # else's phone (its public API key) and so send their logins there:
+        # the relay wants the registration signed by that key (protocol 7.4).
+        before = setup.file_text()
+        thief = setup.new_device("Thief")
+        child = setup.spawn_pairing()
+        child.expect(pairing_url(setup.relay.origin))
+        _, pairing_id, secret = td.parse_pairing_url(child.match.group(1))
+        child.expect("Waiting for the phone")
+        path = "/v1/pairings/%s/device" % pairing_id
+        stolen = thief.registration(pairing_id, secret, api_spki=phone.api_spki)
+        unsigned = {k: v for k, v in stolen.items() if k != "api_signature"}
+        answers = [thief.request("POST", path, body=body, signed=False)[0]
+                   for body in (unsigned, stolen)]
+        child.sendintr()  # the tool never saw a registration; stop it
+        child.expect(pexpect.EOF)
+        child.close()
+        return answers, child.exitstatus, setup.file_text() == before
+
+    def one_phone_two_files():
+        # The admin guide's layout: a file for sshd (the fixture's) and a
+        # root-owned central file for sudo, the same phone pinned in both.
+        central = os.path.join(setup.tmp, "central-root")
+        made = subprocess.run([setup.enroll, "--no-confirm", "--qr", "none", "--backup-codes", "0",
+                               "--secret-file", central, "--quiet"], capture_output=True, text=True,
+                              timeout=30)
+        th.check(made.returncode == 0, "a second (central) secret file enrolled: " + made.stderr)
+        status, shown, on_phone, after = pair_device(
+            spawn_enroll_push(setup.enroll, "--push-config", setup.push_conf,
+                              "--secret-file", central), phone)
+        th.check(shown == on_phone, "the terminal shows the phone's comparison code again (%s)"
+                 % shown)
+        with open(central) as f:
+            th.check("device name=Pixel%208 " in f.read(), "the central file pins the phone")
+        th.check("device name=Pixel%208 " in setup.file_text(), "the first file keeps its pin")
+        with open(os.path.join(setup.service_dir, "central"), "w") as f:
+            f.write("auth required %s secret=%s log_copy=stderr push push_config=%s "
+                    "push_timeout=8\n" % (setup.module, central, setup.push_conf))
+        results = []
+        for service in ("central", "twostep-push"):  # sudo's file, then sshd's
+            child, number = setup.push_login(service)
+            phone.approve(pending(phone)["id"], number)
+            results.append(login_result(child))
+        return status, "not kept" in after, results
 
     # --- push logins ----------------------------------------------------------
     def right_number():
@@ -219,6 +266,14 @@ def cases(setup):
                 "a refused comparison: exit non-zero, the file untouched"),
         th.Case("ctrl_c_while_pairing", ctrl_c_while_pairing, (130, True),
                 "Ctrl-C while waiting for the phone: exit 130, nothing written"),
+        th.Case("registration_with_a_key_not_held", registration_with_a_key_not_held,
+                ([400, 401], 130, True),
+                "a registration naming another phone's API key, unsigned or signed by the "
+                "sender: refused by the relay; nothing written"),
+        th.Case("one_phone_two_files", one_phone_two_files,
+                (0, False, [(True, ("approved",)), (True, ("approved",))]),
+                "the same phone paired into a second file: paired, and logins through either "
+                "file are approved by it"),
         th.Case("right_number", right_number, logged(True, "approved"),
                 "right number, sudo/su style: in without another keystroke"),
         th.Case("rhost_with_control_bytes", rhost_with_control_bytes, logged(True, "approved"),

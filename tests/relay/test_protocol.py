@@ -436,6 +436,113 @@ def host_view_names_the_registered_host(binary):
         expect(web1.call("GET", "/v1/host"), 401, "unknown_host")
 
 
+REGISTRATION_FIELDS = ("name", "credential_id", "credential_public_key", "api_public_key", "proof",
+                       "api_signature")
+
+
+def registration_proves_key_possession(binary):
+    # Section 7 step 4: a registration is signed by the API key it names, over
+    # this pairing. Someone who read a phone's public key (it was in the
+    # pairing view) cannot route their own logins to that phone.
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        owner = relay.paired_device(host, "alice")
+        thief = relay.new_device("thief")
+        pid, url, token = relay.open_pairing(host, "mallory")
+        _, _, secret = td.parse_pairing_url(url)
+        path = "/v1/pairings/%s/device" % pid
+
+        def register(body):
+            return thief.request("POST", path, body=body, signed=False)
+
+        stolen = thief.registration(pid, secret, api_spki=owner.api_spki)
+        # As a version 1 client sent it, with no signature: refused, saying why.
+        v1 = {k: v for k, v in stolen.items() if k != "api_signature"}
+        status, body = register(v1)
+        assert (status, body["error"]) == (400, "bad_request") and \
+            "'api_signature' is missing" in body["message"], (status, body)
+        # Signed by the sender's own key: refused.
+        status, body = register(stolen)
+        assert (status, body["error"]) == (401, "bad_signature"), (status, body)
+        # The owner's own signature, made for another pairing: refused here.
+        other, other_url, _ = relay.open_pairing(host, "alice")
+        signed_elsewhere = owner.registration(other, td.parse_pairing_url(other_url)[2],
+                                              name=stolen["name"])
+        credential_of_thief = dict(stolen, api_signature=signed_elsewhere["api_signature"])
+        status, body = register(credential_of_thief)
+        assert (status, body["error"]) == (401, "bad_signature"), (status, body)
+        for bad in ("", "A" * 85, "A" * 87, "!" * 86):
+            status, body = register(dict(stolen, api_signature=bad))
+            assert status in (400, 401), (bad, status, body)
+        # Nothing was stored: the pairing still takes an honest registration.
+        ctx = expect(relay.request("GET", "/v1/pairings/" + pid), 200).json
+        assert ctx["status"] == "open" and not set(REGISTRATION_FIELDS) & set(ctx), ctx
+        status, body = register(thief.registration(pid, secret))
+        assert status == 200 and body["api_public_key"] == td.b64u(thief.api_spki), (status, body)
+        expect(relay.confirm_pairing(pid, token), 200)
+        # The owner's phone never sees mallory's logins.
+        host.create("mallory", [thief])
+        assert owner.list_challenges() == [], owner.list_challenges()
+        assert len(thief.list_challenges()) == 1
+
+
+def pairing_view_hides_keys_once_confirmed_or_expired(binary):
+    # Section 7 step 5: the registration's keys and proof are in the view
+    # only while the enroll tool waits for them (status registered).
+    with Relay(binary, ["pairing_ttl = 60"]) as relay:
+        host = relay.add_host("web1")
+        dev = relay.new_device()
+        pid, url, token = relay.open_pairing(host, "alice")
+        dev.pair(url)
+        registered = expect(relay.request("GET", "/v1/pairings/" + pid), 200).json
+        assert registered["status"] == "registered" and \
+            set(REGISTRATION_FIELDS) - {"api_signature"} <= set(registered), registered
+        assert "api_signature" not in registered, registered
+        expect(relay.confirm_pairing(pid, token), 200)
+        for query in ("", "?wait=5"):
+            view = expect(relay.request("GET", "/v1/pairings/" + pid + query), 200).json
+            assert view["status"] == "confirmed" and view["user"] == "alice", view
+            assert not set(REGISTRATION_FIELDS) & set(view), view
+        # Registered, never confirmed, then past its expiry: no view at all.
+        late, late_url, _ = relay.open_pairing(host, "bob")
+        dev.pair(late_url)
+        relay.stop()
+        relay.sql("UPDATE pairings SET expires = expires - 61")
+        relay.start()
+        for target in (late, pid):
+            r = relay.request("GET", "/v1/pairings/" + target)
+            assert r.status == 410 or not set(REGISTRATION_FIELDS) & set(r.json), r
+        expect(relay.request("GET", "/v1/pairings/" + late), 410, "expired")
+
+
+def same_phone_paired_again_for_the_same_user(binary):
+    # One phone pinned in two secret files of one (host, user), sshd's and
+    # sudo's: the second pairing confirms onto the device record the first
+    # made (admin guide, "One phone for sshd and sudo").
+    with Relay(binary) as relay:
+        host = relay.add_host("web1")
+        phone = relay.paired_device(host, "alice")
+        first = phone.devices()
+        assert len(first) == 1, first
+        pid, url, token = relay.open_pairing(host, "alice")
+        phone.pair(url)
+        confirmed = expect(relay.confirm_pairing(pid, token), 200).json
+        assert confirmed["device_id"] == first[0]["device_id"], (confirmed, first)
+        assert phone.devices() == first, phone.devices()
+        view = expect(relay.request("GET", "/v1/pairings/" + pid), 200).json
+        assert view["status"] == "confirmed", view
+        cid = host.create("alice", [phone])
+        assert [c["id"] for c in phone.list_challenges()] == [cid]
+        # The same credential under another API key is still refused.
+        other = relay.new_device("other")
+        other.state["credential_id"] = phone.state["credential_id"]
+        other.credential_key = phone.credential_key
+        pid, url, token = relay.open_pairing(host, "alice")
+        other.pair(url)
+        expect(relay.confirm_pairing(pid, token), 409, "already_registered")
+        assert phone.devices() == first, phone.devices()
+
+
 if __name__ == "__main__":
     sys.exit(run([
         signatures_bad_missing_replayed_and_skewed,
@@ -445,6 +552,9 @@ if __name__ == "__main__":
         challenge_lifecycle_and_decisions,
         push_fatigue_cooldown_and_report,
         pairing_expired_and_completed_twice,
+        registration_proves_key_possession,
+        pairing_view_hides_keys_once_confirmed_or_expired,
+        same_phone_paired_again_for_the_same_user,
         pairing_rate_limit,
         host_rate_limit,
         unknown_routes_and_device_self,

@@ -134,6 +134,32 @@ void pairing_registers_once_and_confirms_once(void**) {
   assert_int_equal(s->devices_by_api_key("kid")->size(), 1);
 }
 
+// One phone pinned in a second secret file of the same (host, user): the
+// second pairing confirms onto the first record; the same credential under
+// another API key is refused.
+void the_same_phone_confirms_onto_its_record(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  const DeviceRecord first = paired_device(*s, "h1", "cred-a", "key-1");
+  const auto pairing = [&](const std::string& pid, const std::string& api_key) {
+    assert_true(s->create_pairing(PairingRecord{pid, "h1", "alice", std::string(32, 'h'), kNow,
+                                                kNow + 600, PairingStatus::open, {}, {}}).ok());
+    PairingRegistration reg{"Pixel", "cred-a", "cred-spki", "api-spki", std::string(32, 'p'),
+                            api_key};
+    assert_true(s->register_pairing(pid, reg, kNow + 1).ok());
+    return s->confirm_pairing(pid, "dev-new-" + pid, kNow + 2);
+  };
+  auto again = pairing("p2", "key-1");
+  if (!again) fail_msg("confirm: %s", again.error().message.c_str());
+  assert_string_equal(again->device_id.c_str(), first.device_id.c_str());
+  assert_int_equal(static_cast<int>(s->find_pairing("p2")->status),
+                   static_cast<int>(PairingStatus::confirmed));
+  assert_int_equal(s->devices_by_api_key("key-1")->size(), 1);
+  auto other = pairing("p3", "key-2");
+  assert_int_equal(static_cast<int>(other.error().code), static_cast<int>(StoreErrc::duplicate));
+  assert_int_equal(s->devices_by_api_key("key-2")->size(), 0);
+}
+
 void an_expired_pairing_refuses_registration(void**) {
   auto s = fresh_store();
   assert_true(s->create_pairing(PairingRecord{"p1", "h1", "alice", std::string(32, 'h'), kNow,
@@ -595,6 +621,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(hosts_are_added_found_listed_and_removed),
       cmocka_unit_test(a_nonce_is_accepted_once_until_forgotten),
       cmocka_unit_test(pairing_registers_once_and_confirms_once),
+      cmocka_unit_test(the_same_phone_confirms_onto_its_record),
       cmocka_unit_test(an_expired_pairing_refuses_registration),
       cmocka_unit_test(a_challenge_needs_an_active_listed_device),
       cmocka_unit_test(a_new_challenge_cancels_the_pending_one),

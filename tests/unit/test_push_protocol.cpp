@@ -509,6 +509,32 @@ void test_pairing_proof_known_answer_and_tamper(void**) {
   assert_false(pairing_proof(SecretBytes(16), example_registration()).ok());
 }
 
+// Proof of possession (7.4): the documented message, then a signature by the
+// registered key only, over this registration only.
+void test_registration_signature(void**) {
+  const Bytes message = must(registration_key_message(example_registration()));
+  assert_string_equal(hex(must(sha256(message))).c_str(),
+                      "d14a6586657f8f03bca68eb12f0b6290fd1e49deb4d124b71d886e1eedcd0529");
+  const TestKey key;
+  const TestKey other;
+  PairingProofInput reg = example_registration();
+  reg.api_spki = key.spki();
+  const std::string sig = b64u_encode(key.sign_p1363(must(registration_key_message(reg))));
+  assert_int_equal(must(verify_registration_signature(reg, sig)), SignatureVerdict::valid);
+  const auto rejected = [&](const PairingProofInput& changed, const std::string& text) {
+    assert_int_equal(must(verify_registration_signature(changed, text)), SignatureVerdict::bad_signature);
+  };
+  PairingProofInput changed = reg;
+  changed.pairing_id = "T3RoZXJQYWlyaW5nSWQxMjM"; rejected(changed, sig);
+  changed = reg; changed.name = "Pixel 9"; rejected(changed, sig);
+  changed = reg; changed.credential_spki[50] ^= 1; rejected(changed, sig);
+  // Another key's public half, signed by this key (what a thief can do).
+  changed = reg; changed.api_spki = other.spki();
+  rejected(changed, b64u_encode(key.sign_p1363(must(registration_key_message(changed)))));
+  assert_int_equal(must(verify_registration_signature(reg, sig + "A")), SignatureVerdict::malformed);
+  assert_int_equal(must(verify_registration_signature(reg, sig.substr(1))), SignatureVerdict::malformed);
+}
+
 void test_comparison_code(void**) {
   const SecretBytes s = example_pairing_secret();
   const PairingProofInput reg = example_registration();
@@ -549,6 +575,7 @@ int main() {
       cmocka_unit_test(test_approval_digest_known_answer),
       cmocka_unit_test(test_approval_digest_every_field_counts),
       cmocka_unit_test(test_pairing_proof_known_answer_and_tamper),
+      cmocka_unit_test(test_registration_signature),
       cmocka_unit_test(test_comparison_code),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

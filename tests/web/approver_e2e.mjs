@@ -82,6 +82,47 @@ const steps = {
     return shown;
   },
 
+  // Another pairing link opened in the app that is already open (the hash
+  // changes, the page stays): the view starts clean, and from here on every
+  // "Paired" the page says is recorded, to compare with the terminal.
+  async pairAgain({ url, name }) {
+    await page.evaluate(() => {
+      window.pairedSaid = [];
+      const note = () => {
+        for (const id of ['status', 'pair-wait']) {
+          const text = document.getElementById(id).textContent;
+          if (/Paired/.test(text)) window.pairedSaid.push(id + ': ' + text);
+        }
+      };
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    const fragment = url.slice(url.indexOf('#'));
+    await page.evaluate((f) => { location.hash = f; }, fragment);
+    await page.locator('#pair-form').waitFor({ state: 'visible' });
+    const fresh = {
+      codeBoxVisible: await page.locator('#pair-code-box').isVisible(),
+      code: await page.textContent('#pair-code'),
+      wait: await page.textContent('#pair-wait'),
+    };
+    await page.fill('#pair-name', name);
+    await page.click('#pair-submit');
+    await page.locator('#pair-code-box').waitFor({ state: 'visible' });
+    return { fresh, code: (await page.textContent('#pair-code')).replace(/\D/g, '') };
+  },
+
+  // What the page has said about being paired, and where it is.
+  async pairedSaid() {
+    return { said: await page.evaluate(() => window.pairedSaid), hash: await page.evaluate(() => location.hash),
+      wait: await page.textContent('#pair-wait') };
+  },
+
+  // The requests view's two statements about waiting requests.
+  async waiting() {
+    return { status: await page.textContent('#status'),
+      empty: await page.locator('#requests-empty').isVisible(),
+      pending: await page.locator('#requests-list li.request form:visible').count() };
+  },
+
   // After the terminal confirms: the request list with its event stream.
   async paired() {
     await page.waitForFunction(() => location.hash === '#requests' && document.body.dataset.stream === 'open',

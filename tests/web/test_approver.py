@@ -30,7 +30,8 @@ import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "push"))
-from pushtest import (HOST_NAME, PUSH_PROMPT, Setup, check, finish, outcome, pairing_url, totp)  # noqa: E402
+from pushtest import (HOST_NAME, PUSH_PROMPT, Setup, check, finish, outcome, pairing_url,  # noqa: E402
+                      spawn_enroll_push, totp)
 
 CHROMIUM = "/usr/bin/chromium"
 NUMBER = r"approve with the number (\d\d)"
@@ -204,6 +205,53 @@ class Run:
               "after the terminal confirms, the app opens its event stream; its API key is a "
               "non-extractable CryptoKey")
 
+    def pair_second_file(self):
+        """The same phone into a second (central, sudo's) file, from a new
+        pairing link opened in the app that is still open."""
+        setup, browser = self.setup, self.browser
+        central = os.path.join(setup.tmp, "central-root")
+        made = subprocess.run([setup.enroll, "--no-confirm", "--qr", "none", "--backup-codes", "0",
+                               "--secret-file", central, "--quiet"], capture_output=True, text=True,
+                              timeout=30)
+        check(made.returncode == 0, "a second (central) secret file enrolled " + made.stderr)
+        child = self.spawn(spawn_enroll_push(setup.enroll, "--push-config", setup.push_conf,
+                                             "--secret-file", central))
+        child.expect(pairing_url(setup.relay.origin))
+        url = child.match.group(1)
+        child.expect("Waiting for the phone")
+        page = browser.step("pairAgain", url=url, name="Pixel 8")
+        fresh = page["fresh"]
+        check(not fresh["codeBoxVisible"] and fresh["code"] == "" and "Waiting" in fresh["wait"],
+              "a new pairing link in the open app shows its form, not the previous pairing's "
+              "code or state: %r" % fresh)
+        child.expect(r"Comparison code: (\d{6})")
+        terminal = child.match.group(1)
+        check(page["code"] == terminal,
+              "the page shows this pairing's comparison code, the terminal's (%s)" % page["code"])
+        before = browser.step("pairedSaid")
+        check(not before["said"] and before["hash"] == "#pair" and "Waiting" in before["wait"],
+              "before the terminal confirms, the page shows the code and waits; it never says "
+              "Paired: %r" % before)
+        child.expect("Type \"yes\"")
+        child.sendline("yes")
+        child.expect(pexpect.EOF)
+        child.close()
+        with open(central) as f:
+            pinned = "device name=Pixel%208 " in f.read()
+        check(child.exitstatus == 0 and pinned,
+              "twostep-enroll --push pins the same phone in the second file (exit %s): %s"
+              % (child.exitstatus, (child.before or "").strip().splitlines()[-1:]))
+        browser.step("paired")
+        after = browser.step("pairedSaid")
+        check(any("Paired with " + HOST_NAME in s for s in after["said"]),
+              "after the terminal confirmed, the page says Paired: %r" % after["said"])
+
+    def no_waiting_notice_without_a_request(self, case):
+        shown = self.browser.step("waiting")
+        check(shown["pending"] == 0 and shown["empty"] and "waiting" not in shown["status"].replace(
+            "No request is waiting", ""),
+            "%s: \"No request is waiting\" and no notice that one is (%r)" % (case, shown))
+
     def approve_right_number(self):
         started = time.time()
         child, number = self.push_login("sshd", "rhost=203.0.113.5", "tty=ssh")
@@ -253,6 +301,7 @@ class Run:
               "at push_timeout")
         state = self.browser.step("state", id=req["id"], pattern="Expired|Cancelled", timeout=15000)
         check(not state["buttons"], "then the page says so and offers no buttons: " + state["state"])
+        self.no_waiting_notice_without_a_request("after the request expired")
         self.browser.step("verified", value=True)
 
     def typed_code(self):
@@ -266,6 +315,7 @@ class Run:
         check(ok and "method=totp result=accepted" in text, "a code typed instead: the login succeeds")
         state = self.browser.step("state", id=req["id"], pattern="Cancelled", timeout=15000)
         check(not state["buttons"], "and the page says the request was cancelled, with no buttons")
+        self.no_waiting_notice_without_a_request("after the request was cancelled")
 
     def notification_and_report(self):
         child, _ = self.push_login("su", "tty=/dev/pts/3")
@@ -341,6 +391,7 @@ def main():
         browser.step("start", timeout=90)
         run = Run(setup, browser)
         run.pair()
+        run.pair_second_file()
         run.approve_right_number()
         run.approve_wrong_number()
         run.deny()

@@ -250,15 +250,41 @@ Result<Digest> approval_digest(const ApprovalContext& c) {
 
 // --- section 7 -------------------------------------------------------------
 
+namespace {
+
+// The registration's fields under a label: what the proof MACs (S) and what
+// the API key signs.
+Result<Bytes> labelled_registration(const char* label, const PairingProofInput& reg) {
+  Bytes message = starts_with_label(label);
+  auto s = append_all_lp(message, {as_bytes(reg.pairing_id), as_bytes(reg.name), reg.credential_id,
+                                   reg.credential_spki, reg.api_spki});
+  if (!s) return s.error();
+  return message;
+}
+
+}  // namespace
+
 Result<Digest> pairing_proof(const SecretBytes& pairing_secret, const PairingProofInput& reg) {
   if (pairing_secret.size() != kPairingSecretBytes) {
     return make_error(ErrorCode::invalid_argument, "pairing secret must be 32 bytes");
   }
-  Bytes message = starts_with_label("twostep-pair-v1");
-  auto s = append_all_lp(message, {as_bytes(reg.pairing_id), as_bytes(reg.name), reg.credential_id,
-                                   reg.credential_spki, reg.api_spki});
-  if (!s) return s.error();
-  return hmac_sha256(pairing_secret.span(), message);
+  auto message = labelled_registration("twostep-pair-v1", reg);
+  if (!message) return message.error();
+  return hmac_sha256(pairing_secret.span(), *message);
+}
+
+Result<Bytes> registration_key_message(const PairingProofInput& reg) {
+  return labelled_registration("twostep-pair-key-v1", reg);
+}
+
+Result<SignatureVerdict> verify_registration_signature(const PairingProofInput& reg,
+                                                       std::string_view signature_b64u) {
+  auto message = registration_key_message(reg);
+  if (!message) return message.error();
+  if (signature_b64u.size() != kDeviceSignatureChars) return SignatureVerdict::malformed;
+  auto signature = b64u_decode(signature_b64u, 64);
+  if (!signature || signature->size() != 64) return SignatureVerdict::malformed;
+  return verify_es256_p1363(reg.api_spki, *message, *signature);
 }
 
 Result<SignatureVerdict> verify_pairing_proof(const SecretBytes& pairing_secret,

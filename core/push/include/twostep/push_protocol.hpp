@@ -212,6 +212,15 @@ Result<SignatureVerdict> verify_pairing_proof(const SecretBytes& pairing_secret,
                                               const PairingProofInput& reg,
                                               std::string_view proof_b64u);
 
+// Proof of possession of the API key (7.4): ECDSA P-256 with SHA-256, P1363
+// (64 bytes, b64u), by the registered API key over "twostep-pair-key-v1" ||
+// lp(pairing id) || lp(name) || lp(credential id) || lp(credential SPKI) ||
+// lp(api SPKI). The pairing id binds it to one pairing, so a registration
+// cannot name a key that its sender does not hold.
+Result<Bytes> registration_key_message(const PairingProofInput& reg);
+Result<SignatureVerdict> verify_registration_signature(const PairingProofInput& reg,
+                                                       std::string_view signature_b64u);
+
 // Six digits: first 4 bytes of HMAC-SHA256(S, "twostep-compare-v1" ||
 // lp(credential SPKI) || lp(api SPKI)), big-endian, mod 1,000,000.
 Result<std::string> comparison_code(const SecretBytes& pairing_secret,
