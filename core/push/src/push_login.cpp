@@ -90,7 +90,8 @@ Status parse_host_name(std::size_t number, std::string value, HostSettings& sett
 
 Status parse_approver_origin(std::size_t number, std::string value, HostSettings& settings) {
   if (!rp_id_from_origin(value)) {
-    return config_error(number, "approver_origin must be https://HOST[:PORT]");
+    return config_error(number,
+                        "approver_origin must be https://HOST[:PORT] or http://localhost[:PORT]");
   }
   settings.approver_origin = std::move(value);
   return {};
