@@ -12,6 +12,10 @@
 namespace twostep::relay {
 namespace {
 
+// Where a host keeps its push settings and its secret (twostep-push.conf(5)).
+constexpr const char* kHostPushConf = "/etc/twostep/push.conf";
+constexpr const char* kHostSecretFile = "/etc/twostep/push.secret";
+
 Seconds now() { return static_cast<Seconds>(std::time(nullptr)); }
 
 std::string iso_time(Seconds t) {
@@ -61,6 +65,26 @@ void audit_admin(Store& store, const char* event, const std::string& host,
   if (auto r = store.append_audit(e); !r) std::cerr << "twostepd: audit: " << r.error().message << "\n";
 }
 
+// The host's two files as twostep-push.conf(5) defines them, each under a
+// comment naming its path, owner and mode: push.conf holds only public
+// settings (users read it), the secret has a root-only file of its own.
+void print_host_files(const RelayConfig& config, const std::string& name,
+                      const std::string& host_id, const std::string& secret_b64u) {
+  std::cout << "# twostep push configuration for host '" << name << "': write these two\n"
+            << "# files on the host (twostep-push.conf(5)). The secret is shown only now:\n"
+            << "# clear this terminal afterwards.\n"
+            << "\n"
+            << "# " << kHostPushConf << " (owner root, mode 0644: users read it)\n"
+            << "relay = " << config.public_url << "\n"
+            << "host_id = " << host_id << "\n"
+            << "host_name = " << name << "\n"
+            << "approver_origin = " << config.approver_origin << "\n"
+            << "host_secret_file = " << kHostSecretFile << "\n"
+            << "\n"
+            << "# " << kHostSecretFile << " (owner root, mode 0600: only the module reads it)\n"
+            << "host_secret = " << secret_b64u << "\n";
+}
+
 }  // namespace
 
 int host_add(Store& store, const RelayConfig& config, const std::string& name) {
@@ -73,12 +97,9 @@ int host_add(Store& store, const RelayConfig& config, const std::string& name) {
   auto added = store.add_host(host);
   if (!added) return fail(added.error());
   audit_admin(store, "host_added", name, "", "", "added");
-  std::cout << "# twostep push configuration for host '" << name << "'.\n"
-            << "# The secret is shown only now: put these lines into the host's push\n"
-            << "# configuration (root-only, mode 0600), then clear this terminal.\n"
-            << "relay = " << config.public_url << "\n"
-            << "host_id = " << host.host_id << "\n"
-            << "host_secret = " << crypto::b64u_encode(secret) << "\n";
+  std::string shown = crypto::b64u_encode(secret);
+  print_host_files(config, name, host.host_id, shown);
+  std::fill(shown.begin(), shown.end(), '\0');
   std::fill(secret.begin(), secret.end(), '\0');
   std::fill(host.secret.begin(), host.secret.end(), '\0');
   return 0;

@@ -30,6 +30,7 @@
 
 #include "push_sender.hpp"
 #include "service.hpp"
+#include "tls_files.hpp"
 
 namespace twostep::relay {
 namespace {
@@ -167,6 +168,15 @@ class Server {
   }
 
   bool load_tls() {
+    // Each file opened first as twostepd itself: a refusal then names the
+    // file, the errno and an owner and mode that would work (tls_files.hpp).
+    for (const auto& problem : {tls_file_problem("tls_cert", config_.tls_cert, false),
+                                tls_file_problem("tls_key", config_.tls_key, true)}) {
+      if (!problem.empty()) {
+        log_("twostepd: " + problem);
+        return false;
+      }
+    }
     try {
       auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
       ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |

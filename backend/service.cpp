@@ -310,9 +310,9 @@ const std::vector<RelayService::Route>& RelayService::routes() {
        &S::no_such_resource},
       {"GET", "/v1/host", A::host, L::per_host, N::at_once, Q::none, &S::own_host},
       // Web Push: the relay's VAPID public key, for the app's subscribe().
-      {"GET", "/v1/push/key", A::none, L::none, N::none, Q::handler, &S::push_key},
+      {"GET", "/v1/push/key", A::none, L::none, N::none, Q::none, &S::push_key},
       // Pairing (section 7): no authentication.
-      {"POST", "/v1/pairings", A::none, L::per_address, N::none, Q::handler, &S::create_pairing},
+      {"POST", "/v1/pairings", A::none, L::per_address, N::none, Q::none, &S::create_pairing},
       {"GET", "/v1/pairings/{id}", A::none, L::none, N::none, Q::handler, &S::get_pairing},
       {"POST", "/v1/pairings/{id}/device", A::none, L::none, N::none, Q::none,
        &S::register_pairing},

@@ -25,7 +25,10 @@ and checks what an admin gets:
    approval; approving with another number, and denying, fail the login
    (the module logs wrong_number / denied, the audit the denial); SIGTERM
    stops twostepd with exit 0;
-4. `dpkg --purge` leaves nothing: no file of either package, no system user
+4. a hand-written `pam_twostep.so` line in a test PAM service file: the
+   purge warns naming that file, its line number and the line (issue 18
+   item 12);
+5. `dpkg --purge` leaves nothing: no file of either package, no system user
    or group, no profile, no /var/lib/twostepd, no /etc/twostep (the test
    removes its push.conf and push.secret before the purge), no test user,
    and the pam-auth-update state (/var/lib/pam, /etc/pam.d/common-*) as it
@@ -499,6 +502,28 @@ def push_login_with_installed_packages(workdir: str, relay: InstalledRelay, user
     sshd.stop()
 
 
+def purge_warns_of_hand_written_lines(names: list[str]) -> None:
+    """A PAM service written by hand still loads the module: the purge must
+    name the file, the line number and the line (packaging.md). The service
+    file goes after the purge (cleanup stack)."""
+    for path in (PUSH_CONF, PUSH_SECRET):  # as the cleanup would: /etc/twostep must go
+        if os.path.lexists(path):
+            os.unlink(path)
+    line = "auth required pam_twostep.so"
+    service = h.write_pam_service(h.unique_name(), [line])
+    with open(service, encoding="ascii") as handle:
+        number = handle.read().splitlines().index(line) + 1
+    result = subprocess.run(["dpkg", "--purge"] + names, capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    h.check(result.returncode == 0, "dpkg --purge with a hand-written module line succeeds"
+            + ("" if result.returncode == 0 else ":\n" + output))
+    h.check("WARNING: these /etc/pam.d lines still load pam_twostep.so" in output
+            and f"  {service}:{number}:{line}" in output,
+            f"the purge warns naming {service}, line {number}: {line!r}"
+            + ("" if f"{service}:{number}:" in output else ":\n" + output))
+
+
 def check_nothing_left(files: dict[str, list[str]], existed_before: set[str],
                        pam_before: dict[str, str], test_users: list[str]) -> None:
     for name in files:
@@ -592,6 +617,7 @@ def main() -> int:
             relay.stop()
         else:
             h.log("twostepd not built in this tree (no backend/): its checks are skipped")
+        purge_warns_of_hand_written_lines(names)
 
     def after_cleanup() -> str | None:
         try:

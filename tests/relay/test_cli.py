@@ -98,6 +98,81 @@ def host_admin_commands(binary):
         shutil.rmtree(relay.dir, ignore_errors=True)
 
 
+def printed_files(out):
+    """{path: (owner, mode, text)} from `twostepd host add`: each file under a
+    comment line "# PATH (owner OWNER, mode MODE: ...)", up to a blank line."""
+    files, current = {}, None
+    for line in out.splitlines():
+        header = re.fullmatch(r"# (/\S+) \(owner (\w+), mode (0[0-7]{3})\b.*\)", line)
+        if header:
+            current = header.group(1)
+            files[current] = (header.group(2), int(header.group(3), 8), "")
+        elif not line:
+            current = None
+        elif current is not None:
+            owner, mode, text = files[current]
+            files[current] = (owner, mode, text + line + "\n")
+    return files
+
+
+def host_add_prints_files_the_host_accepts(binary):
+    """Issue 18 item 10: `host add` prints push.conf (0644) and the host
+    secret file (0600) with their paths, owner and modes; written as told
+    (under a private root for /etc/twostep), twostep-check accepts both and
+    the relay accepts the host's signed request."""
+    check_tool, push_library = os.environ.get("TWOSTEP_CHECK"), os.environ.get("TWOSTEP_PUSH_SO")
+    if not check_tool or not push_library:
+        th.skip("TWOSTEP_CHECK and TWOSTEP_PUSH_SO are not set (relay built without the host tools)")
+    if os.geteuid() != 0:
+        th.skip("the host secret file must be root's: needs root")
+    port = th.free_port()
+    relay = Relay(binary, ["public_url = http://127.0.0.1:%d" % port])
+    root = tmpdir()
+    try:
+        relay.start(port)
+        out = relay.cli("host", "add", "web1").stdout
+        files = printed_files(out)
+        assert sorted(files) == ["/etc/twostep/push.conf", "/etc/twostep/push.secret"], out
+        conf_owner, conf_mode, conf = files["/etc/twostep/push.conf"]
+        assert (conf_owner, conf_mode) == ("root", 0o644), out
+        for key in ("relay", "host_id", "host_name", "approver_origin"):
+            assert re.search(r"^%s = \S+$" % key, conf, re.M), (key, out)
+        assert "host_secret =" not in conf, out
+        assert re.search(r"^host_name = web1$", conf, re.M), out
+        secret_owner, secret_mode, secret = files["/etc/twostep/push.secret"]
+        assert (secret_owner, secret_mode) == ("root", 0o600), out
+        assert re.fullmatch(r"host_secret = [A-Za-z0-9_-]{43}\n", secret), out
+        etc = os.path.join(root, "etc", "twostep")
+        os.makedirs(etc, 0o755)
+        for path, (owner, mode, text) in files.items():
+            here = os.path.join(root, path.lstrip("/"))
+            fd = os.open(here, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "w") as f:
+                f.write(text.replace("/etc/twostep/", etc + "/"))
+            os.chown(here, 0, 0)
+            os.chmod(here, mode)
+        modules = os.path.join(root, "security")
+        pam_dir = os.path.join(root, "pam.d")
+        os.mkdir(modules)
+        os.mkdir(pam_dir)
+        open(os.path.join(modules, "pam_twostep.so"), "w").close()
+        os.symlink(push_library, os.path.join(modules, "libtwostep-push.so"))
+        with open(os.path.join(pam_dir, "svc"), "w") as f:
+            f.write("auth required pam_unix.so\nauth required pam_twostep.so push "
+                    "push_config=%s/push.conf\n" % etc)
+        r = subprocess.run([check_tool, "--service", "svc", "--pam-dir", pam_dir, "--module-dir",
+                            modules, "--no-sshd", "--no-clock"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+        output = r.stdout + r.stderr
+        assert r.returncode == 0 and "PROBLEM" not in output, output
+        assert "host secret file %s/push.secret: regular file, owner root" % etc in output, output
+        assert "relay http://127.0.0.1:%d answers" % port in output, output
+    finally:
+        relay.stop()
+        shutil.rmtree(relay.dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def newer_schema_is_refused(binary):
     relay = Relay(binary)
     try:
@@ -120,5 +195,6 @@ if __name__ == "__main__":
         config_is_strict,
         serve_runs_with_no_config_at_all,
         host_admin_commands,
+        host_add_prints_files_the_host_accepts,
         newer_schema_is_refused,
     ], sys.argv[1]))

@@ -5,6 +5,7 @@
 usage: test_protocol.py TWOSTEPD
 """
 
+import hashlib
 import json
 import secrets
 import socket
@@ -543,6 +544,24 @@ def same_phone_paired_again_for_the_same_user(binary):
         assert phone.devices() == first, phone.devices()
 
 
+def unknown_query_parameters_are_refused(binary):
+    """Section 2: a query parameter other than the documented ones (`wait`,
+    `limit`) is bad_request on every route, the unauthenticated ones
+    included (issue 18 item 15: GET /v1/push/key ignored its query)."""
+    with Relay(binary) as relay:
+        expect(relay.request("GET", "/v1/push/key"), 200)
+        expect(relay.request("GET", "/v1/push/key?x=1"), 400, "bad_request")
+        expect(relay.request("GET", "/v1/push/key?wait=1"), 400, "bad_request")
+        host = relay.add_host("web1")
+        body = json.dumps({"host_id": host.host_id, "user": "alice",
+                           "confirm_hash": td.b64u(hashlib.sha256(b"k" * 32).digest())})
+        headers = {"Content-Type": "application/json"}
+        expect(relay.request("POST", "/v1/pairings?x=1", body, headers), 400, "bad_request")
+        created = expect(relay.request("POST", "/v1/pairings", body, headers), 201).json
+        expect(relay.request("GET", "/v1/pairings/%s?x=1" % created["id"]), 400, "bad_request")
+        expect(relay.request("GET", "/v1/pairings/%s?wait=0" % created["id"]), 200)
+
+
 if __name__ == "__main__":
     sys.exit(run([
         signatures_bad_missing_replayed_and_skewed,
@@ -558,6 +577,7 @@ if __name__ == "__main__":
         pairing_rate_limit,
         host_rate_limit,
         unknown_routes_and_device_self,
+        unknown_query_parameters_are_refused,
         text_fields_refuse_control_characters_and_bad_utf8,
         web_push_is_on_with_either_store,
         expect_100_continue_is_answered,

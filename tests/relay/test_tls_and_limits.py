@@ -7,14 +7,18 @@ usage: test_tls_and_limits.py TWOSTEPD
 """
 
 import datetime
+import grp
 import http.client
 import ipaddress
 import os
+import pwd
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 from cryptography import x509
@@ -113,6 +117,56 @@ def tls_serves_and_reloads_on_sighup(binary):
         relay.__exit__(None, None, None)
 
 
+def unreadable_key_names_file_errno_and_fix(binary):
+    """Issue 18 item 11: twostepd, run as an unprivileged user, with a key
+    only root can read: the log names the file, the errno, the file's owner
+    and mode, the user it runs as and an owner and mode that works; the
+    advice, followed, lets it start with TLS."""
+    if os.geteuid() != 0:
+        th.skip("starting twostepd as another user needs root")
+    runner = pwd.getpwnam("nobody")
+    group = grp.getgrgid(runner.pw_gid).gr_name
+    base = tempfile.mkdtemp(prefix="twostepd-tls-key-")
+    try:
+        os.chmod(base, 0o755)
+        cert, key, _ = write_cert(base, "relay")
+        os.chmod(cert, 0o644)
+        os.chmod(key, 0o600)  # root's, as a certificate tool leaves it
+        state = os.path.join(base, "state")
+        os.mkdir(state, 0o700)
+        os.chown(state, runner.pw_uid, runner.pw_gid)
+        config = os.path.join(base, "twostepd.conf")
+        with open(config, "w") as f:
+            f.write("tls_cert = %s\ntls_key = %s\napprover_origin = https://approve.test\n"
+                    % (cert, key))
+        os.chmod(config, 0o644)
+        argv = [binary, "--config", config, "--db", os.path.join(state, "r.db"), "serve",
+                "--listen", "127.0.0.1:0"]
+        r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           user=runner.pw_uid, group=runner.pw_gid, extra_groups=[], timeout=30)
+        wanted = ("cannot read tls_key %s: Permission denied (EACCES 13); the file is owner "
+                  "root:root mode 0600; twostepd runs as nobody (group %s): make it owner "
+                  "root:%s mode 0640" % (key, group, group))
+        assert r.returncode == 1 and wanted in r.stderr, r.stderr
+        assert "asio.ssl error" not in r.stderr, r.stderr
+        # Followed, the advice works.
+        os.chown(key, 0, runner.pw_gid)
+        os.chmod(key, 0o640)
+        log_path = os.path.join(base, "log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                    user=runner.pw_uid, group=runner.pw_gid, extra_groups=[])
+        try:
+            port = int(th.wait_for_line(log_path, r"listening on 127\.0\.0\.1:(\d+) \(TLS\)", 15,
+                                        "twostepd to listen with TLS", process=proc).group(1))
+            assert peer_cert_cn(port, cert) == (404, "relay")
+        finally:
+            proc.terminate()
+            assert proc.wait(10) == 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def connections_per_address_are_capped(binary):
     with Relay(binary, ["max_connections_per_client = 3"]) as relay:
         held = [socket.create_connection(("127.0.0.1", relay.port), timeout=5) for _ in range(3)]
@@ -154,6 +208,7 @@ def slow_headers_and_idle_connections_are_closed(binary):
 if __name__ == "__main__":
     sys.exit(run([
         tls_serves_and_reloads_on_sighup,
+        unreadable_key_names_file_errno_and_fix,
         connections_per_address_are_capped,
         slow_headers_and_idle_connections_are_closed,
     ], sys.argv[1]))

@@ -14,8 +14,18 @@ fail() { echo "FAIL: $case_name: $*"; failures=$((failures + 1)); }
 # The package lists as setup defines them, so the expected install list
 # follows any package another change adds.
 eval "$(sed -n '/^BUILD_PACKAGES=(/,/^)/p; /^TEST_PACKAGES=(/,/^)/p; /^PACKAGING_PACKAGES=(/,/^)/p' "$setup")"
+eval "$(sed -n '/^DEMO_PACKAGES=(.*)$/p; /^DEMO_PUSH_PACKAGES=(.*)$/p' "$setup")"
 all=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGING_PACKAGES[@]}")
 [ "${#all[@]}" -gt 10 ] || { echo "FAIL: could not read the package lists from $setup"; exit 1; }
+[ "${#DEMO_PACKAGES[@]}" -gt 0 ] && [ "${#DEMO_PUSH_PACKAGES[@]}" -gt 0 ] \
+  || { echo "FAIL: could not read the demo package lists from $setup"; exit 1; }
+# What each profile (setup's argument) must install.
+declare -A profile_list=(
+  [full]="${all[*]}"
+  [build]="${BUILD_PACKAGES[*]}"
+  [demo]="${BUILD_PACKAGES[*]} ${DEMO_PACKAGES[*]}"
+  [demo-push]="${BUILD_PACKAGES[*]} ${DEMO_PACKAGES[*]} ${DEMO_PUSH_PACKAGES[*]}"
+)
 
 mkdir "$work/bin"
 cat >"$work/bin/dpkg-query" <<'STUB'
@@ -51,10 +61,13 @@ exit 0
 STUB
 chmod 755 "$work/bin/"*
 
-# run_case NAME POLICY(none|site) INSTALLED(all|some) APT_FAIL EXPECTED_STATUS
+# run_case NAME POLICY(none|site) INSTALLED(all|some) APT_FAIL EXPECTED_STATUS [PROFILE]
+# (PROFILE: setup's argument; none given means the default, full.)
 run_case() {
   case_name=$1
-  local policy_mode=$2 installed=$3 apt_fail=$4 expected_status=$5
+  local policy_mode=$2 installed=$3 apt_fail=$4 expected_status=$5 profile=${6:-}
+  local -a list
+  read -r -a list <<<"${profile_list[${profile:-full}]}"
   local dir="$work/$case_name" status
   mkdir -p "$dir/sbin"
   rm -f "$dir/apt-calls" "$dir/apt-env"
@@ -66,14 +79,14 @@ run_case() {
   fi
   local stub_installed=""
   if [ "$installed" = all ]; then
-    stub_installed="${all[*]}"
+    stub_installed="${list[*]}"
   else
     stub_installed="${BUILD_PACKAGES[0]} ${BUILD_PACKAGES[2]} ${TEST_PACKAGES[1]}"
   fi
   PATH="$work/bin:$PATH" STUB_DIR="$dir" STUB_INSTALLED="$stub_installed" \
     STUB_APT_FAIL="$apt_fail" TWOSTEP_POLICY_RC_D="$policy" TWOSTEP_SETUP_LOG="$dir/setup.log" \
     TWOSTEP_PG_CREATECLUSTER_D="$dir/createcluster.d" \
-    bash "$setup" </dev/null >"$dir/out" 2>"$dir/err"
+    bash "$setup" ${profile:+"$profile"} </dev/null >"$dir/out" 2>"$dir/err"
   status=$?
   [ "$status" -eq "$expected_status" ] || fail "exit status $status, expected $expected_status"
   if [ "$expected_status" -ne 0 ]; then
@@ -91,14 +104,25 @@ run_case() {
   fi
   if [ "$installed" = all ]; then
     [ ! -e "$dir/apt-calls" ] || fail "apt-get called although everything is installed"
-    grep -q "^setup: all ${#BUILD_PACKAGES[@]}+${#TEST_PACKAGES[@]}+${#PACKAGING_PACKAGES[@]} packages present$" "$dir/out" \
-      || fail "no 'all packages present' line"
+    local counted="${#BUILD_PACKAGES[@]}+${#TEST_PACKAGES[@]}+${#PACKAGING_PACKAGES[@]}"
+    [ "${profile:-full}" = full ] || counted="${#list[@]} $profile"
+    grep -q "^setup: all $counted packages present$" "$dir/out" \
+      || fail "no 'all $counted packages present' line"
     return
   fi
   # What apt-get was asked for: the missing packages, in list order, once.
   local expected=()
-  for p in "${all[@]}"; do
+  for p in "${list[@]}"; do
     case " $stub_installed " in *" $p "*) ;; *) expected+=("$p") ;; esac
+  done
+  # Issue 18 item 16: the demos install what they use, the full list keeps
+  # the browser and the packaging tools.
+  local heavy
+  for heavy in chromium lintian rpm rpmlint postgresql-15; do
+    case " ${expected[*]} " in
+      *" $heavy "*) [ "${profile:-full}" = full ] || fail "profile $profile installs $heavy" ;;
+      *) [ "${profile:-full}" != full ] || fail "the full list lacks $heavy" ;;
+    esac
   done
   local want_calls="update -qq"
   [ "$apt_fail" = update ] || want_calls+=$'\n'"install -y -qq --no-install-recommends ${expected[*]}"
@@ -123,6 +147,22 @@ run_case all_present           site all  ""      0
 run_case install_fails         none some install 1
 run_case install_fails_policy  site some install 1
 run_case update_fails          none some update  1
+run_case profile_full          none some ""      0 full
+run_case profile_build         none some ""      0 build
+run_case profile_demo          none some ""      0 demo
+run_case profile_demo_push     none some ""      0 demo-push
+run_case profile_demo_present  none all  ""      0 demo
+
+# An unknown profile is refused before anything is asked of apt-get.
+case_name=unknown_profile
+mkdir -p "$work/$case_name"
+PATH="$work/bin:$PATH" STUB_DIR="$work/$case_name" STUB_INSTALLED="" \
+  TWOSTEP_POLICY_RC_D="$work/$case_name/policy-rc.d" bash "$setup" demos </dev/null \
+  >"$work/$case_name/out" 2>"$work/$case_name/err"
+status=$?
+[ "$status" -eq 2 ] || fail "exit status $status, expected 2"
+grep -q "usage: scripts/setup \[full|build|demo|demo-push\]" "$work/$case_name/err" || fail "no usage line"
+[ ! -e "$work/$case_name/apt-calls" ] || fail "apt-get called for an unknown profile"
 
 if [ "$failures" -ne 0 ]; then
   echo "test_setup: $failures failure(s)"

@@ -44,6 +44,12 @@ void test_push_config(void**) {
   assert_false(settings->ca_file.has_value());
   assert_string_equal(settings->host_secret_file.c_str(), "/etc/twostep/push.secret");
   assert_int_equal(settings->connect_timeout_s, 5);
+  // http://localhost[:PORT] too (development; twostep-push.conf(5)).
+  for (const char* origin : {"http://localhost", "http://localhost:8700"}) {
+    std::string text(kConf);
+    text.replace(text.find("https://approve.example.com"), 27, origin);
+    assert_true(parse_push_config(text).ok());
+  }
   const std::vector<std::pair<std::string, std::string>> bad = {
       {std::string(kConf) + "host_secret = x\n", "line 7: host_secret does not belong"},
       {std::string(kConf) + "colour red\n", "line 7: unknown key"},
@@ -53,6 +59,8 @@ void test_push_config(void**) {
       {"relay ftp://x\n", "line 1: relay must be an https:// URL"},
       {"host_id short\n", "line 1: host_id must be the 22-character id"},
       {"approver_origin https://approve.example.com/\n", "line 1: approver_origin must be"},
+      {"approver_origin http://approve.example.com\n",
+       "line 1: approver_origin must be https://HOST[:PORT] or http://localhost[:PORT]"},
       {"relay https://x\n", "push config: missing host_id"},
   };
   for (const auto& [text, message] : bad) {

@@ -90,7 +90,8 @@ Status parse_host_name(std::size_t number, std::string value, HostSettings& sett
 
 Status parse_approver_origin(std::size_t number, std::string value, HostSettings& settings) {
   if (!rp_id_from_origin(value)) {
-    return config_error(number, "approver_origin must be https://HOST[:PORT]");
+    return config_error(number,
+                        "approver_origin must be https://HOST[:PORT] or http://localhost[:PORT]");
   }
   settings.approver_origin = std::move(value);
   return {};
@@ -218,8 +219,11 @@ Result<HostSettings> read_push_config(const std::string& path) {
 Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
   auto text = read_trusted_file(path, TrustedFileRules{"host secret", 256, 077, owner});
   if (!text) return text.error();
-  std::string_view content = text->view();
-  content = trim(content.substr(0, content.find('\n')));
+  return parse_host_secret(text->view(), path);
+}
+
+Result<SecretBytes> parse_host_secret(std::string_view text, const std::string& path) {
+  std::string_view content = trim(text.substr(0, text.find('\n')));
   // The bare value, or the `host_secret = VALUE` line twostepd host add prints.
   if (content.starts_with("host_secret")) {
     content = trim(content.substr(11));

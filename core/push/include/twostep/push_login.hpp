@@ -48,6 +48,9 @@ Result<HostSettings> read_push_config(const std::string& path);
 // The host secret file: one line, b64u of 32 bytes; a regular file owned by
 // root (or by `owner`), with no group or other permission bits at all.
 Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner = 0);
+// Its text: the first line, the bare value or `host_secret = VALUE` as
+// `twostepd host add` prints it; `path` only names the file in the error.
+Result<SecretBytes> parse_host_secret(std::string_view text, const std::string& path);
 
 // ---------------------------------------------------------------------------
 // Relay messages (docs/protocol.md sections 2, 4, 7)
