@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "checks.hpp"
+#include "scope.hpp"
 #include "twostep/account.hpp"
 #include "twostep/policy.hpp"
 #include "twostep/secret_path.hpp"
@@ -228,6 +229,26 @@ void check_file(const std::string& path, uid_t owner, gid_t group, const pam::Co
   if (safe) check_content(path, owner, config, user, report);
 }
 
+// groups= / skip_groups=: says which rule decides for this user, with the
+// module's own decision. False: out of scope (nothing else applies to them).
+bool user_in_scope(const pam::Config& config, const Account& user, Report& report) {
+  if (!pam::has_scope(config)) return true;
+  auto scope = pam::decide_scope(config, user);
+  if (!scope) {
+    report.problem("groups of " + user.name + ": " + scope.error().message +
+                       " (the module fails with PAM_SERVICE_ERR)",
+                   "check NSS: getent initgroups " + user.name);
+    return false;
+  }
+  if (scope->in_scope) {
+    report.ok("scope: " + user.name + " is asked for a second factor: " + scope->why);
+    return true;
+  }
+  report.note("scope: " + user.name + " is out of scope: " + scope->why +
+              "; the module answers PAM_IGNORE and the stack's other modules decide");
+  return false;
+}
+
 }  // namespace
 
 void check_user(const CheckOptions& options, const StackFacts& facts, Report& report) {
@@ -242,6 +263,7 @@ void check_user(const CheckOptions& options, const StackFacts& facts, Report& re
     report.problem("no such user: " + *options.user, "check the name (getent passwd NAME)");
     return;
   }
+  if (!user_in_scope(config, **user, report)) return;
   uid_t owner = (*user)->uid;
   gid_t group = (*user)->gid;
   if (config.file_user) {

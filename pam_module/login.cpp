@@ -6,6 +6,7 @@
 
 #include "audit.hpp"
 #include "methods/method.hpp"
+#include "scope.hpp"
 #include "twostep/account.hpp"
 #include "twostep/secret_path.hpp"
 
@@ -266,6 +267,19 @@ AuthStatus Login::run() {
   if (!*user) {
     log_.error("unknown user " + sanitize_log_field(request_.user));
     return prompt_then_fail("unknown_user");
+  }
+  if (has_scope(config_)) {
+    auto scope = decide_scope(config_, **user);
+    if (!scope) {
+      log_.error("groups of " + sanitize_log_field(request_.user) + ": " +
+                 scope.error().message);
+      return finish(AuthStatus::service_error, VerifyMethod::none, "error",
+                    "group_lookup_failed");
+    }
+    debug("scope: " + scope->why);
+    if (!scope->in_scope) {
+      return finish(AuthStatus::ignore, VerifyMethod::none, "ignored", "out_of_scope");
+    }
   }
   auto target = resolve_target(config_, **user);
   if (!target) {

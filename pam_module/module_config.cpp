@@ -1,5 +1,6 @@
 #include "module_config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string>
@@ -44,7 +45,7 @@ Error config_error(std::string message) {
 // silently letting the last one win.
 enum class Key : std::size_t {
   secret, user, nullok, window, prompt, code_source, echo, debug,
-  no_strict_modes, nodelay, clock_hint, log_copy,
+  no_strict_modes, nodelay, clock_hint, log_copy, groups, skip_groups,
   count
 };
 
@@ -63,6 +64,8 @@ class ArgumentParser {
   Status parse_prompt(std::string_view value);
   Status parse_clock_hint(std::string_view value);
   Status parse_log_copy(std::string_view value);
+  Status parse_group_list(Key key, std::string_view name, std::string_view value,
+                          std::vector<std::string>& into);
   Status set_code_source(CodeSource source, std::string_view name);
   Status parse_flag(std::string_view arg);
   // pam_google_authenticator's arguments that twostep's own set lacks;
@@ -114,6 +117,32 @@ bool is_valid_user_name(std::string_view name) {
     }
   }
   return name != "." && name != "..";
+}
+
+// groups=/skip_groups=: comma-separated group names, each valid as an
+// account name, none repeated, at most kMaxScopeGroups.
+Status ArgumentParser::parse_group_list(Key key, std::string_view name, std::string_view value,
+                                        std::vector<std::string>& into) {
+  if (auto status = mark_seen(key, name); !status) return status;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    const std::size_t comma = std::min(value.find(',', start), value.size());
+    const std::string_view group = value.substr(start, comma - start);
+    if (!is_valid_user_name(group)) {
+      return config_error(std::string(name) + "=: not a group name: " +
+                          sanitize_log_field(group.substr(0, 32)));
+    }
+    if (std::find(into.begin(), into.end(), group) != into.end()) {
+      return config_error(std::string(name) + "=: " + std::string(group) + " given twice");
+    }
+    if (into.size() == kMaxScopeGroups) {
+      return config_error(std::string(name) + "=: more than " +
+                          std::to_string(kMaxScopeGroups) + " groups");
+    }
+    into.emplace_back(group);
+    start = comma + 1;
+  }
+  return {};
 }
 
 Status ArgumentParser::parse_user(std::string_view value) {
@@ -258,6 +287,12 @@ Status ArgumentParser::parse(std::string_view arg) {
   }
   if (key == "user") {
     return parse_user(value);
+  }
+  if (key == "groups") {
+    return parse_group_list(Key::groups, "groups", value, config_.scope_groups);
+  }
+  if (key == "skip_groups") {
+    return parse_group_list(Key::skip_groups, "skip_groups", value, config_.skip_groups);
   }
   if (key == "window") {
     return parse_window(value);

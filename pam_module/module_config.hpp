@@ -36,6 +36,7 @@ inline constexpr std::size_t kMaxArguments = 32;
 inline constexpr std::size_t kMaxArgumentLength = 1024;
 inline constexpr std::size_t kMaxPromptLength = 200;
 inline constexpr std::size_t kMaxUserNameLength = 256;
+inline constexpr std::size_t kMaxScopeGroups = 32;  // per groups= / skip_groups=
 
 // failmode=: what a push does when the relay is unreachable, slow or answers
 // garbage (never when it refuses: a 4xx is an answer).
@@ -55,6 +56,10 @@ struct Config {
   std::string secret_path{kDefaultSecretPath};  // template; see twostep/secret_path.hpp
   bool secret_path_is_default = true;           // enables the GA fallback
   std::optional<std::string> file_user;         // user=NAME
+  // Scope (pam_module/scope.hpp): groups=A,B asks only members of A or B;
+  // skip_groups=C,D never asks members of C or D. Out of scope: PAM_IGNORE.
+  std::vector<std::string> scope_groups;
+  std::vector<std::string> skip_groups;
   bool nullok = false;
   std::optional<std::uint32_t> window;          // window=N overrides the file
   std::optional<std::string> prompt;            // prompt=TEXT

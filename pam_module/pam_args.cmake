@@ -4,6 +4,7 @@
 add_library(twostep_pam_args STATIC
   ${CMAKE_CURRENT_LIST_DIR}/audit.cpp
   ${CMAKE_CURRENT_LIST_DIR}/module_config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/scope.cpp  # groups= / skip_groups=
 )
 target_include_directories(twostep_pam_args PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(twostep_pam_args

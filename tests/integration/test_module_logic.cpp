@@ -25,6 +25,7 @@ extern "C" {
 #include "recording_log.hpp"
 #include "authenticate.hpp"
 #include "module_config.hpp"
+#include "scope.hpp"
 #include "twostep/otp.hpp"
 #include "twostep/policy.hpp"
 #include "twostep/secret_file.hpp"
@@ -155,6 +156,15 @@ void test_bad_arguments(void** /*state*/) {
       {{"clock_hint=off", "clock_hint=off"}, "given twice"},
       {{"log_copy=console"}, "log_copy="},
       {{"log_copy=stderr", "log_copy=stderr"}, "given twice"},
+      {{"groups="}, "groups=: not a group name"},
+      {{"groups=staff,,admins"}, "groups=: not a group name"},
+      {{"groups=staff,-x"}, "groups=: not a group name"},
+      {{"skip_groups=a b"}, "skip_groups=: not a group name"},
+      {{"groups=staff,staff"}, "staff given twice"},
+      {{"groups=a", "groups=b"}, "given twice"},
+      {{"groups=g1,g2,g3,g4,g5,g6,g7,g8,g9,g10,g11,g12,g13,g14,g15,g16,g17,g18,g19,g20,g21,"
+        "g22,g23,g24,g25,g26,g27,g28,g29,g30,g31,g32,g33"},
+       "more than 32 groups"},
   };
   for (const auto& c : cases) {
     auto config = parse(c.args);
@@ -164,6 +174,27 @@ void test_bad_arguments(void** /*state*/) {
       fail_msg("message '%s' lacks '%s'", config.error().message.c_str(), c.message_part);
     }
   }
+}
+
+void test_scope_arguments(void** /*state*/) {
+  auto config = parse({"groups=staff,wheel", "skip_groups=robots"});
+  assert_true(config.ok());
+  assert_int_equal(config->scope_groups.size(), 2);
+  assert_string_equal(config->scope_groups[1].c_str(), "wheel");
+  assert_int_equal(config->skip_groups.size(), 1);
+  assert_true(has_scope(*config));
+  assert_false(has_scope(*parse({})));
+  // root's primary group is root (gid 0): in scope with groups=root, out
+  // with skip_groups=root; a group that does not exist matches nobody.
+  const Account root{"root", 0, 0, "/root"};
+  auto in = decide_scope(*parse({"groups=no-such-group-tw0,root"}), root);
+  assert_true(in.ok() && in->in_scope);
+  assert_string_equal(in->why.c_str(), "member of root (groups=)");
+  auto skipped = decide_scope(*parse({"groups=root", "skip_groups=root"}), root);
+  assert_true(skipped.ok() && !skipped->in_scope);
+  auto none = decide_scope(*parse({"groups=no-such-group-tw0"}), root);
+  assert_true(none.ok() && !none->in_scope);
+  assert_string_equal(none->why.c_str(), "in none of groups=no-such-group-tw0");
 }
 
 void test_unknown_argument_is_sanitized(void** /*state*/) {
@@ -794,6 +825,7 @@ int main() {
       cmocka_unit_test(test_forward_pass_prompt),
       cmocka_unit_test(test_clock_hint_and_log_copy_arguments),
       cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_scope_arguments),
       cmocka_unit_test(test_unknown_argument_is_sanitized),
       cmocka_unit_test(test_too_many_arguments),
       cmocka_unit_test(test_path_expansion),

@@ -1,5 +1,7 @@
 #include "twostep/file_identity.hpp"
 
+#include "twostep/account.hpp"
+
 #include <grp.h>
 #include <sys/fsuid.h>
 #include <unistd.h>
@@ -9,9 +11,6 @@
 namespace twostep {
 
 namespace {
-
-// NGROUPS_MAX on Linux is 65536; bounds what getgrouplist may return.
-constexpr int kMaxGroups = 65536;
 
 // setfsuid/setfsgid report the previous value and never fail loudly; an
 // invalid id (-1) changes nothing, which turns them into a query.
@@ -30,26 +29,6 @@ Result<std::vector<gid_t>> current_groups() {
     return make_error(ErrorCode::io, "cannot read the supplementary groups");
   }
   return groups;
-}
-
-// The user's groups as initgroups() would set them.
-Result<std::vector<gid_t>> groups_of(std::string_view user_name, gid_t gid) {
-  if (user_name.empty()) return std::vector<gid_t>{gid};
-  const std::string name(user_name);
-  int count = 32;
-  std::vector<gid_t> groups;
-  for (;;) {
-    groups.resize(static_cast<std::size_t>(count));
-    int found = count;
-    if (::getgrouplist(name.c_str(), gid, groups.data(), &found) >= 0) {
-      groups.resize(static_cast<std::size_t>(found));
-      return groups;
-    }
-    if (found <= count || found > kMaxGroups) {
-      return make_error(ErrorCode::invalid_argument, "cannot list the groups of " + name);
-    }
-    count = found;
-  }
 }
 
 bool set_groups(const std::vector<gid_t>& groups) noexcept {
