@@ -447,6 +447,36 @@ void test_recent_logins(void**) {
   }
 }
 
+// Per-source rate limiting: the tags of addresses that logged the user in,
+// added after the other settings, kept in order, bounded and unique.
+void test_known_sources(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.rate_limit.known_sources = {"3f2a9c01b7de", "c04be21d9a55"};
+  const std::string added = serialize_ok(doc);
+  assert_string_equal(added.c_str(),
+                      replaced(kExample, "rate-failures 1700000000 1700000005\n",
+                               "rate-failures 1700000000 1700000005\n"
+                               "rate-known-sources 3f2a9c01b7de c04be21d9a55\n").c_str());
+  SecretDocument again = parse_ok(added);
+  assert_int_equal(again.enrollment.rate_limit.known_sources.size(), 2);
+  assert_string_equal(serialize_ok(again).c_str(), added.c_str());
+  // Emptied: the line stays, with no tags (as rate-failures does).
+  again.enrollment.rate_limit.known_sources.clear();
+  assert_string_equal(serialize_ok(again).c_str(),
+                      replaced(added, "rate-known-sources 3f2a9c01b7de c04be21d9a55\n",
+                               "rate-known-sources\n").c_str());
+  const std::string token = "token name=p type=totp secret=JBSWY3DPEHPK3PXP\n";
+  std::string nine = "rate-known-sources";
+  for (int i = 0; i < 9; ++i) nine += " a" + std::to_string(i);
+  for (const std::string& bad :
+       {std::string("rate-known-sources ABC\n"), std::string("rate-known-sources a a\n"),
+        std::string("rate-known-sources 0123456789abcdef0\n"),
+        std::string("rate-known-sources a\nrate-known-sources b\n"), nine + "\n"}) {
+    assert_false(parse_native("twostep-secret 1\n" + bad + token).ok());
+  }
+  assert_true(parse_native("twostep-secret 1\nrate-known-sources a0 a1\n" + token).ok());
+}
+
 void test_dispatch(void**) {
   auto native = parse_secret_document(kExample);
   assert_true(native.ok());
@@ -577,6 +607,7 @@ int main() {
       cmocka_unit_test(test_serialize_refuses_what_would_not_load),
       cmocka_unit_test(test_serialize_needs_the_parsed_layout),
       cmocka_unit_test(test_malformed_cases),
+      cmocka_unit_test(test_known_sources),
       cmocka_unit_test(test_dispatch),
       cmocka_unit_test(test_issuer_and_label),
       cmocka_unit_test(test_recent_logins),

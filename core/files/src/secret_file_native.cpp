@@ -26,9 +26,11 @@ constexpr std::size_t kBackupSaltHex = 32;
 constexpr std::size_t kBackupDigestHex = 64;
 
 // Settings lines, in the order a fresh file (and any added line) lists them.
-enum Setting : std::size_t { kWindow, kReplay, kRateLimit, kRateFailures, kSettingCount };
+enum Setting : std::size_t {
+  kWindow, kReplay, kRateLimit, kRateFailures, kKnownSources, kSettingCount
+};
 constexpr std::array<std::string_view, kSettingCount> kSettingNames = {
-    "window", "replay-protection", "rate-limit", "rate-failures"};
+    "window", "replay-protection", "rate-limit", "rate-failures", "rate-known-sources"};
 
 // Where each item of the document came from, so the writer can keep lines.
 struct NativeLayout {
@@ -244,6 +246,7 @@ class NativeParser {
   Status parse_replay_protection(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_failures(std::size_t number, const std::vector<std::string_view>& fields);
+  Status parse_known_sources(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
                            Token& token);
@@ -330,6 +333,7 @@ Status NativeParser::parse_setting(std::size_t number, Setting setting,
     case kReplay: return parse_replay_protection(number, fields);
     case kRateLimit: return parse_rate_limit(number, fields);
     case kRateFailures: return parse_rate_failures(number, fields);
+    case kKnownSources: return parse_known_sources(number, fields);
     case kSettingCount: break;
   }
   return line_error(number, "unknown setting " + name);
@@ -409,6 +413,27 @@ Status NativeParser::parse_rate_failures(std::size_t number,
     sources.push_back(std::move(source));
   }
   if (any_source) enrollment_.rate_limit.failure_sources = std::move(sources);
+  return {};
+}
+
+// Tags of the sources that have logged this user in (RateLimit::known_sources).
+Status NativeParser::parse_known_sources(std::size_t number,
+                                         const std::vector<std::string_view>& fields) {
+  if (fields.size() - 1 > kMaxKnownSources) {
+    return line_error(number, "more than " + std::to_string(kMaxKnownSources) +
+                                  " rate-known-sources", ErrorCode::too_large);
+  }
+  auto& known = enrollment_.rate_limit.known_sources;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    const std::string_view tag = fields[i];
+    if (tag.empty() || tag.size() > kMaxFailureSourceLength || !is_lower_hex(tag)) {
+      return line_error(number, "rate-known-sources: invalid source " + std::to_string(i));
+    }
+    if (std::find(known.begin(), known.end(), tag) != known.end()) {
+      return line_error(number, "rate-known-sources: duplicate source " + std::to_string(i));
+    }
+    known.emplace_back(tag);
+  }
   return {};
 }
 
@@ -603,6 +628,9 @@ std::string render_setting(Setting setting, const Enrollment& e) {
       }
       return line;
     }
+    case kKnownSources:
+      for (const auto& tag : e.rate_limit.known_sources) line += " " + tag;
+      return line;
     case kSettingCount: break;
   }
   return line;
@@ -621,6 +649,7 @@ bool setting_equal(Setting setting, const Enrollment& a, const Enrollment& b) {
     case kRateFailures:
       return a.rate_limit.failures == b.rate_limit.failures &&
              a.rate_limit.failure_sources == b.rate_limit.failure_sources;
+    case kKnownSources: return a.rate_limit.known_sources == b.rate_limit.known_sources;
     case kSettingCount: break;
   }
   return false;
