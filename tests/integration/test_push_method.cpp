@@ -263,7 +263,7 @@ Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay&,
           ScriptedConnector& connector) {
   RecordingLog log;
   const AuthStatus status = authenticate(f.config, f.request, terminal, log,
-                                        LoginSeams{&fixed_clock, &connector, &f.timer});
+                                        LoginSeams{&fixed_clock, &connector, &f.timer, {}});
   assert_false(log.lines.empty());
   return {status, log.lines.back()};
 }
@@ -359,7 +359,7 @@ void test_blocked_push_asks_for_a_code(void**) {
   relay.create_answer = HttpAnswer{true, 403, R"({"error":"push_blocked"})", ""};
   RecordingLog log;
   const AuthStatus status = authenticate(f.config, f.request, terminal, log,
-                                         LoginSeams{&fixed_clock, &connector, &f.timer});
+                                         LoginSeams{&fixed_clock, &connector, &f.timer, {}});
   assert_int_equal(status, AuthStatus::success);
   assert_true(terminal.saw("Push is blocked for this account after a report; ask your admin. "
                            "Type a code instead."));
