@@ -865,6 +865,7 @@ void test_failure_time_is_the_same_for_every_cause(void** /*state*/) {
   };
   (void)failure_micros(cases[3], answer);  // the limit's one failure
   // Each user's own time, from the module key as the module reads it.
+  // Rounds rotate the order of the cases, so no case always follows another.
   auto key = twostep::pam::load_module_key();
   const std::span<const std::uint8_t> key_bytes =
       key ? key->span() : std::span<const std::uint8_t>();
@@ -878,26 +879,27 @@ void test_failure_time_is_the_same_for_every_cause(void** /*state*/) {
                                                    static_cast<double>(floor.count()));
     }
   }
-  // Per case: the median time over the user's own, and the median of its
-  // paired difference to the wrong code's in the same round (a load burst
-  // slows a whole round, not one case).
-  constexpr std::size_t kReference = 2;  // enrolled, wrong code
+  // Per case: the fastest of its failures over the user's own time. Noise
+  // on a busy machine only ever adds time (a late wake-up), so the fastest
+  // sample is both what an attacker would compare and a stable statistic.
+  std::vector<double> fastest;
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    std::vector<double> paired;
-    for (std::size_t round = 0; round < kRounds; ++round) {
-      paired.push_back(excess[i][round] - excess[kReference][round]);
+    fastest.push_back(*std::min_element(excess[i].begin(), excess[i].end()));
+    print_message("%-22s fastest %+.0f us, median %+.0f us over the user's failure time\n",
+                  cases[i].label, fastest.back(), median_of(excess[i]));
+    if (getenv("TWOSTEP_TEST_SHOW_TIMES") != nullptr) {
+      for (const double e : excess[i]) print_message("  %+.0f us\n", e);
     }
-    const double over = median_of(excess[i]);
-    const double difference = median_of(paired);
-    print_message("%-22s median %+.0f us over the user's failure time, %+.0f us paired to a "
-                  "wrong code\n", cases[i].label, over, difference);
-    // At least the user's time, and not a multiple of it.
-    assert_true(over >= 0);
-    assert_true(over < 20000);
-    // The same time whatever the cause (before: 0.7 to 1.9 ms apart with no
-    // floor at all).
-    assert_true(difference > -3000 && difference < 3000);
   }
+  // Every cause takes at least the user's time, and not a multiple of it.
+  for (const double e : fastest) {
+    assert_true(e >= 0);
+    assert_true(e < 20000);
+  }
+  // And all causes the same time within 2 ms (before: 0.7 to 1.9 ms apart,
+  // with no floor at all).
+  const auto [low, high] = std::minmax_element(fastest.begin(), fastest.end());
+  assert_true(*high - *low < 2000);
 }
 
 void test_totp_login_never_loads_libcurl(void** /*state*/) {
