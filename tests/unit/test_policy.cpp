@@ -431,6 +431,15 @@ void test_known_sources_bounded(void**) {
   assert_int_equal(stored_failure_ceiling(enrollment.rate_limit), 27);
   assert_int_equal(enrollment.rate_limit.failures.size(), 27);
   assert_int_equal(enrollment.rate_limit.failure_sources.size(), 27);
+  // Failures and known sources share the file's 100 entries.
+  RateLimit large{11, 60, {}, {}, {}};
+  assert_int_equal(stored_failure_ceiling(large), 92);
+  assert_int_equal(max_known_sources(large), 8);
+  large.max_failures = 95;
+  assert_int_equal(stored_failure_ceiling(large), 95);
+  assert_int_equal(max_known_sources(large), 5);
+  large.max_failures = 100;
+  assert_int_equal(max_known_sources(large), 0);
 }
 
 // Keyed tags: a different key, a different tag; none without the key.

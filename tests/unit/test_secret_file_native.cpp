@@ -447,34 +447,36 @@ void test_recent_logins(void**) {
   }
 }
 
-// Per-source rate limiting: the tags of addresses that logged the user in,
-// added after the other settings, kept in order, bounded and unique.
+// Per-source rate limiting: the tags of addresses that logged the user in
+// are `0@TAG` entries of rate-failures (a failure at time 0 has long expired
+// for modules that predate them), first, in order, bounded and unique.
 void test_known_sources(void**) {
   SecretDocument doc = parse_ok(kExample);
   doc.enrollment.rate_limit.known_sources = {"3f2a9c01b7de", "c04be21d9a55"};
   const std::string added = serialize_ok(doc);
   assert_string_equal(added.c_str(),
                       replaced(kExample, "rate-failures 1700000000 1700000005\n",
-                               "rate-failures 1700000000 1700000005\n"
-                               "rate-known-sources 3f2a9c01b7de c04be21d9a55\n").c_str());
+                               "rate-failures 0@3f2a9c01b7de 0@c04be21d9a55 1700000000 "
+                               "1700000005\n").c_str());
   SecretDocument again = parse_ok(added);
   assert_int_equal(again.enrollment.rate_limit.known_sources.size(), 2);
+  assert_int_equal(again.enrollment.rate_limit.failures.size(), 2);
   assert_string_equal(serialize_ok(again).c_str(), added.c_str());
-  // Emptied: the line stays, with no tags (as rate-failures does).
-  again.enrollment.rate_limit.known_sources.clear();
-  assert_string_equal(serialize_ok(again).c_str(),
-                      replaced(added, "rate-known-sources 3f2a9c01b7de c04be21d9a55\n",
-                               "rate-known-sources\n").c_str());
-  const std::string token = "token name=p type=totp secret=JBSWY3DPEHPK3PXP\n";
-  std::string nine = "rate-known-sources";
-  for (int i = 0; i < 9; ++i) nine += " a" + std::to_string(i);
-  for (const std::string& bad :
-       {std::string("rate-known-sources ABC\n"), std::string("rate-known-sources a a\n"),
-        std::string("rate-known-sources 0123456789abcdef0\n"),
-        std::string("rate-known-sources a\nrate-known-sources b\n"), nine + "\n"}) {
-    assert_false(parse_native("twostep-secret 1\n" + bad + token).ok());
+  // Failures with sources and known sources together, in any order read.
+  SecretDocument mixed = parse_ok(with_header("rate-limit 3 30\nrate-failures 1700000000@ab 0@cd\n" +
+                                              kToken));
+  assert_int_equal(mixed.enrollment.rate_limit.failures.size(), 1);
+  assert_string_equal(mixed.enrollment.rate_limit.failure_sources[0].c_str(), "ab");
+  assert_string_equal(mixed.enrollment.rate_limit.known_sources[0].c_str(), "cd");
+  // A plain 0 is still a (long expired) failure, as before.
+  assert_int_equal(parse_ok(with_header("rate-failures 0\n" + kToken))
+                       .enrollment.rate_limit.failures.size(),
+                   1);
+  std::string nine = "rate-failures";
+  for (int i = 0; i < 9; ++i) nine += " 0@a" + std::to_string(i);
+  for (const std::string& bad : {std::string("rate-failures 0@ab 0@ab\n"), nine + "\n"}) {
+    assert_false(parse_native(with_header(bad + kToken)).ok());
   }
-  assert_true(parse_native("twostep-secret 1\nrate-known-sources a0 a1\n" + token).ok());
 }
 
 void test_dispatch(void**) {

@@ -136,9 +136,9 @@ bool remember_known_source(RateLimit& limit, const std::string& source) {
   if (!known.empty() && known.back() == source) return false;
   std::erase(known, source);
   known.push_back(source);
-  if (known.size() > kMaxKnownSources) {
-    known.erase(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(
-                                                   known.size() - kMaxKnownSources));
+  const std::size_t room = max_known_sources(limit);
+  if (known.size() > room) {
+    known.erase(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(known.size() - room));
   }
   return true;
 }
@@ -304,10 +304,17 @@ void record_failure(RateLimit& limit, std::int64_t now) {
   }
 }
 
+// Failures and known sources share the file's 100 rate-failures entries.
 std::uint32_t stored_failure_ceiling(const RateLimit& limit) noexcept {
   const std::uint64_t total = std::uint64_t{limit.max_failures} * (kMaxKnownSources + 1);
-  return static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(total, std::max(kMaxRateLimitAttempts, limit.max_failures)));
+  const std::uint64_t room = kMaxRateLimitAttempts - kMaxKnownSources;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      total, std::max<std::uint64_t>(room, std::min(limit.max_failures, kMaxRateLimitAttempts))));
+}
+
+std::size_t max_known_sources(const RateLimit& limit) noexcept {
+  return std::min<std::size_t>(kMaxKnownSources,
+                               kMaxRateLimitAttempts - stored_failure_ceiling(limit));
 }
 
 std::string rate_limit_source(std::string_view rhost, std::span<const std::uint8_t> key) {

@@ -1,5 +1,6 @@
 // The native format, "twostep-secret 1", and "twostep-secret 2" for files
 // with push devices (docs/secret-file.md).
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <span>
@@ -26,11 +27,9 @@ constexpr std::size_t kBackupSaltHex = 32;
 constexpr std::size_t kBackupDigestHex = 64;
 
 // Settings lines, in the order a fresh file (and any added line) lists them.
-enum Setting : std::size_t {
-  kWindow, kReplay, kRateLimit, kRateFailures, kKnownSources, kSettingCount
-};
+enum Setting : std::size_t { kWindow, kReplay, kRateLimit, kRateFailures, kSettingCount };
 constexpr std::array<std::string_view, kSettingCount> kSettingNames = {
-    "window", "replay-protection", "rate-limit", "rate-failures", "rate-known-sources"};
+    "window", "replay-protection", "rate-limit", "rate-failures"};
 
 // Where each item of the document came from, so the writer can keep lines.
 struct NativeLayout {
@@ -246,7 +245,7 @@ class NativeParser {
   Status parse_replay_protection(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_failures(std::size_t number, const std::vector<std::string_view>& fields);
-  Status parse_known_sources(std::size_t number, const std::vector<std::string_view>& fields);
+  Status add_known_source(std::size_t number, std::size_t index, std::string source);
   Status parse_token(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
                            Token& token);
@@ -333,7 +332,6 @@ Status NativeParser::parse_setting(std::size_t number, Setting setting,
     case kReplay: return parse_replay_protection(number, fields);
     case kRateLimit: return parse_rate_limit(number, fields);
     case kRateFailures: return parse_rate_failures(number, fields);
-    case kKnownSources: return parse_known_sources(number, fields);
     case kSettingCount: break;
   }
   return line_error(number, "unknown setting " + name);
@@ -409,6 +407,10 @@ Status NativeParser::parse_rate_failures(std::size_t number,
     }
     const auto time = parse_time(entry);
     if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
+    if (*time == 0 && !source.empty()) {
+      if (auto added = add_known_source(number, i, std::move(source)); !added) return added;
+      continue;
+    }
     enrollment_.rate_limit.failures.push_back(*time);
     sources.push_back(std::move(source));
   }
@@ -416,24 +418,19 @@ Status NativeParser::parse_rate_failures(std::size_t number,
   return {};
 }
 
-// Tags of the sources that have logged this user in (RateLimit::known_sources).
-Status NativeParser::parse_known_sources(std::size_t number,
-                                         const std::vector<std::string_view>& fields) {
-  if (fields.size() - 1 > kMaxKnownSources) {
-    return line_error(number, "more than " + std::to_string(kMaxKnownSources) +
-                                  " rate-known-sources", ErrorCode::too_large);
-  }
+// `0@SOURCE` in rate-failures: SOURCE has logged this user in
+// (RateLimit::known_sources). No failure has time 0, so modules that predate
+// known sources read the entry as a failure long expired, and ignore it.
+Status NativeParser::add_known_source(std::size_t number, std::size_t index, std::string source) {
   auto& known = enrollment_.rate_limit.known_sources;
-  for (std::size_t i = 1; i < fields.size(); ++i) {
-    const std::string_view tag = fields[i];
-    if (tag.empty() || tag.size() > kMaxFailureSourceLength || !is_lower_hex(tag)) {
-      return line_error(number, "rate-known-sources: invalid source " + std::to_string(i));
-    }
-    if (std::find(known.begin(), known.end(), tag) != known.end()) {
-      return line_error(number, "rate-known-sources: duplicate source " + std::to_string(i));
-    }
-    known.emplace_back(tag);
+  if (known.size() >= kMaxKnownSources) {
+    return line_error(number, "rate-failures: more than " + std::to_string(kMaxKnownSources) +
+                                  " known sources", ErrorCode::too_large);
   }
+  if (std::find(known.begin(), known.end(), source) != known.end()) {
+    return line_error(number, "rate-failures: duplicate known source " + std::to_string(index));
+  }
+  known.push_back(std::move(source));
   return {};
 }
 
@@ -621,6 +618,7 @@ std::string render_setting(Setting setting, const Enrollment& e) {
              std::to_string(e.rate_limit.interval_s);
     case kRateFailures: {
       const auto& limit = e.rate_limit;
+      for (const auto& tag : limit.known_sources) line += " 0@" + tag;
       const bool sourced = limit.failure_sources.size() == limit.failures.size();
       for (std::size_t i = 0; i < limit.failures.size(); ++i) {
         line += " " + std::to_string(limit.failures[i]);
@@ -628,9 +626,6 @@ std::string render_setting(Setting setting, const Enrollment& e) {
       }
       return line;
     }
-    case kKnownSources:
-      for (const auto& tag : e.rate_limit.known_sources) line += " " + tag;
-      return line;
     case kSettingCount: break;
   }
   return line;
@@ -648,8 +643,8 @@ bool setting_equal(Setting setting, const Enrollment& a, const Enrollment& b) {
     }
     case kRateFailures:
       return a.rate_limit.failures == b.rate_limit.failures &&
-             a.rate_limit.failure_sources == b.rate_limit.failure_sources;
-    case kKnownSources: return a.rate_limit.known_sources == b.rate_limit.known_sources;
+             a.rate_limit.failure_sources == b.rate_limit.failure_sources &&
+             a.rate_limit.known_sources == b.rate_limit.known_sources;
     case kSettingCount: break;
   }
   return false;

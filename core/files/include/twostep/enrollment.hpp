@@ -73,8 +73,9 @@ struct RateLimit {
   // failure's source tag ("" for one recorded without a source).
   std::vector<std::string> failure_sources;
   // Native files only: the tags of sources that have logged this user in,
-  // least recently used first, at most kMaxKnownSources, unique. Each keeps
-  // its own failure budget (twostep/policy.hpp).
+  // least recently used first, at most kMaxKnownSources, unique, kept as
+  // `0@TAG` entries of rate-failures. Each keeps its own failure budget
+  // (twostep/policy.hpp).
   std::vector<std::string> known_sources;
 };
 

@@ -57,9 +57,13 @@ struct VerifyOptions {
 // owner out of an address they have used, and guessing stays bounded: at
 // most max_failures per interval from all strangers, plus max_failures from
 // each of at most kMaxKnownSources known sources.
-// The failures kept: at most (kMaxKnownSources + 1) x max_failures, capped
-// at kMaxRateLimitAttempts (the file format's limit), oldest dropped first.
+// Failures and known sources share the file's kMaxRateLimitAttempts
+// rate-failures entries: at most (kMaxKnownSources + 1) x max_failures
+// failures are kept, at most 92 (all 100 when max_failures is above that),
+// oldest dropped first; and as many known sources as the rest leaves room
+// for, at most kMaxKnownSources.
 std::uint32_t stored_failure_ceiling(const RateLimit& limit) noexcept;
+std::size_t max_known_sources(const RateLimit& limit) noexcept;
 
 // The tag stored for a client address: 12 hex digits of HMAC-SHA256(key,
 // rhost) with the host's key (pam_twostep(8), "fail-time key"), or of
