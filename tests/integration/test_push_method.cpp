@@ -560,6 +560,27 @@ void test_code_at_the_first_prompt_sends_no_push(void**) {
   assert_true(relay.requests.empty());
 }
 
+// Codes limited by strangers (issue 19 item 2): the paired phone is still
+// offered, and approving logs the owner in.
+void test_push_offered_while_codes_are_limited(void**) {
+  Fixture f;
+  FileExpectations expectations;
+  require(lock_and_update_secret_file(f.dir + "/secret", expectations, [](SecretDocument& d) {
+            d.enrollment.rate_limit = RateLimit{3, 60, {kNow - 5, kNow - 4, kNow - 3},
+                                                {"0a", "0b", "0c"}, {}};
+            return UpdateDecision::write;
+          }).ok());
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  expect_audit(run, "method=push result=accepted reason=approved device=Pixel?8");
+  assert_string_equal(terminal.shown[0].c_str(),
+                      "Too many failed attempts; try again later.\n"
+                      "Verification code, or Enter for a push: ");
+}
+
 void test_no_pinned_device_no_push(void**) {
   Fixture f;
   f.config.push = false;  // the file pins a device, but push is not offered
@@ -590,6 +611,7 @@ int main() {
       cmocka_unit_test(test_broken_installation_is_no_outage),
       cmocka_unit_test(test_code_typed_at_the_push_prompt_over_ssh),
       cmocka_unit_test(test_code_at_the_first_prompt_sends_no_push),
+      cmocka_unit_test(test_push_offered_while_codes_are_limited),
       cmocka_unit_test(test_no_pinned_device_no_push),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
