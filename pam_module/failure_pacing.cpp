@@ -90,7 +90,7 @@ std::chrono::nanoseconds padding_after(std::chrono::nanoseconds work,
   return floor * multiples - std::max(work, std::chrono::nanoseconds::zero());
 }
 
-void FailurePacing::pad_failure() const {
+void FailurePacing::pad_failure() const noexcept {
   if (!floor_) return;
   const auto work = std::chrono::duration_cast<std::chrono::nanoseconds>(
       Clock::now() - start_ - waited_);

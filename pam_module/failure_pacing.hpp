@@ -53,7 +53,7 @@ class FailurePacing {
   // Time spent waiting for the user: not the module's work.
   void exclude(Clock::duration waited) { waited_ += waited; }
   // Sleeps until this login's work reaches the floor (or its next multiple).
-  void pad_failure() const;
+  void pad_failure() const noexcept;
 
  private:
   Clock::time_point start_;

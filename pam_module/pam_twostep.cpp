@@ -146,10 +146,31 @@ bool asks_for_stderr_copy(std::span<const char* const> args) noexcept {
   return false;
 }
 
+// Pads when the login ends in anything but success or "no opinion" (nullok),
+// also when it ends by an exception.
+class FailurePadding {
+ public:
+  explicit FailurePadding(const FailurePacing& pacing) : pacing_(pacing) {}
+  FailurePadding(const FailurePadding&) = delete;
+  FailurePadding& operator=(const FailurePadding&) = delete;
+  ~FailurePadding() {
+    if (pad_) pacing_.pad_failure();
+  }
+  AuthStatus ended(AuthStatus status) {
+    pad_ = status == AuthStatus::auth_failed || status == AuthStatus::service_error;
+    return status;
+  }
+
+ private:
+  const FailurePacing& pacing_;
+  bool pad_ = true;
+};
+
 // Every failure takes this user's minimum failure time (failure_pacing.hpp),
 // on top of libpam's delay unless nodelay; a success returns at once.
 AuthStatus paced_login(pam_handle_t* pamh, int flags, const Config& config, const char* user,
                        FailurePacing& pacing) {
+  FailurePadding padding(pacing);
   PamLog log(pamh, config.debug, config.log_copy);
   auto module_key = load_module_key();
   if (!module_key && module_key.error().code != ErrorCode::not_found) {
@@ -164,11 +185,7 @@ AuthStatus paced_login(pam_handle_t* pamh, int flags, const Config& config, cons
   PacedConversation conversation(pam_conversation, pacing);
   LoginSeams seams;
   seams.module_key = key;
-  const AuthStatus status = authenticate(config, request, conversation, log, seams);
-  if (status == AuthStatus::auth_failed || status == AuthStatus::service_error) {
-    pacing.pad_failure();
-  }
-  return status;
+  return padding.ended(authenticate(config, request, conversation, log, seams));
 }
 
 AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const char** argv) {

@@ -149,8 +149,8 @@ bool is_known_source(const RateLimit& limit, std::string_view source) {
 }
 
 // A success clears the failures it is responsible for: all of them without
-// sources, only its own source's with them (others' failures keep counting
-// toward the total ceiling).
+// sources, only its own source's with them (others' keep counting against
+// their own budgets), and makes its source known.
 void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method,
             const std::optional<std::string>& source) {
   RateLimit& limit = enrollment.rate_limit;
