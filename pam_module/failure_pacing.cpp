@@ -15,8 +15,8 @@ namespace twostep::pam {
 namespace {
 
 constexpr std::size_t kMaxModuleKeyFileBytes = 256;
-// Used when no module key can be read (a PAM client that does not run as
-// root, or no /etc/twostep): public, so the per-user times can be computed
+// Used when no module key can be read (none made, or a PAM client that
+// does not run as root): public, so the per-user times can be computed
 // by anyone, but each user's failures still all take the same time.
 constexpr std::string_view kPublicFallbackKey = "twostep: no module key";
 // Domain separation from the address tags made with the same key.
@@ -37,25 +37,13 @@ Result<SecretBytes> parse_module_key(const SecretBytes& text, const std::string&
   return key;
 }
 
-Status create_module_key(const std::string& path) {
-  auto key = random_secret(kModuleKeyBytes);
-  if (!key) return key.error();
-  SecretBytes text = b64u_encode_secret(key->span());
-  text.append(std::string_view("\n"));
-  return create_trusted_file(path, text, module_key_rules());
-}
-
 }  // namespace
 
 Result<SecretBytes> load_module_key(const std::string& path) {
+  // Root's alone: a PAM client that is not root (a screen locker) goes on
+  // without it, quietly.
+  if (::geteuid() != 0) return make_error(ErrorCode::not_found, "module key: not root");
   auto text = read_trusted_file(path, module_key_rules());
-  if (!text && text.error().code == ErrorCode::not_found && ::geteuid() == 0) {
-    // First use: make it. Another login may be making it at the same time;
-    // whichever name came first is the key.
-    const auto created = create_module_key(path);
-    if (!created && created.error().code == ErrorCode::not_found) return created.error();
-    text = read_trusted_file(path, module_key_rules());
-  }
   if (!text) return text.error();
   return parse_module_key(*text, path);
 }

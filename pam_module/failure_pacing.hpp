@@ -28,14 +28,15 @@ namespace twostep::pam {
 inline constexpr std::string_view kModuleKeyPath = "/etc/twostep/module.key";
 inline constexpr std::size_t kModuleKeyBytes = 32;
 
-// Reads the module key. When there is none, the module runs as root and the
-// key's directory exists (root's, not writable by others), creates it first.
-// not_found: no key and none could be made; the caller goes on without one.
+// Reads the module key (never makes one: a login does not write to /etc;
+// the admin or the package does, pam_twostep(8)). not_found: no key; the
+// caller goes on without one.
 Result<SecretBytes> load_module_key(const std::string& path = std::string(kModuleKeyPath));
 
-// This user's minimum failure time (fail_time=, module_config.hpp): base + HMAC-SHA256(key, user) mapped
-// onto [0, base). Without a key (none readable) a fixed public one is used:
-// still constant per user, but then anyone can compute it.
+// This user's minimum failure time (fail_time=, module_config.hpp): base +
+// HMAC-SHA256(key, user) mapped onto [0, base). Without a key (none
+// readable) a fixed public one is used: still constant per user, but then
+// anyone can compute it.
 std::chrono::microseconds user_fail_time(std::span<const std::uint8_t> key,
                                          std::string_view user, std::uint32_t base_ms);
 

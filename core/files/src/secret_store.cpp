@@ -989,21 +989,4 @@ Result<SecretBytes> read_trusted_file(const std::string& path, const TrustedFile
   return content;
 }
 
-Status create_trusted_file(const std::string& path, const SecretBytes& content,
-                           const TrustedFileRules& rules) {
-  FileExpectations expectations;
-  expectations.owner = rules.owner.value_or(::geteuid());
-  auto dir = open_secret_directory(path, expectations);
-  if (!dir) {
-    return make_error(dir.error().code, std::string(rules.what) + " " + path + ": " +
-                                            dir.error().message);
-  }
-  Ownership ownership;
-  ownership.mode = 0600 & ~rules.forbidden_bits;
-  auto pending = write_pending_file(*dir, content, ownership, nullptr);
-  if (!pending) return pending.error();
-  if (auto published = pending->publish(false); !published) return published;
-  return fsync_directory(*dir);
-}
-
 }  // namespace twostep

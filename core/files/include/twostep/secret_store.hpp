@@ -112,12 +112,6 @@ struct TrustedFileRules {
 // file, the owner and mode above, at most max_bytes. Errors name the file,
 // what it is, and why (unsafe_file, not_found, too_large, io).
 Result<SecretBytes> read_trusted_file(const std::string& path, const TrustedFileRules& rules);
-// Creates such a file with `content` (mode 0600 without forbidden_bits, the
-// caller's owner), in a directory that passes the same checks: complete and
-// fsynced before it has its name, never over an existing file
-// (invalid_argument "already exists" then).
-Status create_trusted_file(const std::string& path, const SecretBytes& content,
-                           const TrustedFileRules& rules);
 
 // ---- Single operations (twostep-enroll, tests) ---------------------------------
 
