@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "conversation.hpp"
@@ -40,6 +41,9 @@ struct LoginSeams {
   Clock clock = &system_clock_now;
   PushConnector* push = nullptr;  // nullptr: push.conf, host secret, libtwostep-push
   RelayTimer* relay_timer = nullptr;  // nullptr: the steady clock, real sleeps
+  // The module key (failure_pacing.hpp) that keys client-address tags in
+  // secret files; empty: unkeyed tags.
+  std::span<const std::uint8_t> module_key;
 };
 
 AuthStatus authenticate(const Config& config, const AuthRequest& request,
@@ -47,7 +51,7 @@ AuthStatus authenticate(const Config& config, const AuthRequest& request,
 inline AuthStatus authenticate(const Config& config, const AuthRequest& request,
                                Conversation& conversation, ModuleLog& log,
                                Clock clock = &system_clock_now) {
-  return authenticate(config, request, conversation, log, LoginSeams{clock, nullptr, nullptr});
+  return authenticate(config, request, conversation, log, LoginSeams{clock, nullptr, nullptr, {}});
 }
 
 }  // namespace twostep::pam

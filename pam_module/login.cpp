@@ -156,7 +156,7 @@ Login::PromptNotice Login::notice_before_prompt() const {
     return PromptNotice::none;  // no prompt to carry it, or nothing known
   }
   std::optional<std::string> source;
-  if (document->format == FileFormat::native) source = rate_limit_source(request_.rhost);
+  if (document->format == FileFormat::native) source = source_tag();
   const RateLimit& limit = document->enrollment.rate_limit;
   const std::int64_t at = now();
   const bool limited = source ? is_rate_limited(limit, at, *source) : is_rate_limited(limit, at);

@@ -73,6 +73,8 @@ class Login {
     return finish(AuthStatus::auth_failed, VerifyMethod::none, "rejected", problem.message);
   }
   void debug(const std::string& line);
+  // This client address's tag in native files (twostep::rate_limit_source).
+  std::string source_tag() const { return rate_limit_source(request_.rhost, seams_.module_key); }
 
  private:
   enum class PromptNotice { none, locked_out, clock_hint };

@@ -45,7 +45,7 @@ Error config_error(std::string message) {
 // silently letting the last one win.
 enum class Key : std::size_t {
   secret, user, nullok, window, prompt, code_source, echo, debug,
-  no_strict_modes, nodelay, clock_hint, log_copy, groups, skip_groups,
+  no_strict_modes, nodelay, clock_hint, log_copy, fail_time, groups, skip_groups,
   count
 };
 
@@ -66,6 +66,7 @@ class ArgumentParser {
   Status parse_log_copy(std::string_view value);
   Status parse_group_list(Key key, std::string_view name, std::string_view value,
                           std::vector<std::string>& into);
+  Status parse_fail_time(std::string_view value);
   Status set_code_source(CodeSource source, std::string_view name);
   Status parse_flag(std::string_view arg);
   // pam_google_authenticator's arguments that twostep's own set lacks;
@@ -220,6 +221,21 @@ Status ArgumentParser::parse_log_copy(std::string_view value) {
   return {};
 }
 
+std::optional<std::uint32_t> parse_decimal(std::string_view value);
+
+Status ArgumentParser::parse_fail_time(std::string_view value) {
+  if (auto status = mark_seen(Key::fail_time, "fail_time"); !status) {
+    return status;
+  }
+  const auto ms = parse_decimal(value);
+  if (!ms || *ms < kMinFailTimeMs || *ms > kMaxFailTimeMs) {
+    return config_error("fail_time=: expected " + std::to_string(kMinFailTimeMs) + " to " +
+                        std::to_string(kMaxFailTimeMs) + " milliseconds");
+  }
+  config_.fail_time_ms = *ms;
+  return {};
+}
+
 Status ArgumentParser::set_code_source(CodeSource source, std::string_view name) {
   if (seen_[static_cast<std::size_t>(Key::code_source)]) {
     return config_error("only one of try_first_pass, use_first_pass, forward_pass may be given (" +
@@ -305,6 +321,9 @@ Status ArgumentParser::parse(std::string_view arg) {
   }
   if (key == "log_copy") {
     return parse_log_copy(value);
+  }
+  if (key == "fail_time") {
+    return parse_fail_time(value);
   }
   return config_error("unknown argument: " + sanitize_log_field(key.substr(0, 32)) + "=...");
 }

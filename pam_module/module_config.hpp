@@ -48,6 +48,12 @@ inline constexpr std::uint32_t kMinPushTimeout = 5;
 inline constexpr std::uint32_t kMaxPushTimeout = 300;  // protocol 4.1: expires <= 300 s
 inline constexpr std::string_view kPushPrompt = "Verification code, or Enter for a push: ";
 
+// fail_time=MS: every failure takes at least this long, each user's own
+// time lying in [MS, 2 MS) (failure_pacing.hpp).
+inline constexpr std::uint32_t kDefaultFailTimeMs = 100;
+inline constexpr std::uint32_t kMinFailTimeMs = 10;
+inline constexpr std::uint32_t kMaxFailTimeMs = 5000;
+
 // log_copy=: where each log line also goes, for an admin setting up a host
 // (for example one without /dev/log). syslog always gets it.
 enum class LogCopy { none, stderr_stream, conversation };
@@ -71,6 +77,9 @@ struct Config {
   bool strict_modes = true;
   // nodelay (as pam_unix): do not ask libpam for the failure delay.
   bool fail_delay = true;
+  // fail_time=MS: the base of each user's minimum failure time; applies with
+  // and without nodelay.
+  std::uint32_t fail_time_ms = kDefaultFailTimeMs;
   std::optional<std::string> clock_hint;        // clock_hint=TEXT, "off" = none
   LogCopy log_copy = LogCopy::none;             // log_copy=stderr|conversation
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "authenticate.hpp"
+#include "failure_pacing.hpp"
 #include "module_config.hpp"
 #include "twostep/secret.hpp"
 
@@ -135,8 +136,9 @@ std::string string_item(pam_handle_t* pamh, int item_type) {
 }
 
 // The delay libpam applies when the stack fails (pam_unix asks for the
-// same). Asked for on every call, before any work, so a failure takes as
-// long for an unknown user as for an enrolled one whose failure is written.
+// same). Asked for on every call, before any work. It does not hide what the
+// module did (libpam's randomisation is predictable); the module's own
+// failure pacing (failure_pacing.hpp) does.
 constexpr unsigned int kFailDelayMicroseconds = 2000000;
 
 // Arguments that failed to parse still say where the admin looks.
@@ -149,7 +151,50 @@ bool asks_for_stderr_copy(std::span<const char* const> args) noexcept {
   return false;
 }
 
+// Pads when the login ends in anything but success or "no opinion" (nullok),
+// also when it ends by an exception.
+class FailurePadding {
+ public:
+  explicit FailurePadding(const FailurePacing& pacing) : pacing_(pacing) {}
+  FailurePadding(const FailurePadding&) = delete;
+  FailurePadding& operator=(const FailurePadding&) = delete;
+  ~FailurePadding() {
+    if (pad_) pacing_.pad_failure();
+  }
+  AuthStatus ended(AuthStatus status) {
+    pad_ = status == AuthStatus::auth_failed || status == AuthStatus::service_error;
+    return status;
+  }
+
+ private:
+  const FailurePacing& pacing_;
+  bool pad_ = true;
+};
+
+// Every failure takes this user's minimum failure time (failure_pacing.hpp),
+// on top of libpam's delay unless nodelay; a success returns at once.
+AuthStatus paced_login(pam_handle_t* pamh, int flags, const Config& config, const char* user,
+                       FailurePacing& pacing) {
+  FailurePadding padding(pacing);
+  PamLog log(pamh, config.debug, config.log_copy);
+  auto module_key = load_module_key();
+  if (!module_key && module_key.error().code != ErrorCode::not_found) {
+    log.error(module_key.error().message + "; failure times and address tags are not keyed");
+  }
+  const std::span<const std::uint8_t> key =
+      module_key ? module_key->span() : std::span<const std::uint8_t>();
+  pacing.set_floor(user_fail_time(key, user, config.fail_time_ms));
+  const AuthRequest request{user, string_item(pamh, PAM_SERVICE), string_item(pamh, PAM_RHOST),
+                            string_item(pamh, PAM_TTY)};
+  PamConversation pam_conversation(pamh, (static_cast<unsigned>(flags) & PAM_SILENT) != 0);
+  PacedConversation conversation(pam_conversation, pacing);
+  LoginSeams seams;
+  seams.module_key = key;
+  return padding.ended(authenticate(config, request, conversation, log, seams));
+}
+
 AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  FailurePacing pacing;  // from the moment the module is entered
   const auto arg_count = argc > 0 ? static_cast<std::size_t>(argc) : std::size_t{0};
   auto config = parse_module_arguments(std::span<const char* const>(argv, arg_count));
   if (!config || config->fail_delay) {
@@ -172,11 +217,7 @@ AuthStatus authenticate_with_pam(pam_handle_t* pamh, int flags, int argc, const 
     pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "cannot determine the user name");
     return AuthStatus::auth_failed;
   }
-  const AuthRequest request{user, string_item(pamh, PAM_SERVICE), string_item(pamh, PAM_RHOST),
-                            string_item(pamh, PAM_TTY)};
-  PamConversation conversation(pamh, (static_cast<unsigned>(flags) & PAM_SILENT) != 0);
-  PamLog log(pamh, config->debug, config->log_copy);
-  return authenticate(*config, request, conversation, log);
+  return paced_login(pamh, flags, *config, user, pacing);
 }
 
 // noexcept wrappers: the C entry points only call these, so nothing can

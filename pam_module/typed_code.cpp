@@ -137,7 +137,7 @@ Login::TypedAttempt Login::attempt_typed_code(const CodeInput& input) {
     // Native files count failures per client address; google-authenticator
     // files keep RATE_LIMIT's one count for everyone.
     if (document.format == FileFormat::native) {
-      options.failure_source = rate_limit_source(request_.rhost);
+      options.failure_source = source_tag();
     }
     const CodeMethods code = typed_code_methods(config_, document.enrollment);
     const std::int64_t at = now();

@@ -271,7 +271,7 @@ Run login(Fixture& f, ScriptedConversation& terminal, ScriptedRelay&,
           ScriptedConnector& connector) {
   RecordingLog log;
   const AuthStatus status = authenticate(f.config, f.request, terminal, log,
-                                        LoginSeams{&fixed_clock, &connector, &f.timer});
+                                        LoginSeams{&fixed_clock, &connector, &f.timer, {}});
   assert_false(log.lines.empty());
   return {status, log.lines.back()};
 }
@@ -405,7 +405,7 @@ void test_blocked_push_asks_for_a_code(void**) {
   relay.create_answer = HttpAnswer{true, 403, R"({"error":"push_blocked"})", ""};
   RecordingLog log;
   const AuthStatus status = authenticate(f.config, f.request, terminal, log,
-                                         LoginSeams{&fixed_clock, &connector, &f.timer});
+                                         LoginSeams{&fixed_clock, &connector, &f.timer, {}});
   assert_int_equal(status, AuthStatus::success);
   assert_true(terminal.saw("Push is blocked for this account after a report; ask your admin. "
                            "Type a code instead."));
@@ -606,6 +606,27 @@ void test_code_at_the_first_prompt_sends_no_push(void**) {
   assert_true(relay.requests.empty());
 }
 
+// Codes limited by strangers (issue 19 item 2): the paired phone is still
+// offered, and approving logs the owner in.
+void test_push_offered_while_codes_are_limited(void**) {
+  Fixture f;
+  FileExpectations expectations;
+  require(lock_and_update_secret_file(f.dir + "/secret", expectations, [](SecretDocument& d) {
+            d.enrollment.rate_limit = RateLimit{3, 60, {kNow - 5, kNow - 4, kNow - 3},
+                                                {"0a", "0b", "0c"}, {}};
+            return UpdateDecision::write;
+          }).ok());
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  expect_audit(run, "method=push result=accepted reason=approved device=Pixel?8");
+  assert_string_equal(terminal.shown[0].c_str(),
+                      "Too many failed attempts; try again later.\n"
+                      "Verification code, or Enter for a push: ");
+}
+
 void test_no_pinned_device_no_push(void**) {
   Fixture f;
   f.config.push = false;  // the file pins a device, but push is not offered
@@ -637,6 +658,7 @@ int main() {
       cmocka_unit_test(test_broken_installation_is_no_outage),
       cmocka_unit_test(test_code_typed_at_the_push_prompt_over_ssh),
       cmocka_unit_test(test_code_at_the_first_prompt_sends_no_push),
+      cmocka_unit_test(test_push_offered_while_codes_are_limited),
       cmocka_unit_test(test_no_pinned_device_no_push),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -1,4 +1,5 @@
 // verify_code: window, replay floor, clock-skew hint, rate limit, backup codes.
+#include <array>
 #include <cstdarg>
 #include <cstddef>
 #include <csetjmp>
@@ -342,8 +343,9 @@ void test_short_keys_refused(void**) {
   assert_int_equal(verify_step(enough, kStep).result, VerifyResult::accepted);
 }
 
-// Per-source counting: one source's failures do not lock out another; all
-// sources together stop at 4 x max_failures.
+// Per-source counting (issue 19, item 2): strangers share one count of
+// max_failures; a source that has logged the user in keeps its own budget,
+// which no number of stranger addresses consumes.
 void test_rate_limit_per_source(void**) {
   Enrollment enrollment = make_enrollment();  // 3 failures per 60 s
   VerifyOptions stranger;
@@ -352,39 +354,104 @@ void test_rate_limit_per_source(void**) {
   owner.failure_source = rate_limit_source("192.0.2.7");
   assert_true(*stranger.failure_source != *owner.failure_source);
   assert_int_equal(stranger.failure_source->size(), 12);
-  for (int i = 0; i < 3; ++i) {
-    assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
-                     VerifyResult::rejected);
+  // The owner's address becomes known with a success.
+  assert_int_equal(verify_step(enrollment, kStep - 1, kNow, owner).result, VerifyResult::accepted);
+  assert_int_equal(enrollment.rate_limit.known_sources.size(), 1);
+  assert_string_equal(enrollment.rate_limit.known_sources[0].c_str(),
+                      owner.failure_source->c_str());
+  // Strangers from twelve addresses, three guesses each: only three are checked.
+  std::size_t checked = 0;
+  for (int i = 0; i < 12; ++i) {
+    VerifyOptions other;
+    other.failure_source = rate_limit_source("198.51.100." + std::to_string(i));
+    for (int j = 0; j < 3; ++j) {
+      if (verify_code(enrollment, "000000", kNow, other).result == VerifyResult::rejected) {
+        ++checked;
+      }
+    }
   }
+  assert_int_equal(checked, 3);
   assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
                    VerifyResult::rate_limited);
-  assert_int_equal(enrollment.rate_limit.failure_sources.size(), 3);
-  // Without sources (google-authenticator files) the same state locks everyone.
-  Enrollment global = make_enrollment();
-  for (int i = 0; i < 3; ++i) (void)verify_code(global, "000000", kNow);
-  assert_int_equal(verify_step(global, kStep).result, VerifyResult::rate_limited);
-  // The owner still gets in; their success leaves the stranger's count alone.
-  const auto accepted =
-      verify_code(enrollment, code_for(enrollment.tokens[0], kStep), kNow, owner);
-  assert_int_equal(accepted.result, VerifyResult::accepted);
+  // The owner, from the known address, still gets in, and their success
+  // leaves the strangers' count alone.
+  assert_int_equal(verify_step(enrollment, kStep, kNow, owner).result, VerifyResult::accepted);
   assert_int_equal(enrollment.rate_limit.failures.size(), 3);
   assert_int_equal(verify_code(enrollment, "000000", kNow, stranger).result,
                    VerifyResult::rate_limited);
-  // Twelve sources in all fill the total ceiling: then every source waits.
-  assert_int_equal(total_failure_ceiling(enrollment.rate_limit), 12);
-  for (int i = 0; i < 9; ++i) {
-    VerifyOptions other;
-    other.failure_source = rate_limit_source("198.51.100." + std::to_string(i));
-    assert_int_equal(verify_code(enrollment, "000000", kNow, other).result,
+  // The known address has its own three; then it waits too.
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(verify_code(enrollment, "000000", kNow, owner).result,
                      VerifyResult::rejected);
   }
-  assert_int_equal(verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 1), kNow, owner)
-                       .result,
+  assert_int_equal(verify_step(enrollment, kStep + 1, kNow, owner).result,
                    VerifyResult::rate_limited);
-  // They expire together.
-  assert_int_equal(
-      verify_code(enrollment, code_for(enrollment.tokens[0], kStep + 3), kNow + 90, owner).result,
-      VerifyResult::accepted);
+  // Everything expires.
+  assert_int_equal(verify_step(enrollment, kStep + 3, kNow + 90, owner).result,
+                   VerifyResult::accepted);
+  assert_int_equal(verify_code(enrollment, "000000", kNow + 90, stranger).result,
+                   VerifyResult::rejected);
+  // Without sources (google-authenticator files) one count locks everyone.
+  Enrollment global = make_enrollment();
+  for (int i = 0; i < 3; ++i) (void)verify_code(global, "000000", kNow);
+  assert_int_equal(verify_step(global, kStep).result, VerifyResult::rate_limited);
+  assert_true(global.rate_limit.known_sources.empty());
+}
+
+// At most kMaxKnownSources known sources, the least recently used dropped;
+// the failures kept stay within stored_failure_ceiling().
+void test_known_sources_bounded(void**) {
+  Enrollment enrollment = make_enrollment();
+  const auto source = [](int i) { return rate_limit_source("192.0.2." + std::to_string(i)); };
+  for (int i = 0; i < 10; ++i) {
+    VerifyOptions from;
+    from.failure_source = source(i);
+    assert_int_equal(verify_step(enrollment, kStep + static_cast<std::uint64_t>(i), kNow + 30 * i,
+                                 from).result,
+                     VerifyResult::accepted);
+  }
+  const auto& known = enrollment.rate_limit.known_sources;
+  assert_int_equal(known.size(), kMaxKnownSources);
+  assert_string_equal(known.front().c_str(), source(2).c_str());
+  assert_string_equal(known.back().c_str(), source(9).c_str());
+  // A repeated success moves its source to the end without a duplicate.
+  VerifyOptions again;
+  again.failure_source = source(2);
+  constexpr std::int64_t kLater = kNow + 300;
+  assert_int_equal(verify_step(enrollment, kStep + 10, kLater, again).result,
+                   VerifyResult::accepted);
+  assert_int_equal(known.size(), kMaxKnownSources);
+  assert_string_equal(known.back().c_str(), source(2).c_str());
+  // Every known source and the strangers fail as often as allowed.
+  for (int i = 0; i < 20; ++i) {
+    VerifyOptions from;
+    from.failure_source = source(i);
+    for (int j = 0; j < 4; ++j) (void)verify_code(enrollment, "000000", kLater, from);
+  }
+  assert_int_equal(stored_failure_ceiling(enrollment.rate_limit), 27);
+  assert_int_equal(enrollment.rate_limit.failures.size(), 27);
+  assert_int_equal(enrollment.rate_limit.failure_sources.size(), 27);
+  // Failures and known sources share the file's 100 entries.
+  RateLimit large{11, 60, {}, {}, {}};
+  assert_int_equal(stored_failure_ceiling(large), 92);
+  assert_int_equal(max_known_sources(large), 8);
+  large.max_failures = 95;
+  assert_int_equal(stored_failure_ceiling(large), 95);
+  assert_int_equal(max_known_sources(large), 5);
+  large.max_failures = 100;
+  assert_int_equal(max_known_sources(large), 0);
+}
+
+// Keyed tags: a different key, a different tag; none without the key.
+void test_rate_limit_source_keyed(void**) {
+  const std::array<std::uint8_t, 32> key{1, 2, 3};
+  std::array<std::uint8_t, 32> other = key;
+  other[31] = 9;
+  const std::string keyed = rate_limit_source("203.0.113.66", key);
+  assert_int_equal(keyed.size(), 12);
+  assert_true(keyed != rate_limit_source("203.0.113.66"));
+  assert_true(keyed != rate_limit_source("203.0.113.66", other));
+  assert_string_equal(keyed.c_str(), rate_limit_source("203.0.113.66", key).c_str());
 }
 
 void test_backup_codes_hashed_single_use(void**) {
@@ -565,6 +632,8 @@ int main() {
       cmocka_unit_test(test_hotp_counter),
       cmocka_unit_test(test_hotp_counter_limit),
       cmocka_unit_test(test_rate_limit_per_source),
+      cmocka_unit_test(test_known_sources_bounded),
+      cmocka_unit_test(test_rate_limit_source_keyed),
       cmocka_unit_test(test_short_keys_refused),
       cmocka_unit_test(test_backup_codes_hashed_single_use),
       cmocka_unit_test(test_backup_codes_plain_single_use),

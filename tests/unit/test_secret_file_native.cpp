@@ -447,6 +447,38 @@ void test_recent_logins(void**) {
   }
 }
 
+// Per-source rate limiting: the tags of addresses that logged the user in
+// are `0@TAG` entries of rate-failures (a failure at time 0 has long expired
+// for modules that predate them), first, in order, bounded and unique.
+void test_known_sources(void**) {
+  SecretDocument doc = parse_ok(kExample);
+  doc.enrollment.rate_limit.known_sources = {"3f2a9c01b7de", "c04be21d9a55"};
+  const std::string added = serialize_ok(doc);
+  assert_string_equal(added.c_str(),
+                      replaced(kExample, "rate-failures 1700000000 1700000005\n",
+                               "rate-failures 0@3f2a9c01b7de 0@c04be21d9a55 1700000000 "
+                               "1700000005\n").c_str());
+  SecretDocument again = parse_ok(added);
+  assert_int_equal(again.enrollment.rate_limit.known_sources.size(), 2);
+  assert_int_equal(again.enrollment.rate_limit.failures.size(), 2);
+  assert_string_equal(serialize_ok(again).c_str(), added.c_str());
+  // Failures with sources and known sources together, in any order read.
+  SecretDocument mixed = parse_ok(with_header("rate-limit 3 30\nrate-failures 1700000000@ab 0@cd\n" +
+                                              kToken));
+  assert_int_equal(mixed.enrollment.rate_limit.failures.size(), 1);
+  assert_string_equal(mixed.enrollment.rate_limit.failure_sources[0].c_str(), "ab");
+  assert_string_equal(mixed.enrollment.rate_limit.known_sources[0].c_str(), "cd");
+  // A plain 0 is still a (long expired) failure, as before.
+  assert_int_equal(parse_ok(with_header("rate-failures 0\n" + kToken))
+                       .enrollment.rate_limit.failures.size(),
+                   1);
+  std::string nine = "rate-failures";
+  for (int i = 0; i < 9; ++i) nine += " 0@a" + std::to_string(i);
+  for (const std::string& bad : {std::string("rate-failures 0@ab 0@ab\n"), nine + "\n"}) {
+    assert_false(parse_native(with_header(bad + kToken)).ok());
+  }
+}
+
 void test_dispatch(void**) {
   auto native = parse_secret_document(kExample);
   assert_true(native.ok());
@@ -577,6 +609,7 @@ int main() {
       cmocka_unit_test(test_serialize_refuses_what_would_not_load),
       cmocka_unit_test(test_serialize_needs_the_parsed_layout),
       cmocka_unit_test(test_malformed_cases),
+      cmocka_unit_test(test_known_sources),
       cmocka_unit_test(test_dispatch),
       cmocka_unit_test(test_issuer_and_label),
       cmocka_unit_test(test_recent_logins),

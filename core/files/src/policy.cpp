@@ -128,9 +128,29 @@ void fail(Enrollment& enrollment, VerifyOutcome& outcome, VerifyResult result,
   outcome.result = result;
 }
 
+// A source that logged the user in becomes (or stays) the most recently
+// used known source; the least recently used one goes beyond
+// kMaxKnownSources. Returns whether the list changed.
+bool remember_known_source(RateLimit& limit, const std::string& source) {
+  auto& known = limit.known_sources;
+  if (!known.empty() && known.back() == source) return false;
+  std::erase(known, source);
+  known.push_back(source);
+  const std::size_t room = max_known_sources(limit);
+  if (known.size() > room) {
+    known.erase(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(known.size() - room));
+  }
+  return true;
+}
+
+bool is_known_source(const RateLimit& limit, std::string_view source) {
+  return std::find(limit.known_sources.begin(), limit.known_sources.end(), source) !=
+         limit.known_sources.end();
+}
+
 // A success clears the failures it is responsible for: all of them without
-// sources, only its own source's with them (others' failures keep counting
-// toward the total ceiling).
+// sources, only its own source's with them (others' keep counting against
+// their own budgets), and makes its source known.
 void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method,
             const std::optional<std::string>& source) {
   RateLimit& limit = enrollment.rate_limit;
@@ -150,6 +170,7 @@ void accept(Enrollment& enrollment, VerifyOutcome& outcome, VerifyMethod method,
     limit.failure_sources.clear();
     outcome.state_changed = true;
   }
+  if (source && remember_known_source(limit, *source)) outcome.state_changed = true;
   outcome.result = VerifyResult::accepted;
   outcome.method = method;
 }
@@ -283,36 +304,52 @@ void record_failure(RateLimit& limit, std::int64_t now) {
   }
 }
 
-std::uint32_t total_failure_ceiling(const RateLimit& limit) noexcept {
-  const std::uint64_t total = std::uint64_t{limit.max_failures} * kTotalFailuresPerSourceLimit;
-  return static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(total, std::max(kMaxRateLimitAttempts, limit.max_failures)));
+// Failures and known sources share the file's 100 rate-failures entries.
+std::uint32_t stored_failure_ceiling(const RateLimit& limit) noexcept {
+  const std::uint64_t total = std::uint64_t{limit.max_failures} * (kMaxKnownSources + 1);
+  const std::uint64_t room = kMaxRateLimitAttempts - kMaxKnownSources;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      total, std::max<std::uint64_t>(room, std::min(limit.max_failures, kMaxRateLimitAttempts))));
 }
 
-std::string rate_limit_source(std::string_view rhost) {
+std::size_t max_known_sources(const RateLimit& limit) noexcept {
+  return std::min<std::size_t>(kMaxKnownSources,
+                               kMaxRateLimitAttempts - stored_failure_ceiling(limit));
+}
+
+std::string rate_limit_source(std::string_view rhost, std::span<const std::uint8_t> key) {
   std::array<std::uint8_t, kSha256Bytes> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(rhost.data(), rhost.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    return "unknown";  // still a tag: one shared count for what cannot be told apart
+  bool ok = false;
+  if (key.empty()) {
+    unsigned int length = 0;
+    ok = EVP_Digest(rhost.data(), rhost.size(), digest.data(), &length, EVP_sha256(),
+                    nullptr) == 1;
+  } else {
+    std::size_t length = 0;
+    ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+                   reinterpret_cast<const unsigned char*>(rhost.data()), rhost.size(),
+                   digest.data(), digest.size(), &length) != nullptr &&
+         length == digest.size();
   }
+  if (!ok) return "unknown";  // still a tag: one shared count for what cannot be told apart
   std::string tag;
   append_hex(tag, std::span<const std::uint8_t>(digest.data(), 6));
   return tag;
 }
 
+// Known sources count only their own failures; strangers count every
+// stranger's. Failures recorded without a source count for everyone.
 bool is_rate_limited(const RateLimit& limit, std::int64_t now, std::string_view source) {
   if (limit.max_failures == 0 || limit.interval_s == 0) return false;
-  std::size_t from_source = 0;
-  std::size_t total = 0;
+  const bool sourced = limit.failure_sources.size() == limit.failures.size();
+  const bool known = is_known_source(limit, source);
+  std::size_t counted = 0;
   for (std::size_t i = 0; i < limit.failures.size(); ++i) {
     if (!is_recent(limit.failures[i], now, limit.interval_s)) continue;
-    ++total;
-    // Entries recorded without a source count for every source.
-    const bool same = limit.failure_sources.empty() || limit.failure_sources[i].empty() ||
-                      limit.failure_sources[i] == source;
-    if (same) ++from_source;
+    const std::string_view from = sourced ? std::string_view(limit.failure_sources[i]) : "";
+    if (from.empty() || (known ? from == source : !is_known_source(limit, from))) ++counted;
   }
-  return from_source >= limit.max_failures || total >= total_failure_ceiling(limit);
+  return counted >= limit.max_failures;
 }
 
 void record_failure(RateLimit& limit, std::int64_t now, std::string_view source) {
@@ -335,7 +372,7 @@ void record_failure(RateLimit& limit, std::int64_t now, std::string_view source)
   std::stable_sort(kept.begin(), kept.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   kept.emplace_back(now, std::string(source.substr(0, kMaxFailureSourceLength)));
-  const std::size_t ceiling = total_failure_ceiling(limit);
+  const std::size_t ceiling = stored_failure_ceiling(limit);
   const std::size_t excess = kept.size() > ceiling ? kept.size() - ceiling : 0;
   limit.failures.clear();
   limit.failure_sources.clear();

@@ -1,5 +1,6 @@
 // The native format, "twostep-secret 1", and "twostep-secret 2" for files
 // with push devices (docs/secret-file.md).
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <span>
@@ -244,6 +245,7 @@ class NativeParser {
   Status parse_replay_protection(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_limit(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_rate_failures(std::size_t number, const std::vector<std::string_view>& fields);
+  Status add_known_source(std::size_t number, std::size_t index, std::string source);
   Status parse_token(std::size_t number, const std::vector<std::string_view>& fields);
   Status parse_token_field(std::size_t number, std::string_view key, std::string_view value,
                            Token& token);
@@ -405,10 +407,30 @@ Status NativeParser::parse_rate_failures(std::size_t number,
     }
     const auto time = parse_time(entry);
     if (!time) return line_error(number, "rate-failures: invalid time " + std::to_string(i));
+    if (*time == 0 && !source.empty()) {
+      if (auto added = add_known_source(number, i, std::move(source)); !added) return added;
+      continue;
+    }
     enrollment_.rate_limit.failures.push_back(*time);
     sources.push_back(std::move(source));
   }
   if (any_source) enrollment_.rate_limit.failure_sources = std::move(sources);
+  return {};
+}
+
+// `0@SOURCE` in rate-failures: SOURCE has logged this user in
+// (RateLimit::known_sources). No failure has time 0, so modules that predate
+// known sources read the entry as a failure long expired, and ignore it.
+Status NativeParser::add_known_source(std::size_t number, std::size_t index, std::string source) {
+  auto& known = enrollment_.rate_limit.known_sources;
+  if (known.size() >= kMaxKnownSources) {
+    return line_error(number, "rate-failures: more than " + std::to_string(kMaxKnownSources) +
+                                  " known sources", ErrorCode::too_large);
+  }
+  if (std::find(known.begin(), known.end(), source) != known.end()) {
+    return line_error(number, "rate-failures: duplicate known source " + std::to_string(index));
+  }
+  known.push_back(std::move(source));
   return {};
 }
 
@@ -596,6 +618,7 @@ std::string render_setting(Setting setting, const Enrollment& e) {
              std::to_string(e.rate_limit.interval_s);
     case kRateFailures: {
       const auto& limit = e.rate_limit;
+      for (const auto& tag : limit.known_sources) line += " 0@" + tag;
       const bool sourced = limit.failure_sources.size() == limit.failures.size();
       for (std::size_t i = 0; i < limit.failures.size(); ++i) {
         line += " " + std::to_string(limit.failures[i]);
@@ -620,7 +643,8 @@ bool setting_equal(Setting setting, const Enrollment& a, const Enrollment& b) {
     }
     case kRateFailures:
       return a.rate_limit.failures == b.rate_limit.failures &&
-             a.rate_limit.failure_sources == b.rate_limit.failure_sources;
+             a.rate_limit.failure_sources == b.rate_limit.failure_sources &&
+             a.rate_limit.known_sources == b.rate_limit.known_sources;
     case kSettingCount: break;
   }
   return false;

@@ -66,13 +66,20 @@ struct RateLimit {
   std::uint32_t max_failures = 0;   // 0 = off
   std::uint32_t interval_s = 0;
   // Unix times of recent failures, oldest first; at most max_failures kept
-  // (per-source counting: at most total_failure_ceiling()).
+  // (per-source counting: at most stored_failure_ceiling()).
   std::vector<std::int64_t> failures;
   // Native files only: either empty (no sources recorded: google-authenticator
   // files, older native files) or parallel to `failures`, each entry the
   // failure's source tag ("" for one recorded without a source).
   std::vector<std::string> failure_sources;
+  // Native files only: the tags of sources that have logged this user in,
+  // least recently used first, at most kMaxKnownSources, unique, kept as
+  // `0@TAG` entries of rate-failures. Each keeps its own failure budget
+  // (twostep/policy.hpp).
+  std::vector<std::string> known_sources;
 };
+
+inline constexpr std::size_t kMaxKnownSources = 8;
 
 inline constexpr std::size_t kMaxRecentLogins = 10;  // as pam_google_authenticator
 inline constexpr std::size_t kMaxRhostLength = 253;  // a DNS name; IPv6 text is shorter

@@ -48,17 +48,29 @@ struct VerifyOptions {
   std::optional<std::string> failure_source;
 };
 
-// With a failure source, the rate limit counts failures per source: at most
-// max_failures from one source within interval_s, and at most this many
-// from all sources together (4 × max_failures, at most
-// kMaxRateLimitAttempts), so a stranger cannot lock the owner out from
-// elsewhere, yet many addresses together stay bounded.
-inline constexpr std::uint32_t kTotalFailuresPerSourceLimit = 4;
-std::uint32_t total_failure_ceiling(const RateLimit& limit) noexcept;
+// With a failure source (native files), the rate limit has two kinds of
+// budget. A source that has logged this user in (RateLimit::known_sources)
+// has its own: at most max_failures of its own failures within interval_s.
+// Every other source is a stranger, and strangers together share one count
+// of max_failures (google-authenticator's meaning of RATE_LIMIT), which the
+// known sources' failures do not consume. So a stranger cannot lock the
+// owner out of an address they have used, and guessing stays bounded: at
+// most max_failures per interval from all strangers, plus max_failures from
+// each of at most kMaxKnownSources known sources.
+// Failures and known sources share the file's kMaxRateLimitAttempts
+// rate-failures entries: at most (kMaxKnownSources + 1) x max_failures
+// failures are kept, at most 92 (all 100 when max_failures is above that),
+// oldest dropped first; and as many known sources as the rest leaves room
+// for, at most kMaxKnownSources.
+std::uint32_t stored_failure_ceiling(const RateLimit& limit) noexcept;
+std::size_t max_known_sources(const RateLimit& limit) noexcept;
 
-// The tag stored for a client address: 12 hex digits of SHA-256(rhost), so
-// the file never holds attacker-chosen text. "" (local logins) has a tag too.
-std::string rate_limit_source(std::string_view rhost);
+// The tag stored for a client address: 12 hex digits of HMAC-SHA256(key,
+// rhost) with the host's key (pam_twostep(8), "fail-time key"), or of
+// SHA-256(rhost) without one, so the file never holds attacker-chosen text
+// and, keyed, cannot be reversed by trying every IPv4 address. "" (local
+// logins) has a tag too.
+std::string rate_limit_source(std::string_view rhost, std::span<const std::uint8_t> key = {});
 
 // One attempt at a typed code, whichever method it is for: the rate limit,
 // then the parse, then each checker in order; the first that accepts wins,
