@@ -106,8 +106,6 @@ MethodEnd PushAttempt::unavailable(const std::string& why) {
   return done(login_.finish_push(AuthStatus::auth_failed, "error", "backend_unavailable", "", mode));
 }
 
-// After "This wasn't me" the relay refuses every push for the account; a
-// code still works, so it is asked for in this same login.
 // The relay answered, but not as the protocol says (or claimed an approval
 // it cannot show): refused whatever the failmode, and logged as what it may
 // be, an attack.
@@ -119,10 +117,29 @@ MethodEnd PushAttempt::bad_answer(const std::string& why) {
   return done(login_.finish_push(AuthStatus::auth_failed, "rejected", "bad_relay_answer", ""));
 }
 
-MethodEnd PushAttempt::refused_at_create(const std::string& error) {
+namespace {
+
+// Refusals of the push alone: a code still works, so it is asked for in
+// this same login. nullptr: any other refusal, which ends the login.
+const char* code_instead_notice(const std::string& error) {
+  // After "This wasn't me", until an admin clears it.
   if (error == "push_blocked") {
-    login_.conversation().show_push_outcome(
-        "Push is blocked for this account after a report; ask your admin. Type a code instead.");
+    return "Push is blocked for this account after a report; ask your admin. Type a code instead.";
+  }
+  // The relay's fatigue cooldown, or the phone's notification bound.
+  if (error == "cooldown") {
+    return "Push is paused for this account after several unanswered or denied requests. "
+           "Type a code instead.";
+  }
+  if (error == "rate_limited") return "Too many push requests right now. Type a code instead.";
+  return nullptr;
+}
+
+}  // namespace
+
+MethodEnd PushAttempt::refused_at_create(const std::string& error) {
+  if (const char* notice = code_instead_notice(error)) {
+    login_.conversation().show_push_outcome(notice);
     (void)login_.finish_push(AuthStatus::auth_failed, "rejected", error, "");
     return ask_for_code();
   }

@@ -389,11 +389,33 @@ void test_refused_at_create(void**) {
   ScriptedConversation terminal({""});
   ScriptedRelay relay(f.phone, terminal, f.timer);
   ScriptedConnector connector(relay);
-  relay.create_answer = HttpAnswer{true, 409, R"({"error":"cooldown"})", ""};
+  relay.create_answer = HttpAnswer{true, 409, R"({"error":"no_devices"})", ""};
   const Run run = login(f, terminal, relay, connector);
   assert_int_equal(run.status, AuthStatus::auth_failed);
-  expect_audit(run, "result=rejected reason=cooldown device=-");
-  assert_true(terminal.saw("The push was refused (cooldown)."));
+  expect_audit(run, "result=rejected reason=no_devices device=-");
+  assert_true(terminal.saw("The push was refused (no_devices)."));
+}
+
+// The relay's cooldown (denied or unanswered pushes, or the phone's
+// notification bound) and its rate limit refuse the push, not the user: the
+// code is asked for in the same login.
+void test_push_cooldown_asks_for_a_code(void**) {
+  for (const char* error : {"cooldown", "rate_limited"}) {
+    Fixture f;
+    ScriptedConversation terminal({"", code_at_step(1000000)});
+    ScriptedRelay relay(f.phone, terminal, f.timer);
+    ScriptedConnector connector(relay);
+    relay.create_answer =
+        HttpAnswer{true, 429, std::string(R"({"error":")") + error + R"("})", ""};
+    RecordingLog log;
+    const AuthStatus status = authenticate(f.config, f.request, terminal, log,
+                                           LoginSeams{&fixed_clock, &connector, &f.timer, {}});
+    assert_int_equal(status, AuthStatus::success);
+    assert_true(terminal.saw("Type a code instead."));
+    assert_string_equal(terminal.shown.back().c_str(), "Verification code: ");
+    assert_true(log.has(std::string("method=push result=rejected reason=") + error));
+    assert_true(log.lines.back().ends_with("method=totp result=accepted reason=code_ok"));
+  }
 }
 
 // After "This wasn't me": the code that still works is asked for at once.
@@ -649,6 +671,7 @@ int main() {
       cmocka_unit_test(test_outcomes_that_refuse),
       cmocka_unit_test(test_wrong_challenge_names_a_host_name_mismatch),
       cmocka_unit_test(test_refused_at_create),
+      cmocka_unit_test(test_push_cooldown_asks_for_a_code),
       cmocka_unit_test(test_blocked_push_asks_for_a_code),
       cmocka_unit_test(test_refused_while_waiting),
       cmocka_unit_test(test_early_pending_is_paced),
