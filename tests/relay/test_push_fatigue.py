@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import sys
-import threading
 import time
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,21 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from relay_harness import Relay, expect, run, td
 import twostep_harness as th  # noqa: E402 (on the path relay_harness sets)
-from test_push_concurrency import FakePushService, subscribe
-
-
-def with_push_service(test):
-    def wrapped(binary):
-        service = FakePushService()
-        threading.Thread(target=service.serve_forever, daemon=True).start()
-        try:
-            test(binary, service)
-        finally:
-            service.release.set()
-            service.shutdown()
-            service.server_close()
-    wrapped.__name__ = test.__name__
-    return wrapped
+from test_push_concurrency import subscribe, with_service as with_push_service
 
 
 def arrived(service, prefix):

@@ -15,14 +15,11 @@ Exit 0 pass, 1 fail, 77 skip (not root, no chromium, node or npm packages).
 """
 
 import datetime
-import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -32,62 +29,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "push"))
 from pushtest import (HOST_NAME, PUSH_PROMPT, Setup, check, finish, outcome, pairing_url,  # noqa: E402
                       spawn_enroll_push, totp)
+from json_line_child import JsonLineChild, StepFailed  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 NUMBER = r"approve with the number (\d\d)"
 
 
-class StepFailed(Exception):
-    pass
-
-
-class Browser:
+class Browser(JsonLineChild):
     """approver_e2e.mjs as a child: one JSON step per line each way."""
 
     def __init__(self, node, origin, profile, artifacts):
-        self.proc = subprocess.Popen([node, os.path.join(HERE, "approver_e2e.mjs"), origin, profile,
-                                      artifacts], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                     start_new_session=True)
-        self.answers = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.startswith("= "):
-                self.answers.put(json.loads(line[2:]))
-            else:
-                print("  [browser] " + line.rstrip(), flush=True)
-        self.answers.put(None)
-
-    def step(self, op, timeout=60, **args):
-        try:
-            self.proc.stdin.write(json.dumps(dict(args, op=op)) + "\n")
-            self.proc.stdin.flush()
-        except OSError:
-            pass  # it exited; the answer queue says so
-        try:
-            answer = self.answers.get(timeout=timeout)
-        except queue.Empty:
-            raise StepFailed("browser step %s: no answer in %d s" % (op, timeout)) from None
-        if answer is None:
-            self.proc.wait(10)
-            raise StepFailed("the browser script exited (%s) during %s" % (self.proc.returncode, op))
-        if "error" in answer:
-            raise StepFailed("browser step %s: %s" % (op, answer["error"]))
-        return answer
+        super().__init__([node, os.path.join(HERE, "approver_e2e.mjs"), origin, profile, artifacts],
+                         "browser", new_session=True)
 
     def close(self):
         """Quit, then end whatever is left of its process group (Chromium)."""
-        try:
-            self.proc.stdin.write('{"op": "quit"}\n')
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
+        self.quit(30)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:

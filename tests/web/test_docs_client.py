@@ -10,52 +10,26 @@ Usage: test_docs_client.py TWOSTEP-ENROLL PAM_TWOSTEP.SO TWOSTEPD NODE
 Exit 0 pass, 1 fail, 77 skip (not root, node older than 19).
 """
 
-import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 
 import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "push"))
 from pushtest import HOST_NAME, Setup, check, finish, outcome, pairing_url  # noqa: E402
+from json_line_child import JsonLineChild, StepFailed  # noqa: E402
 
 
-class Client:
+class Client(JsonLineChild):
     """docs_client.mjs as a child: one JSON command per line each way."""
 
     def __init__(self, node):
-        self.proc = subprocess.Popen([node, os.path.join(HERE, "docs_client.mjs")],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.answers = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.startswith("= "):
-                self.answers.put(json.loads(line[2:]))
-            else:
-                print("  [client] " + line.rstrip(), flush=True)
-        self.answers.put(None)
-
-    def step(self, op, timeout=60, **args):
-        self.proc.stdin.write(json.dumps(dict(args, op=op)) + "\n")
-        self.proc.stdin.flush()
-        answer = self.answers.get(timeout=timeout)
-        if answer is None or "error" in answer:
-            raise RuntimeError("client step %s: %r" % (op, answer))
-        return answer
+        super().__init__([node, os.path.join(HERE, "docs_client.mjs")], "client")
 
     def close(self):
-        try:
-            self.proc.stdin.write('{"op": "quit"}\n')
-            self.proc.stdin.close()
-            self.proc.wait(10)
-        except (OSError, subprocess.TimeoutExpired):
+        if not self.quit(10):
             self.proc.kill()
             self.proc.wait()
 
@@ -129,7 +103,7 @@ def main():
         client.step("deny", id=request["id"])
         ok, text = outcome(login)
         check(not ok and "reason=denied" in text, "the client's deny refuses the login")
-    except (RuntimeError, pexpect.ExceptionPExpect, queue.Empty) as e:
+    except (StepFailed, pexpect.ExceptionPExpect) as e:
         check(False, "stopped: %s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
     finally:
         if client:
