@@ -202,6 +202,30 @@ struct Fixture {
   }
 };
 
+// The host secret file holds the bare value or `host_secret = VALUE`. A
+// bare value that itself begins with the letters "host_secret" (found by
+// fuzz_host_secret) was taken for the key form and refused.
+void test_host_secret_forms(void**) {
+  const std::string bare = "host_secretICQoLDA0ODxAREhst_sYXGBkaGxwdHh0";
+  auto plain = parse_host_secret(bare + "\n", "F");
+  assert_true(plain.ok());
+  assert_int_equal(plain->size(), kHostSecretBytes);
+  for (const std::string& form : {"host_secret = " + bare, "host_secret=" + bare + "\r\n",
+                                  "host_secret\t" + bare + "\n# more\n", " " + bare + " "}) {
+    auto again = parse_host_secret(form, "F");
+    assert_true(again.ok());
+    assert_memory_equal(again->data(), plain->data(), kHostSecretBytes);
+  }
+  for (const std::string& bad :
+       {std::string("host_secret"), std::string("host_secret = "), std::string("host_secretX"),
+        bare + "A"}) {
+    auto refused = parse_host_secret(bad, "F");
+    assert_false(refused.ok());
+    assert_string_equal(refused.error().message.c_str(),
+                        "host secret F: must be one line, b64u of 32 bytes");
+  }
+}
+
 void test_verify_push_approval(void**) {
   Fixture f;
   // Accepted: the counter is raised in the enrollment (the caller writes it).
@@ -254,6 +278,7 @@ int main() {
       cmocka_unit_test(test_push_config_ownership),
       cmocka_unit_test(test_relay_answers),
       cmocka_unit_test(test_verify_push_approval),
+      cmocka_unit_test(test_host_secret_forms),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

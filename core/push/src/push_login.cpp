@@ -225,8 +225,12 @@ Result<SecretBytes> read_host_secret(const std::string& path, uid_t owner) {
 Result<SecretBytes> parse_host_secret(std::string_view text, const std::string& path) {
   std::string_view content = trim(text.substr(0, text.find('\n')));
   // The bare value, or the `host_secret = VALUE` line twostepd host add prints.
-  if (content.starts_with("host_secret")) {
-    content = trim(content.substr(11));
+  // The key only with a blank or '=' after it: a bare b64u value may itself
+  // begin with the letters "host_secret".
+  constexpr std::string_view kKey = "host_secret";
+  if (content.starts_with(kKey) && content.size() > kKey.size() &&
+      std::string_view(" \t=").find(content[kKey.size()]) != std::string_view::npos) {
+    content = trim(content.substr(kKey.size()));
     if (content.starts_with('=')) content = trim(content.substr(1));
   }
   auto secret = b64u_decode_secret(content, kHostSecretBytes);
