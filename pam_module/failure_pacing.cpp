@@ -112,6 +112,12 @@ void PacedConversation::show_error(std::string_view text) {
   pacing_.exclude(FailurePacing::Clock::now() - start);
 }
 
+void PacedConversation::show_push_outcome(std::string_view text) {
+  const auto start = FailurePacing::Clock::now();
+  inner_.show_push_outcome(text);
+  pacing_.exclude(FailurePacing::Clock::now() - start);
+}
+
 void PacedConversation::show_info(std::string_view text) {
   const auto start = FailurePacing::Clock::now();
   inner_.show_info(text);

@@ -71,6 +71,8 @@ class PacedConversation final : public Conversation {
   std::optional<SecretBytes> prompt(std::string_view text, bool echo) override;
   void show_error(std::string_view text) override;
   void show_info(std::string_view text) override;
+  // Forwarded as such: the inner conversation shows it under PAM_SILENT too.
+  void show_push_outcome(std::string_view text) override;
   std::optional<SecretBytes> authtok() override { return inner_.authtok(); }
   bool set_authtok(const SecretBytes& value) override { return inner_.set_authtok(value); }
 
