@@ -21,6 +21,7 @@ struct CheckOptions {
   std::optional<std::string> sshd_config;  // sshd -T -f FILE
   bool check_clock = true;
   bool contact_relay = true;               // push: one signed request (--offline: none)
+  std::string module_key;                  // the module's key file (tests point elsewhere)
 };
 
 // What the PAM part learned, for the sshd and user parts.
@@ -36,6 +37,8 @@ StackFacts check_pam_stack(const CheckOptions& options, Report& report);
 void check_sshd(const CheckOptions& options, const StackFacts& facts, Report& report);
 void check_user(const CheckOptions& options, const StackFacts& facts, Report& report);
 void check_clock(Report& report);
+// The module key (pam_twostep(8), FILES): present, root's, 0600, well formed.
+void check_module_key(const CheckOptions& options, Report& report);
 // Only when the service's pam_twostep line has `push`: push.conf, the host
 // secret file, the push client library and (unless --offline) the relay.
 void check_push(const CheckOptions& options, const StackFacts& facts, Report& report);

@@ -13,6 +13,7 @@
 #include <exception>
 
 #include "checks.hpp"
+#include "failure_pacing.hpp"
 
 namespace twostep::check {
 namespace {
@@ -21,13 +22,27 @@ constexpr int kExitOk = 0;
 constexpr int kExitProblems = 1;
 constexpr int kExitUsage = 2;
 
+int check_all(const CheckOptions& options) {
+  Report report;
+  const StackFacts facts = check_pam_stack(options, report);
+  if (options.check_sshd) check_sshd(options, facts, report);
+  if (options.user) check_user(options, facts, report);
+  check_push(options, facts, report);
+  if (!facts.twostep_lines.empty()) check_module_key(options, report);
+  if (options.check_clock) check_clock(report);
+  std::printf("\n%s: %zu problem(s), %zu warning(s)\n",
+              report.has_problems() ? "NOT READY" : "ready", report.problems(),
+              report.warnings());
+  return report.has_problems() ? kExitProblems : kExitOk;
+}
+
 int run(int argc, char** argv) {
   CLI::App app(
       "Check a twostep setup before you log out: the PAM stack of a service (includes\n"
       "followed, every pam_twostep argument checked with the module's own parser), sshd's\n"
       "effective settings (sshd -T), a user's secret file (never the secret), push\n"
-      "(push.conf, the host secret file, one signed request to the relay) and the\n"
-      "clock. Each problem comes with its fix.",
+      "(push.conf, the host secret file, one signed request to the relay), the module\n"
+      "key and the clock. Each problem comes with its fix.",
       "twostep-check");
   CheckOptions options;
   options.module_dir = TWOSTEP_PAM_MODULE_DIR;
@@ -50,6 +65,9 @@ int run(int argc, char** argv) {
   app.add_flag("--with-sshd", force_sshd, "Check sshd even when the service is not sshd");
   app.add_flag("--no-sshd", no_sshd, "Do not check sshd");
   app.add_flag("--no-clock", no_clock, "Do not check the clock");
+  options.module_key = std::string(pam::kModuleKeyPath);
+  app.add_option("--module-key", options.module_key, "")  // tests only: hidden
+      ->group("");
   app.add_flag("--offline", offline,
                "Push services: do not send the one signed request to the relay");
   app.footer(
@@ -69,16 +87,7 @@ int run(int argc, char** argv) {
   options.check_clock = !no_clock;
   options.contact_relay = !offline;
 
-  Report report;
-  const StackFacts facts = check_pam_stack(options, report);
-  if (options.check_sshd) check_sshd(options, facts, report);
-  if (options.user) check_user(options, facts, report);
-  check_push(options, facts, report);
-  if (options.check_clock) check_clock(report);
-  std::printf("\n%s: %zu problem(s), %zu warning(s)\n",
-              report.has_problems() ? "NOT READY" : "ready", report.problems(),
-              report.warnings());
-  return report.has_problems() ? kExitProblems : kExitOk;
+  return check_all(options);
 }
 
 }  // namespace

@@ -76,10 +76,14 @@ class Case:
     host_secret: str = "host_secret = @HOST_SECRET@\n"
     host_secret_mode: int = 0o600
     args: list[str] = field(default_factory=list)  # more twostep-check arguments
+    # DIR/module.key, passed as the module key (None: no such file)
+    module_key: Optional[str] = "@MODULE_KEY@\n"
+    module_key_mode: int = 0o600
     max_seconds: float = 60                      # the run must end sooner
 
 
 SECRET = "secret=@DIR@/secrets/%u"
+MODULE_KEY = "qL0nGs-9bT3dX1mZ4vR7yW2eH5kP8jC6aS0uN3fQ9xE"  # 32 bytes, b64u
 
 # Push: @RELAY@ is the running twostepd, @DEAD_RELAY@ a loopback port nobody
 # listens on, @HANGING_RELAY@ one that accepts and never answers
@@ -233,6 +237,26 @@ CASES = [
          f"auth required pam_unix.so\nauth required pam_twostep.so {SECRET} user=twostep-nobody-x\n",
          1, ["user=twostep-nobody-x: no such account"], user=True),
     # --- the clock (fake tools first on PATH)
+    # --- the module key (root's; run as another user it is a note)
+    Case("module_key_present", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["module key @DIR@/module.key: present (root's, mode 0600)" if ROOT else
+          "module key @DIR@/module.key: not checked"],
+         absent=["WARNING module key"]),
+    Case("module_key_missing", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["WARNING module key @DIR@/module.key is missing: each user's failure time",
+          "fix: make it once, as root: install -d -m 755 @DIR@ && (umask 077; head -c 32 "
+          "/dev/urandom | basenc --base64url | tr -d '=' > @DIR@/module.key)"] if ROOT else
+         ["module key @DIR@/module.key: not checked"], module_key=None),
+    Case("module_key_readable_by_others",
+         "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["WARNING module key", "@DIR@/module.key", "chmod 600"] if ROOT else
+         ["module key @DIR@/module.key: not checked"], module_key_mode=0o644),
+    Case("module_key_malformed", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
+         ["WARNING module key @DIR@/module.key: must be one line, b64u of 32 bytes"] if ROOT else
+         ["module key @DIR@/module.key: not checked"], module_key="c2hvcnQ\n"),
+    Case("module_key_not_checked_without_twostep", "@include common-auth\n", 1,
+         ["no auth line in svc calls pam_twostep.so"], absent=["module key"],
+         files={"common-auth": COMMON_AUTH}),
     Case("clock_synchronised", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
          ["system clock synchronised (timedatectl)"], clock={"timedatectl": "echo yes"}),
     Case("clock_not_synchronised", "auth required pam_unix.so\nauth required pam_twostep.so\n", 0,
@@ -373,14 +397,20 @@ def run_case(case: Case, base: str) -> Optional[str]:
     def sub(text: str) -> str:
         for name, value in PUSH_VALUES.items():
             text = text.replace(name, value)
-        return text.replace("@DIR@", work)
+        return text.replace("@DIR@", work).replace("@MODULE_KEY@", MODULE_KEY)
 
     if case.push_conf is not None:
         write_push_files(case, work, modules, sub)
     for name, text in {"svc": case.stack, **case.files}.items():
         with open(os.path.join(pam_dir, name), "w", encoding="ascii") as handle:
             handle.write(sub(text))
-    argv = [TOOL, "--service", "svc", "--pam-dir", pam_dir, "--module-dir", modules]
+    argv = [TOOL, "--service", "svc", "--pam-dir", pam_dir, "--module-dir", modules,
+            "--module-key", os.path.join(work, "module.key")]
+    if case.module_key is not None:
+        key_path = os.path.join(work, "module.key")
+        with open(key_path, "w", encoding="ascii") as handle:
+            handle.write(sub(case.module_key))
+        os.chmod(key_path, case.module_key_mode)
     if case.sshd is None:
         argv.append("--no-sshd")
     else:
