@@ -144,14 +144,16 @@ def a_slow_push_service_does_not_delay_others(binary, service):
         assert service.wait_for(lambda s: any(p.startswith("/fast/bob/") for p, _ in s.arrived), 10), \
             "bob's push did not arrive within 10 s"
         took = [t for p, t in service.arrived if p.startswith("/fast/bob/")][0] - start
-        assert took < 2.0, "the fast push waited %.2f s behind the slow ones" % took
+        # Behind the slow ones it would wait their 10 s; the margin is for
+        # loaded machines.
+        assert took < 5.0, "the fast push waited %.2f s behind the slow ones" % took
         assert service.wait_for(lambda s: sum(s.hanging.values()) == 4, 10), \
             "all four slow pushes are in flight at once: %r" % service.hanging
 
 
 @with_service
 def slow_sends_are_bounded_and_time_out(binary, service):
-    config = ["host_rate = 1000", "host_burst = 1000", "push_timeout = 2",
+    config = ["host_rate = 1000", "host_burst = 1000", "push_timeout = 4",
               "push_max_in_flight = 4"]
     with Relay(binary, config) as relay:
         host = relay.add_host("web1")
@@ -167,15 +169,16 @@ def slow_sends_are_bounded_and_time_out(binary, service):
         host.create("bob", devices["bob"])
         assert service.wait_for(lambda s: any(p.startswith("/fast/bob/") for p, _ in s.arrived), 10)
         took = [t for p, t in service.arrived if p.startswith("/fast/bob/")][0] - start
-        assert took < 1.5, "bob's push waited %.2f s" % took
+        # Queued behind a slot, it would wait for a 4 s timeout.
+        assert took < 3.0, "bob's push waited %.2f s" % took
         # alice's third send starts once one of her first two timed out.
-        assert service.wait_for(lambda s: len(s.closed_after) == 4, 20), service.closed_after
+        assert service.wait_for(lambda s: len(s.closed_after) == 4, 30), service.closed_after
         assert service.peak_by_user == {"alice": 2, "carol": 1}, service.peak_by_user
         assert service.peak <= 4, service.peak
         third = sorted(t for p, t in service.arrived if p.startswith("/slow/alice/"))[2]
-        assert third - started >= 1.5, "alice's third send did not wait for a slot"
+        assert third - started >= 3.5, "alice's third send did not wait for a slot"
         for held in service.closed_after:
-            assert 1.5 < held < 6, "a slow send ended after %.2f s, push_timeout is 2" % held
+            assert 3.5 < held < 10, "a slow send ended after %.2f s, push_timeout is 4" % held
         log = relay.read_log()
         assert log.count("Timeout was reached") == 4, log
         assert "/slow/" not in log, "the log names origins only (the endpoint is a capability)"
