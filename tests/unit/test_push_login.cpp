@@ -181,7 +181,7 @@ struct Fixture {
   TestKey key;
   Enrollment enrollment;
   ApprovalContext context{"Q2hhbGxlbmdlSWQxMjM0NQ", "bm9uY2U", "web1", "alice", "sshd",
-                          "203.0.113.5", "ssh", 42, 1764300090};
+                          "203.0.113.5", "ssh", 42, 1764300090, std::nullopt};
   Fixture() {
     Device device;
     device.name = "Pixel 8";
