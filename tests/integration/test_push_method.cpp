@@ -719,7 +719,7 @@ void test_login_context(void**) {
   assert_string_equal(c.location.c_str(), "Berlin, Germany");
   // A long one with a control character: '?' and cut in the middle.
   program = fake_process(dir + "/long", "/usr/bin/sudo",
-                         "sudo\0/bin/echo\0\x1b" + std::string(400, 'x') + "\0the-end\0"s);
+                         "sudo\0/bin/echo\0\x1b"s + std::string(400, 'x') + "\0the-end\0"s);
   c = login_context(request, program, transport);
   assert_true(c.command.size() <= push::kMaxCommandBytes);
   assert_true(c.command.starts_with("sudo /bin/echo '?xxx"));
