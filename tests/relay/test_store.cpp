@@ -617,7 +617,10 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   sqlite3* db = nullptr;
   assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; DROP TABLE phone_notices; "
-                                "DROP TABLE phone_suppressed; PRAGMA user_version=1",
+                                "DROP TABLE phone_suppressed; ALTER TABLE challenges DROP COLUMN digest_version; "
+                                "ALTER TABLE challenges DROP COLUMN command; "
+                                "ALTER TABLE challenges DROP COLUMN target_user; "
+                                "ALTER TABLE challenges DROP COLUMN location; PRAGMA user_version=1",
                                 nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto again = open_store(path);
@@ -625,6 +628,12 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   assert_true(again.value()->find_host("h1").ok());
   assert_true(again.value()->put_setting_if_absent("x", "y").ok());
   assert_true(again.value()->push_subscriptions("key-1").ok());
+  // And on to version 4: challenges keep a context.
+  paired_device(*again.value(), "h1", "cred-a");
+  NewChallenge with = challenge("c1", "h1", {"cred-a"});
+  with.context = ChallengeContext{"sudo ls", "", ""};
+  assert_true(again.value()->create_challenge(with, {}, kNow).ok());
+  assert_string_equal(again.value()->find_challenge("c1", kNow + 1)->context->command.c_str(), "sudo ls");
 }
 
 }  // namespace

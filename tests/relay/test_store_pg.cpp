@@ -138,6 +138,8 @@ void schema_1_migrates_to_web_push(void**) {
   if (!pgtest::pg_exec(url,
                        "DROP TABLE settings; DROP TABLE push_subscriptions; "
                        "DROP TABLE phone_notices; DROP TABLE phone_suppressed; "
+                       "ALTER TABLE challenges DROP COLUMN digest_version, DROP COLUMN command, "
+                       "DROP COLUMN target_user, DROP COLUMN location; "
                        "UPDATE twostep_schema SET version = 1",
                        &error)) {
     fail_msg("make version 1: %s", error.c_str());
