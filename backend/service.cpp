@@ -149,6 +149,22 @@ std::optional<std::string> string_field(const json& obj, std::string_view key, s
   return s;
 }
 
+// A challenge's "context" (section 4.1): exactly its three text fields.
+std::optional<ChallengeContext> context_field(const json& context, std::string& problem) {
+  if (!context.is_object() || context.size() != 3) {
+    problem = "'context' must be an object of 'command', 'target_user' and 'location'";
+    return std::nullopt;
+  }
+  auto command = string_field(context, "command", 0, 255, problem);
+  auto target = command ? string_field(context, "target_user", 0, 64, problem) : std::nullopt;
+  auto location = target ? string_field(context, "location", 0, 255, problem) : std::nullopt;
+  if (!location) {
+    problem = "context: " + problem;
+    return std::nullopt;
+  }
+  return ChallengeContext{std::move(*command), std::move(*target), std::move(*location)};
+}
+
 // A b64u field decoding to `min`..`max` bytes.
 std::optional<std::string> bytes_field(const json& obj, std::string_view key, std::size_t min,
                                        std::size_t max, std::string& problem) {
@@ -589,8 +605,9 @@ Outcome RelayService::settle_nonce(Outcome outcome, const Call& call) {
 // ---- challenges (section 4) ---------------------------------------------------
 
 std::variant<NewChallenge, HttpResponse> RelayService::new_challenge(const Call& call) {
-  auto body =
-      parse_body(call.r.body, {"user", "service", "rhost", "tty", "devices", "nonce", "expires"});
+  auto body = parse_body(call.r.body,
+                         {"user", "service", "rhost", "tty", "devices", "nonce", "expires"},
+                         {"context"});
   if (!body.problem.empty()) return bad_request(body.problem);
   const json& j = body.value;
   std::string problem;
@@ -620,8 +637,13 @@ std::variant<NewChallenge, HttpResponse> RelayService::new_challenge(const Call&
     return bad_request("'expires' must be from now to " +
                        std::to_string(config_.max_challenge_ttl) + " s ahead");
   }
+  std::optional<ChallengeContext> context;
+  if (j.contains("context")) {
+    context = context_field(j["context"], problem);
+    if (!context) return bad_request(problem);
+  }
   return NewChallenge{crypto::random_id(), call.host->host_id, *user,  *service, *rhost,
-                      *tty,                std::move(creds),    *nonce, exp};
+                      *tty,                std::move(creds),    *nonce, exp, std::move(context)};
 }
 
 Outcome RelayService::create_challenge(const Call& call) {
@@ -911,6 +933,11 @@ std::string RelayService::device_view(const ChallengeRecord& c) {
             {"decided_at", c.status == ChallengeStatus::pending ? json(nullptr)
                                                                 : null_if_zero(c.decided_at)},
             {"decided_by", c.decided_by_name.empty() ? json(nullptr) : json(c.decided_by_name)}};
+  // null: a challenge of an older module, whose phone signs digest version 1.
+  j["context"] = c.context ? json{{"command", c.context->command},
+                                  {"target_user", c.context->target_user},
+                                  {"location", c.context->location}}
+                           : json(nullptr);
   return dump(j);
 }
 

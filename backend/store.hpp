@@ -132,6 +132,15 @@ struct Assertion {  // all raw bytes (the wire form is b64u)
   std::string signature;  // DER ECDSA
 };
 
+// What the phone shows besides the PAM items, and signs (protocol section
+// 6, digest version 2). A challenge made by an older module has none: its
+// phone signs the version 1 digest.
+struct ChallengeContext {
+  std::string command;      // sudo's command line
+  std::string target_user;  // su's target account
+  std::string location;     // where the client address is
+};
+
 struct ChallengeRecord {
   std::string challenge_id;
   std::string host_id;
@@ -150,6 +159,7 @@ struct ChallengeRecord {
   std::string decided_by_name;     // that device's name
   std::string decided_credential;  // its credential id (raw)
   std::optional<Assertion> assertion;  // only with approved
+  std::optional<ChallengeContext> context;
 };
 
 struct NewChallenge {
@@ -162,6 +172,7 @@ struct NewChallenge {
   std::vector<std::string> credential_ids;
   std::string nonce;
   Seconds expires = 0;
+  std::optional<ChallengeContext> context;
 };
 
 // Push-fatigue policy, passed in so the config can change it

@@ -11,8 +11,8 @@ namespace {
 constexpr std::string_view kChallengeSelect =
     "SELECT challenge_id, host_id, host_name, {user}, service, rhost, tty, nonce, created, "
     "expires, status, decided_at, decided_by, decided_by_name, decided_credential, "
-    "a_credential_id, a_authenticator_data, a_client_data_json, a_signature FROM challenges "
-    "WHERE challenge_id = ?";
+    "a_credential_id, a_authenticator_data, a_client_data_json, a_signature, digest_version, "
+    "command, target_user, location FROM challenges WHERE challenge_id = ?";
 
 ChallengeRecord read_challenge(const Row& r) {
   ChallengeRecord c;
@@ -34,6 +34,7 @@ ChallengeRecord read_challenge(const Row& r) {
   if (c.status == ChallengeStatus::approved && !r.is_null(15) && !r.text(15).empty()) {
     c.assertion = Assertion{r.text(15), r.text(16), r.text(17), r.text(18)};
   }
+  if (r.integer(19) >= 2) c.context = ChallengeContext{r.text(20), r.text(21), r.text(22)};
   return c;
 }
 
@@ -247,13 +248,18 @@ StoreResult<ChallengeRecord> insert_challenge(Session& s, const NewChallenge& c,
   r.nonce = c.nonce;
   r.created = now;
   r.expires = c.expires;
+  r.context = c.context;
+  const ChallengeContext none;
+  const ChallengeContext& context = c.context ? *c.context : none;
   auto ins = s.run("insert challenge",
                    "INSERT INTO challenges(challenge_id, host_id, host_name, {user}, service, "
-                   "rhost, tty, nonce, created, expires, status) "
-                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                   "rhost, tty, nonce, created, expires, status, digest_version, command, "
+                   "target_user, location) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                    Params().text(r.challenge_id).text(r.host_id).text(r.host_name).text(r.user)
                        .text(r.service).text(r.rhost).text(r.tty).text(r.nonce)
-                       .integer(r.created).integer(r.expires));
+                       .integer(r.created).integer(r.expires).integer(c.context ? 2 : 1)
+                       .text(context.command).text(context.target_user).text(context.location));
   if (!ins) return ins.error();
   std::int64_t position = 0;
   for (const auto& cred : c.credential_ids) {

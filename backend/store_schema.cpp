@@ -167,6 +167,15 @@ CREATE TABLE phone_suppressed (
   unreported {int} NOT NULL
 );
 )sql"},
+    // Signed context (protocol version 3): what the phone shows besides the
+    // PAM items, and which approval digest its challenge asks for (1: made
+    // by an older module, without context).
+    {4, Scope::every_database, R"sql(
+ALTER TABLE challenges ADD COLUMN digest_version {int} NOT NULL DEFAULT 1;
+ALTER TABLE challenges ADD COLUMN command TEXT NOT NULL DEFAULT '';
+ALTER TABLE challenges ADD COLUMN target_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE challenges ADD COLUMN location TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 constexpr std::int64_t kSchemaVersion = std::end(kSteps)[-1].to_version;
 

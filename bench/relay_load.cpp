@@ -235,7 +235,7 @@ void round_trip(Job& job, Connection& conn) {
   // The phone's part (section 6): the digest of what it shows and the typed
   // number, signed by the credential with UV.
   const push::ApprovalContext context{id, module_nonce, job.host_name, job.user, "sshd",
-                                      "203.0.113.5", "ssh", 42, expires};
+                                      "203.0.113.5", "ssh", 42, expires, std::nullopt};
   const auto digest = must(push::approval_digest(context), "digest");
   const json client_data = {{"type", "webauthn.get"}, {"challenge", b64u(digest)},
                             {"origin", job.origin}, {"crossOrigin", false}};

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <array>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -18,6 +19,8 @@ struct Library {
   twostep_push_session_new_fn session_new = nullptr;
   twostep_push_session_perform_fn session_perform = nullptr;
   twostep_push_session_free_fn session_free = nullptr;
+  // ABI 1.2: where a client address is; an older library knows no places.
+  twostep_push_locate_fn locate = nullptr;
 };
 
 // The session functions of a 1.1 library; an older one keeps working
@@ -73,6 +76,7 @@ Result<Library> load_library(const std::string& directory) {
                                          std::to_string(TWOSTEP_PUSH_ABI_VERSION));
   }
   find_session_functions(handle, library);
+  library.locate = reinterpret_cast<twostep_push_locate_fn>(dlsym(handle, "twostep_push_locate"));
   loaded->emplace(path, library);
   return library;
 }
@@ -127,6 +131,17 @@ class LibraryTransport final : public PushTransport {
     answer.message.assign(response.message, strnlen(response.message, sizeof(response.message)));
     library_.release(&response);
     return answer;
+  }
+
+  std::string locate(const std::string& address) override {
+    if (library_.locate == nullptr) return {};
+    std::array<char, 256> place{};
+    const char* database = settings_.location_database ? settings_.location_database->c_str()
+                                                       : nullptr;
+    if (library_.locate(database, address.c_str(), place.data(), place.size()) != TWOSTEP_PUSH_OK) {
+      return {};  // an unreadable database: no place rather than no push
+    }
+    return std::string(place.data(), strnlen(place.data(), place.size()));
   }
 
  private:

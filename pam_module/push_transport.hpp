@@ -28,6 +28,15 @@ class PushTransport {
   virtual HttpAnswer request(std::string_view method, std::string_view path,
                              std::string_view query, std::string_view body,
                              long total_timeout_ms) = 0;
+  // Where a client address is, as the phone shows it ("city, country",
+  // "this network", "this computer"), or "" when nothing is known. The
+  // push client library looks it up (libmaxminddb, push.conf's
+  // location_database), so a login by code never maps the database's
+  // reader. Scripted relays in tests know no locations.
+  virtual std::string locate(const std::string& address) {
+    (void)address;
+    return {};
+  }
 };
 
 // Response bodies over this are an outage (the relay's own answers are small).

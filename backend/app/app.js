@@ -11,6 +11,7 @@
 
 const PROTOCOL = {
   approval: 'twostep-approval-v1',
+  approvalWithContext: 'twostep-approval-v2',
   pair: 'twostep-pair-v1',
   pairKey: 'twostep-pair-key-v1',
   compare: 'twostep-compare-v1',
@@ -63,11 +64,17 @@ const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0'))
 
 // ---- protocol computations ------------------------------------------------
 
-// Section 6: what an approval signs. The number comes from the user.
+// Section 6: what an approval signs. The number comes from the user. A
+// challenge with a context (sudo's command, su's target, the location) is
+// signed with it (version 2); one without, made by an older module, as
+// version 1.
 async function approvalDigest(view, number) {
   const n = String(number).padStart(2, '0');
-  return sha256(concat(enc.encode(PROTOCOL.approval), lp(view.id), lp(view.nonce), lp(view.host),
-    lp(view.user), lp(view.service), lp(view.rhost), lp(view.tty), lp(n), lp(String(view.expires))));
+  const c = view.context;
+  const context = c ? [lp(c.command), lp(c.target_user), lp(c.location)] : [];
+  return sha256(concat(enc.encode(c ? PROTOCOL.approvalWithContext : PROTOCOL.approval), lp(view.id),
+    lp(view.nonce), lp(view.host), lp(view.user), lp(view.service), lp(view.rhost), lp(view.tty),
+    ...context, lp(n), lp(String(view.expires))));
 }
 
 // Section 7 step 4 and 6.
@@ -426,6 +433,13 @@ function renderRequest(view, highlight = false) {
   fill('service', SERVICE_NAMES[view.service] || view.service);
   fill('rhost', view.rhost || 'this computer');
   fill('tty', view.tty || '\u2014');
+  // The signed context: shown only when the login has it.
+  for (const field of ['command', 'target_user', 'location']) {
+    const text = (view.context && view.context[field]) || '';
+    fill(field, text);
+    el.querySelector(`[data-row="${field}"]`).hidden = !text;
+    el.querySelector(`[data-field="${field}"]`).hidden = !text;
+  }
   fill('created', when(view.created));
   updateState(entry);
   if (highlight) {

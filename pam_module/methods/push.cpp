@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "audit.hpp"
+#include "login_context.hpp"
 #include "methods/method.hpp"
 #include "relay_client.hpp"
 #include "twostep/push_login.hpp"
@@ -175,9 +176,9 @@ std::optional<MethodEnd> PushAttempt::show_number(RelayClient& relay, const std:
 }
 
 MethodEnd PushAttempt::verify_approval(const push::ChallengeState& state) {
-  const push::ApprovalContext context{id_,           nonce_,           connection_->settings.host_name,
-                                      request_.user, request_.service, request_.rhost,
-                                      request_.tty,  number_,          request_.expires};
+  const push::ApprovalContext context{
+      id_,          nonce_,  connection_->settings.host_name, request_.user, request_.service,
+      request_.rhost, request_.tty, number_, request_.expires, request_.context};
   push::PushCheck check;
   bool ran = false;
   std::vector<Device> pins;  // for the diagnosis of a wrong_challenge
@@ -294,7 +295,8 @@ MethodEnd PushAttempt::run() {
   request_ = push::ChallengeRequest{push::relay_text(pam.user), push::relay_text(pam.service),
                                     push::relay_text(pam.rhost), push::relay_text(pam.tty),
                                     std::move(devices), nonce_,
-                                    login_.now() + static_cast<std::int64_t>(config.push_timeout)};
+                                    login_.now() + static_cast<std::int64_t>(config.push_timeout),
+                                    login_context(pam, running_program(), *connection_->transport)};
   RelayClient relay(*connection_->transport, login_.relay_timer(), kRelayMargin);
   const auto created = relay.create(request_, deadline);
   if (created.reply == RelayReply::unavailable) return unavailable(created.message);

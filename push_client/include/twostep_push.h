@@ -102,6 +102,17 @@ int twostep_push_session_perform(twostep_push_session* session,
                                  twostep_push_response* response);
 void twostep_push_session_free(twostep_push_session* session);
 
+/* Locations (symbol version TWOSTEP_PUSH_1.2): where a client address is,
+ * as the phone shows it, into out (NUL-terminated, cut to out_size - 1
+ * bytes). A loopback address is "this computer"; a private or link-local
+ * one (RFC 1918, fc00::/7, fe80::/10) "this network"; any other address is
+ * looked up in database (a MaxMind-format file read with libmaxminddb;
+ * NULL: none) as "city, country" or what the database has, "" when it has
+ * nothing. TWOSTEP_PUSH_OK with the place; TWOSTEP_PUSH_UNAVAILABLE when
+ * the database cannot be read (out says why); TWOSTEP_PUSH_INVALID for
+ * NULL arguments. Neither libcurl nor the network is used. */
+int twostep_push_locate(const char* database, const char* address, char* out, size_t out_size);
+
 typedef unsigned (*twostep_push_abi_version_fn)(void);
 typedef int (*twostep_push_perform_fn)(const twostep_push_settings*, const twostep_push_request*,
                                        twostep_push_response*);
@@ -112,6 +123,7 @@ typedef int (*twostep_push_session_perform_fn)(twostep_push_session*,
                                                const twostep_push_request*,
                                                twostep_push_response*);
 typedef void (*twostep_push_session_free_fn)(twostep_push_session*);
+typedef int (*twostep_push_locate_fn)(const char*, const char*, char*, size_t);
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,15 @@ SignedRequest request_of(const json& c, std::string& method, std::string& path, 
   return SignedRequest{method, path, query, body, timestamp, nonce, key_id};
 }
 
+// A view's or case's "context" (protocol version 3): absent or null is a
+// version 1 digest.
+std::optional<SignedContext> context_of(const json& c) {
+  if (!c.contains("context") || c.at("context").is_null()) return std::nullopt;
+  const json& x = c.at("context");
+  return SignedContext{x.at("command").get<std::string>(), x.at("target_user").get<std::string>(),
+                       x.at("location").get<std::string>()};
+}
+
 json check(const json& c) {
   const std::string kind = c.at("kind").get<std::string>();
   json out = {{"kind", kind}};
@@ -107,6 +116,7 @@ json check(const json& c) {
       ctx.tty = v.at("tty").get<std::string>();
       ctx.number = c.at("number").get<unsigned>();
       ctx.expires = v.at("expires").get<std::int64_t>();
+      ctx.context = context_of(v);
       e.challenge = must(approval_digest(ctx));
     } else if (!c.at("challenge_hex").is_null()) {
       const Bytes challenge = from_hex(c.at("challenge_hex").get<std::string>());
@@ -135,6 +145,7 @@ json check(const json& c) {
     ctx.tty = c.at("tty").get<std::string>();
     ctx.number = c.at("number").get<unsigned>();
     ctx.expires = c.at("expires").get<std::int64_t>();
+    ctx.context = context_of(c);
     out["digest_hex"] = hex(must(approval_digest(ctx)));
   } else if (kind == "pairing") {
     const SecretBytes secret = secret_of(c, "secret");

@@ -135,9 +135,14 @@ def main():
                                  host=secrets.token_hex(secrets.randbelow(12)), user=secrets.token_urlsafe(5),
                                  service="sshd", rhost=secrets.token_hex(4), tty="ssh",
                                  number=secrets.randbelow(100), expires=1764300000 + secrets.randbelow(10 ** 6)))
+        # Version 2 (protocol version 3): the same with a signed context.
+        contexts += [dict(c, context=dict(command="sudo -u root /bin/echo 'a  b' \u2026 end",
+                                          target_user=secrets.token_urlsafe(4),
+                                          location=["", "this computer", "Berlin, Germany"][i % 3]))
+                     for i, c in enumerate(list(contexts))]
         for c in contexts:
             digest = td.approval_digest(c["id"], c["nonce"], c["host"], c["user"], c["service"], c["rhost"],
-                                        c["tty"], c["number"], c["expires"])
+                                        c["tty"], c["number"], c["expires"], c.get("context"))
             expect(dict(c, kind="digest"), digest_hex=digest.hex())
 
         # --- 6 assertions: the module's check and the relay's (8.3)

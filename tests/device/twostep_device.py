@@ -112,18 +112,27 @@ def sign_p1363(private_key, message: bytes) -> bytes:
 
 # --- section 6 --------------------------------------------------------------
 
-def approval_digest(challenge_id, module_nonce, host, user, service, rhost, tty, number, expires) -> bytes:
+def approval_digest(challenge_id, module_nonce, host, user, service, rhost, tty, number, expires,
+                    context=None) -> bytes:
+    """Version 1 without `context`; version 2 with it, a dict of the
+    challenge's command, target_user and location."""
     if not 0 <= int(number) <= 99:
         raise ValueError("number must be 0..99")
-    return sha256(b"twostep-approval-v1" + lp(challenge_id) + lp(module_nonce) + lp(host) + lp(user)
-                  + lp(service) + lp(rhost) + lp(tty) + lp("%02d" % int(number)) + lp(str(int(expires))))
+    fields = lp(challenge_id) + lp(module_nonce) + lp(host) + lp(user) + lp(service) + lp(rhost) + lp(tty)
+    label = b"twostep-approval-v1"
+    if context is not None:
+        label = b"twostep-approval-v2"
+        fields += lp(context["command"]) + lp(context["target_user"]) + lp(context["location"])
+    return sha256(label + fields + lp("%02d" % int(number)) + lp(str(int(expires))))
 
 
 def digest_of_view(view: dict, number, host=None) -> bytes:
-    """The digest for a challenge view (8.2); host defaults to the view's."""
+    """The digest for a challenge view (8.2); host defaults to the view's.
+    A view with a context (a version 2 challenge) gets the version 2 digest,
+    one whose context is null or missing (an older module's) version 1."""
     return approval_digest(view["id"], view["nonce"], view["host"] if host is None else host,
                            view["user"], view["service"], view["rhost"], view["tty"], number,
-                           view["expires"])
+                           view["expires"], view.get("context"))
 
 
 def rp_id_of(origin: str) -> str:

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import twostep_device as td  # noqa: E402
 
 failures = []
+DOC_TEXT = [""]  # the whole page, for checks outside section 11
 
 
 def check(condition, what):
@@ -72,6 +73,23 @@ def approval_digest(section):
     documented = re.search(r"`([0-9a-f]{64})`", text).group(1)
     check(got.hex() == documented, "digest vector %s (computed %s)" % (documented, got.hex()))
     check("b64u `%s`" % td.b64u(got) in text, "digest vector: its b64u form")
+    return v, number, int(expires)
+
+
+def approval_digest_with_context(section, fields):
+    """Version 2: the version 1 vector's fields plus the documented context."""
+    v, number, expires = fields
+    text = paragraph(section, "Approval digest with context (6, version 2).")
+    context = dict(zip(["command", "target_user", "location"], ticks(text)))
+    check(context["command"].startswith("sudo "), "digest v2 vector: a sudo command")
+    got = td.approval_digest(v["id"], v["nonce"], v["host"], v["user"], v["service"], v["rhost"],
+                             v["tty"], number, expires, context)
+    documented = re.search(r"`([0-9a-f]{64})`", text).group(1)
+    check(got.hex() == documented, "digest v2 vector %s (computed %s)" % (documented, got.hex()))
+    check("b64u `%s`" % td.b64u(got) in text, "digest v2 vector: its b64u form")
+    section6 = re.search(r"^## 6\..*?(?=^## 7\.)", DOC_TEXT[0], re.S | re.M).group(0)
+    check("twostep-approval-v2" in section6 and "lp(command) || lp(target user) || lp(location)"
+          in section6, "section 6 documents the version 2 digest's fields in this order")
 
 
 def pairing(section):
@@ -131,9 +149,10 @@ def main(argv):
         print(__doc__)
         return 2
     with open(argv[1], encoding="utf-8") as handle:
-        section = section_11(handle.read())
+        DOC_TEXT[0] = handle.read()
+        section = section_11(DOC_TEXT[0])
     host_signatures(section)
-    approval_digest(section)
+    approval_digest_with_context(section, approval_digest(section))
     pairing(section)
     spki = key_id(section)
     fingerprint(section, spki, argv[2])

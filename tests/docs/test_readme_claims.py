@@ -50,6 +50,12 @@ def main(source):
     rate = next((line for line in readme.splitlines() if line.startswith("| Rate limit per client")), "")
     if "test_stranger_cannot_lock_owner_out" not in rate:
         problems.append("the per-address rate limit row does not cite test_stranger_cannot_lock_owner_out")
+    # The signed-context claim needs the test where a relay rewrites what the
+    # phone shows and the module refuses, and the digest's known answer.
+    signed = next((line for line in readme.splitlines() if line.startswith("| Signed context")), "")
+    for needed in ("`push_context`", "`e2e_twostep_push`", "test_approval_digest_with_context_known_answer"):
+        if needed not in signed:
+            problems.append("the signed context row does not cite %s" % needed)
     problems += ["%s is built but has no row in docs/fuzzing.md" % t for t in sorted(defined - documented)]
     problems += ["docs/fuzzing.md lists %s, which fuzz/ does not build" % t
                  for t in sorted(documented - defined)]

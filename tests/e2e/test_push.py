@@ -10,6 +10,11 @@ test device paired through `twostep-enroll --push --user` in a pty, then
   further keystroke; a wrong number is refused;
 - real su (its PAM service bind-mounted in a private mount namespace, as in
   test_su.py): the same as sudo;
+- the signed context (issue 20): the phone sees sudo's command line (a long
+  one cut in the middle, control characters as '?'), su's target user and,
+  over ssh from loopback, "this computer"; a relay that shows the phone
+  another command gets the sudo refused (tests/push/lying_relay.py in front
+  of the real twostepd);
 - every push outcome ends with the line docs/admin-guide.md lists, read from
   the terminal (issue 18 item 2): over ssh, no answer (push_timeout=5 passes)
   then a denial in one connection; over sudo the wrong number, no answer, a
@@ -30,6 +35,7 @@ from test_sudo import install_sudoers_dropin
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push"))
 from pushtest import Relay, ORIGIN, HOST_NAME, PUSH_PROMPT, pair_device, spawn_enroll_push  # noqa: E402
+from lying_relay import LyingRelay  # noqa: E402
 import pushtest  # noqa: E402
 import twostep_device  # noqa: E402  (pushtest put tests/device on the path)
 
@@ -38,10 +44,13 @@ NO_ANSWER = "No answer from the phone in time."
 DENIED = "The login was denied on the phone."
 CANCELLED = "The push was cancelled before the phone answered."
 WRONG_NUMBER = "The number entered on the phone was not the one shown here."
+NOT_THIS_LOGIN = "The approval was not for this login; the push was refused."
+SUDO_COMMAND = "sudo -k /bin/sh -c 'echo e2e-$((6*7))-ok'"  # as the phone shows it
 
 
 def pending(device):
     return pushtest.pending(device, timeout=15)
+
 
 
 def main() -> int:
@@ -99,7 +108,11 @@ def main() -> int:
         ssh.sendline("")
         ssh.expect(r"approve with the number (\d\d), then press Enter here")
         number = int(ssh.match.group(1))
-        phone.approve(pending(phone)["id"], number)
+        view = pending(phone)
+        h.check(view["context"] == {"command": "", "target_user": "", "location": "this computer"},
+                "ssh from 127.0.0.1: the phone shows the location 'this computer': %r"
+                % view["context"])
+        phone.approve(view["id"], number)
         ssh.sendline("")
         ssh.expect(pexpect.EOF)
         ssh.close()
@@ -131,10 +144,9 @@ def main() -> int:
         # --- sudo: number shown at once, no keystroke after the approval --
         install_sudoers_dropin(user, service)
 
-        def sudo_push():
+        def sudo_push(command=("/bin/sh", "-c", "echo e2e-$((6*7))-ok")):
             """sudo run by the user, Enter for a push: (sudo, the number shown)."""
-            child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", "/bin/sh",
-                                              "-c", "echo e2e-$((6*7))-ok"],
+            child = pexpect.spawn("runuser", ["-u", user.name, "--", "sudo", "-k", *command],
                                   encoding="utf-8", timeout=40)
             child.expect_exact(PUSH_PROMPT)
             child.sendline("")
@@ -147,14 +159,46 @@ def main() -> int:
             child.close()
             return child.exitstatus == 0 and MARKER in child.before, child.before
 
-        def sudo(number_offset):
+        def sudo(number_offset, seen=None):
             child, shown = sudo_push()
-            phone.approve(pending(phone)["id"], (shown + number_offset) % 100)
+            view = pending(phone)
+            if seen is not None:
+                seen.append(view)
+            phone.approve(view["id"], (shown + number_offset) % 100)
             return ended(child)
 
-        ok, out = sudo(0)
+        seen = []
+        ok, out = sudo(0, seen)
         h.check(ok, "sudo: number printed under PAM_SILENT, approve: runs without a keystroke"
                 + ("" if ok else "\n" + out))
+        h.check(seen[0]["context"] == {"command": SUDO_COMMAND, "target_user": "", "location": ""},
+                "sudo: the phone showed and signed the command line %r" % seen[0]["context"])
+
+        # A long command with a control character: cut in the middle, '?'.
+        child, _ = sudo_push(("/bin/echo", "\x1b[2J" + "x" * 300, "last-words"))
+        command = pending(phone)["context"]["command"]
+        phone.deny(pending(phone)["id"])
+        ended(child)
+        h.check(command.startswith("sudo -k /bin/echo '?[2Jxxx") and " \u2026 " in command
+                and command.endswith("xxx' last-words") and len(command.encode()) <= 200,
+                "sudo: a long command is cut visibly in the middle, ESC shown as '?': %r" % command)
+
+        # A relay that shows the phone another command: the phone signs what
+        # it saw, and the module refuses.
+        lying = LyingRelay(relay.url, lambda v: v["context"].update(command="sudo -k /bin/true"))
+        h.CLEANUP.add("lying relay", lying.stop)
+        liar = twostep_device.Device.load(phone.path)
+        liar.state["relay"] = lying.url
+        child, shown = sudo_push()
+        view = pending(liar)  # as the liar shows it
+        liar.approve(view["id"], shown)
+        ok, out = ended(child)
+        phone.state = twostep_device.Device.load(phone.path).state
+        phone.state["relay"] = relay.url
+        phone.save()
+        h.check(not ok and NOT_THIS_LOGIN in out and view["context"]["command"] == "sudo -k /bin/true",
+                "sudo: a relay that rewrote the command on the phone is refused: " + NOT_THIS_LOGIN
+                + "\n" + out)
         ok, out = sudo(1)
         h.check(not ok and WRONG_NUMBER in out,
                 "sudo: the wrong number on the phone is refused: " + WRONG_NUMBER + "\n" + out)
@@ -190,7 +234,10 @@ def main() -> int:
         child.expect_exact(PUSH_PROMPT)
         child.sendline("")
         child.expect(r"approve with the number (\d\d)\.")
-        phone.approve(pending(phone)["id"], int(child.match.group(1)))
+        view = pending(phone)
+        h.check(view["context"] == {"command": "", "target_user": user.name, "location": ""},
+                "su: the phone shows the target user: %r" % view["context"])
+        phone.approve(view["id"], int(child.match.group(1)))
         child.expect(pexpect.EOF)
         child.close()
         h.check(child.exitstatus == 0 and MARKER in child.before,

@@ -24,6 +24,7 @@ extern "C" {
 }
 
 #include "authenticate.hpp"
+#include "login_context.hpp"
 #include "recording_log.hpp"
 #include "push_test_support.hpp"
 #include "push_transport.hpp"
@@ -151,6 +152,16 @@ class ScriptedRelay final : public PushTransport {
   json created;
 
  private:
+  // What the module sent as "context" (protocol 4.1), signed as the phone
+  // would; nullopt (digest version 1, which the module must refuse) when
+  // it sent none.
+  std::optional<push::SignedContext> signed_context() const {
+    if (!created.contains("context")) return std::nullopt;
+    const json& c = created["context"];
+    return push::SignedContext{c["command"].get<std::string>(), c["target_user"].get<std::string>(),
+                               c["location"].get<std::string>()};
+  }
+
   json decision() const {
     const json device = {{"name", "Pixel 8"}};
     switch (phone) {
@@ -168,7 +179,8 @@ class ScriptedRelay final : public PushTransport {
                                   created["rhost"].get<std::string>(),
                                   created["tty"].get<std::string>(),
                                   terminal_.number().value_or(0),
-                                  created["expires"].get<std::int64_t>()};
+                                  created["expires"].get<std::int64_t>(),
+                                  signed_context()};
     if (phone == Phone::approve_other_number) context.number = (context.number + 1) % 100;
     AssertionSpec spec;
     spec.challenge_b64u = push::b64u_encode(digest_of(push::approval_digest(context)));
@@ -662,6 +674,88 @@ void test_no_pinned_device_no_push(void**) {
   assert_int_equal(connector.connects, 0);
 }
 
+// The context the phone signs (issue 20): sudo's command line from the
+// process's own /proc entry, quoted and cut visibly; su's target; the
+// location from the push client, only for an address.
+class LocatingTransport final : public PushTransport {
+ public:
+  HttpAnswer request(std::string_view, std::string_view, std::string_view, std::string_view,
+                     long) override {
+    return {};
+  }
+  std::string locate(const std::string& address) override {
+    asked.push_back(address);
+    return address == "203.0.113.5" ? "Berlin, Germany" : "Somewhere\x1b[2J";
+  }
+  std::vector<std::string> asked;
+};
+
+RunningProgram fake_process(const std::string& dir, const std::string& exe, std::string cmdline) {
+  std::filesystem::create_directories(dir);
+  std::filesystem::remove(dir + "/exe");
+  std::filesystem::create_symlink(exe, dir + "/exe");
+  const int fd = ::open((dir + "/cmdline").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(::write(fd, cmdline.data(), cmdline.size()),
+                   static_cast<ssize_t>(cmdline.size()));
+  ::close(fd);
+  return running_program(dir);
+}
+
+void test_login_context(void**) {
+  char templ[] = "/tmp/twostep-context-XXXXXX";
+  assert_non_null(::mkdtemp(templ));
+  const std::string dir = templ;
+  LocatingTransport transport;
+  const AuthRequest request{"alice", "sudo", "203.0.113.5", "/dev/pts/1"};
+  // sudo: the argument vector, argv[0] as its file name, quoted for a shell.
+  using namespace std::string_literals;
+  auto program = fake_process(dir + "/sudo", "/usr/bin/sudo",
+                              "/usr/bin/sudo\0-u\0www-data\0/bin/sh\0-c\0echo 'hi'; ls\0"s);
+  assert_string_equal(program.executable.c_str(), "/usr/bin/sudo");
+  push::SignedContext c = login_context(request, program, transport);
+  assert_string_equal(c.command.c_str(), "sudo -u www-data /bin/sh -c 'echo '\\''hi'\\''; ls'");
+  assert_string_equal(c.target_user.c_str(), "");
+  assert_string_equal(c.location.c_str(), "Berlin, Germany");
+  // A long one with a control character: '?' and cut in the middle.
+  program = fake_process(dir + "/long", "/usr/bin/sudo",
+                         "sudo\0/bin/echo\0\x1b"s + std::string(400, 'x') + "\0the-end\0"s);
+  c = login_context(request, program, transport);
+  assert_true(c.command.size() <= push::kMaxCommandBytes);
+  assert_true(c.command.starts_with("sudo /bin/echo '?xxx"));
+  assert_true(c.command.ends_with("xxx' the-end"));
+  assert_true(c.command.find(" \xe2\x80\xa6 ") != std::string::npos);
+  // su: the target user; no command. A host name is not looked up.
+  program = fake_process(dir + "/su", "/usr/bin/su", "su\0-\0alice\0"s);
+  c = login_context(AuthRequest{"alice", "su", "", ""}, program, transport);
+  assert_string_equal(c.command.c_str(), "");
+  assert_string_equal(c.target_user.c_str(), "alice");
+  assert_string_equal(c.location.c_str(), "");
+  c = login_context(AuthRequest{"alice", "sshd", "client.example.com", "ssh"},
+                    fake_process(dir + "/sshd", "/usr/sbin/sshd", "sshd: alice\0"s), transport);
+  assert_string_equal(c.command.c_str(), "");
+  assert_string_equal(c.location.c_str(), "");
+  // What the push client says is display text too.
+  c = login_context(AuthRequest{"alice", "sshd", "2001:db8::1", "ssh"}, program, transport);
+  assert_string_equal(c.location.c_str(), "Somewhere?[2J");
+  assert_true(transport.asked == (std::vector<std::string>{"203.0.113.5", "203.0.113.5", "2001:db8::1"}));
+  std::filesystem::remove_all(dir);
+}
+
+// The module sends the context with the challenge and signs over it: the
+// scripted phone signs what it was sent, and the login goes through.
+void test_context_sent_and_signed(void**) {
+  Fixture f;
+  ScriptedConversation terminal({""});
+  ScriptedRelay relay(f.phone, terminal, f.timer);
+  ScriptedConnector connector(relay);
+  const Run run = login(f, terminal, relay, connector);
+  assert_int_equal(run.status, AuthStatus::success);
+  assert_true(relay.created.contains("context"));
+  assert_true(relay.created["context"] ==
+              (json{{"command", ""}, {"target_user", ""}, {"location", ""}}));
+}
+
 }  // namespace
 
 int main() {
@@ -683,6 +777,8 @@ int main() {
       cmocka_unit_test(test_code_at_the_first_prompt_sends_no_push),
       cmocka_unit_test(test_push_offered_while_codes_are_limited),
       cmocka_unit_test(test_no_pinned_device_no_push),
+      cmocka_unit_test(test_login_context),
+      cmocka_unit_test(test_context_sent_and_signed),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -21,7 +21,8 @@ def digest_for(request, cid, number, **bend):
     f = dict(request, id=cid)
     f.update(bend)
     return td.approval_digest(f["id"], f["nonce"], f.get("host", HOST_NAME), f["user"],
-                              f["service"], f["rhost"], f["tty"], number, f["expires"])
+                              f["service"], f["rhost"], f["tty"], number, f["expires"],
+                              f.get("context"))
 
 
 def start_fake(setup, mode, service, push_timeout, failmode="secure"):
@@ -72,6 +73,11 @@ def cases(setup):
          lambda req, cid, n: phone.assertion(digest_for(req, "A" * 22, n))),
         ("other_user", "wrong_challenge", "an assertion for another user",
          lambda req, cid, n: phone.assertion(digest_for(req, cid, n, user="bob"))),
+        ("other_location", "wrong_challenge", "an assertion over another location",
+         lambda req, cid, n: phone.assertion(digest_for(
+             req, cid, n, context=dict(req["context"], location="Berlin, Germany")))),
+        ("no_context", "wrong_challenge", "an assertion over digest version 1 (no context)",
+         lambda req, cid, n: phone.assertion(digest_for(req, cid, n, context=None))),
         ("replayed_genuine", "wrong_challenge", "a replayed assertion (the genuine one)",
          replayed_genuine),
         ("bad_signature", "bad_signature", "a bad signature",

@@ -75,7 +75,7 @@ DeviceRecord paired_device(Store& s, const std::string& host_id, const std::stri
 NewChallenge challenge(const std::string& id, const std::string& host_id,
                        std::vector<std::string> creds, Seconds expires = kNow + 90) {
   return NewChallenge{id, host_id, "alice", "sshd", "203.0.113.5", "ssh",
-                      std::move(creds), std::string(43, 'n'), expires};
+                      std::move(creds), std::string(43, 'n'), expires, std::nullopt};
 }
 
 void hosts_are_added_found_listed_and_removed(void**) {
@@ -199,6 +199,24 @@ void a_new_challenge_cancels_the_pending_one(void**) {
                    static_cast<int>(ChallengeStatus::cancelled));
   assert_int_equal(static_cast<int>(s->find_challenge("c2", kNow + 2)->status),
                    static_cast<int>(ChallengeStatus::pending));
+}
+
+// The signed context (protocol version 3) is kept as sent; a challenge
+// without one (an older module's) reads back without one.
+void a_challenge_keeps_its_context(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  paired_device(*s, "h1", "cred-a");
+  assert_true(s->create_challenge(challenge("c1", "h1", {"cred-a"}), {}, kNow).ok());
+  assert_false(s->find_challenge("c1", kNow + 1)->context.has_value());
+  NewChallenge with = challenge("c2", "h1", {"cred-a"});
+  with.context = ChallengeContext{"sudo ls -l", "root", "this network"};
+  assert_true(s->create_challenge(with, {}, kNow + 1).ok());
+  const auto c = s->find_challenge("c2", kNow + 2);
+  assert_true(c->context.has_value());
+  assert_string_equal(c->context->command.c_str(), "sudo ls -l");
+  assert_string_equal(c->context->target_user.c_str(), "root");
+  assert_string_equal(c->context->location.c_str(), "this network");
 }
 
 void an_approval_is_stored_with_its_assertion_once(void**) {
@@ -599,7 +617,10 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   sqlite3* db = nullptr;
   assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; DROP TABLE phone_notices; "
-                                "DROP TABLE phone_suppressed; PRAGMA user_version=1",
+                                "DROP TABLE phone_suppressed; ALTER TABLE challenges DROP COLUMN digest_version; "
+                                "ALTER TABLE challenges DROP COLUMN command; "
+                                "ALTER TABLE challenges DROP COLUMN target_user; "
+                                "ALTER TABLE challenges DROP COLUMN location; PRAGMA user_version=1",
                                 nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto again = open_store(path);
@@ -607,6 +628,12 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   assert_true(again.value()->find_host("h1").ok());
   assert_true(again.value()->put_setting_if_absent("x", "y").ok());
   assert_true(again.value()->push_subscriptions("key-1").ok());
+  // And on to version 4: challenges keep a context.
+  paired_device(*again.value(), "h1", "cred-a");
+  NewChallenge with = challenge("c1", "h1", {"cred-a"});
+  with.context = ChallengeContext{"sudo ls", "", ""};
+  assert_true(again.value()->create_challenge(with, {}, kNow).ok());
+  assert_string_equal(again.value()->find_challenge("c1", kNow + 1)->context->command.c_str(), "sudo ls");
 }
 
 }  // namespace
@@ -625,6 +652,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(an_expired_pairing_refuses_registration),
       cmocka_unit_test(a_challenge_needs_an_active_listed_device),
       cmocka_unit_test(a_new_challenge_cancels_the_pending_one),
+      cmocka_unit_test(a_challenge_keeps_its_context),
       cmocka_unit_test(an_approval_is_stored_with_its_assertion_once),
       cmocka_unit_test(an_expired_challenge_refuses_decisions),
       cmocka_unit_test(cancel_changes_only_a_pending_challenge),

@@ -106,7 +106,7 @@ DeviceRecord paired_device(Store& s, const std::string& host_id, const std::stri
 
 NewChallenge challenge(const std::string& id, const std::string& user, Seconds expires) {
   return NewChallenge{id, "h1", user, "sshd", "203.0.113.5", "ssh", {"cred-a"},
-                      std::string(43, 'n'), expires};
+                      std::string(43, 'n'), expires, ChallengeContext{"sudo ls", "", "this network"}};
 }
 
 void a_newer_schema_is_refused_and_state_survives_reopen(void**) {
@@ -138,6 +138,8 @@ void schema_1_migrates_to_web_push(void**) {
   if (!pgtest::pg_exec(url,
                        "DROP TABLE settings; DROP TABLE push_subscriptions; "
                        "DROP TABLE phone_notices; DROP TABLE phone_suppressed; "
+                       "ALTER TABLE challenges DROP COLUMN digest_version, DROP COLUMN command, "
+                       "DROP COLUMN target_user, DROP COLUMN location; "
                        "UPDATE twostep_schema SET version = 1",
                        &error)) {
     fail_msg("make version 1: %s", error.c_str());
@@ -288,7 +290,7 @@ void a_phones_bound_holds_across_instances(void**) {
         const bool first = (t + i) % 2 == 0;
         NewChallenge c{"b" + std::to_string(t) + "-" + std::to_string(i), first ? "h1" : "h2",
                        "alice", "sshd", "203.0.113.5", "ssh", {first ? "cred-a" : "cred-b"},
-                       std::string(43, 'n'), kNow + 900};
+                       std::string(43, 'n'), kNow + 900, std::nullopt};
         auto r = s.create_challenge(c, bound, kNow);
         if (r.ok()) ++made;
         else if (r.error().code == StoreErrc::cooldown) ++refused;

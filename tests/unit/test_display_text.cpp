@@ -56,6 +56,26 @@ void test_text_that_lies(void**) {
   assert_string_equal(safe_display_text("\xc2\x9b" "2J\x1b" "x\xff").c_str(), "?2J?x?");
 }
 
+// A command too long for the phone is cut in the middle, visibly, on whole
+// code points, and never over the limit; short text is left alone.
+void test_cut_visibly(void**) {
+  assert_string_equal(cut_display_text("sudo ls", 200).c_str(), "sudo ls");
+  const std::string long_command = "sudo /bin/sh -c " + std::string(300, 'x') + " ; rm -rf /tmp/end";
+  const std::string cut = cut_display_text(long_command, 200);
+  assert_true(cut.size() <= 200);
+  assert_true(cut.starts_with("sudo /bin/sh -c xxx"));
+  assert_true(cut.ends_with("; rm -rf /tmp/end"));
+  assert_true(cut.find(" \xe2\x80\xa6 ") != std::string::npos);  // " … "
+  // Multi-byte characters at the cut points stay whole.
+  std::string umlauts;
+  for (int i = 0; i < 150; ++i) umlauts += "\xc3\xa4";  // U+00E4, 2 bytes each
+  for (std::size_t limit : {16u, 17u, 50u, 51u, 200u}) {
+    const std::string c = cut_display_text(umlauts, limit);
+    assert_true(c.size() <= limit);
+    assert_false(display_text_problem(c).has_value());
+  }
+}
+
 void test_duplicate_json_keys(void**) {
   assert_false(json_has_duplicate_keys(R"({"a":1,"b":2})"));
   assert_true(json_has_duplicate_keys(R"({"status":"denied","status":"approved"})"));
@@ -72,6 +92,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_that_passes),
       cmocka_unit_test(test_text_that_lies),
+      cmocka_unit_test(test_cut_visibly),
       cmocka_unit_test(test_duplicate_json_keys),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

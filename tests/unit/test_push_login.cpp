@@ -44,6 +44,10 @@ void test_push_config(void**) {
   assert_false(settings->ca_file.has_value());
   assert_string_equal(settings->host_secret_file.c_str(), "/etc/twostep/push.secret");
   assert_int_equal(settings->connect_timeout_s, 5);
+  assert_false(settings->location_database.has_value());
+  auto located = parse_push_config(std::string(kConf) + "location_database /var/lib/GeoIP/City.mmdb\n");
+  assert_true(located.ok());
+  assert_string_equal(located->location_database->c_str(), "/var/lib/GeoIP/City.mmdb");
   // http://localhost[:PORT] too (development; twostep-push.conf(5)).
   for (const char* origin : {"http://localhost", "http://localhost:8700"}) {
     std::string text(kConf);
@@ -56,6 +60,8 @@ void test_push_config(void**) {
       {std::string(kConf) + "host_name web2\n", "line 7: duplicate host_name"},
       {std::string(kConf) + "connect_timeout 0\n", "line 7: connect_timeout must be 1..60"},
       {std::string(kConf) + "ca_file relative.pem\n", "line 7: ca_file must be an absolute path"},
+      {std::string(kConf) + "location_database City.mmdb\n",
+       "line 7: location_database must be an absolute path"},
       {"relay ftp://x\n", "line 1: relay must be an https:// URL"},
       {"host_id short\n", "line 1: host_id must be the 22-character id"},
       {"approver_origin https://approve.example.com/\n", "line 1: approver_origin must be"},
@@ -115,10 +121,12 @@ void test_relay_answers(void**) {
   assert_false(odd.ok());
   assert_int_equal(odd.error().message.find('\x1b'), std::string::npos);
   const std::string body = challenge_request_json(
-      {"alice", "sshd", "203.0.113.5", "ssh", {"AQID"}, "nonce", 1764300090});
+      {"alice", "sudo", "203.0.113.5", "ssh", {"AQID"}, "nonce", 1764300090,
+       SignedContext{"sudo ls", "", "Berlin, Germany"}});
   assert_string_equal(body.c_str(),
-                      R"({"devices":["AQID"],"expires":1764300090,"nonce":"nonce",)"
-                      R"("rhost":"203.0.113.5","service":"sshd","tty":"ssh","user":"alice"})");
+                      R"({"context":{"command":"sudo ls","location":"Berlin, Germany",)"
+                      R"("target_user":""},"devices":["AQID"],"expires":1764300090,"nonce":"nonce",)"
+                      R"("rhost":"203.0.113.5","service":"sudo","tty":"ssh","user":"alice"})");
   // PAM items as the relay takes them: control bytes become '?', the rest
   // (UTF-8 included) is kept.
   assert_string_equal(relay_text(std::string("10.0.0.1\x1b[2J\n\x7f\0x", 16)).c_str(),
@@ -181,7 +189,7 @@ struct Fixture {
   TestKey key;
   Enrollment enrollment;
   ApprovalContext context{"Q2hhbGxlbmdlSWQxMjM0NQ", "bm9uY2U", "web1", "alice", "sshd",
-                          "203.0.113.5", "ssh", 42, 1764300090};
+                          "203.0.113.5", "ssh", 42, 1764300090, std::nullopt};
   Fixture() {
     Device device;
     device.name = "Pixel 8";

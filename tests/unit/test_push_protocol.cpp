@@ -437,6 +437,17 @@ void test_approval_digest_known_answer(void**) {
   assert_string_equal(format_approval_number(99).c_str(), "99");
 }
 
+// Version 2 (protocol version 3): the signed context after the tty.
+void test_approval_digest_with_context_known_answer(void**) {
+  ApprovalContext c = example_context();
+  c.context = SignedContext{"sudo systemctl restart nginx", "root", "Berlin, Germany"};
+  assert_string_equal(hex(must(approval_digest(c))).c_str(),
+                      "bfc87fd0670c679818aef80fd23880f42fd8c33ef8c069a4147d1b78e0da89ad");
+  // An empty context is still version 2: never the version 1 digest.
+  c.context = SignedContext{};
+  assert_false(must(approval_digest(c)) == must(approval_digest(example_context())));
+}
+
 void test_approval_digest_every_field_counts(void**) {
   const Digest base = must(approval_digest(example_context()));
   const auto differs = [&](const ApprovalContext& c) {
@@ -458,6 +469,21 @@ void test_approval_digest_every_field_counts(void**) {
   // lp() keeps field boundaries: moving a byte across them changes the digest.
   c = example_context(); c.host = "web1a"; c.user = "lice"; differs(c);
   c = example_context(); c.rhost = "203.0.113.5ssh"; c.tty = ""; differs(c);
+  // Each context field counts, and keeps its boundaries.
+  const auto with = [](SignedContext context) {
+    ApprovalContext a = example_context();
+    a.context = std::move(context);
+    return a;
+  };
+  const Digest signed_base = must(approval_digest(with({"sudo ls", "root", "Berlin, Germany"})));
+  for (const SignedContext& other :
+       {SignedContext{"sudo ls -l", "root", "Berlin, Germany"},
+        SignedContext{"sudo ls", "bob", "Berlin, Germany"},
+        SignedContext{"sudo ls", "root", "Paris, France"},
+        SignedContext{"sudo lsroot", "", "Berlin, Germany"},
+        SignedContext{"sudo ls", "rootBerlin, Germany", ""}}) {
+    assert_false(must(approval_digest(with(other))) == signed_base);
+  }
   // Out of range.
   c = example_context(); c.number = 100;
   assert_int_equal(approval_digest(c).error().code, ErrorCode::invalid_argument);
@@ -573,6 +599,7 @@ int main() {
       cmocka_unit_test(test_spki_strictness),
       cmocka_unit_test(test_parsed_key_matches_spki_path),
       cmocka_unit_test(test_approval_digest_known_answer),
+      cmocka_unit_test(test_approval_digest_with_context_known_answer),
       cmocka_unit_test(test_approval_digest_every_field_counts),
       cmocka_unit_test(test_pairing_proof_known_answer_and_tamper),
       cmocka_unit_test(test_registration_signature),

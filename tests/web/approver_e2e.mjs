@@ -150,6 +150,11 @@ const steps = {
     for (const f of ['user', 'host', 'service', 'rhost', 'tty', 'created', 'state']) {
       facts[f] = await card(id).locator(`[data-field="${f}"]`).textContent();
     }
+    // The signed context: shown only when the login has it (null: hidden).
+    for (const f of ['command', 'target_user', 'location']) {
+      const field = card(id).locator(`[data-field="${f}"]`);
+      facts[f] = (await field.isVisible()) ? await field.textContent() : null;
+    }
     return { id, facts, number: await card(id).locator('input.number').inputValue(),
       label: await card(id).locator('label').textContent() };
   },
@@ -297,6 +302,12 @@ const steps = {
   },
 
   async problems() { return { problems }; },
+
+  // A screenshot of the page as it is (docs/images).
+  async screenshot({ name }) {
+    await shot(name);
+    return {};
+  },
 };
 
 async function quit(code) {

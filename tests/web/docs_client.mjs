@@ -183,9 +183,12 @@ async function next() {
 
 async function approve({ id, number }) {
   const v = await call('GET', '/v1/device/challenges/' + id);
-  const digest = await sha256(concat(enc.encode('twostep-approval-v1'), lp(v.id), lp(v.nonce), lp(v.host),
-    lp(v.user), lp(v.service), lp(v.rhost), lp(v.tty), lp(String(number).padStart(2, '0')),
-    lp(String(v.expires))));
+  // Digest version 2 when the view has a context (protocol version 3), else 1.
+  const c = v.context;
+  const context = c ? [lp(c.command), lp(c.target_user), lp(c.location)] : [];
+  const digest = await sha256(concat(enc.encode(c ? 'twostep-approval-v2' : 'twostep-approval-v1'),
+    lp(v.id), lp(v.nonce), lp(v.host), lp(v.user), lp(v.service), lp(v.rhost), lp(v.tty), ...context,
+    lp(String(number).padStart(2, '0')), lp(String(v.expires))));
   const rpId = new URL(phone.origin).hostname;
   phone.counter += 1;
   const counter = new Uint8Array(4);

@@ -15,6 +15,7 @@ Exit 0 pass, 1 fail, 77 skip (not root, no chromium, node or npm packages).
 """
 
 import datetime
+import json
 import os
 import re
 import signal
@@ -30,8 +31,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "push"))
 from pushtest import (HOST_NAME, PUSH_PROMPT, Setup, check, finish, outcome, pairing_url,  # noqa: E402
                       spawn_enroll_push, totp)
 from json_line_child import JsonLineChild, StepFailed  # noqa: E402
+import twostep_device as td  # noqa: E402 (pushtest put tests/device on the path)
 
 CHROMIUM = "/usr/bin/chromium"
+# The CC0 country database from the npm registry (package-lock.json).
+DATABASE = os.path.join(HERE, "node_modules", "@ip-location-db", "geo-whois-asn-country-mmdb",
+                        "geo-whois-asn-country.mmdb")
 NUMBER = r"approve with the number (\d\d)"
 
 
@@ -211,13 +216,18 @@ class Run:
 
     def approve_right_number(self):
         started = time.time()
-        child, number = self.push_login("sshd", "rhost=203.0.113.5", "tty=ssh")
+        # An address in Germany, located with the real country database
+        # (push.conf's location_database, docs/images/approver-request.png).
+        child, number = self.push_login("sshd", "rhost=193.99.144.80", "tty=ssh")
         req = self.browser.step("request")
         f = req["facts"]
         check(f["user"] == "root" and f["host"] == HOST_NAME and "sshd" in f["service"] and
-              f["rhost"] == "203.0.113.5" and f["tty"] == "ssh" and shown_at(f["created"], started),
+              f["rhost"] == "193.99.144.80" and f["tty"] == "ssh" and shown_at(f["created"], started),
               "the request shows user, host, service, client address, tty and time: "
               + " | ".join(f[k] for k in ("user", "host", "service", "rhost", "tty", "created")))
+        check(f["location"] == "DE" and f["command"] is None and f["target_user"] is None,
+              "the request shows the location, and no empty command or target rows: %r"
+              % {k: f[k] for k in ("location", "command", "target_user")})
         # The relay never has the number, so the page cannot show it: it asks.
         check(req["number"] == "" and "Number shown on the computer" in req["label"],
               "the request asks for the number shown on the computer, with an empty field")
@@ -227,6 +237,32 @@ class Run:
         ok, text = outcome(child)
         check(ok and "method=push result=accepted reason=approved" in text,
               "the number from the login typed on the page, Approve: the login succeeds")
+
+    def sudo_command_shown(self):
+        """A sudo request as a module of protocol version 3 sends it from
+        inside sudo (the module under pamtester is not in a sudo process, so
+        the challenge is sent here, host-signed; tests/e2e/test_push.py has
+        the real sudo): the page shows the command, and the screenshot is
+        docs/images/approver-request-sudo.png."""
+        setup = self.setup
+        command = "sudo -u www-data /usr/bin/systemctl reload nginx"
+        body = {"user": "root", "service": "sudo", "rhost": "", "tty": "/dev/pts/1",
+                "devices": [self.browser_credential()], "nonce": td.b64u(os.urandom(32)),
+                "expires": int(time.time()) + 60,
+                "context": {"command": command, "target_user": "", "location": ""}}
+        status, created = host_request(setup, "POST", "/v1/challenges", body)
+        check(status == 201, "a sudo challenge with its command: %s %s" % (status, created))
+        req = self.browser.step("request")
+        f = req["facts"]
+        check(f["command"] == command and f["location"] is None and "sudo" in f["service"],
+              "a sudo request shows the command it authorises: %r" % f["command"])
+        self.browser.step("screenshot", name="request-sudo.png")
+        self.browser.step("deny", id=req["id"])
+
+    def browser_credential(self):
+        """The credential id the browser's phone pinned (from the secret file)."""
+        with open(self.setup.secret_file) as f:
+            return re.search(r"^device .*\bcredential=(\S+)", f.read(), re.M).group(1)
 
     def approve_wrong_number(self):
         child, number = self.push_login("sudo", "tty=/dev/pts/1")
@@ -328,6 +364,23 @@ class Run:
               "offline, the app shell still loads from the service worker's cache")
 
 
+def host_request(setup, method, path, body):
+    """A request signed as the host (protocol section 3): (status, answer)."""
+    raw = json.dumps(body).encode()
+    timestamp, nonce = str(int(time.time())), td.b64u(os.urandom(16))
+    signature = td.host_signature(td.b64u_decode(setup.relay.host_secret), method, path, "", raw,
+                                  timestamp, nonce, setup.relay.host_id)
+    request = urllib.request.Request(setup.relay.url + path, data=raw, method=method, headers={
+        "Content-Type": "application/json", "X-Twostep-Host": setup.relay.host_id,
+        "X-Twostep-Timestamp": timestamp, "X-Twostep-Nonce": nonce,
+        "X-Twostep-Signature": signature})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def main():
     enroll, module, twostepd, node = (os.path.abspath(p) if os.sep in p else p
                                       for p in sys.argv[1:5])
@@ -341,7 +394,11 @@ def main():
     try:
         static_checks(setup.relay.origin)
         check(setup.enroll_totp() == 0, "TOTP enrollment written")
-        for service in ("sshd", "sudo", "su"):
+        located = setup.write_conf("located.conf", setup.relay.url)
+        with open(located, "a") as f:
+            f.write("location_database %s\n" % DATABASE)
+        setup.service("sshd", "push_timeout=30", push_conf=located)
+        for service in ("sudo", "su"):
             setup.service(service, "push_timeout=30")
         setup.service("login", "push_timeout=8")
         browser = Browser(node, setup.relay.origin, os.path.join(setup.tmp, "profile"), artifacts)
@@ -350,6 +407,7 @@ def main():
         run.pair()
         run.pair_second_file()
         run.approve_right_number()
+        run.sudo_command_shown()
         run.approve_wrong_number()
         run.deny()
         run.user_verification_fails()

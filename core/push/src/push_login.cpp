@@ -122,6 +122,14 @@ Status parse_host_secret_file(std::size_t number, std::string value, HostSetting
   return {};
 }
 
+Status parse_location_database(std::size_t number, std::string value, HostSettings& settings) {
+  if (!value.starts_with('/')) {
+    return config_error(number, "location_database must be an absolute path");
+  }
+  settings.location_database.emplace() = std::move(value);
+  return {};
+}
+
 Status parse_connect_timeout(std::size_t number, std::string value, HostSettings& settings) {
   std::uint32_t seconds = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
@@ -138,7 +146,7 @@ struct ConfigKey {
 };
 
 // The keys of push.conf; the first kRequiredConfigKeys must be present.
-constexpr std::array<ConfigKey, 9> kConfigKeys = {{
+constexpr std::array<ConfigKey, 10> kConfigKeys = {{
     {"relay", parse_relay},
     {"host_id", parse_host_id},
     {"host_name", parse_host_name},
@@ -148,6 +156,7 @@ constexpr std::array<ConfigKey, 9> kConfigKeys = {{
     {"proxy", parse_proxy},
     {"host_secret_file", parse_host_secret_file},
     {"connect_timeout", parse_connect_timeout},
+    {"location_database", parse_location_database},
 }};
 constexpr std::size_t kRequiredConfigKeys = 4;
 
@@ -261,7 +270,11 @@ std::string challenge_request_json(const ChallengeRequest& request) {
   json body = {{"user", request.user},     {"service", request.service},
                {"rhost", request.rhost},   {"tty", request.tty},
                {"devices", request.devices}, {"nonce", request.nonce},
-               {"expires", request.expires}};
+               {"expires", request.expires},
+               {"context",
+                {{"command", request.context.command},
+                 {"target_user", request.context.target_user},
+                 {"location", request.context.location}}}};
   // Names and hosts are not always UTF-8; replace rather than throw.
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -240,10 +240,15 @@ Result<Digest> approval_digest(const ApprovalContext& c) {
   if (c.expires < 0) return make_error(ErrorCode::invalid_argument, "expires must not be negative");
   const std::string number = format_approval_number(c.number);
   const std::string expires = decimal(c.expires);
-  Bytes message = starts_with_label("twostep-approval-v1");
+  Bytes message = starts_with_label(c.context ? "twostep-approval-v2" : "twostep-approval-v1");
   auto s = append_all_lp(message, {as_bytes(c.challenge_id), as_bytes(c.module_nonce), as_bytes(c.host),
                                    as_bytes(c.user), as_bytes(c.service), as_bytes(c.rhost),
-                                   as_bytes(c.tty), as_bytes(number), as_bytes(expires)});
+                                   as_bytes(c.tty)});
+  if (s && c.context) {
+    s = append_all_lp(message, {as_bytes(c.context->command), as_bytes(c.context->target_user),
+                                as_bytes(c.context->location)});
+  }
+  if (s) s = append_all_lp(message, {as_bytes(number), as_bytes(expires)});
   if (!s) return s.error();
   return sha256(message);
 }

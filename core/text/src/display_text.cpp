@@ -115,6 +115,27 @@ std::string safe_display_text(std::string_view text) {
   return out;
 }
 
+namespace {
+
+bool continuation_byte(char c) noexcept { return (static_cast<unsigned char>(c) & 0xc0) == 0x80; }
+
+}  // namespace
+
+std::string cut_display_text(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  constexpr std::string_view kMark = " \xe2\x80\xa6 ";  // " … "
+  const std::size_t room = max_bytes > kMark.size() ? max_bytes - kMark.size() : 0;
+  const std::size_t tail = room / 3;  // the start keeps two thirds
+  std::size_t head = room - tail;
+  while (head > 0 && continuation_byte(text[head])) --head;
+  std::size_t tail_start = text.size() - tail;
+  while (tail_start < text.size() && continuation_byte(text[tail_start])) ++tail_start;
+  std::string out(text.substr(0, head));
+  out += kMark;
+  out.append(text.substr(tail_start));
+  return out;
+}
+
 bool json_has_duplicate_keys(std::string_view json_text) {
   DuplicateKeyFinder finder;
   (void)nlohmann::json::sax_parse(json_text.begin(), json_text.end(), &finder);

@@ -38,6 +38,10 @@ struct HostSettings {
   std::optional<std::string> proxy;
   std::string host_secret_file{kDefaultHostSecretFile};
   std::uint32_t connect_timeout_s = 5;
+  // A MaxMind-format database (GeoIP2/GeoLite2, DB-IP, ip-location-db) that
+  // names where a client address is, for the phone; unset: addresses on
+  // the internet get no location.
+  std::optional<std::string> location_database;
 };
 
 // Strict: unknown keys, duplicates, missing required keys and bad values are
@@ -63,6 +67,7 @@ struct ChallengeRequest {
   std::vector<std::string> devices;  // credential ids, b64u
   std::string nonce;                 // the module nonce, b64u of 32 bytes
   std::int64_t expires = 0;
+  SignedContext context;             // sent as "context" (section 4.1)
 };
 std::string challenge_request_json(const ChallengeRequest& request);
 

@@ -168,6 +168,19 @@ Result<SignatureVerdict> verify_device_request(const P256PublicKey& api_key,
 // ---------------------------------------------------------------------------
 // Section 6: the approval digest
 
+// What the phone shows besides the PAM items (protocol version 3, section
+// 6): the command sudo is about to run, the user su switches to, and where
+// the client address is. Each is text by the display rule, empty when the
+// login has none.
+struct SignedContext {
+  std::string command;      // sudo's command line, cut in the middle past kMaxCommandBytes
+  std::string target_user;  // su: the account switched to
+  std::string location;     // "city, country", "this network", "this computer", or ""
+};
+inline constexpr std::size_t kMaxCommandBytes = 200;
+inline constexpr std::size_t kMaxTargetUserBytes = 64;
+inline constexpr std::size_t kMaxLocationBytes = 128;
+
 struct ApprovalContext {
   std::string challenge_id;
   std::string module_nonce;  // the b64u text, as sent in the challenge
@@ -178,11 +191,17 @@ struct ApprovalContext {
   std::string tty;
   unsigned number = 0;       // 0..99, shown in the terminal, typed on the phone
   std::int64_t expires = 0;  // >= 0
+  // Set: the version 2 digest, which the module always asks for. Unset: the
+  // version 1 digest of a challenge made by an older module (the relay and
+  // the phone still sign those; the module never accepts one).
+  std::optional<SignedContext> context;
 };
 
 // SHA-256("twostep-approval-v1" || lp(id) || lp(nonce) || lp(host) || lp(user)
 // || lp(service) || lp(rhost) || lp(tty) || lp(number as 2 digits) ||
-// lp(expires decimal)). invalid_argument for number > 99 or expires < 0.
+// lp(expires decimal)); with a context, the label "twostep-approval-v2" and
+// lp(command) || lp(target user) || lp(location) after lp(tty).
+// invalid_argument for number > 99 or expires < 0.
 Result<Digest> approval_digest(const ApprovalContext& context);
 
 // "07" for 7: how the number is shown and how it enters the digest.

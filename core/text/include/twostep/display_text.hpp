@@ -25,6 +25,13 @@ std::optional<std::string_view> display_text_problem(std::string_view text) noex
 // replaced by '?'; passing text is returned unchanged.
 std::string safe_display_text(std::string_view text);
 
+// `text` cut to at most `max_bytes` bytes (>= 16) so that a cut shows: the
+// start and the end kept, joined by " … " (U+2026), each part ending on a
+// whole code point. A command's program and its last words both matter, so
+// neither end is dropped. Text that fits is returned unchanged. Apply it to
+// safe_display_text's output.
+std::string cut_display_text(std::string_view text, std::size_t max_bytes);
+
 // True when a JSON text has an object with the same key twice (anywhere).
 // Parsers keep one of the two silently, so a signer and a reader could see
 // different values: such documents are refused. Invalid JSON: false (the
