@@ -138,6 +138,7 @@ void schema_1_migrates_to_web_push(void**) {
   if (!pgtest::pg_exec(url,
                        "DROP TABLE settings; DROP TABLE push_subscriptions; "
                        "DROP TABLE phone_notices; DROP TABLE phone_suppressed; "
+                       "DROP TABLE rate_buckets; "
                        "UPDATE twostep_schema SET version = 1",
                        &error)) {
     fail_msg("make version 1: %s", error.c_str());
