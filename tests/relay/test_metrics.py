@@ -17,6 +17,7 @@ import sys
 
 from relay_harness import Relay, expect, run, td
 import twostep_harness as th  # noqa: E402 (on the path relay_harness sets)
+from test_push_concurrency import subscribe, with_service as with_push_service
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -203,6 +204,26 @@ def the_example_rules_and_dashboard_use_served_metrics(binary):
     th.log("%d dashboard queries; %d metric names used, all served" % (len(exprs), len(used)))
 
 
+@with_push_service
+def pushes_sent_and_failed_are_counted(binary, service):
+    """One phone on a push service that accepts, one on a service that
+    never answers (push_timeout = 1): one sent, one failed."""
+    with Relay(binary, CONFIG + ["push_timeout = 1"]) as relay:
+        host = relay.add_host("web1")
+        fast, slow = relay.paired_device(host, "alice"), relay.paired_device(host, "bob")
+        subscribe(fast, service.url + "/fast/alice/0")
+        subscribe(slow, service.url + "/slow/bob/0")
+        host.create("alice", [fast])
+        host.create("bob", [slow])
+        def sent_and_failed():
+            families = scrape(relay)[0]
+            return (value(families, "twostepd_pushes_sent", "twostepd_pushes_sent_total"),
+                    value(families, "twostepd_pushes_failed", "twostepd_pushes_failed_total"))
+        th.wait_for(lambda: sent_and_failed() == (1, 1), 20, "one push sent and one failed")
+        service.release.set()
+        th.log("twostepd_pushes_sent_total = 1, twostepd_pushes_failed_total = 1")
+
+
 def json_logs_are_one_object_per_line(binary):
     """log_format = json: every line one object; the audit events carry
     the fields of the admin guide's list, a stranger's text escaped."""
@@ -234,4 +255,5 @@ if __name__ == "__main__":
     sys.exit(run([a_login_round_is_counted_and_parses, only_get_metrics_is_served,
                   metrics_are_off_unless_configured, a_bare_port_listens_on_loopback,
                   the_example_rules_and_dashboard_use_served_metrics,
-                  json_logs_are_one_object_per_line], sys.argv[1]))
+                  pushes_sent_and_failed_are_counted, json_logs_are_one_object_per_line],
+                 sys.argv[1]))
