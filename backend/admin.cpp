@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log_field.hpp"
+#include "log_json.hpp"
 #include "push_sender.hpp"
 #include "relay_crypto.hpp"
 
@@ -182,12 +183,9 @@ void print_audit_text(const AuditEvent& e) {
 }
 
 void print_audit_json(const AuditEvent& e) {
-  const nlohmann::json j = {{"seq", e.seq},         {"time", e.time},       {"event", e.event},
-                            {"host", e.host},       {"user", e.user},       {"service", e.service},
-                            {"rhost", e.rhost},     {"challenge", e.challenge_id},
-                            {"device", e.device},   {"result", e.result},
-                            {"ms", e.ms >= 0 ? nlohmann::json(e.ms) : nlohmann::json(nullptr)}};
-  std::cout << j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace) << "\n";
+  nlohmann::json j = audit_object(e);
+  j["seq"] = e.seq;
+  std::cout << json_line(j) << "\n";
 }
 
 }  // namespace

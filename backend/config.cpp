@@ -65,6 +65,7 @@ const std::map<std::string_view, std::string RelayConfig::*>& string_settings() 
       {"public_url", &RelayConfig::public_url},
       {"approver_origin", &RelayConfig::approver_origin},
       {"database", &RelayConfig::database},
+      {"metrics_listen", &RelayConfig::metrics_listen},
   };
   return table;
 }
@@ -140,6 +141,13 @@ Status apply_setting(RelayConfig& config, std::string_view key, std::string_view
     config.*(it->second) = std::string(value);
     return {};
   }
+  if (key == "log_format") {
+    if (value != "text" && value != "json") {
+      return make_error(ErrorCode::malformed, where + "log_format must be text or json");
+    }
+    config.log_json = value == "json";
+    return {};
+  }
   if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown" ||
       key == "notifications_per_minute") {
     return apply_fatigue_setting(config, key, value, where);
@@ -197,18 +205,33 @@ Result<RelayConfig> load_config(const std::string& path, bool optional) {
 
 namespace {
 
-// The port of `listen` (host:port), or the error finish_config reports.
-Result<std::int64_t> listen_port(const std::string& listen, std::string& host) {
+// The port of `listen` (host:port), or the error finish_config reports
+// (naming `setting`).
+Result<std::int64_t> listen_port(const std::string& listen, std::string& host,
+                                 const std::string& setting = "listen") {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return make_error(ErrorCode::invalid_argument, "listen must be host:port");
+    return make_error(ErrorCode::invalid_argument, setting + " must be host:port");
   }
   host = listen.substr(0, colon);
   const auto port = parse_int(std::string_view(listen).substr(colon + 1));
   if (!port || *port < 0 || *port > 65535) {
-    return make_error(ErrorCode::invalid_argument, "listen: bad port in " + listen);
+    return make_error(ErrorCode::invalid_argument, setting + ": bad port in " + listen);
   }
   return *port;
+}
+
+// metrics_listen: a bare port means loopback; its own address, never the API's.
+Status finish_metrics_listen(RelayConfig& config) {
+  if (config.metrics_listen.empty()) return {};
+  if (parse_int(config.metrics_listen)) config.metrics_listen = "127.0.0.1:" + config.metrics_listen;
+  std::string host;
+  const auto port = listen_port(config.metrics_listen, host, "metrics_listen");
+  if (!port) return port.error();
+  if (config.metrics_listen == config.listen && port.value() != 0) {
+    return make_error(ErrorCode::invalid_argument, "metrics_listen must differ from listen");
+  }
+  return {};
 }
 
 // The origin the approver page is served from, derived from public_url.
@@ -243,6 +266,7 @@ Status finish_config(RelayConfig& config) {
     return make_error(ErrorCode::invalid_argument,
                       "nonce_ttl must be at least twice clock_skew");
   }
+  if (auto metrics = finish_metrics_listen(config); !metrics) return metrics;
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return make_error(ErrorCode::invalid_argument, "tls_cert and tls_key go together");
   }

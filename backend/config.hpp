@@ -63,6 +63,12 @@ struct RelayConfig {
   // Push fatigue: the cooldown and the notification bound per phone
   // (fatigue_*, notifications_per_minute).
   FatiguePolicy fatigue{};
+
+  // Prometheus metrics, plain HTTP on their own address (host:port; a bare
+  // port is on 127.0.0.1); empty: not served.
+  std::string metrics_listen;
+  // log_format: text (key=value lines) or json (one object per line).
+  bool log_json = false;
 };
 
 // File descriptors kept out of the connection budget: the store (SQLite's

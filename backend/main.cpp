@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "admin.hpp"
 #include "config.hpp"
+#include "log_json.hpp"
 #include "server.hpp"
 #include "store.hpp"
 #include "store_pg.hpp"
@@ -26,6 +28,13 @@ void log_line(const std::string& line) {
   static std::mutex mu;
   std::lock_guard lock(mu);
   std::cerr << line << std::endl;  // one flushed line each (journald)
+}
+
+// log_format = json: audit lines come as objects already (log_json.hpp);
+// every other line is wrapped in one.
+void log_json_line(const std::string& line) {
+  if (line.starts_with("{")) return log_line(line);
+  log_line(json_log_line(line, std::time(nullptr)));
 }
 
 // The SQLite file's directory, made if missing (root-only).
@@ -157,7 +166,9 @@ int open_configured_store(const CommandLine& cl, RelayConfig& config, std::uniqu
 }
 
 int run_command(const CommandLine& cl, const RelayConfig& config, Store& store) {
-  if (cl.serve->parsed()) return run_server(config, store, log_line);
+  if (cl.serve->parsed()) {
+    return run_server(config, store, config.log_json ? log_json_line : log_line);
+  }
   if (cl.host_add->parsed()) return host_add(store, config, cl.host_name);
   if (cl.host_list->parsed()) return host_list(store);
   if (cl.host_remove->parsed()) return host_remove(store, cl.host_ref);

@@ -185,6 +185,7 @@ void PushSender::notify(const ChallengeRecord& c, const std::vector<PhoneNotice>
     if (stopping_ || !multi_) return;
     if (queue_.size() >= options_.max_queue) {
       log_("twostepd: push: queue full, no notification for challenge=" + log_value(c.challenge_id));
+      ended(false);
       return;
     }
     queue_.push_back(Notice{c, phones});
@@ -227,6 +228,7 @@ void PushSender::queue_sends(Work& work, const Notice& notice) {
       if (work.waiting.size() >= options_.max_queue) {
         log_("twostepd: push: queue full, no notification for challenge=" +
              log_value(c.challenge_id));
+        ended(false);
         return;
       }
       work.waiting.push_back({c.host_id + "\n" + c.user, std::move(sub), payload});
@@ -253,6 +255,7 @@ void PushSender::start_sends(Work& work) {
         work.running.emplace(easy, std::move(send));
       } else {
         log_("twostepd: push: to " + log_value(send->origin) + ": cannot start the transfer");
+        ended(false);
       }
     }
     if (mine == 0) work.running_per_user.erase(it->user_key);
@@ -287,6 +290,7 @@ std::unique_ptr<PushSender::Send> PushSender::prepare(const PushSubscription& to
   send->origin = webpush::endpoint_origin(to.endpoint);
   auto fail = [&](const std::string& why) {
     log_("twostepd: push: to " + log_value(send->origin) + ": " + why);
+    ended(false);
     return nullptr;
   };
   if (!accepts(to.endpoint)) return fail("endpoint refused");
@@ -333,10 +337,12 @@ void PushSender::finish(Send& send, int curl_code) {
   const auto rc = static_cast<CURLcode>(curl_code);
   if (rc != CURLE_OK) {
     log_("twostepd: push: to " + origin + ": " + curl_easy_strerror(rc));
+    ended(false);
     return;
   }
   long status = 0;
   curl_easy_getinfo(send.curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  ended(status >= 200 && status <= 299);
   if (status == 404 || status == 410) {
     auto removed = store_.delete_push_subscription(send.endpoint);
     log_("twostepd: push: to " + origin + ": HTTP " + std::to_string(status) +

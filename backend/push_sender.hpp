@@ -60,6 +60,9 @@ struct PushOptions {
   std::size_t max_in_flight_per_user = 8;
   long ttl_seconds = 300;             // TTL header: a request expires by then anyway
   bool allow_http_loopback = false;   // see is_acceptable_push_endpoint
+  // Hears each message's end: accepted by the push service (2xx), or not
+  // (not sent, dropped from a full queue, refused). The relay's metrics.
+  std::function<void(bool sent)> on_result;
 };
 
 class PushSender final : public PushNotifier {
@@ -94,6 +97,9 @@ class PushSender final : public PushNotifier {
   void finish_sends(Work& work);
   std::unique_ptr<Send> prepare(const PushSubscription& to, const std::string& payload);
   void finish(Send& send, int curl_code);
+  void ended(bool sent) const {
+    if (options_.on_result) options_.on_result(sent);
+  }
 
   Store& store_;
   webpush::VapidKeys keys_;

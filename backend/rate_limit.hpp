@@ -1,5 +1,7 @@
 // Token buckets per key (host id, device key, client address), in memory:
-// each instance limits what it serves (section 9).
+// the limits of one instance on SQLite. Where several instances share a
+// PostgreSQL database, the same buckets live in it (Store::take_token) and
+// this class only carries their rate and burst (service.cpp).
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,9 @@ class RateLimiter {
   // Takes one token for `key`. 0: allowed; otherwise the seconds to wait
   // (for Retry-After, at least 1).
   std::int64_t take(const std::string& key, std::chrono::steady_clock::time_point now);
+
+  double rate_per_second() const { return rate_; }
+  double burst() const { return burst_; }
 
  private:
   struct Bucket {

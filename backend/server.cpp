@@ -108,6 +108,9 @@ struct Wakeup {
   net::steady_timer timer;
   std::deque<std::string> changed;  // event streams: challenge ids to look at
   bool replaced = false;            // event streams: closed for a newer one
+  // Long-polls: when this instance learned of the first change (the
+  // decision -> answer metric).
+  std::optional<Clock::time_point> changed_at;
 };
 
 // Event streams (protocol 8.2): a phone needs one; a few more cover
@@ -128,6 +131,7 @@ class Server {
         workers_(worker_count(config)),
         hsts_(hsts_value(config)),
         acceptor_(ioc_),
+        metrics_acceptor_(ioc_),
         spare_(ioc_),
         accept_pause_(ioc_),
         signals_(ioc_, SIGTERM, SIGINT),
@@ -137,10 +141,14 @@ class Server {
   int run() {
     if (!config_.tls_cert.empty() && !load_tls()) return 1;
     size_connections();
-    if (!open_acceptor()) return 1;
+    if (!open_acceptor() || !open_metrics_acceptor()) return 1;
     start_push();
+    store_.set_call_observer([this](double seconds, bool failed) {
+      service_.metrics().store_call(seconds, failed);
+    });
     store_.set_change_listener([this](ChangeKind kind, const std::string& id) {
-      net::post(ioc_, [this, kind, id] { wake(kind, id); });
+      const auto at = Clock::now();
+      net::post(ioc_, [this, kind, id, at] { wake(kind, id, at); });
     });
     signals_.async_wait([this](const beast::error_code& ec, int) {
       if (!ec) begin_shutdown();
@@ -148,9 +156,11 @@ class Server {
     watch_hup();
     net::co_spawn(ioc_, expire_loop(), net::detached);
     net::co_spawn(ioc_, accept_loop(), net::detached);
+    if (metrics_acceptor_.is_open()) net::co_spawn(ioc_, metrics_loop(), net::detached);
     ioc_.run();
     workers_.join();  // every request in flight has its answer
     store_.set_change_listener(nullptr);
+    store_.set_call_observer(nullptr);
     service_.set_push_notifier(nullptr);
     push_.reset();
     log_("twostepd: stopped");
@@ -226,6 +236,7 @@ class Server {
     options.max_in_flight_per_user =
         std::clamp<std::size_t>(options.max_in_flight / 2, 1, 8);
     options.allow_http_loopback = config_.public_url.rfind("http://", 0) == 0;  // development
+    options.on_result = [this](bool sent) { service_.metrics().push(sent); };
     push_ = std::make_unique<PushSender>(store_, std::move(keys.value()), std::move(options), log_);
     service_.set_push_notifier(push_.get());
   }
@@ -241,9 +252,11 @@ class Server {
     });
   }
 
-  bool open_acceptor() {
-    std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
-    const std::string port = config_.listen.substr(config_.listen.rfind(':') + 1);
+  // host:port (checked by finish_config) as an endpoint; `setting` names it
+  // in the log line if the host is not an IP address.
+  std::optional<tcp::endpoint> endpoint_of(const std::string& listen, const char* setting) {
+    std::string host = listen.substr(0, listen.rfind(':'));
+    const std::string port = listen.substr(listen.rfind(':') + 1);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
@@ -251,10 +264,23 @@ class Server {
     beast::error_code ec;
     const auto address = net::ip::make_address(host, ec);
     if (ec) {
-      log_("twostepd: listen: '" + host + "' is not an IP address");
-      return false;
+      log_(std::string("twostepd: ") + setting + ": '" + host + "' is not an IP address");
+      return std::nullopt;
     }
-    const tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoi(port)));
+    return tcp::endpoint(address, static_cast<unsigned short>(std::stoi(port)));
+  }
+
+  static std::string shown(const tcp::endpoint& bound) {
+    const std::string address = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                        : bound.address().to_string();
+    return address + ":" + std::to_string(bound.port());
+  }
+
+  bool open_acceptor() {
+    const auto at = endpoint_of(config_.listen, "listen");
+    if (!at) return false;
+    const tcp::endpoint endpoint = *at;
+    beast::error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
@@ -267,12 +293,27 @@ class Server {
       log_("twostepd: cannot listen on " + config_.listen + ": " + ec.message());
       return false;
     }
-    const auto bound = acceptor_.local_endpoint();
-    const std::string shown = bound.address().is_v6()
-                                  ? "[" + bound.address().to_string() + "]"
-                                  : bound.address().to_string();
-    log_("twostepd: listening on " + shown + ":" + std::to_string(bound.port()) +
+    log_("twostepd: listening on " + shown(acceptor_.local_endpoint()) +
          (tls_ ? " (TLS)" : " (plain HTTP, loopback)") + ", public URL " + config_.public_url);
+    return true;
+  }
+
+  // metrics_listen: plain HTTP, GET /metrics only (none if not set).
+  bool open_metrics_acceptor() {
+    if (config_.metrics_listen.empty()) return true;
+    const auto at = endpoint_of(config_.metrics_listen, "metrics_listen");
+    if (!at) return false;
+    beast::error_code ec;
+    metrics_acceptor_.open(at->protocol(), ec);
+    if (!ec) metrics_acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) metrics_acceptor_.bind(*at, ec);
+    if (!ec) metrics_acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log_("twostepd: cannot listen on " + config_.metrics_listen + " (metrics_listen): " +
+           ec.message());
+      return false;
+    }
+    log_("twostepd: metrics on http://" + shown(metrics_acceptor_.local_endpoint()) + "/metrics");
     return true;
   }
 
@@ -281,9 +322,12 @@ class Server {
     return (kind == ChangeKind::challenge ? "c:" : "p:") + id;
   }
 
-  void wake(ChangeKind kind, const std::string& id) {
+  void wake(ChangeKind kind, const std::string& id, Clock::time_point at) {
     if (auto it = waiters_.find(key(kind, id)); it != waiters_.end()) {
-      for (Wakeup* w : it->second) w->timer.cancel();
+      for (Wakeup* w : it->second) {
+        if (!w->changed_at) w->changed_at = at;
+        w->timer.cancel();
+      }
     }
     if (kind == ChangeKind::challenge && !streams_.empty()) {
       // Only the streams of the devices the challenge was sent to.
@@ -304,8 +348,10 @@ class Server {
     WaitRegistration(Server& server, std::string k, Wakeup* w)
         : server_(server), key_(std::move(k)), w_(w) {
       server_.waiters_[key_].push_back(w_);
+      server_.service_.metrics().long_polls(1);
     }
     ~WaitRegistration() {
+      server_.service_.metrics().long_polls(-1);
       auto it = server_.waiters_.find(key_);
       if (it == server_.waiters_.end()) return;
       auto& v = it->second;
@@ -328,6 +374,7 @@ class Server {
     log_("twostepd: stopping: no new connections; pending long-polls get 503 shutting_down");
     beast::error_code ec;
     acceptor_.close(ec);
+    metrics_acceptor_.close(ec);
     accept_pause_.cancel();
     hup_.cancel();
     tick_.cancel();
@@ -484,6 +531,58 @@ class Server {
     session_ended(address);
   }
 
+  // ---- metrics_listen ----
+  // A scrape is one GET /metrics per connection; a few at once at most, each
+  // within header_timeout, so that the port costs the relay nothing more.
+  static constexpr std::int64_t kMaxMetricsSessions = 8;
+
+  awaitable<void> metrics_loop() {
+    while (!stopping_) {
+      beast::error_code ec;
+      tcp::socket socket =
+          co_await metrics_acceptor_.async_accept(net::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (stopping_ || ec == net::error::operation_aborted) break;
+        net::steady_timer pause(ioc_, kAcceptPause);  // out of descriptors, or the like
+        co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (metrics_sessions_ >= kMaxMetricsSessions) continue;  // closed as it goes
+      ++metrics_sessions_;
+      net::co_spawn(ioc_, metrics_session(std::move(socket)), net::detached);
+    }
+  }
+
+  awaitable<void> metrics_session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::error_code ec;
+    try {
+      stream.expires_after(std::chrono::seconds(config_.header_timeout));
+      beast::flat_buffer buffer(8192);
+      http::request_parser<http::empty_body> parser;
+      parser.header_limit(8192);
+      co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+      if (!ec) co_await send(stream, metrics_answer(parser.get()), false, parser.get().version());
+    } catch (const std::exception& e) {
+      log_exception("metrics", "-", e.what());
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    --metrics_sessions_;
+  }
+
+  HttpResponse metrics_answer(const http::request<http::empty_body>& req) {
+    const std::string_view target = req.target();
+    if (target != "/metrics" && !target.starts_with("/metrics?")) {
+      return error_response(404, "not_found", "metrics are at /metrics");
+    }
+    if (req.method() != http::verb::get) {
+      return error_response(405, "method_not_allowed", "GET /metrics");
+    }
+    HttpResponse r{200, service_.metrics().render()};
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+
   // ---- one connection ----
   // Requests one after another on a kept-alive connection; `request_id`
   // names the one being served, for log lines.
@@ -515,20 +614,33 @@ class Server {
       const bool keep_alive = req.keep_alive();
       const unsigned version = req.version();
 
-      // On a worker; `in` lives in this frame until the answer is back.
+      // On a worker; `in` and `route` live in this frame until the answer is back.
+      std::string_view route;
       Outcome outcome = co_await net::co_spawn(
-          workers_, [this, &in]() -> awaitable<Outcome> { co_return service_.handle(in); },
+          workers_,
+          [this, &in, &route]() -> awaitable<Outcome> { co_return service_.handle(in, &route); },
           use_awaitable);
+      unsigned status = 0;
+      bool go_on = false;
       if (auto* response = std::get_if<HttpResponse>(&outcome)) {
-        if (!co_await send(stream, *response, keep_alive, version)) co_return;
+        status = response->status;
+        go_on = co_await send(stream, *response, keep_alive, version);
       } else if (auto* wait = std::get_if<LongPoll>(&outcome)) {
-        if (!co_await hold(stream, *wait, keep_alive, version)) co_return;
+        go_on = co_await hold(stream, *wait, keep_alive, version, status);
       } else {
-        co_await event_stream(stream, std::get<EventStream>(outcome), version, address);
-        co_return;
+        co_await event_stream(stream, std::get<EventStream>(outcome), version, address, status);
       }
-      if (!keep_alive) co_return;
+      service_.metrics().request(route, in.method, status);
+      if (!go_on || !keep_alive) co_return;
     }
+  }
+
+  // A request refused before the service saw it (too large, malformed):
+  // answered, counted under the route "invalid", and the connection closes.
+  template <class Stream>
+  awaitable<void> refuse(Stream& stream, const HttpResponse& r, unsigned version) {
+    service_.metrics().request("invalid", "other", r.status);
+    co_await send(stream, r, false, version);
   }
 
   // Reads one request within the limits of section 9; false: the
@@ -544,12 +656,11 @@ class Server {
     co_await http::async_read_header(stream, buffer, parser,
                                      net::redirect_error(use_awaitable, ec));
     if (ec == http::error::header_limit) {
-      co_await send(stream, error_response(413, "too_large", "request headers over the limit"),
-                    false, 11);
+      co_await refuse(stream, error_response(413, "too_large", "request headers over the limit"), 11);
       co_return false;
     }
     if (ec == http::error::body_limit) {  // Content-Length over the limit
-      co_await send(stream, error_response(413, "too_large", "body over the limit"), false, 11);
+      co_await refuse(stream, error_response(413, "too_large", "body over the limit"), 11);
       co_return false;
     }
     if (ec == http::error::end_of_stream) co_return false;
@@ -558,14 +669,12 @@ class Server {
       co_return false;
     }
     if (ec) {
-      co_await send(stream, error_response(400, "bad_request", "malformed HTTP request"), false,
-                    11);
+      co_await refuse(stream, error_response(400, "bad_request", "malformed HTTP request"), 11);
       co_return false;
     }
     const auto length = parser.content_length();
     if (length && *length > static_cast<std::uint64_t>(config_.max_body_bytes)) {
-      co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
-                    parser.get().version());
+      co_await refuse(stream, error_response(413, "too_large", "body over the limit"), parser.get().version());
       co_return false;
     }
     // curl sends "Expect: 100-continue" with larger bodies and waits a
@@ -579,13 +688,11 @@ class Server {
     }
     co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
     if (ec == http::error::body_limit) {
-      co_await send(stream, error_response(413, "too_large", "body over the limit"), false,
-                    parser.get().version());
+      co_await refuse(stream, error_response(413, "too_large", "body over the limit"), parser.get().version());
       co_return false;
     }
     if (ec == http::error::partial_message) {
-      co_await send(stream, error_response(400, "bad_request", "truncated body"), false,
-                    parser.get().version());
+      co_await refuse(stream, error_response(400, "bad_request", "truncated body"), parser.get().version());
       co_return false;
     }
     co_return !ec;
@@ -637,13 +744,15 @@ class Server {
 
   // A long-poll: look, wait for a wake-up or the deadline, look again.
   template <class Stream>
-  awaitable<bool> hold(Stream& stream, const LongPoll& wait, bool keep_alive, unsigned version) {
+  awaitable<bool> hold(Stream& stream, const LongPoll& wait, bool keep_alive, unsigned version,
+                       unsigned& status) {
     Wakeup wakeup(ioc_.get_executor());
     WaitRegistration registration(*this, key(wait.kind, wait.id), &wakeup);
     auto& lowest = beast::get_lowest_layer(stream);
     lowest.expires_never();
     for (;;) {
       if (stopping_) {
+        status = 503;
         co_return co_await send(stream,
                                 error_response(503, "shutting_down",
                                                "the relay is stopping; repeat the wait"),
@@ -651,7 +760,13 @@ class Server {
       }
       const bool final = Clock::now() >= wait.deadline;
       if (auto r = service_.poll(wait, final)) {
-        co_return co_await send(stream, *r, keep_alive, version);
+        status = r->status;
+        const bool sent = co_await send(stream, *r, keep_alive, version);
+        if (r->decided && wakeup.changed_at) {
+          service_.metrics().decision_to_answer(
+              std::chrono::duration<double>(Clock::now() - *wakeup.changed_at).count());
+        }
+        co_return sent;
       }
       wakeup.timer.expires_at(wait.deadline);
       beast::error_code ec;
@@ -666,6 +781,7 @@ class Server {
     StreamRegistration(Server& server, std::string key, std::string address, Wakeup* w)
         : server_(server), key_(std::move(key)), address_(std::move(address)), w_(w) {
       server_.streams_.insert(w_);
+      server_.service_.metrics().event_streams(1);
       auto& mine = server_.streams_by_key_[key_];
       if (mine.size() >= kMaxStreamsPerDevice) {  // oldest first
         mine.front()->replaced = true;
@@ -676,6 +792,7 @@ class Server {
       ++server_.streams_per_address_[address_];
     }
     ~StreamRegistration() {
+      server_.service_.metrics().event_streams(-1);
       server_.streams_.erase(w_);
       if (auto it = server_.streams_by_key_.find(key_); it != server_.streams_by_key_.end()) {
         auto& v = it->second;
@@ -699,9 +816,11 @@ class Server {
   // when a newer stream of the same device replaced it.
   template <class Stream>
   awaitable<void> event_stream(Stream& stream, const EventStream& es, unsigned version,
-                               const std::string& address) {
+                               const std::string& address, unsigned& status) {
+    status = 200;
     if (auto it = streams_per_address_.find(address);
         it != streams_per_address_.end() && it->second >= static_cast<std::int64_t>(kMaxStreamsPerAddress)) {
+      status = 429;
       co_await send(stream,
                     error_response(429, "rate_limited", "too many event streams from this address", 10),
                     false, version);
@@ -756,6 +875,8 @@ class Server {
   const std::string hsts_;  // Strict-Transport-Security value; empty: none
   net::io_context ioc_{1};
   tcp::acceptor acceptor_;
+  tcp::acceptor metrics_acceptor_;  // metrics_listen; closed when not set
+  std::int64_t metrics_sessions_ = 0;
   tcp::socket spare_;  // a descriptor held back for drop-and-close (pause_accepting)
   net::steady_timer accept_pause_;
   net::signal_set signals_;

@@ -3,6 +3,7 @@
 #include "service.hpp"
 
 #include "log_field.hpp"
+#include "log_json.hpp"
 #include "twostep/display_text.hpp"
 
 #include "static_assets.hpp"
@@ -419,7 +420,10 @@ std::optional<HttpResponse> limited(std::int64_t wait, std::string_view message)
 
 }  // namespace
 
-Outcome RelayService::handle(const HttpRequest& r) {
+Outcome RelayService::handle(const HttpRequest& r, std::string_view* route_out) {
+  std::string_view unused;
+  std::string_view& matched = route_out ? *route_out : unused;
+  matched = "unmatched";
   const auto qpos = r.target.find('?');
   const std::string_view target(r.target);
   const std::string_view path = target.substr(0, qpos);
@@ -428,7 +432,10 @@ Outcome RelayService::handle(const HttpRequest& r) {
   if (path.empty() || path.front() != '/') return bad_request("bad request target");
   // The approver app's files (static_assets.cpp): /, /app/...
   if (!path.starts_with("/v1/")) {
-    if (auto asset = static_asset(r.method, path)) return *asset;
+    if (auto asset = static_asset(r.method, path)) {
+      matched = "static";
+      return *asset;
+    }
   }
   const auto segments = split_path(path);
   if (segments.size() < 2 || segments[0] != "v1") return not_found();
@@ -436,7 +443,10 @@ Outcome RelayService::handle(const HttpRequest& r) {
   Call call{r, path, query};
   for (const Route& route : routes()) {
     if (route.method != "*" && route.method != r.method) continue;
-    if (match_route(route.pattern, segments, call.ids)) return run_chain(route, call);
+    if (match_route(route.pattern, segments, call.ids)) {
+      matched = route.pattern;
+      return run_chain(route, call);
+    }
   }
   return not_found();
 }
@@ -461,19 +471,36 @@ Outcome RelayService::run_chain(const Route& route, Call& call) {
 Outcome RelayService::no_such_resource(const Call&) { return not_found(); }
 
 std::optional<HttpResponse> RelayService::rate_limited(Limit limit, const Call& call) {
-  const auto now = std::chrono::steady_clock::now();
   switch (limit) {
     case Limit::none: return std::nullopt;
     case Limit::per_host:
-      return limited(host_limit_.take(call.host->host_id, now), "too many requests from this host");
+      return take_token(host_limit_, "host", call.host->host_id, "too many requests from this host");
     case Limit::per_device:
-      return limited(device_limit_.take(call.device->api_key_id, now),
-                     "too many requests from this device");
+      return take_token(device_limit_, "device", call.device->api_key_id,
+                        "too many requests from this device");
     case Limit::per_address:
-      return limited(pairing_by_address_.take(call.r.client_address, now),
-                     "too many pairings from this address");
+      return take_token(pairing_by_address_, "pairing_address", call.r.client_address,
+                        "too many pairings from this address");
   }
   return std::nullopt;
+}
+
+// Fail closed: a store that cannot say whether a token is left refuses.
+std::optional<HttpResponse> RelayService::take_token(RateLimiter& bucket, std::string_view name,
+                                                     const std::string& key,
+                                                     std::string_view message) {
+  std::int64_t wait = 0;
+  if (store_.shares_rate_limits()) {
+    auto taken = store_.take_token(std::string(name) + ":" + key, bucket.rate_per_second(),
+                                   bucket.burst(), wall_ms());
+    if (!taken) return store_error(taken.error());
+    wait = taken.value();
+  } else {
+    wait = bucket.take(key, std::chrono::steady_clock::now());
+  }
+  if (wait == 0) return std::nullopt;
+  metrics_.rate_limited(name);
+  return limited(wait, message);
 }
 
 // ---- authentication (sections 3 and 8.1) --------------------------------------
@@ -664,8 +691,10 @@ Outcome RelayService::create_challenge(const Call& call) {
   auto created = store_.create_challenge(nc, config_.fatigue, now, records);
   if (!created) {
     if (created.error().code == StoreErrc::push_blocked) {
+      metrics_.fatigue_refused("push_blocked");
       audit("push_blocked", nullptr, host.name, nc.user, "", "refused", -1);
     }
+    if (created.error().code == StoreErrc::cooldown) metrics_.fatigue_refused("cooldown");
     if (created.error().code == StoreErrc::not_found) {
       return error_response(401, "unknown_host", "no such host");
     }
@@ -681,6 +710,7 @@ Outcome RelayService::create_challenge(const Call& call) {
     created_ms_[c.challenge_id] = started;
   }
   for (const auto& e : records.audit) log_audit(e);
+  metrics_.challenge_created();
   if (push_) push_->notify(c, created->notify);  // queued; never waits for the push service
   return ok_json({{"id", c.challenge_id}, {"expires", c.expires}}, 201);
 }
@@ -750,7 +780,10 @@ std::optional<HttpResponse> RelayService::poll(const LongPoll& wait, bool final)
     auto c = store_.find_challenge(wait.id, now);
     if (!c) return store_error(c.error());
     if (c->status == ChallengeStatus::pending && !final) return std::nullopt;
-    return host_view(*c);
+    HttpResponse r = host_view(*c);
+    r.decided = c->status == ChallengeStatus::approved || c->status == ChallengeStatus::denied ||
+                c->status == ChallengeStatus::reported;
+    return r;
   }
   auto p = store_.find_pairing(wait.id);
   if (!p) return store_error(p.error());
@@ -801,12 +834,12 @@ Outcome RelayService::create_pairing(const Call& call) {
   auto host = store_.find_host(*host_id);
   if (!host && host.error().code != StoreErrc::not_found) return store_error(host.error());
   if (!host || host->removed) return error_response(401, "unknown_host", "no such host");
-  const auto at = std::chrono::steady_clock::now();
-  if (auto refused = limited(pairing_by_user_.take(*host_id + "\n" + *user, at),
-                             "too many pairings for this user")) {
+  if (auto refused = take_token(pairing_by_user_, "pairing_user", *host_id + "\n" + *user,
+                                "too many pairings for this user")) {
     return *refused;
   }
-  if (auto refused = limited(pairing_by_host_.take(*host_id, at), "too many pairings for this host")) {
+  if (auto refused = take_token(pairing_by_host_, "pairing_host", *host_id,
+                                "too many pairings for this host")) {
     return *refused;
   }
   const Seconds now = now_();
@@ -1080,9 +1113,10 @@ Outcome RelayService::decide(const Call& call) {
     if (check) return error_response(422, "bad_assertion", "assertion refused: " + *check);
   }
   const ChallengeStatus status = status_of(decision);
+  const std::int64_t ms = decision_ms(*c, false);
   ChangeRecords records = records_for(call);
   records.audit.push_back(audit_event("challenge_decided", &c.value(), "", "", device.name,
-                                      to_string(status), decision_ms(*c, false)));
+                                      to_string(status), ms));
   if (decision == Decision::report) {
     records.audit.push_back(
         audit_event("push_blocked", &c.value(), "", "", device.name, "blocked", -1));
@@ -1091,6 +1125,8 @@ Outcome RelayService::decide(const Call& call) {
   if (!decided) return store_error(decided.error());
   decision_ms(*decided);  // forgets the creation time
   for (const auto& e : records.audit) log_audit(e);
+  metrics_.decision(to_string(status));
+  if (ms >= 0) metrics_.challenge_to_decision(static_cast<double>(ms) / 1000);
   return HttpResponse{200, device_view(*decided)};
 }
 
@@ -1213,6 +1249,7 @@ void RelayService::expire_tick() {
 }
 
 void RelayService::expire_due() {
+  sweep_shared_buckets();
   auto expired = store_.expire_due(now_());
   if (!expired) {
     log_("twostepd: store error: " + expired.error().message);
@@ -1220,6 +1257,18 @@ void RelayService::expire_due() {
   }
   for (const auto& c : *expired) {
     audit("challenge_expired", &c, "", "", "", "expired", decision_ms(c));
+  }
+}
+
+// Shared buckets that have refilled completely are forgotten once a
+// minute (each instance sweeps; a sweep finds little after another's).
+void RelayService::sweep_shared_buckets() {
+  if (!store_.shares_rate_limits()) return;
+  const std::int64_t now = wall_ms();
+  std::int64_t last = buckets_swept_ms_.load();
+  if (now - last < 60000 || !buckets_swept_ms_.compare_exchange_strong(last, now)) return;
+  if (auto swept = store_.forget_full_buckets(now); !swept) {
+    log_("twostepd: store error: " + swept.error().message);
   }
 }
 
@@ -1268,6 +1317,10 @@ void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::
 }
 
 void RelayService::log_audit(const AuditEvent& e) {
+  if (config_.log_json) {
+    log_(json_audit_line(e));
+    return;
+  }
   log_("twostepd: audit event=" + log_value(e.event) + " host=" + log_value(e.host) +
        " user=" + log_value(e.user) + " service=" + log_value(e.service) +
        " rhost=" + log_value(e.rhost) + " challenge=" + log_value(e.challenge_id) +

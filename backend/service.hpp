@@ -4,6 +4,7 @@
 // stream). Everything here is synchronous and thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "metrics.hpp"
 #include "rate_limit.hpp"
 #include "relay_crypto.hpp"
 #include "store.hpp"
@@ -48,6 +50,9 @@ struct HttpResponse {
   // the defaults.
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers{};  // extra headers
+  // A long-poll's answer that carries a device's decision (the decision ->
+  // answer metric).
+  bool decided = false;
 };
 
 // Hold the request until the challenge or pairing changes, or `deadline`.
@@ -75,7 +80,10 @@ class RelayService {
 
   RelayService(Store& store, const RelayConfig& config, WallClock now, LogLine log);
 
-  Outcome handle(const HttpRequest& request);
+  // `route`, if given, is set to the pattern the request matched (the
+  // request metric): a route of the table, "static" for the app's files,
+  // "unmatched" for anything else.
+  Outcome handle(const HttpRequest& request, std::string_view* route = nullptr);
 
   // The long-poll's answer now if it has one (status changed), or when
   // `final` (deadline reached) the current state.
@@ -99,6 +107,9 @@ class RelayService {
   // to its devices' subscriptions, and the app may subscribe. Without one
   // (a store without push tables), subscribing answers 404 not_found.
   void set_push_notifier(PushNotifier* notifier) { push_ = notifier; }
+
+  // The counts and latencies served on metrics_listen (metrics.hpp).
+  Metrics& metrics() { return metrics_; }
 
  private:
   struct DeviceAuth {
@@ -132,8 +143,14 @@ class RelayService {
 
   Outcome run_chain(const Route& route, Call& call);
   void expire_due();  // expire_tick's work
+  void sweep_shared_buckets();
   std::optional<HttpResponse> authenticate(Auth auth, Call& call);
   std::optional<HttpResponse> rate_limited(Limit limit, const Call& call);
+  // One token for `key` from `bucket`: in this instance's memory, or in the
+  // store where several instances share it (`name` then prefixes the key).
+  // The 429 (or a store failure's 500) if there is none.
+  std::optional<HttpResponse> take_token(RateLimiter& bucket, std::string_view name,
+                                         const std::string& key, std::string_view message);
   std::variant<HostRecord, HttpResponse> authenticate_host(const Call& call);
   std::variant<DeviceAuth, HttpResponse> authenticate_device(const Call& call);
   // The refusal of a signed request whose timestamp is too far off, or
@@ -210,6 +227,8 @@ class RelayService {
   std::mutex created_mu_;
   std::unordered_map<std::string, std::int64_t> created_ms_;  // challenge id -> wall ms
   PushNotifier* push_ = nullptr;
+  Metrics metrics_;
+  std::atomic<std::int64_t> buckets_swept_ms_{0};  // shared buckets: the last sweep
 };
 
 }  // namespace twostep::relay

@@ -393,6 +393,26 @@ class Store {
   // (the app turned notifications off). Returns how many were removed.
   virtual StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint);
   virtual StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id);
+
+  // ---- Rate limits that hold across instances (store_limits.cpp) ----
+  // Where several instances write to one database (PostgreSQL), the relay's
+  // token buckets live in it, so that N instances give an attacker the
+  // budget of one; otherwise each instance keeps them in memory
+  // (rate_limit.hpp). The defaults: not shared, and refuse with backend.
+  virtual bool shares_rate_limits() const { return false; }
+  // Takes one token from `bucket` (refilled at `rate` tokens per second,
+  // at most `burst` saved up) at wall time `now_ms`. 0: taken; otherwise
+  // the seconds until a token is there (at least 1, for Retry-After).
+  virtual StoreResult<std::int64_t> take_token(std::string_view bucket, double rate, double burst,
+                                               std::int64_t now_ms);
+  // Forgets the buckets that have refilled completely; how many.
+  virtual StoreResult<std::int64_t> forget_full_buckets(std::int64_t now_ms);
+
+  // Hears how long each store call took and whether it failed (a backend
+  // failure, not an answer such as not_found): the relay's metrics. Set
+  // once before serving.
+  using CallObserver = std::function<void(double seconds, bool failed)>;
+  virtual void set_call_observer(CallObserver) {}
 };
 
 // Opens (creating and migrating) the store named by `location`: a path for

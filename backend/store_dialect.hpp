@@ -16,7 +16,8 @@
 //   partial index of live host names as each first schema spelled it
 //   ({host_not_removed}), and row locks
 //   ({for_update}, {for_share}, {skip_locked}: nothing where one writer at a
-//   time holds the whole database).
+//   time holds the whole database), and {unlogged} for a table whose rows
+//   may be lost in a crash (PostgreSQL's UNLOGGED; nothing in SQLite).
 // Neither `?` nor `{` may appear in a literal or a comment of neutral SQL.
 #pragma once
 

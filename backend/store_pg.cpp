@@ -448,6 +448,7 @@ std::span<const sql::Database::Word> PgDatabase::words() const {
       {"for_update", "FOR UPDATE"},
       {"for_share", "FOR SHARE"},
       {"skip_locked", "SKIP LOCKED"},
+      {"unlogged", "UNLOGGED"},
   };
   return kWords;
 }

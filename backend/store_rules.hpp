@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,11 +98,38 @@ class SqlStore final : public Store {
   StoreResult<std::int64_t> delete_push_subscription(std::string_view endpoint) override;
   StoreResult<std::int64_t> delete_push_subscriptions(std::string_view api_key_id) override;
 
+  // store_limits.cpp: buckets in the database where several instances write.
+  bool shares_rate_limits() const override { return db_->several_writers(); }
+  StoreResult<std::int64_t> take_token(std::string_view bucket, double rate, double burst,
+                                       std::int64_t now_ms) override;
+  StoreResult<std::int64_t> forget_full_buckets(std::int64_t now_ms) override;
+  void set_call_observer(CallObserver observer) override { observer_ = std::move(observer); }
+
  private:
+  // Tells the observer (if any) how long one store call took, and whether
+  // it failed in the database (not a rule's answer such as not_found).
+  class CallTimer {
+   public:
+    explicit CallTimer(const CallObserver& observer)
+        : observer_(observer), start_(std::chrono::steady_clock::now()) {}
+    void finish(const StoreResult<Done>& done) const {
+      if (!observer_) return;
+      const bool failed = !done && (done.error().code == StoreErrc::backend ||
+                                    done.error().code == StoreErrc::schema_too_new);
+      observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+                failed);
+    }
+
+   private:
+    const CallObserver& observer_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
   // One transaction around `body(Session&, Changes&)`; the listener hears
   // its changes after the commit.
   template <typename T, typename Body>
   StoreResult<T> transact(Body&& body) {
+    const CallTimer timer(observer_);
     std::optional<StoreResult<T>> out;
     Changes committed;
     auto done = db_->transaction(
@@ -111,6 +139,7 @@ class SqlStore final : public Store {
           return Done{};
         },
         committed);
+    timer.finish(done);
     if (!done) return done.error();
     for (const auto& change : committed) deliver(change.kind, change.id);
     return std::move(*out);
@@ -119,12 +148,14 @@ class SqlStore final : public Store {
   // `body(Session&)` outside a transaction (reads, one-statement writes).
   template <typename T, typename Body>
   StoreResult<T> autocommit(Body&& body) {
+    const CallTimer timer(observer_);
     std::optional<StoreResult<T>> out;
     auto done = db_->autocommit([&](Session& s) -> StoreResult<Done> {
       out.emplace(body(s));
       if (!out->ok()) return out->error();
       return Done{};
     });
+    timer.finish(done);
     if (!done) return done.error();
     return std::move(*out);
   }
@@ -163,6 +194,7 @@ class SqlStore final : public Store {
   std::recursive_mutex listener_mu_;
   ChangeListener listener_;
   std::atomic<Seconds> nonces_purged_{0};
+  CallObserver observer_;
 };
 
 }  // namespace twostep::relay::sql

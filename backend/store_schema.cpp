@@ -176,6 +176,20 @@ ALTER TABLE challenges ADD COLUMN command TEXT NOT NULL DEFAULT '';
 ALTER TABLE challenges ADD COLUMN target_user TEXT NOT NULL DEFAULT '';
 ALTER TABLE challenges ADD COLUMN location TEXT NOT NULL DEFAULT '';
 )sql"},
+    // The relay's rate limits where several instances share the database
+    // (store_limits.cpp): one token bucket per row. Unlogged on PostgreSQL:
+    // no WAL and no flush for a counter that may be lost in a crash (every
+    // bucket then starts full again), and not copied to replicas.
+    {5, Scope::every_database, R"sql(
+CREATE {unlogged} TABLE rate_buckets (
+  bucket TEXT PRIMARY KEY,
+  units {int} NOT NULL,
+  at_ms {int} NOT NULL,
+  rate {int} NOT NULL,
+  burst {int} NOT NULL,
+  granted {int} NOT NULL
+);
+)sql"},
 };
 constexpr std::int64_t kSchemaVersion = std::end(kSteps)[-1].to_version;
 

@@ -373,6 +373,7 @@ std::span<const sql::Database::Word> SqliteDatabase::words() const {
       {"for_update", ""},
       {"for_share", ""},
       {"skip_locked", ""},
+      {"unlogged", ""},
   };
   return kWords;
 }

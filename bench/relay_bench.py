@@ -7,7 +7,11 @@
   pending   P long-polls held at once; the relay's RSS before and after
 
 usage: relay_bench.py TWOSTEPD [--rounds 1000] [--workers 4] [--seconds 10]
-                      [--pending 10000]
+                      [--pending 10000] [--baseline OLD_TWOSTEPD [--repeat 3]]
+
+On PostgreSQL: tests/relay/with_postgres.py python3 relay_bench.py ... (each
+relay gets a fresh database on the private cluster). --baseline measures
+another twostepd in the same run, alternating with TWOSTEPD.
 
 `latency` and `pending` use Python clients (tests/device); `rounds` uses the
 C++ load client twostep-relay-load (bench/relay_load.cpp), which shares the
@@ -209,6 +213,35 @@ def bench_pending(relay, count):
             "all_answered_after_decision_s": round(took, 2)}
 
 
+def compare(args, load_client):
+    """--baseline OLD: the same measures of OLD ("before") and TWOSTEPD
+    ("after"), alternating, --repeat times, in one run; then the medians."""
+    runs = {"before": [], "after": []}
+    for i in range(args.repeat):
+        for label, binary in (("before", args.baseline), ("after", args.twostepd)):
+            with Relay(binary, FAST) as relay:
+                result = {"run": i + 1, "relay": label}
+                if args.only in (None, "latency"):
+                    result["latency"] = bench_latency(relay, args.rounds)
+                if args.only in (None, "rounds"):
+                    result["rounds"] = bench_rounds(relay, args.workers, args.seconds, load_client)
+            runs[label].append(result)
+            print(json.dumps(result), flush=True)
+    summary = {}
+    for label, results in runs.items():
+        row = {}
+        if args.only in (None, "rounds"):
+            row["rounds_per_s"] = statistics.median(r["rounds"]["rounds_per_s"] for r in results)
+            row["round_p99_ms"] = statistics.median(r["rounds"]["round_p99_ms"] for r in results)
+            row["relay_cpu_ms_per_round"] = statistics.median(
+                r["rounds"]["relay_cpu_ms_per_round"] for r in results)
+        if args.only in (None, "latency"):
+            row["decision_p99_ms"] = statistics.median(r["latency"]["p99_ms"] for r in results)
+            row["decision_median_ms"] = statistics.median(r["latency"]["median_ms"] for r in results)
+        summary[label] = row
+    print(json.dumps({"medians_of_%d_runs" % args.repeat: summary}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("twostepd")
@@ -218,17 +251,25 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pending", type=int, default=10000)
     ap.add_argument("--only", choices=["latency", "rounds", "pending"])
+    ap.add_argument("--baseline", help="another twostepd, measured alternately in the same run "
+                                       "(latency and rounds; 'before' against TWOSTEPD's 'after')")
+    ap.add_argument("--repeat", type=int, default=3, help="with --baseline: runs of each")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the relay inherits it
+    load_client = args.load_client or os.path.join(
+        os.path.dirname(os.path.abspath(args.twostepd)), "..", "bench", "twostep-relay-load")
+    if args.baseline:
+        if args.only == "pending":
+            raise SystemExit("--baseline compares latency and rounds")
+        compare(args, load_client)
+        return
     results = {}
     with Relay(args.twostepd, FAST) as relay:
         if args.only in (None, "latency"):
             results["latency"] = bench_latency(relay, args.rounds)
             print(json.dumps(results["latency"]), flush=True)
         if args.only in (None, "rounds"):
-            load_client = args.load_client or os.path.join(
-                os.path.dirname(os.path.abspath(args.twostepd)), "..", "bench", "twostep-relay-load")
             results["rounds"] = bench_rounds(relay, args.workers, args.seconds, load_client)
             print(json.dumps(results["rounds"]), flush=True)
         if args.only in (None, "pending"):

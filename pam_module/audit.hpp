@@ -33,4 +33,12 @@ struct AuditRecord {
 std::string format_audit_line(const AuditRecord& record);
 std::string sanitize_log_field(std::string_view value);
 
+// The same record as one JSON object (module argument audit_json;
+// docs/admin-guide.md, "Log lines"): {"event":"login","user":...}. Each
+// value is cut to kMaxAuditFieldLength bytes, and every byte that is not
+// printable ASCII becomes '?', as in the text form; '"' and '\' are escaped
+// as JSON says. An empty value is "" (the text form's "-"). device and
+// failmode appear for method push only, as in the text form.
+std::string format_audit_json(const AuditRecord& record);
+
 }  // namespace twostep::pam

@@ -81,17 +81,20 @@ std::span<const Method* const> method_table() noexcept { return kMethods; }
 
 AuthStatus Login::finish(AuthStatus status, VerifyMethod method, std::string_view result,
                          std::string_view reason) {
-  log_.notice(format_audit_line(AuditRecord{request_.user, request_.service, request_.rhost,
-                                            request_.tty, method, result, reason, {}, {}}));
+  audit(AuditRecord{request_.user, request_.service, request_.rhost, request_.tty, method, result,
+                    reason, {}, {}});
   return status;
 }
 
 AuthStatus Login::finish_push(AuthStatus status, std::string_view result, std::string_view reason,
                               std::string_view device, std::string_view failmode) {
-  log_.notice(format_audit_line(AuditRecord{request_.user, request_.service, request_.rhost,
-                                            request_.tty, VerifyMethod::push, result, reason,
-                                            device, failmode}));
+  audit(AuditRecord{request_.user, request_.service, request_.rhost, request_.tty,
+                    VerifyMethod::push, result, reason, device, failmode});
   return status;
+}
+
+void Login::audit(const AuditRecord& record) {
+  log_.notice(config_.audit_json ? format_audit_json(record) : format_audit_line(record));
 }
 
 void Login::debug(const std::string& line) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit.hpp"
 #include "authenticate.hpp"
 #include "conversation.hpp"
 #include "login_file.hpp"
@@ -78,6 +79,7 @@ class Login {
 
  private:
   enum class PromptNotice { none, locked_out, clock_hint };
+  void audit(const AuditRecord& record);  // text or JSON (audit_json)
   AuthStatus with_file();
   AuthStatus prompt_then_fail(std::string_view reason, std::string_view result = "rejected");
   std::optional<AuthStatus> within_grace_period();

@@ -46,7 +46,7 @@ Error config_error(std::string message) {
 enum class Key : std::size_t {
   secret, user, nullok, window, prompt, code_source, echo, debug,
   no_strict_modes, nodelay, clock_hint, log_copy, fail_time, groups, skip_groups,
-  count
+  audit_json, count
 };
 
 enum class GaArgument : std::size_t;  // pam_google_authenticator's own arguments, below
@@ -258,6 +258,10 @@ Status ArgumentParser::parse_flag(std::string_view arg) {
   if (arg == "echo_verification_code") {
     config_.echo_code = true;
     return mark_seen(Key::echo, arg);
+  }
+  if (arg == "audit_json") {
+    config_.audit_json = true;
+    return mark_seen(Key::audit_json, arg);
   }
   if (arg == "no_strict_modes") {
     config_.strict_modes = false;

@@ -72,6 +72,7 @@ struct Config {
   CodeSource code_source = CodeSource::prompt;
   bool echo_code = false;                       // echo_verification_code
   bool debug = false;
+  bool audit_json = false;  // audit_json: the audit line as a JSON object
   // Strict modes for the secret file's directories (twostep::FileExpectations).
   // no_strict_modes turns them off, for sites whose layout needs it.
   bool strict_modes = true;

@@ -271,6 +271,28 @@ void test_audit_line_sanitizes_client_values(void** /*state*/) {
   assert_int_equal(sanitize_log_field(long_value).size(), kMaxAuditFieldLength);
 }
 
+// Issue 20 part 3: audit_json, the same record as one JSON object; a
+// client's value cannot end the object, the line or pass for a field.
+void test_audit_json(void** /*state*/) {
+  const AuditRecord record{"alice", "sshd", "1.2.3.4", "ssh", VerifyMethod::totp, "accepted",
+                           "code_ok", {}, {}};
+  assert_string_equal(format_audit_json(record).c_str(),
+                      "{\"event\":\"login\",\"user\":\"alice\",\"service\":\"sshd\","
+                      "\"rhost\":\"1.2.3.4\",\"tty\":\"ssh\",\"method\":\"totp\","
+                      "\"result\":\"accepted\",\"reason\":\"code_ok\"}");
+  const AuditRecord push{"bo\"b\\", "sudo", "evil\nhost\xe2\x80\xae", "", VerifyMethod::push,
+                         "error", "backend_unavailable", "", "secure"};
+  assert_string_equal(format_audit_json(push).c_str(),
+                      "{\"event\":\"login\",\"user\":\"bo\\\"b\\\\\",\"service\":\"sudo\","
+                      "\"rhost\":\"evil?host???\",\"tty\":\"\",\"method\":\"push\","
+                      "\"result\":\"error\",\"reason\":\"backend_unavailable\",\"device\":\"\","
+                      "\"failmode\":\"secure\"}");
+  const std::string long_value(1000, 'x');
+  const AuditRecord long_user{long_value, "", "", "", VerifyMethod::none, "rejected", "", {}, {}};
+  assert_true(format_audit_json(long_user).find("\"user\":\"" + std::string(kMaxAuditFieldLength, 'x') +
+                                                "\"") != std::string::npos);
+}
+
 // ---------------------------------------------------------------------------
 // pam_google_authenticator's arguments.
 
@@ -943,6 +965,7 @@ int main() {
       cmocka_unit_test(test_audit_line),
       cmocka_unit_test(test_push_arguments),
       cmocka_unit_test(test_audit_line_sanitizes_client_values),
+      cmocka_unit_test(test_audit_json),
       cmocka_unit_test_setup_teardown(test_flow_accepts_then_refuses_replay, flow_setup,
                                       flow_teardown),
       cmocka_unit_test_setup_teardown(test_flow_window_and_clock_skew, flow_setup, flow_teardown),

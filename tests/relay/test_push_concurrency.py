@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from relay_harness import Relay, run, td
+import twostep_harness as th  # noqa: E402 (on the path relay_harness sets)
 
 
 class FakePushService(http.server.ThreadingHTTPServer):
@@ -179,6 +180,10 @@ def slow_sends_are_bounded_and_time_out(binary, service):
         assert third - started >= 3.5, "alice's third send did not wait for a slot"
         for held in service.closed_after:
             assert 3.5 < held < 10, "a slow send ended after %.2f s, push_timeout is 4" % held
+        # The relay logs a timeout just after it closes the connection the
+        # service saw close: wait for the fourth line, not only the close.
+        th.wait_for(lambda: relay.read_log().count("Timeout was reached") >= 4, 10,
+                    "the fourth timeout in the log")
         log = relay.read_log()
         assert log.count("Timeout was reached") == 4, log
         assert "/slow/" not in log, "the log names origins only (the endpoint is a capability)"

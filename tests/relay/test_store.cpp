@@ -605,6 +605,40 @@ void push_subscriptions_are_kept_per_key_and_deleted(void**) {
   assert_int_equal(s->push_subscriptions("key-2")->size(), 1);
 }
 
+// Issue 20 part 4: the token buckets that several instances share. Both
+// stores keep them (the suite runs on each); only where several instances
+// write is the relay told to use them.
+void token_buckets_refill_at_their_rate_and_are_forgotten_when_full(void**) {
+  auto s = fresh_store();
+  assert_true(s->shares_rate_limits() == !is_sqlite());
+  const std::int64_t t0 = kNow * 1000;
+  auto take = [&](const char* bucket, double rate, double burst, std::int64_t at) {
+    auto r = s->take_token(bucket, rate, burst, at);
+    if (!r) fail_msg("take_token: %s", r.error().message.c_str());
+    return r.value();
+  };
+  for (int i = 0; i < 3; ++i) assert_int_equal(take("a", 1, 3, t0), 0);
+  assert_int_equal(take("a", 1, 3, t0), 1);        // empty: one second to the next token
+  assert_int_equal(take("a", 1, 3, t0 + 500), 1);  // half a token is not one
+  assert_int_equal(take("a", 1, 3, t0 + 1000), 0);
+  assert_int_equal(take("a", 1, 3, t0 + 1000), 1);
+  assert_int_equal(take("a", 1, 3, t0 + 400), 1);  // a clock behind refills nothing
+  // Another bucket is another budget; 10 a minute: the third waits 6 s.
+  assert_int_equal(take("m", 10.0 / 60, 2, t0), 0);
+  assert_int_equal(take("m", 10.0 / 60, 2, t0), 0);
+  assert_int_equal(take("m", 10.0 / 60, 2, t0), 6);
+  // Long unused: full again, never more than the burst.
+  const std::int64_t later = t0 + 1000LL * 86400 * 365 * 50;
+  for (int i = 0; i < 3; ++i) assert_int_equal(take("a", 1, 3, later), 0);
+  assert_int_equal(take("a", 1, 3, later), 1);
+  // Full buckets are forgotten, the others kept.
+  auto forgotten = s->forget_full_buckets(later);
+  assert_true(forgotten.ok());
+  assert_int_equal(forgotten.value(), 1);  // "m"; "a" is empty at `later`
+  assert_int_equal(take("m", 10.0 / 60, 2, later), 0);
+  assert_int_equal(take("a", 1, 3, later), 1);
+}
+
 void sqlite_schema_1_migrates_to_web_push(void**) {
   if (!is_sqlite()) skip();
   std::string path;
@@ -617,7 +651,8 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   sqlite3* db = nullptr;
   assert_int_equal(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DROP TABLE push_subscriptions; DROP TABLE phone_notices; "
-                                "DROP TABLE phone_suppressed; ALTER TABLE challenges DROP COLUMN digest_version; "
+                                "DROP TABLE phone_suppressed; DROP TABLE rate_buckets; "
+                                "ALTER TABLE challenges DROP COLUMN digest_version; "
                                 "ALTER TABLE challenges DROP COLUMN command; "
                                 "ALTER TABLE challenges DROP COLUMN target_user; "
                                 "ALTER TABLE challenges DROP COLUMN location; PRAGMA user_version=1",
@@ -628,7 +663,7 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
   assert_true(again.value()->find_host("h1").ok());
   assert_true(again.value()->put_setting_if_absent("x", "y").ok());
   assert_true(again.value()->push_subscriptions("key-1").ok());
-  // And on to version 4: challenges keep a context.
+  // And on to the newest version: challenges keep a context.
   paired_device(*again.value(), "h1", "cred-a");
   NewChallenge with = challenge("c1", "h1", {"cred-a"});
   with.context = ChallengeContext{"sudo ls", "", ""};
@@ -672,6 +707,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(a_setting_keeps_the_first_value_written),
       cmocka_unit_test(push_subscriptions_are_kept_per_key_and_deleted),
       cmocka_unit_test(sqlite_schema_1_migrates_to_web_push),
+      cmocka_unit_test(token_buckets_refill_at_their_rate_and_are_forgotten_when_full),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -138,6 +138,7 @@ void schema_1_migrates_to_web_push(void**) {
   if (!pgtest::pg_exec(url,
                        "DROP TABLE settings; DROP TABLE push_subscriptions; "
                        "DROP TABLE phone_notices; DROP TABLE phone_suppressed; "
+                       "DROP TABLE rate_buckets; "
                        "ALTER TABLE challenges DROP COLUMN digest_version, DROP COLUMN command, "
                        "DROP COLUMN target_user, DROP COLUMN location; "
                        "UPDATE twostep_schema SET version = 1",
