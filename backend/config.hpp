@@ -63,6 +63,15 @@ struct RelayConfig {
   // Push fatigue: the cooldown and the notification bound per phone
   // (fatigue_*, notifications_per_minute).
   FatiguePolicy fatigue{};
+
+  // Retention (*_retention, prune_batch; store.hpp RetentionPolicy) and how
+  // often the pruner looks for rows past it, in seconds.
+  RetentionPolicy retention{};
+  std::int64_t prune_interval = 60;
+
+  // Log level: "info" (what an operator needs, no line per login) or
+  // "debug" (also one audit line per challenge event, and the pruner's work).
+  bool log_debug = false;
 };
 
 // File descriptors kept out of the connection budget: the store (SQLite's

@@ -1240,7 +1240,12 @@ void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::
   log_audit(e);
 }
 
+// The events of every login (challenge_*) are logged at debug only: one
+// line per login is too many at the default level. They are all in the
+// audit table (`twostepd audit`); the rare ones (blocks, pairings, devices,
+// hosts) are logged at every level.
 void RelayService::log_audit(const AuditEvent& e) {
+  if (!config_.log_debug && e.event.starts_with("challenge_")) return;
   log_("twostepd: audit event=" + log_value(e.event) + " host=" + log_value(e.host) +
        " user=" + log_value(e.user) + " service=" + log_value(e.service) +
        " rhost=" + log_value(e.rhost) + " challenge=" + log_value(e.challenge_id) +
