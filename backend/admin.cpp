@@ -1,5 +1,6 @@
 #include "admin.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -198,6 +199,28 @@ int audit_show(Store& store, const std::string& user, bool json, int limit) {
     else print_audit_text(*it);
   }
   return 0;
+}
+
+int audit_export(Store& store, const std::string& user, bool json, std::int64_t since,
+                 std::int64_t limit) {
+  constexpr int kPage = 1000;
+  std::int64_t printed = 0;
+  for (;;) {
+    const std::int64_t left = limit < 0 ? kPage : std::min<std::int64_t>(kPage, limit - printed);
+    if (left <= 0) break;
+    auto events = store.audit_after(since, static_cast<int>(left));
+    if (!events) return fail(events.error());
+    for (const auto& e : *events) {
+      since = e.seq;
+      if (!user.empty() && e.user != user) continue;
+      if (json) print_audit_json(e);
+      else print_audit_text(e);
+      ++printed;
+    }
+    if (static_cast<std::int64_t>(events->size()) < left) break;  // caught up
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
 }
 
 int unblock(Store& store, const std::string& host, const std::string& user) {

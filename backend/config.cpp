@@ -53,6 +53,7 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"max_challenge_ttl", {&RelayConfig::max_challenge_ttl, 10, 3600}},
       {"event_keepalive", {&RelayConfig::event_keepalive, 1, 600}},
       {"worker_threads", {&RelayConfig::worker_threads, 0, 64}},
+      {"prune_interval", {&RelayConfig::prune_interval, 1, 86400}},
   };
   return table;
 }
@@ -129,8 +130,45 @@ Status apply_fatigue_setting(RelayConfig& config, std::string_view key, std::str
   return {};
 }
 
+// Retention periods in seconds, 0: kept for ever (at most ten years).
+Status apply_retention_setting(RelayConfig& config, std::string_view key, std::string_view value,
+                               const std::string& where) {
+  constexpr std::int64_t kMax = 10LL * 366 * 86400;
+  const auto v = parse_int(value);
+  const bool batch = key == "prune_batch";
+  const std::int64_t min = batch ? 10 : 0;
+  const std::int64_t max = batch ? 100000 : kMax;
+  if (!v || *v < min || *v > max) {
+    return make_error(ErrorCode::malformed, where + std::string(key) + " must be an integer from " +
+                                                std::to_string(min) + " to " +
+                                                std::to_string(max));
+  }
+  RetentionPolicy& r = config.retention;
+  if (batch) r.batch = static_cast<int>(*v);
+  else if (key == "challenge_retention") r.challenges = *v;
+  else if (key == "audit_retention") r.audit = *v;
+  else if (key == "pairing_retention") r.pairings = *v;
+  else r.revoked_devices = *v;
+  return {};
+}
+
+bool is_retention_setting(std::string_view key) {
+  return key == "challenge_retention" || key == "audit_retention" ||
+         key == "pairing_retention" || key == "revoked_device_retention" || key == "prune_batch";
+}
+
+Status apply_log_level(RelayConfig& config, std::string_view value, const std::string& where) {
+  if (value != "info" && value != "debug") {
+    return make_error(ErrorCode::malformed, where + "log_level must be info or debug");
+  }
+  config.log_debug = value == "debug";
+  return {};
+}
+
 Status apply_setting(RelayConfig& config, std::string_view key, std::string_view value,
                      const std::string& where) {
+  if (is_retention_setting(key)) return apply_retention_setting(config, key, value, where);
+  if (key == "log_level") return apply_log_level(config, value, where);
   if (auto it = int_settings().find(key); it != int_settings().end()) {
     return apply_int_setting(config, it->second, key, value, where);
   }

@@ -69,6 +69,15 @@ struct RelayConfig {
   std::string metrics_listen;
   // log_format: text (key=value lines) or json (one object per line).
   bool log_json = false;
+
+  // Retention (*_retention, prune_batch; store.hpp RetentionPolicy) and how
+  // often the pruner looks for rows past it, in seconds.
+  RetentionPolicy retention{};
+  std::int64_t prune_interval = 60;
+
+  // Log level: "info" (what an operator needs, no line per login) or
+  // "debug" (also one audit line per challenge event, and the pruner's work).
+  bool log_debug = false;
 };
 
 // File descriptors kept out of the connection budget: the store (SQLite's

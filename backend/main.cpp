@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -60,6 +61,7 @@ struct CommandLine {
   std::string audit_user;
   bool audit_json = false;
   int audit_limit = 1000;
+  std::int64_t audit_since = -1;  // -1: not given
   std::string unblock_host, unblock_user;
   // The subcommands, to see which one was parsed.
   CLI::App* serve = nullptr;
@@ -114,8 +116,13 @@ void define_commands(CLI::App& app, CommandLine& cl) {
   cl.audit = app.add_subcommand("audit", "show the audit log, oldest first");
   cl.audit->add_option("--user", cl.audit_user, "only this user");
   cl.audit->add_flag("--json", cl.audit_json, "one JSON object per line");
-  cl.audit->add_option("--limit", cl.audit_limit, "the newest N entries (default 1000)")
+  cl.audit->add_option("--limit", cl.audit_limit,
+                       "the newest N entries (default 1000); with --since, at most N")
       ->check(CLI::Range(1, 1000000));
+  cl.audit->add_option("--since", cl.audit_since,
+                       "every event after this seq, oldest first (0: from the oldest kept); "
+                       "resume with the last seq seen")
+      ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
   cl.unblock = app.add_subcommand("unblock", "clear a push block and denial cooldown");
   cl.unblock->add_option("--host", cl.unblock_host, "host name or id")->required();
   cl.unblock->add_option("--user", cl.unblock_user, "user")->required();
@@ -174,6 +181,11 @@ int run_command(const CommandLine& cl, const RelayConfig& config, Store& store) 
   if (cl.host_remove->parsed()) return host_remove(store, cl.host_ref);
   if (cl.device_list->parsed()) return device_list(store, cl.filter_host, cl.filter_user);
   if (cl.device_revoke->parsed()) return device_revoke(store, cl.device_id);
+  if (cl.audit->parsed() && cl.audit_since >= 0) {
+    const bool limited = cl.audit->count("--limit") > 0;
+    return audit_export(store, cl.audit_user, cl.audit_json, cl.audit_since,
+                        limited ? cl.audit_limit : -1);
+  }
   if (cl.audit->parsed()) return audit_show(store, cl.audit_user, cl.audit_json, cl.audit_limit);
   if (cl.unblock->parsed()) return unblock(store, cl.unblock_host, cl.unblock_user);
   if (cl.vapid_show->parsed()) return vapid_show(store);

@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "pruner.hpp"
 #include "push_sender.hpp"
 #include "service.hpp"
 #include "tls_files.hpp"
@@ -157,8 +158,11 @@ class Server {
     net::co_spawn(ioc_, expire_loop(), net::detached);
     net::co_spawn(ioc_, accept_loop(), net::detached);
     if (metrics_acceptor_.is_open()) net::co_spawn(ioc_, metrics_loop(), net::detached);
+    // Retention, on a thread of its own (pruner.hpp), until we stop.
+    auto pruner = std::make_unique<Pruner>(store_, config_, wall_now, log_);
     ioc_.run();
     workers_.join();  // every request in flight has its answer
+    pruner.reset();   // a batch in progress commits first
     store_.set_change_listener(nullptr);
     store_.set_call_observer(nullptr);
     service_.set_push_notifier(nullptr);

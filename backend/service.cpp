@@ -1316,7 +1316,12 @@ void RelayService::audit(std::string_view event, const ChallengeRecord* c, std::
   log_audit(e);
 }
 
+// The events of every login (challenge_*) are logged at debug only: one
+// line per login is too many at the default level. They are all in the
+// audit table (`twostepd audit`); the rare ones (blocks, pairings, devices,
+// hosts) are logged at every level.
 void RelayService::log_audit(const AuditEvent& e) {
+  if (!config_.log_debug && e.event.starts_with("challenge_")) return;
   if (config_.log_json) {
     log_(json_audit_line(e));
     return;

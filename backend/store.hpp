@@ -254,6 +254,38 @@ struct PushSubscription {
   Seconds created = 0;
 };
 
+// How long what is no longer live is kept (twostepd.conf(5), retention).
+// 0: kept for ever. Pruning never removes what a pending login needs: a
+// pending challenge (even one past its expiry that expire_due has not
+// written yet), its credentials, the active devices, the hosts; a decided
+// challenge is kept at least until its expiry has passed, as long as its
+// module may still ask for the answer.
+struct RetentionPolicy {
+  Seconds challenges = 86400;            // decided/expired/cancelled ones, from decided_at
+  Seconds audit = 90 * 86400;            // audit events, from their time
+  Seconds pairings = 86400;              // pairings, from their expiry
+  Seconds revoked_devices = 30 * 86400;  // revoked device records, from their revocation
+  int batch = 500;                       // rows per table per transaction
+  // Test seam: called inside each batch's transaction, after its deletes
+  // and before its commit, with the table's name.
+  std::function<void(const char* table)> in_batch;
+};
+
+// Rows one prune_batch call removed, per table.
+struct PruneCounts {
+  std::int64_t challenges = 0;
+  std::int64_t audit = 0;
+  std::int64_t pairings = 0;
+  std::int64_t devices = 0;
+  std::int64_t push_subscriptions = 0;
+  std::int64_t nonces = 0;
+  // True when some table filled its batch: call again for the rest.
+  bool more = false;
+  std::int64_t total() const {
+    return challenges + audit + pairings + devices + push_subscriptions + nonces;
+  }
+};
+
 struct DeviceFilter {
   std::string host_id;  // empty: any
   std::string user;     // empty: any
@@ -285,7 +317,7 @@ class Store {
 
   // Replay protection: true if (principal, nonce) is new, and remembers it
   // until `now + ttl`; false if it was seen and has not been forgotten yet.
-  // Forgets expired entries as it goes.
+  // An expired entry counts as forgotten; prune_batch removes it.
   virtual StoreResult<bool> remember_nonce(std::string_view principal, std::string_view nonce,
                                            Seconds now, Seconds ttl) = 0;
 
@@ -375,6 +407,18 @@ class Store {
   // Audit log. list_audit: newest first, at most `limit`.
   virtual StoreResult<Done> append_audit(const AuditEvent& event) = 0;
   virtual StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) = 0;
+  // The events after seq `after`, oldest first, at most `limit`, and only
+  // up to the settled point: every event with a smaller seq that will ever
+  // commit has committed (with several writers, transactions commit out of
+  // seq order). So a reader that resumes after the last seq it saw misses
+  // none and sees none twice, as long as pruning has not reached it.
+  virtual StoreResult<std::vector<AuditEvent>> audit_after(std::int64_t after, int limit) = 0;
+
+  // Retention: one batch (at most policy.batch rows) of each table, each in
+  // its own short transaction, oldest first. Expired nonces go here too.
+  // With several writers it skips rows another transaction holds, and takes
+  // no lock that a login's transaction waits for (store_rules.hpp).
+  virtual StoreResult<PruneCounts> prune_batch(const RetentionPolicy& policy, Seconds now) = 0;
 
   // ---- Web Push (the approver app, webpush.hpp) ----
   // Both stores implement these. The defaults refuse with StoreErrc::backend,

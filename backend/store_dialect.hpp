@@ -127,6 +127,17 @@ class Session {
   // (SQLite) needs nothing.
   virtual StoreResult<Done> lock_pair(std::string_view a, std::string_view b) = 0;
 
+  // Called before a statement takes an audit seq: with several writers,
+  // makes the transaction show as in progress (PostgreSQL: gives it its
+  // transaction id) first, which settled_audit_seq relies on. One writer:
+  // nothing.
+  virtual StoreResult<Done> show_in_progress() { return Done{}; }
+  // The highest audit seq at or below which every event that will ever
+  // commit has committed. One writer commits in seq order: the highest
+  // seq. Several: the highest seen, once every transaction that was in
+  // progress when it was read has ended.
+  virtual StoreResult<std::int64_t> settled_audit_seq() = 0;
+
   // The schema version, read under a lock that holds until the transaction
   // ends (concurrent first starts migrate one at a time), and written.
   virtual StoreResult<std::int64_t> schema_version() = 0;

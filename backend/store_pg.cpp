@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
@@ -267,6 +268,13 @@ class PgSession final : public sql::Session {
     return Done{};
   }
 
+  StoreResult<Done> show_in_progress() override {
+    auto r = run("append audit", "SELECT pg_current_xact_id()");
+    if (!r) return r.error();
+    return Done{};
+  }
+  StoreResult<std::int64_t> settled_audit_seq() override;
+
   StoreResult<std::int64_t> schema_version() override;
   StoreResult<Done> set_schema_version(std::int64_t version) override;
 
@@ -292,6 +300,38 @@ class PgSession final : public sql::Session {
   const sql::Database& dialect_;
   bool retryable_ = false;
 };
+
+// The highest seq seen, read with the statement's snapshot; then wait until
+// every transaction that snapshot saw in progress has ended. A transaction
+// that holds a smaller seq took it after its id (show_in_progress), so it
+// was in that snapshot's list: once those have ended, every seq up to the
+// one read is committed or never will be. Out of the caller's transaction
+// (autocommit): each statement sees what committed before it.
+StoreResult<std::int64_t> PgSession::settled_audit_seq() {
+  constexpr int kMaxPolls = 10000;  // ~10 s: store transactions are short
+  std::int64_t seq = 0;
+  std::string snapshot;
+  auto r = run("export audit",
+               "SELECT coalesce((SELECT max(seq) FROM audit), 0), pg_current_snapshot()::text", {},
+               [&](const sql::Row& row) {
+                 seq = row.integer(0);
+                 snapshot = row.text(1);
+               });
+  if (!r) return r.error();
+  for (int poll = 0; poll < kMaxPolls; ++poll) {
+    std::int64_t running = 0;
+    auto q = run("export audit",
+                 "SELECT count(*) FROM pg_snapshot_xip(?::pg_snapshot) AS x "
+                 "WHERE pg_xact_status(x) = 'in progress'",
+                 Params().text(snapshot), [&](const sql::Row& row) { running = row.integer(0); });
+    if (!q) return q.error();
+    if (running == 0) return seq;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return StoreError{StoreErrc::backend,
+                    "export audit: postgresql: transactions still in progress after 10 s; "
+                    "try again"};
+}
 
 // The version lives in a table of its own; an advisory lock serialises the
 // migrations of concurrent first starts.

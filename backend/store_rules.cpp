@@ -149,7 +149,7 @@ StoreResult<std::vector<HostRecord>> SqlStore::list_hosts() {
       });
 }
 
-StoreResult<HostRecord> SqlStore::remove_host(std::string_view id_or_name, Seconds) {
+StoreResult<HostRecord> SqlStore::remove_host(std::string_view id_or_name, Seconds now) {
   static const std::string sql = select_from(
       kHostColumns,
       "FROM hosts WHERE removed = {false} AND (host_id = ? OR name = ?) "
@@ -166,8 +166,12 @@ StoreResult<HostRecord> SqlStore::remove_host(std::string_view id_or_name, Secon
         !u) {
       return u.error();
     }
-    if (auto d = s.run("remove host", "UPDATE devices SET revoked = {true} WHERE host_id = ?",
-                       Params().text(host->host_id));
+    // revoked_at starts a revoked record's retention; an earlier revocation
+    // keeps its own.
+    if (auto d = s.run("remove host",
+                       "UPDATE devices SET revoked = {true}, revoked_at = CASE WHEN revoked_at = 0 "
+                       "THEN ? ELSE revoked_at END WHERE host_id = ?",
+                       Params().integer(now).text(host->host_id));
         !d) {
       return d.error();
     }
@@ -186,16 +190,8 @@ StoreResult<bool> SqlStore::remember_nonce(std::string_view principal, std::stri
 
 StoreResult<bool> SqlStore::remember_nonce_in(Session& s, std::string_view principal,
                                               std::string_view nonce, Seconds now, Seconds ttl) {
-  // Forgotten entries are purged at most once a second (per instance); the
-  // upsert below treats one not yet purged as new.
-  if (nonces_purged_.exchange(now) != now) {
-    if (auto p = s.run("purge nonces", "DELETE FROM nonces WHERE expires <= ?",
-                       Params().integer(now));
-        !p) {
-      nonces_purged_.store(0);
-      return p.error();
-    }
-  }
+  // Expired entries are removed by prune_batch, off the request path; the
+  // upsert below treats one not yet removed as new.
   // One statement decides, even against another instance: a row is written
   // only if it is new or its old entry was forgotten.
   auto r = s.run("remember nonce",
@@ -219,6 +215,14 @@ StoreResult<Done> SqlStore::record_nonce_in(Session& s, const ChangeRecords& rec
 }
 
 StoreResult<Done> SqlStore::append_audit_in(Session& s, const AuditEvent& e) {
+  // audit_after's settled point needs the transaction to show as in
+  // progress before it takes a seq. A change that recorded a nonce has
+  // written already; the callers of this overload have not.
+  if (auto shown = s.show_in_progress(); !shown) return shown;
+  return insert_audit_in(s, e);
+}
+
+StoreResult<Done> SqlStore::insert_audit_in(Session& s, const AuditEvent& e) {
   auto r = s.run("append audit",
                  "INSERT INTO audit(time, event, host, {user}, service, rhost, challenge_id, "
                  "device, result, ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -230,8 +234,13 @@ StoreResult<Done> SqlStore::append_audit_in(Session& s, const AuditEvent& e) {
 }
 
 StoreResult<Done> SqlStore::append_audit_in(Session& s, const ChangeRecords& records) {
+  if (records.audit.empty()) return Done{};
+  // The nonce's row, written first in the same transaction, showed it.
+  if (records.nonce_principal.empty()) {
+    if (auto shown = s.show_in_progress(); !shown) return shown;
+  }
   for (const auto& e : records.audit) {
-    if (auto done = append_audit_in(s, e); !done) return done;
+    if (auto done = insert_audit_in(s, e); !done) return done;
   }
   return Done{};
 }
@@ -413,12 +422,14 @@ StoreResult<std::vector<DeviceRecord>> SqlStore::devices_by_api_key(std::string_
   });
 }
 
-StoreResult<DeviceRecord> SqlStore::revoke_device(std::string_view device_id, Seconds) {
+StoreResult<DeviceRecord> SqlStore::revoke_device(std::string_view device_id, Seconds now) {
   return transact<DeviceRecord>([&](Session& s, Changes&) -> StoreResult<DeviceRecord> {
     auto d = find_device_in(s, device_id, true);
     if (!d) return d;
-    auto u = s.run("revoke device", "UPDATE devices SET revoked = {true} WHERE device_id = ?",
-                   Params().text(device_id));
+    if (d->revoked) return d;  // its revocation time stays the first one
+    auto u = s.run("revoke device",
+                   "UPDATE devices SET revoked = {true}, revoked_at = ? WHERE device_id = ?",
+                   Params().integer(now).text(device_id));
     if (!u) return u.error();
     d->revoked = true;
     return d;
@@ -441,23 +452,48 @@ StoreResult<DeviceRecord> SqlStore::rename_device(std::string_view device_id,
 // ---- audit ----
 
 StoreResult<Done> SqlStore::append_audit(const AuditEvent& e) {
-  return autocommit<Done>([&](Session& s) { return append_audit_in(s, e); });
+  // A transaction: show_in_progress must hold until the insert commits.
+  return transact<Done>([&](Session& s, Changes&) { return append_audit_in(s, e); });
 }
 
+namespace {
+
+constexpr std::string_view kAuditColumns =
+    "seq, time, event, host, {user}, service, rhost, challenge_id, device, result, ms";
+
+AuditEvent read_audit(const Row& row) {
+  return AuditEvent{row.integer(0), row.integer(1), row.text(2), row.text(3),
+                    row.text(4),    row.text(5),    row.text(6), row.text(7),
+                    row.text(8),    row.text(9),    row.integer(10)};
+}
+
+}  // namespace
+
 StoreResult<std::vector<AuditEvent>> SqlStore::list_audit(std::string_view user, int limit) {
+  static const std::string sql = select_from(
+      kAuditColumns, "FROM audit WHERE (? = '' OR {user} = ?) ORDER BY seq DESC LIMIT ?");
   return autocommit<std::vector<AuditEvent>>(
       [&](Session& s) -> StoreResult<std::vector<AuditEvent>> {
         std::vector<AuditEvent> out;
-        auto r = s.run("list audit",
-                       "SELECT seq, time, event, host, {user}, service, rhost, challenge_id, "
-                       "device, result, ms FROM audit WHERE (? = '' OR {user} = ?) "
-                       "ORDER BY seq DESC LIMIT ?",
-                       Params().text(user).text(user).integer(limit), [&](const Row& row) {
-                         out.push_back(AuditEvent{row.integer(0), row.integer(1), row.text(2),
-                                                  row.text(3), row.text(4), row.text(5),
-                                                  row.text(6), row.text(7), row.text(8),
-                                                  row.text(9), row.integer(10)});
-                       });
+        auto r = s.run("list audit", sql, Params().text(user).text(user).integer(limit),
+                       [&](const Row& row) { out.push_back(read_audit(row)); });
+        if (!r) return r.error();
+        return out;
+      });
+}
+
+StoreResult<std::vector<AuditEvent>> SqlStore::audit_after(std::int64_t after, int limit) {
+  static const std::string sql = select_from(
+      kAuditColumns, "FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?");
+  return autocommit<std::vector<AuditEvent>>(
+      [&](Session& s) -> StoreResult<std::vector<AuditEvent>> {
+        auto settled = s.settled_audit_seq();
+        if (!settled) return settled.error();
+        std::vector<AuditEvent> out;
+        if (settled.value() <= after) return out;
+        auto r = s.run("export audit", sql,
+                       Params().integer(after).integer(settled.value()).integer(limit),
+                       [&](const Row& row) { out.push_back(read_audit(row)); });
         if (!r) return r.error();
         return out;
       });

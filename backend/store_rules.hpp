@@ -15,6 +15,13 @@
 //   holds ({skip_locked}) and writes only those still pending, so each expiry
 //   is written once.
 // - Lock order: (host, user) first, then rows.
+// - Retention (prune_batch) deletes in small batches, one transaction per
+//   table, oldest first. It touches only rows no login uses any more
+//   (decided challenges past their expiry, expired nonces and pairings,
+//   revoked devices, old audit events) and, with several writers, skips any
+//   row another transaction holds ({skip_locked}), so it never waits for a
+//   login; a login's statements select live rows (pending challenges,
+//   active devices) and so never wait for the batch's locks.
 // - The listener hears a change after its commit, from the caller's thread;
 //   other instances' changes come from the dialect's thread.
 #pragma once
@@ -88,6 +95,9 @@ class SqlStore final : public Store {
 
   StoreResult<Done> append_audit(const AuditEvent& event) override;
   StoreResult<std::vector<AuditEvent>> list_audit(std::string_view user, int limit) override;
+  StoreResult<std::vector<AuditEvent>> audit_after(std::int64_t after, int limit) override;
+
+  StoreResult<PruneCounts> prune_batch(const RetentionPolicy& policy, Seconds now) override;
 
   StoreResult<std::string> put_setting_if_absent(std::string_view name,
                                                  std::string_view value) override;
@@ -168,6 +178,18 @@ class SqlStore final : public Store {
   StoreResult<Done> record_nonce_in(Session& s, const ChangeRecords& records, Seconds now);
   static StoreResult<Done> append_audit_in(Session& s, const AuditEvent& event);
   static StoreResult<Done> append_audit_in(Session& s, const ChangeRecords& records);
+  static StoreResult<Done> insert_audit_in(Session& s, const AuditEvent& event);
+  // One table's prune (store_retention.cpp): `body` in its own transaction,
+  // then the policy's test seam, then the commit.
+  template <typename Body>
+  StoreResult<std::int64_t> prune_step(const RetentionPolicy& policy, const char* table,
+                                       Body&& body) {
+    return transact<std::int64_t>([&](Session& s, Changes&) -> StoreResult<std::int64_t> {
+      auto removed = body(s);
+      if (removed && policy.in_batch) policy.in_batch(table);
+      return removed;
+    });
+  }
   static StoreResult<PairingRecord> find_pairing_in(Session& s, std::string_view pairing_id,
                                                     bool for_update);
   static StoreResult<DeviceRecord> find_device_in(Session& s, std::string_view device_id,
@@ -193,7 +215,6 @@ class SqlStore final : public Store {
   // goes away). Recursive: a listener may call back into the store.
   std::recursive_mutex listener_mu_;
   ChangeListener listener_;
-  std::atomic<Seconds> nonces_purged_{0};
   CallObserver observer_;
 };
 

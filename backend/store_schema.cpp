@@ -190,6 +190,15 @@ CREATE {unlogged} TABLE rate_buckets (
   granted {int} NOT NULL
 );
 )sql"},
+    // Retention (prune_batch): when a device was revoked (0: before this
+    // step, or not revoked), and indexes to find the oldest rows of each
+    // pruned table without a scan.
+    {6, Scope::every_database, R"sql(
+ALTER TABLE devices ADD COLUMN revoked_at {int} NOT NULL DEFAULT 0;
+CREATE INDEX audit_time ON audit(time);
+CREATE INDEX challenges_decided ON challenges(decided_at);
+CREATE INDEX pairings_expires ON pairings(expires);
+)sql"},
 };
 constexpr std::int64_t kSchemaVersion = std::end(kSteps)[-1].to_version;
 

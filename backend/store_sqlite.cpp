@@ -295,6 +295,14 @@ class SqliteSession final : public sql::Session {
     return Done{};  // BEGIN IMMEDIATE holds the whole database
   }
 
+  StoreResult<std::int64_t> settled_audit_seq() override {
+    std::int64_t seq = 0;
+    auto r = run("export audit", "SELECT coalesce(max(seq), 0) FROM audit", {},
+                 [&](const sql::Row& row) { seq = row.integer(0); });
+    if (!r) return r.error();
+    return seq;
+  }
+
   StoreResult<std::int64_t> schema_version() override {
     std::int64_t version = 0;
     auto r = run("schema version", "PRAGMA user_version", {},

@@ -1,7 +1,12 @@
 // twostep-relay-load: the "full rounds per second" load client of
 // bench/relay_bench.py (docs/benchmarks.md, "Push relay").
 //
-//   twostep-relay-load PORT SECONDS JOBS.json
+//   twostep-relay-load PORT SECONDS JOBS.json [INTERVAL [MAX_ROUNDS]]
+//
+// INTERVAL (seconds): also report each interval's rounds/s, median and p99
+// ("intervals", by the time each round ended), for the soak
+// (bench/relay_soak.py). MAX_ROUNDS: stop once that many rounds are done,
+// even before SECONDS.
 //
 // JOBS.json (written by relay_bench.py after it has added the hosts and
 // paired the devices with the Python test device):
@@ -287,18 +292,57 @@ std::vector<Job> load_jobs(const char* path) {
   return jobs;
 }
 
+struct Sample {
+  double end_s;  // since the start
+  double ms;     // the round's time
+};
+
+double percentile_of(std::vector<double>& sorted_values, double p) {
+  const std::size_t n = sorted_values.size();
+  return sorted_values[std::min(n - 1, static_cast<std::size_t>(p / 100 * static_cast<double>(n - 1) + 0.5))];
+}
+
+// Per-interval figures, by the time each round ended.
+json intervals_of(const std::vector<std::vector<Sample>>& samples, double interval, double took) {
+  const auto count = static_cast<std::size_t>(took / interval) + 1;
+  std::vector<std::vector<double>> buckets(count);
+  for (const auto& per_thread : samples) {
+    for (const auto& s : per_thread) {
+      buckets[std::min(count - 1, static_cast<std::size_t>(s.end_s / interval))].push_back(s.ms);
+    }
+  }
+  json out = json::array();
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& b = buckets[i];
+    if (b.empty()) continue;
+    std::sort(b.begin(), b.end());
+    const double span = std::min(interval, took - static_cast<double>(i) * interval);
+    out.push_back({{"start_s", static_cast<double>(i) * interval},
+                   {"seconds", span},
+                   {"rounds", b.size()},
+                   {"rounds_per_s", static_cast<double>(b.size()) / span},
+                   {"round_median_ms", percentile_of(b, 50)},
+                   {"round_p99_ms", percentile_of(b, 99)}});
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: twostep-relay-load PORT SECONDS JOBS.json\n");
+  if (argc < 4 || argc > 6) {
+    std::fprintf(stderr,
+                 "usage: twostep-relay-load PORT SECONDS JOBS.json [INTERVAL [MAX_ROUNDS]]\n");
     return 2;
   }
   try {
     const int port = std::atoi(argv[1]);
     const double seconds = std::atof(argv[2]);
     auto jobs = load_jobs(argv[3]);
-    std::vector<std::vector<double>> samples(jobs.size());
+    const double interval = argc > 4 ? std::atof(argv[4]) : 0;
+    const long long max_rounds = argc > 5 ? std::atoll(argv[5]) : 0;
+    std::atomic<long long> done{0};
+    std::vector<std::vector<Sample>> samples(jobs.size());
     std::vector<std::string> errors(jobs.size());
     std::atomic<bool> go{false};
     std::vector<std::thread> threads;
@@ -307,10 +351,14 @@ int main(int argc, char** argv) {
         try {
           Connection conn(port);
           while (!go.load()) std::this_thread::yield();
-          const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+          const auto start = Clock::now();
+          const auto end = start + std::chrono::duration<double>(seconds);
           for (auto t0 = Clock::now(); t0 < end; t0 = Clock::now()) {
+            if (max_rounds > 0 && done.fetch_add(1) >= max_rounds) break;
             round_trip(jobs[i], conn);
-            samples[i].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            const auto t1 = Clock::now();
+            samples[i].push_back({std::chrono::duration<double>(t1 - start).count(),
+                                  std::chrono::duration<double, std::milli>(t1 - t0).count()});
           }
         } catch (const std::exception& e) {
           errors[i] = e.what();
@@ -328,18 +376,18 @@ int main(int argc, char** argv) {
       }
     }
     std::vector<double> all;
-    for (const auto& s : samples) all.insert(all.end(), s.begin(), s.end());
+    for (const auto& per_thread : samples) {
+      for (const auto& sample : per_thread) all.push_back(sample.ms);
+    }
     if (all.empty()) fail("no round completed");
     std::sort(all.begin(), all.end());
-    const auto at = [&](double p) {
-      return all[std::min(all.size() - 1, static_cast<std::size_t>(p / 100 * static_cast<double>(all.size() - 1) + 0.5))];
-    };
-    const json out = {{"workers", jobs.size()},
-                      {"rounds", all.size()},
-                      {"seconds", took},
-                      {"rounds_per_s", static_cast<double>(all.size()) / took},
-                      {"round_median_ms", at(50)},
-                      {"round_p99_ms", at(99)}};
+    json out = {{"workers", jobs.size()},
+                {"rounds", all.size()},
+                {"seconds", took},
+                {"rounds_per_s", static_cast<double>(all.size()) / took},
+                {"round_median_ms", percentile_of(all, 50)},
+                {"round_p99_ms", percentile_of(all, 99)}};
+    if (interval > 0) out["intervals"] = intervals_of(samples, interval, took);
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

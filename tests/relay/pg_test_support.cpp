@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace twostep::relay::test {
@@ -29,6 +30,14 @@ bool pg_exec(const std::string& url, const std::string& sql, std::string* error)
     return false;
   }
   return true;
+}
+
+long pg_count(const std::string& url, const std::string& query) {
+  std::unique_ptr<PGconn, ConnCloser> conn(PQconnectdb(url.c_str()));
+  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) return -1;
+  std::unique_ptr<PGresult, ResultClearer> res(PQexec(conn.get(), query.c_str()));
+  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQntuples(res.get()) != 1) return -1;
+  return std::atol(PQgetvalue(res.get(), 0, 0));
 }
 
 std::string with_database(const std::string& url, const std::string& database) {

@@ -10,6 +10,10 @@ namespace twostep::relay::test {
 // returns false and puts PostgreSQL's message in `error`.
 bool pg_exec(const std::string& url, const std::string& sql, std::string* error = nullptr);
 
+// The integer a one-row, one-column query returns (SELECT count(*) ...);
+// -1 on failure.
+long pg_count(const std::string& url, const std::string& query);
+
 // The same URL with its database name replaced: postgresql://u@/OLD?x ->
 // postgresql://u@/NEW?x.
 std::string with_database(const std::string& url, const std::string& database);

@@ -40,6 +40,9 @@ def config_is_strict(binary):
             ("approver_origin = http://203.0.113.9\n", "approver_origin"),
             ("tls_cert = /x.pem\n", "tls_cert and tls_key go together"),
             ("clock_skew = 400\n", "nonce_ttl must be at least twice clock_skew"),
+            ("audit_retention = -1\n", "audit_retention must be an integer from 0 to 316224000"),
+            ("prune_batch = 5\n", "prune_batch must be an integer from 10 to 100000"),
+            ("log_level = verbose\n", "log_level must be info or debug"),
         ]
         for text, message in cases:
             path = os.path.join(d, "c.conf")

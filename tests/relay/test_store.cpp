@@ -33,6 +33,7 @@ namespace {
 std::string g_location;  // argv[1]
 int g_counter = 0;
 std::string g_last_sqlite_path;
+std::string g_last_pg_url;
 
 std::unique_ptr<Store> fresh_store() {
   std::string location;
@@ -45,6 +46,7 @@ std::unique_ptr<Store> fresh_store() {
     location = twostep::relay::test::create_database(
         g_location, "store_" + std::to_string(getpid()) + "_" + std::to_string(++g_counter));
     if (location.empty()) fail_msg("cannot create a test database");
+    g_last_pg_url = location;
   }
   auto s = open_store(location);
   if (!s) fail_msg("open_store: %s", s.error().message.c_str());
@@ -521,6 +523,171 @@ void a_change_records_its_nonce_and_audit_all_or_nothing(void**) {
   assert_false(s->remember_nonce("host:h1", "n5", kNow + 3, 600).value());
 }
 
+// The number of rows of `table` matching `where` in the last fresh store's
+// database (a statement of its own, beside the store's connection).
+long rows_where(const std::string& table, const std::string& where) {
+  const std::string query = "SELECT count(*) FROM " + table + " WHERE " + where;
+  if (is_sqlite()) {
+    sqlite3* db = nullptr;
+    assert_int_equal(sqlite3_open_v2(g_last_sqlite_path.c_str(), &db, SQLITE_OPEN_READONLY,
+                                     nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    assert_int_equal(sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const long n = static_cast<long>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  }
+  const long n = twostep::relay::test::pg_count(g_last_pg_url, query);
+  if (n < 0) fail_msg("cannot count %s", table.c_str());
+  return n;
+}
+
+void audit_event_at(Store& s, Seconds time, const std::string& id) {
+  AuditEvent e;
+  e.time = time;
+  e.event = "challenge_created";
+  e.host = "web1";
+  e.user = "alice";
+  e.challenge_id = id;
+  assert_true(s.append_audit(e).ok());
+}
+
+// Retention: what is past it goes, in batches; what is recent stays, and so
+// does every row a pending login needs, however old: a pending challenge
+// (also one past its expiry that expire_due has not written yet), its
+// credentials, its host and active device, and a decided challenge whose
+// expiry has not passed (its module may still ask for the answer).
+void prune_removes_old_rows_and_keeps_what_logins_need(void**) {
+  auto s = fresh_store();
+  for (const char* h : {"h1", "h2", "h3", "h4"}) {
+    assert_true(s->add_host(host(h, std::string("web-") + h)).ok());
+  }
+  auto d1 = paired_device(*s, "h1", "c1", "key-1");
+  auto d2 = paired_device(*s, "h2", "c2", "key-2");
+  auto d3 = paired_device(*s, "h3", "c3", "key-3");
+  auto d4 = paired_device(*s, "h4", "c4", "key-4");
+  auto gone = paired_device(*s, "h1", "c5", "key-5");
+  assert_true(s->revoke_device(gone.device_id, kNow + 20).ok());
+  assert_true(s->put_push_subscription({"key-1", "https://push.example/1", "p", "a", kNow}).ok());
+  assert_true(s->put_push_subscription({"key-5", "https://push.example/5", "p", "a", kNow}).ok());
+
+  const Seconds now = kNow + 3 * 86400;
+  // Old and decided: goes. Old, pending, past its expiry: stays.
+  assert_true(s->create_challenge(challenge("old", "h1", {"c1"}), {}, kNow + 10).ok());
+  assert_true(s->decide_challenge("old", d1.device_id, Decision::approve, std::nullopt,
+                                  kNow + 11).ok());
+  assert_true(s->create_challenge(challenge("stale", "h2", {"c2"}, kNow + 100), {}, kNow + 10).ok());
+  // Old decision, expiry not passed: stays. Recent decision: stays.
+  assert_true(s->create_challenge(challenge("long", "h3", {"c3"}, now + 100), {}, kNow + 30).ok());
+  assert_true(s->decide_challenge("long", d3.device_id, Decision::deny, std::nullopt,
+                                  kNow + 40).ok());
+  assert_true(s->create_challenge(challenge("recent", "h4", {"c4"}, now - 50), {}, now - 100).ok());
+  assert_true(s->decide_challenge("recent", d4.device_id, Decision::approve, std::nullopt,
+                                  now - 90).ok());
+  for (int i = 0; i < 5; ++i) audit_event_at(*s, kNow + i, "old-" + std::to_string(i));
+  audit_event_at(*s, now - 10, "recent");
+  assert_true(s->create_pairing(PairingRecord{"p-new", "h1", "alice", std::string(32, 'h'),
+                                              now - 10, now + 590, PairingStatus::open, {}, {}})
+                  .ok());
+  assert_true(s->remember_nonce("host:h1", "n-old", kNow, 600).value());
+  assert_true(s->remember_nonce("host:h1", "n-live", now - 5, 600).value());
+
+  RetentionPolicy policy;  // challenges and pairings: 1 day (the defaults)
+  policy.audit = 86400;
+  policy.revoked_devices = 86400;
+  policy.batch = 2;
+  int batches = 0;
+  PruneCounts sum;
+  for (bool more = true; more; ++batches) {
+    auto c = s->prune_batch(policy, now);
+    if (!c) fail_msg("prune: %s", c.error().message.c_str());
+    sum.challenges += c->challenges;
+    sum.audit += c->audit;
+    sum.pairings += c->pairings;
+    sum.devices += c->devices;
+    sum.push_subscriptions += c->push_subscriptions;
+    sum.nonces += c->nonces;
+    more = c->more;
+    assert_true(batches < 20);
+  }
+  assert_true(batches > 1);  // 5 old audit events, 2 a batch
+  assert_int_equal(sum.challenges, 1);
+  assert_int_equal(sum.audit, 5);
+  assert_int_equal(sum.pairings, 5);  // the five paired_device pairings
+  assert_int_equal(sum.devices, 1);
+  assert_int_equal(sum.push_subscriptions, 1);
+  assert_int_equal(sum.nonces, 1);
+
+  assert_int_equal(static_cast<int>(s->find_challenge("old", now).error().code),
+                   static_cast<int>(StoreErrc::not_found));
+  assert_int_equal(rows_where("challenge_credentials", "challenge_id = 'old'"), 0);
+  for (const char* kept : {"stale", "long", "recent"}) {
+    auto c = s->find_challenge(kept, now);
+    if (!c) fail_msg("%s was pruned", kept);
+    assert_int_equal(c->credential_ids.size(), 1);
+  }
+  // The stale one is still pending in the store: its expiry is audited once.
+  auto expired = s->expire_due(now);
+  assert_int_equal(expired->size(), 1);
+  assert_string_equal(expired->at(0).challenge_id.c_str(), "stale");
+  auto events = s->list_audit("", 100);
+  assert_int_equal(events->size(), 1);
+  assert_string_equal(events->at(0).challenge_id.c_str(), "recent");
+  assert_true(s->find_pairing("p-new").ok());
+  assert_false(s->find_pairing("pair-h1c1").ok());
+  for (const auto& d : {d1, d2, d3, d4}) assert_true(s->find_device(d.device_id).ok());
+  assert_false(s->find_device(gone.device_id).ok());
+  assert_int_equal(s->push_subscriptions("key-1")->size(), 1);
+  assert_int_equal(s->push_subscriptions("key-5")->size(), 0);
+  assert_false(s->remember_nonce("host:h1", "n-live", now, 600).value());
+  assert_int_equal(rows_where("nonces", "nonce = 'n-old'"), 0);
+  // A login after the prune works as before.
+  assert_true(s->create_challenge(challenge("next", "h1", {"c1"}, now + 90), {}, now).ok());
+  assert_true(s->decide_challenge("next", d1.device_id, Decision::approve, std::nullopt,
+                                  now + 1).ok());
+}
+
+// 0 keeps for ever; a device revoked before revoked_at existed (0) starts
+// its retention at the first prune.
+void prune_keeps_for_ever_with_zero(void**) {
+  auto s = fresh_store();
+  assert_true(s->add_host(host("h1", "web1")).ok());
+  auto d = paired_device(*s, "h1", "c1");
+  assert_true(s->revoke_device(d.device_id, kNow).ok());
+  audit_event_at(*s, kNow, "a");
+  RetentionPolicy forever;
+  forever.challenges = forever.audit = forever.pairings = forever.revoked_devices = 0;
+  auto c = s->prune_batch(forever, kNow + 100 * 86400);
+  assert_true(c.ok());
+  assert_int_equal(c->total(), 0);
+  assert_int_equal(s->list_audit("", 10)->size(), 1);
+  assert_true(s->find_device(d.device_id).ok());
+}
+
+// audit_after: oldest first after the seq given, so a reader resumes where
+// it stopped; the pruned ones are simply no longer there.
+void audit_after_resumes_after_the_last_seq_seen(void**) {
+  auto s = fresh_store();
+  for (int i = 0; i < 5; ++i) audit_event_at(*s, kNow + i, "e" + std::to_string(i));
+  auto first = s->audit_after(0, 2);
+  assert_int_equal(first->size(), 2);
+  assert_string_equal(first->at(0).challenge_id.c_str(), "e0");
+  assert_string_equal(first->at(1).challenge_id.c_str(), "e1");
+  auto rest = s->audit_after(first->back().seq, 100);
+  assert_int_equal(rest->size(), 3);
+  assert_string_equal(rest->at(0).challenge_id.c_str(), "e2");
+  assert_true(rest->at(0).seq > first->back().seq);
+  assert_int_equal(s->audit_after(rest->back().seq, 100)->size(), 0);
+  RetentionPolicy policy;
+  policy.audit = 86400;
+  assert_true(s->prune_batch(policy, kNow + 3 + 86400).ok());  // e0..e2 go
+  auto kept = s->audit_after(0, 100);
+  assert_int_equal(kept->size(), 2);
+  assert_string_equal(kept->at(0).challenge_id.c_str(), "e3");
+}
+
 void sqlite_checkpoints_the_wal_while_open(void**) {
   if (!is_sqlite()) skip();
   auto s = fresh_store();
@@ -655,7 +822,9 @@ void sqlite_schema_1_migrates_to_web_push(void**) {
                                 "ALTER TABLE challenges DROP COLUMN digest_version; "
                                 "ALTER TABLE challenges DROP COLUMN command; "
                                 "ALTER TABLE challenges DROP COLUMN target_user; "
-                                "ALTER TABLE challenges DROP COLUMN location; PRAGMA user_version=1",
+                                "ALTER TABLE challenges DROP COLUMN location; "
+                                "DROP INDEX audit_time; DROP INDEX challenges_decided; DROP INDEX pairings_expires; "
+                                "ALTER TABLE devices DROP COLUMN revoked_at; PRAGMA user_version=1",
                                 nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto again = open_store(path);
@@ -702,6 +871,9 @@ int main(int argc, char** argv) {
       cmocka_unit_test(removing_a_host_revokes_its_devices),
       cmocka_unit_test(audit_lists_newest_first_by_user),
       cmocka_unit_test(a_change_records_its_nonce_and_audit_all_or_nothing),
+      cmocka_unit_test(prune_removes_old_rows_and_keeps_what_logins_need),
+      cmocka_unit_test(prune_keeps_for_ever_with_zero),
+      cmocka_unit_test(audit_after_resumes_after_the_last_seq_seen),
       cmocka_unit_test(sqlite_checkpoints_the_wal_while_open),
       cmocka_unit_test(sqlite_state_survives_reopen_and_newer_schema_is_refused),
       cmocka_unit_test(a_setting_keeps_the_first_value_written),

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <libpq-fe.h>
+
 #include "pg_test_support.hpp"
 #include "store.hpp"
 #include "store_pg.hpp"
@@ -141,6 +143,8 @@ void schema_1_migrates_to_web_push(void**) {
                        "DROP TABLE rate_buckets; "
                        "ALTER TABLE challenges DROP COLUMN digest_version, DROP COLUMN command, "
                        "DROP COLUMN target_user, DROP COLUMN location; "
+                       "DROP INDEX audit_time; DROP INDEX challenges_decided; "
+                       "DROP INDEX pairings_expires; ALTER TABLE devices DROP COLUMN revoked_at; "
                        "UPDATE twostep_schema SET version = 1",
                        &error)) {
     fail_msg("make version 1: %s", error.c_str());
@@ -405,6 +409,124 @@ void each_expiry_is_written_by_one_instance(void**) {
   assert_int_equal(a->expire_due(kNow + 61)->size(), 0);
 }
 
+// A flag one thread sets and another waits for, with a bound that only
+// turns a hang into a failure.
+class Signal {
+ public:
+  void set() {
+    std::lock_guard lock(mu_);
+    set_ = true;
+    cv_.notify_all();
+  }
+  bool wait(std::chrono::seconds bound = 60s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, bound, [&] { return set_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool set_ = false;
+};
+
+// Retention takes no lock a login waits for: while instance A's prune batch
+// holds its transaction open, after deleting old decided challenges of
+// alice, a whole login of alice through instance B (create, decide, read,
+// expiry) completes.
+void a_login_does_not_wait_for_a_prune_batch(void**) {
+  const std::string url = fresh_database();
+  auto a = open(url);
+  auto b = open(url);
+  assert_true(a->add_host(host("h1", "web1")).ok());
+  auto dev = paired_device(*a, "h1", "alice", "cred-a");
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "old" + std::to_string(i);
+    assert_true(a->create_challenge(challenge(id, "alice", kNow + 90), {}, kNow + i).ok());
+    assert_true(a->decide_challenge(id, dev.device_id, Decision::approve, std::nullopt,
+                                    kNow + i).ok());
+  }
+  const Seconds now = kNow + 3 * 86400;
+  Signal holding, release, login_done;
+  RetentionPolicy policy;
+  policy.in_batch = [&](const char* table) {
+    if (std::strcmp(table, "challenges") != 0) return;
+    holding.set();
+    release.wait();
+  };
+  PruneCounts pruned;
+  std::thread pruner([&] {
+    auto r = a->prune_batch(policy, now);
+    if (r) pruned = r.value();
+  });
+  assert_true(holding.wait());
+  bool login_ok = false;
+  std::thread login([&] {
+    login_ok = b->create_challenge(challenge("new", "alice", now + 90), {}, now).ok() &&
+               b->decide_challenge("new", dev.device_id, Decision::approve, std::nullopt, now + 1)
+                   .ok() &&
+               b->find_challenge("new", now + 1)->status == ChallengeStatus::approved &&
+               b->expire_due(now + 2).ok();
+    login_done.set();
+  });
+  const bool finished = login_done.wait();
+  release.set();  // whatever happened, let the batch commit
+  pruner.join();
+  login.join();
+  assert_true(finished);  // the login did not wait for the batch
+  assert_true(login_ok);
+  assert_int_equal(pruned.challenges, 3);
+  assert_false(b->find_challenge("old0", now).ok());
+}
+
+// audit_after with two writers: an event whose transaction took its seq
+// first but commits last is not skipped. A raw transaction holds seq s1
+// uncommitted while instance B commits s2 > s1; the export that starts
+// then returns both, in order, once s1 commits.
+void the_audit_export_waits_for_a_smaller_seq_in_flight(void**) {
+  const std::string url = fresh_database();
+  auto a = open(url);
+  auto b = open(url);
+  PGconn* raw = PQconnectdb(url.c_str());
+  assert_int_equal(PQstatus(raw), CONNECTION_OK);
+  auto exec = [&](const char* sql) {
+    PGresult* r = PQexec(raw, sql);
+    const auto st = PQresultStatus(r);
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  };
+  assert_true(exec("BEGIN"));
+  assert_true(exec("SELECT pg_current_xact_id()"));
+  assert_true(exec("INSERT INTO audit(time, event, host, user_name, service, rhost, "
+                   "challenge_id, device, result, ms) VALUES (1, 'challenge_created', 'web1', "
+                   "'alice', '', '', 'first', '', '', -1)"));
+  AuditEvent second;
+  second.time = 2;
+  second.event = "challenge_created";
+  second.challenge_id = "second";
+  assert_true(b->append_audit(second).ok());
+  // Commit the first once the export is waiting for it (it shows in
+  // pg_stat_activity), or after the bound if it never waits.
+  std::atomic<bool> exported{false};
+  std::thread committer([&] {
+    for (int i = 0; i < 6000 && !exported.load(); ++i) {
+      if (pgtest::pg_count(url, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                "query LIKE '%pg_xact_status%' AND pid <> pg_backend_pid()") > 0) {
+        break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    exec("COMMIT");
+  });
+  auto events = a->audit_after(0, 100);
+  exported.store(true);
+  committer.join();
+  PQfinish(raw);
+  if (!events) fail_msg("export: %s", events.error().message.c_str());
+  assert_int_equal(events->size(), 2);
+  assert_string_equal(events->at(0).challenge_id.c_str(), "first");
+  assert_string_equal(events->at(1).challenge_id.c_str(), "second");
+}
+
 void challenges_list_newest_first_within_one_second(void**) {
   // store.hpp: creation order, not only the `created` second (ids sort the
   // other way round, so an order by id or by created alone fails).
@@ -470,6 +592,8 @@ int main(int argc, char** argv) {
       cmocka_unit_test(challenges_list_newest_first_within_one_second),
       cmocka_unit_test(wake_ups_survive_a_dropped_connection),
       cmocka_unit_test(a_phones_bound_holds_across_instances),
+      cmocka_unit_test(a_login_does_not_wait_for_a_prune_batch),
+      cmocka_unit_test(the_audit_export_waits_for_a_smaller_seq_in_flight),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
