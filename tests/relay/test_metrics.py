@@ -226,8 +226,9 @@ def pushes_sent_and_failed_are_counted(binary, service):
 
 def json_logs_are_one_object_per_line(binary):
     """log_format = json: every line one object; the audit events carry
-    the fields of the admin guide's list, a stranger's text escaped."""
-    with Relay(binary, ["log_format = json"]) as relay:
+    the fields of the admin guide's list, a stranger's text escaped. At
+    log_level = debug, so that a login's own events are logged too."""
+    with Relay(binary, ["log_format = json", "log_level = debug"]) as relay:
         host = relay.add_host("web1")
         user = 'al"ice\\ \u00fc'  # a quote, a backslash, non-ASCII
         phone = relay.paired_device(host, user)
