@@ -7,7 +7,9 @@ and checks what an admin gets:
 
 1. lintian finds no error or warning (overrides are justified in
    packaging/debian/*.lintian-overrides); the files, the pam-auth-update profile (registered, not enabled), the
-   system user, the state directory and the conffile;
+   system user, the state directory and the conffile; the module key
+   /etc/twostep/module.key made at install (root's, 0600, 32 bytes in b64u)
+   and kept when the package is configured again;
 2. a private sshd (loopback, free port) whose own PAM service names the
    installed module by bare name `pam_twostep.so`: a user enrolled with the
    installed twostep-enroll logs in with a TOTP code, a wrong code is refused;
@@ -29,7 +31,8 @@ and checks what an admin gets:
    purge warns naming that file, its line number and the line (issue 18
    item 12);
 5. `dpkg --purge` leaves nothing: no file of either package, no system user
-   or group, no profile, no /var/lib/twostepd, no /etc/twostep (the test
+   or group, no profile, no /var/lib/twostepd, no /etc/twostep (the module
+   key goes with the purge; the test
    removes its push.conf and push.secret before the purge), no test user,
    and the pam-auth-update state (/var/lib/pam, /etc/pam.d/common-*) as it
    was.
@@ -42,6 +45,7 @@ Whatever happens after the install, the packages are purged on the way out.
 from __future__ import annotations
 
 import argparse
+import base64
 import glob
 import grp
 import json
@@ -72,6 +76,7 @@ SYSTEM_USER = "_twostepd"
 PROFILE = "/usr/share/pam-configs/twostep"
 STATE_DIR = "/var/lib/twostepd"
 CONFIG_DIR = "/etc/twostep"
+MODULE_KEY = f"{CONFIG_DIR}/module.key"
 UNIT = "twostepd.service"
 # Push (step 3): the host's settings where admin-guide.md "Push approval (the
 # login side)" puts them; written by the test, removed before the purge.
@@ -601,6 +606,7 @@ def main() -> int:
         state["files"] = files
 
         check_installed_files(files)
+        check_module_key_made()
         if os.path.exists(os.path.join(args.build_dir, "check_tool", "twostep-check")):
             for path in ("/usr/bin/twostep-check", "/usr/share/man/man8/twostep-check.8.gz"):
                 h.check(path in files["libpam-twostep"] and os.path.exists(path),
@@ -627,6 +633,30 @@ def main() -> int:
         return None
 
     return h.run_scenario(body, after_cleanup)
+
+
+def check_module_key_made() -> None:
+    """The install makes the module key (pam_twostep(8), FILES): root's, 0600,
+    32 random bytes in b64u on one line; configuring again (an upgrade)
+    keeps it; the purge removes it (FOOTPRINTS: /etc/twostep)."""
+    info = os.lstat(MODULE_KEY) if os.path.lexists(MODULE_KEY) else None
+    h.check(info is not None and stat.S_ISREG(info.st_mode) and info.st_uid == 0
+            and stat.S_IMODE(info.st_mode) == 0o600,
+            f"the install made {MODULE_KEY}, a root-owned file of mode 0600")
+    with open(MODULE_KEY, encoding="ascii") as handle:
+        made = handle.read()
+    line = made.rstrip("\n")
+    decoded = base64.urlsafe_b64decode(line + "=" * (-len(line) % 4)) \
+        if re.fullmatch(r"[A-Za-z0-9_-]{43}", line) else b""
+    h.check(len(decoded) == 32 and made == line + "\n",
+            "the module key is one line of 32 bytes in b64u (no padding)")
+    result = subprocess.run(["/var/lib/dpkg/info/libpam-twostep.postinst", "configure", "0.0"],
+                            capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    with open(MODULE_KEY, encoding="ascii") as handle:
+        again = handle.read()
+    h.check(result.returncode == 0 and again == made,
+            "configuring the package again (an upgrade) keeps the module key as it was")
 
 
 def check_installed_files(files: dict[str, list[str]]) -> str:
