@@ -32,6 +32,11 @@ struct DbCloser {
 };
 using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
 
+// The WAL's size once a write starts it over (open_sqlite_store): twice
+// the checkpoint threshold below at 4 KiB pages, so a normal cycle is never
+// cut.
+constexpr long long kWalSizeLimitBytes = 16LL * 1024 * 1024;
+
 // Checkpoints the WAL on a thread and connection of its own. SQLite's
 // automatic checkpoint runs inside the COMMIT that takes the WAL past its
 // threshold: that request waits for the copy into the database file and two
@@ -400,8 +405,13 @@ StoreResult<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
                       "cannot open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory")};
   }
   sqlite3_busy_timeout(raw, 5000);
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+  // journal_size_limit: a WAL that grew while a reader held back the
+  // checkpoints (a backup, `twostepd audit`, a slow disk) is cut back to
+  // this size when the next write starts it over, instead of keeping its
+  // largest size for ever (issue 21: the database stops growing).
+  const std::string size_limit = "PRAGMA journal_size_limit=" + std::to_string(kWalSizeLimitBytes);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON", size_limit.c_str()}) {
     if (auto r = exec(raw, "open", pragma); !r) return r.error();
   }
   return sql::open_sql_store(std::make_unique<SqliteDatabase>(std::move(db)));

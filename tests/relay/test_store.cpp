@@ -713,6 +713,49 @@ void sqlite_checkpoints_the_wal_while_open(void**) {
   assert_int_equal(s->list_audit("alice", 2000)->size(), 1500);
 }
 
+long long file_size(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 ? static_cast<long long>(info.st_size) : -1;
+}
+
+void append_big_events(Store& s, int count) {
+  for (int i = 0; i < count; ++i) {
+    AuditEvent e;
+    e.time = kNow;
+    e.event = "challenge_created";
+    e.user = "alice";
+    e.device = std::string(3000, static_cast<char>('a' + i % 26));
+    assert_true(s.append_audit(e).ok());
+  }
+}
+
+// A reader that holds a snapshot (a backup, `twostepd audit`) keeps the
+// checkpoints from starting the WAL over, so it grows; once the reader is
+// gone the WAL goes back to journal_size_limit (16 MiB) instead of keeping
+// its largest size for ever.
+void sqlite_wal_shrinks_back_after_a_reader_held_it(void**) {
+  if (!is_sqlite()) skip();
+  auto s = fresh_store();
+  const std::string wal = g_last_sqlite_path + "-wal";
+  constexpr long long kLimit = 16LL * 1024 * 1024;
+  sqlite3* reader = nullptr;
+  assert_int_equal(sqlite3_open_v2(g_last_sqlite_path.c_str(), &reader, SQLITE_OPEN_READONLY,
+                                   nullptr), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM audit;", nullptr, nullptr,
+                                nullptr), SQLITE_OK);
+  append_big_events(*s, 7000);  // about 21 MiB of WAL frames
+  assert_true(file_size(wal) > kLimit);
+  assert_int_equal(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  // The next checkpoint completes; the write after it starts the WAL over
+  // and cuts the file. Bounded, so that never is a failure, not a hang.
+  for (int round = 0; round < 60 && file_size(wal) > kLimit; ++round) {
+    append_big_events(*s, 100);
+    usleep(50 * 1000);
+  }
+  assert_true(file_size(wal) <= kLimit);
+}
+
 void sqlite_state_survives_reopen_and_newer_schema_is_refused(void**) {
   if (!is_sqlite()) skip();
   std::string path;
@@ -875,6 +918,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(prune_keeps_for_ever_with_zero),
       cmocka_unit_test(audit_after_resumes_after_the_last_seq_seen),
       cmocka_unit_test(sqlite_checkpoints_the_wal_while_open),
+      cmocka_unit_test(sqlite_wal_shrinks_back_after_a_reader_held_it),
       cmocka_unit_test(sqlite_state_survives_reopen_and_newer_schema_is_refused),
       cmocka_unit_test(a_setting_keeps_the_first_value_written),
       cmocka_unit_test(push_subscriptions_are_kept_per_key_and_deleted),
