@@ -5,12 +5,16 @@ paired through `twostep-enroll --push` in a pty. Logins go through the built
 pam_twostep.so under pam_wrapper with pamtester (the service name decides the
 flow: "sshd" puts the number into a prompt, anything else shows it at once)."""
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import pexpect
 
@@ -98,6 +102,27 @@ class Relay:
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def host_request(self, method, path, body=None):
+        """A request signed as the host (protocol section 3), with a JSON body
+        or none: (status, answer)."""
+        raw = b"" if body is None else json.dumps(body).encode()
+        timestamp, nonce = str(int(time.time())), twostep_device.b64u(os.urandom(16))
+        signature = twostep_device.host_signature(
+            twostep_device.b64u_decode(self.host_secret), method, path, "", raw, timestamp, nonce,
+            self.host_id)
+        request = urllib.request.Request(self.url + path, data=raw if body is not None else None,
+                                         method=method, headers={
+                                             "Content-Type": "application/json",
+                                             "X-Twostep-Host": self.host_id,
+                                             "X-Twostep-Timestamp": timestamp,
+                                             "X-Twostep-Nonce": nonce,
+                                             "X-Twostep-Signature": signature})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -25,7 +25,6 @@ import os
 import secrets
 import sys
 import time
-import urllib.request
 
 from lying_relay import LyingRelay
 from pushtest import outcome, pending, run_suite
@@ -115,24 +114,6 @@ def cases(setup):
         outcome(child)
         return location
 
-    def host_request(method, path, body=None):
-        raw = b"" if body is None else json.dumps(body).encode()
-        timestamp, nonce = str(int(time.time())), td.b64u(secrets.token_bytes(16))
-        signature = td.host_signature(td.b64u_decode(setup.relay.host_secret), method, path, "",
-                                      raw, timestamp, nonce, setup.relay.host_id)
-        request = urllib.request.Request(setup.relay.url + path, data=raw if body else None,
-                                         method=method, headers={
-                                             "Content-Type": "application/json",
-                                             "X-Twostep-Host": setup.relay.host_id,
-                                             "X-Twostep-Timestamp": timestamp,
-                                             "X-Twostep-Nonce": nonce,
-                                             "X-Twostep-Signature": signature})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
     def challenge_body(**extra):
         credential = td.b64u(td.b64u_decode(phone.state["credential_id"]))
         body = {"user": "root", "service": "sshd", "rhost": "203.0.113.5", "tty": "ssh",
@@ -143,7 +124,7 @@ def cases(setup):
 
     def old_module():
         """A version 2 module's challenge: no context; approved with digest v1."""
-        status, created = host_request("POST", "/v1/challenges", challenge_body())
+        status, created = setup.relay.host_request("POST", "/v1/challenges", challenge_body())
         th.check(status == 201, "a challenge without context is created: %s %s" % (status, created))
         view = phone.challenge(created["id"])
         number = 42
@@ -151,7 +132,7 @@ def cases(setup):
         digest = td.approval_digest(view["id"], view["nonce"], view["host"], view["user"],
                                     view["service"], view["rhost"], view["tty"], number,
                                     view["expires"])
-        status, state = host_request("GET", "/v1/challenges/" + created["id"])
+        status, state = setup.relay.host_request("GET", "/v1/challenges/" + created["id"])
         client_data = json.loads(td.b64u_decode(state["assertion"]["client_data_json"]))
         return (view["context"], decided["status"], status,
                 client_data["challenge"] == td.b64u(digest))
@@ -161,7 +142,8 @@ def cases(setup):
         for context in ({"command": "ls"}, {"command": "a\nb", "target_user": "", "location": ""},
                         {"command": "x" * 256, "target_user": "", "location": ""},
                         {"command": "", "target_user": "", "location": "", "extra": ""}, "ls"):
-            status, answer = host_request("POST", "/v1/challenges", challenge_body(context=context))
+            status, answer = setup.relay.host_request("POST", "/v1/challenges",
+                                                      challenge_body(context=context))
             refusals.append((status, answer.get("error")))
         return refusals
 

@@ -250,7 +250,7 @@ class Run:
                 "devices": [self.browser_credential()], "nonce": td.b64u(os.urandom(32)),
                 "expires": int(time.time()) + 60,
                 "context": {"command": command, "target_user": "", "location": ""}}
-        status, created = host_request(setup, "POST", "/v1/challenges", body)
+        status, created = setup.relay.host_request("POST", "/v1/challenges", body)
         check(status == 201, "a sudo challenge with its command: %s %s" % (status, created))
         req = self.browser.step("request")
         f = req["facts"]
@@ -362,23 +362,6 @@ class Run:
         offline = browser.step("offline")
         check(offline["title"] == "twostep approver" and offline["nav"],
               "offline, the app shell still loads from the service worker's cache")
-
-
-def host_request(setup, method, path, body):
-    """A request signed as the host (protocol section 3): (status, answer)."""
-    raw = json.dumps(body).encode()
-    timestamp, nonce = str(int(time.time())), td.b64u(os.urandom(16))
-    signature = td.host_signature(td.b64u_decode(setup.relay.host_secret), method, path, "", raw,
-                                  timestamp, nonce, setup.relay.host_id)
-    request = urllib.request.Request(setup.relay.url + path, data=raw, method=method, headers={
-        "Content-Type": "application/json", "X-Twostep-Host": setup.relay.host_id,
-        "X-Twostep-Timestamp": timestamp, "X-Twostep-Nonce": nonce,
-        "X-Twostep-Signature": signature})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def main():
