@@ -23,14 +23,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// An integer setting: a field of RelayConfig, or of one of its parts.
+template <typename Part>
 struct IntSetting {
-  std::int64_t RelayConfig::*field;
+  std::int64_t Part::*field;
   std::int64_t min;
   std::int64_t max;
 };
 
-const std::map<std::string_view, IntSetting>& int_settings() {
-  static const std::map<std::string_view, IntSetting> table = {
+const std::map<std::string_view, IntSetting<RelayConfig>>& int_settings() {
+  static const std::map<std::string_view, IntSetting<RelayConfig>> table = {
       {"max_header_bytes", {&RelayConfig::max_header_bytes, 1024, 1024 * 1024}},
       {"max_body_bytes", {&RelayConfig::max_body_bytes, 4096, 16 * 1024 * 1024}},
       {"header_timeout", {&RelayConfig::header_timeout, 1, 600}},
@@ -54,6 +56,34 @@ const std::map<std::string_view, IntSetting>& int_settings() {
       {"event_keepalive", {&RelayConfig::event_keepalive, 1, 600}},
       {"worker_threads", {&RelayConfig::worker_threads, 0, 64}},
       {"prune_interval", {&RelayConfig::prune_interval, 1, 86400}},
+  };
+  return table;
+}
+
+// Retention periods in seconds, 0: kept for ever (at most ten years).
+const std::map<std::string_view, IntSetting<RetentionPolicy>>& retention_settings() {
+  constexpr std::int64_t kMax = 10LL * 366 * 86400;
+  static const std::map<std::string_view, IntSetting<RetentionPolicy>> table = {
+      {"challenge_retention", {&RetentionPolicy::challenges, 0, kMax}},
+      {"audit_retention", {&RetentionPolicy::audit, 0, kMax}},
+      {"pairing_retention", {&RetentionPolicy::pairings, 0, kMax}},
+      {"revoked_device_retention", {&RetentionPolicy::revoked_devices, 0, kMax}},
+      {"prune_batch", {&RetentionPolicy::batch, 10, 100000}},
+  };
+  return table;
+}
+
+// A flag set by one of two words: `off` clears it, `on` sets it.
+struct ChoiceSetting {
+  bool RelayConfig::*field;
+  std::string_view off;
+  std::string_view on;
+};
+
+const std::map<std::string_view, ChoiceSetting>& choice_settings() {
+  static const std::map<std::string_view, ChoiceSetting> table = {
+      {"log_format", {&RelayConfig::log_json, "text", "json"}},
+      {"log_level", {&RelayConfig::log_debug, "info", "debug"}},
   };
   return table;
 }
@@ -94,8 +124,10 @@ std::int64_t connection_cap(std::int64_t configured, std::int64_t fd_limit) {
 
 namespace {
 
-// One `key = value` line's value into config; `where` prefixes each message.
-Status apply_int_setting(RelayConfig& config, const IntSetting& setting, std::string_view key,
+// One `key = value` line's value into `part` (the config or one of its
+// parts); `where` prefixes each message.
+template <typename Part>
+Status apply_int_setting(Part& part, const IntSetting<Part>& setting, std::string_view key,
                          std::string_view value, const std::string& where) {
   const auto v = parse_int(value);
   if (!v || *v < setting.min || *v > setting.max) {
@@ -103,7 +135,7 @@ Status apply_int_setting(RelayConfig& config, const IntSetting& setting, std::st
                                                 std::to_string(setting.min) + " to " +
                                                 std::to_string(setting.max));
   }
-  config.*(setting.field) = *v;
+  part.*(setting.field) = *v;
   return {};
 }
 
@@ -130,60 +162,34 @@ Status apply_fatigue_setting(RelayConfig& config, std::string_view key, std::str
   return {};
 }
 
-// Retention periods in seconds, 0: kept for ever (at most ten years).
-Status apply_retention_setting(RelayConfig& config, std::string_view key, std::string_view value,
-                               const std::string& where) {
-  constexpr std::int64_t kMax = 10LL * 366 * 86400;
-  const auto v = parse_int(value);
-  const bool batch = key == "prune_batch";
-  const std::int64_t min = batch ? 10 : 0;
-  const std::int64_t max = batch ? 100000 : kMax;
-  if (!v || *v < min || *v > max) {
-    return make_error(ErrorCode::malformed, where + std::string(key) + " must be an integer from " +
-                                                std::to_string(min) + " to " +
-                                                std::to_string(max));
+Status apply_choice_setting(RelayConfig& config, const ChoiceSetting& setting,
+                            std::string_view key, std::string_view value,
+                            const std::string& where) {
+  if (value != setting.off && value != setting.on) {
+    return make_error(ErrorCode::malformed, where + std::string(key) + " must be " +
+                                                std::string(setting.off) + " or " +
+                                                std::string(setting.on));
   }
-  RetentionPolicy& r = config.retention;
-  if (batch) r.batch = static_cast<int>(*v);
-  else if (key == "challenge_retention") r.challenges = *v;
-  else if (key == "audit_retention") r.audit = *v;
-  else if (key == "pairing_retention") r.pairings = *v;
-  else r.revoked_devices = *v;
-  return {};
-}
-
-bool is_retention_setting(std::string_view key) {
-  return key == "challenge_retention" || key == "audit_retention" ||
-         key == "pairing_retention" || key == "revoked_device_retention" || key == "prune_batch";
-}
-
-Status apply_log_level(RelayConfig& config, std::string_view value, const std::string& where) {
-  if (value != "info" && value != "debug") {
-    return make_error(ErrorCode::malformed, where + "log_level must be info or debug");
-  }
-  config.log_debug = value == "debug";
+  config.*(setting.field) = value == setting.on;
   return {};
 }
 
 Status apply_setting(RelayConfig& config, std::string_view key, std::string_view value,
                      const std::string& where) {
-  if (is_retention_setting(key)) return apply_retention_setting(config, key, value, where);
-  if (key == "log_level") return apply_log_level(config, value, where);
   if (auto it = int_settings().find(key); it != int_settings().end()) {
     return apply_int_setting(config, it->second, key, value, where);
+  }
+  if (auto it = retention_settings().find(key); it != retention_settings().end()) {
+    return apply_int_setting(config.retention, it->second, key, value, where);
+  }
+  if (auto it = choice_settings().find(key); it != choice_settings().end()) {
+    return apply_choice_setting(config, it->second, key, value, where);
   }
   if (auto it = string_settings().find(key); it != string_settings().end()) {
     if (value.empty()) {
       return make_error(ErrorCode::malformed, where + std::string(key) + " needs a value");
     }
     config.*(it->second) = std::string(value);
-    return {};
-  }
-  if (key == "log_format") {
-    if (value != "text" && value != "json") {
-      return make_error(ErrorCode::malformed, where + "log_format must be text or json");
-    }
-    config.log_json = value == "json";
     return {};
   }
   if (key == "fatigue_denials" || key == "fatigue_window" || key == "fatigue_cooldown" ||

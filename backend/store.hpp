@@ -265,7 +265,7 @@ struct RetentionPolicy {
   Seconds audit = 90 * 86400;            // audit events, from their time
   Seconds pairings = 86400;              // pairings, from their expiry
   Seconds revoked_devices = 30 * 86400;  // revoked device records, from their revocation
-  int batch = 500;                       // rows per table per transaction
+  std::int64_t batch = 500;              // rows per table per transaction
   // Test seam: called inside each batch's transaction, after its deletes
   // and before its commit, with the table's name.
   std::function<void(const char* table)> in_batch;

@@ -94,7 +94,7 @@ StoreResult<std::int64_t> prune_push_subscriptions(Session& s, std::int64_t batc
 }  // namespace
 
 StoreResult<PruneCounts> SqlStore::prune_batch(const RetentionPolicy& policy, Seconds now) {
-  const std::int64_t batch = std::max(1, policy.batch);
+  const std::int64_t batch = std::max<std::int64_t>(1, policy.batch);
   PruneCounts out;
   // Each step in its own transaction; a failed one stops the batch.
   auto count = [&](std::int64_t& into, const char* table, auto&& body) -> StoreResult<Done> {
