@@ -130,12 +130,12 @@ def bench_latency(relay, rounds):
             "p99_ms": percentile(samples, 99), "max_ms": max(samples)}
 
 
-def bench_rounds(relay, workers, seconds, load_client):
-    """W connections of the C++ load client (bench/relay_load.cpp), each
-    with its own host and paired device, loop create -> approve -> result."""
+def write_load_jobs(relay, workers, host_prefix):
+    """The load client's JOBS.json (bench/relay_load.cpp): for each worker a
+    host of its own (HOST_PREFIX0, ...) and a paired device. Returns its path."""
     jobs = []
     for i in range(workers):
-        host = relay.add_host("r%d" % i)
+        host = relay.add_host("%s%d" % (host_prefix, i))
         dev = relay.paired_device(host, "user%d" % i)
         state = dev.state
         jobs.append({"host_id": host.host_id, "secret": td.b64u(host.secret), "host_name": host.name,
@@ -144,9 +144,16 @@ def bench_rounds(relay, workers, seconds, load_client):
                                 "credential_key": state["credential_key"],
                                 "credential_id": state["credential_id"], "origin": state["origin"],
                                 "counter": state["counter"], "flags": state["flags"]}})
-    jobs_path = os.path.join(relay.dir, "load-jobs.json")
-    with open(os.open(jobs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+    path = os.path.join(relay.dir, "load-jobs.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(jobs, f)
+    return path
+
+
+def bench_rounds(relay, workers, seconds, load_client):
+    """W connections of the C++ load client (bench/relay_load.cpp), each
+    with its own host and paired device, loop create -> approve -> result."""
+    jobs_path = write_load_jobs(relay, workers, "r")
     cpu_before = cpu_seconds(relay.proc.pid)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([load_client, str(relay.port), str(seconds), jobs_path],

@@ -32,8 +32,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "relay"))
 sys.path.insert(0, HERE)
-from relay_bench import FAST, rss_kib  # noqa: E402
-from relay_harness import Relay, td  # noqa: E402
+from relay_bench import FAST, rss_kib, write_load_jobs  # noqa: E402
+from relay_harness import Relay  # noqa: E402
 
 
 def open_fds(pid):
@@ -93,26 +93,6 @@ def file_bytes(path):
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
-
-
-def write_jobs(relay, workers):
-    """Hosts and paired devices for the load client, as relay_bench does."""
-    jobs = []
-    for i in range(workers):
-        host = relay.add_host("soak%d" % i)
-        dev = relay.paired_device(host, "user%d" % i)
-        state = dev.state
-        jobs.append({"host_id": host.host_id, "secret": td.b64u(host.secret),
-                     "host_name": host.name, "user": "user%d" % i,
-                     "device": {"key_id": dev.key_id, "api_key": state["api_key"],
-                                "credential_key": state["credential_key"],
-                                "credential_id": state["credential_id"],
-                                "origin": state["origin"], "counter": state["counter"],
-                                "flags": state["flags"]}})
-    path = os.path.join(relay.dir, "soak-jobs.json")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(jobs, f)
-    return path
 
 
 class Sampler(threading.Thread):
@@ -189,7 +169,7 @@ def main():
                      "pairing_retention = %d" % args.retention,
                      "prune_interval = %d" % args.prune_interval]
     with Relay(args.twostepd, config) as relay:
-        jobs = write_jobs(relay, args.workers)
+        jobs = write_load_jobs(relay, args.workers, "soak")
         sampler = Sampler(relay, args.sample)
         load_start = os.getloadavg()
         sampler.sample()
